@@ -1,0 +1,53 @@
+"""JSON documents of the ledger API, shaped like Certificate Transparency (RFC 9162 §5).
+
+The connector wires these to routes; each function returns the body of one endpoint:
+
+- ``GET /api/v1/ledger/tree-head`` → :func:`tree_head_json`
+- ``GET /api/v1/ledger/records/{index}`` → :func:`record_json`
+- ``GET /api/v1/ledger/records?agreement=<id>`` → :func:`records_by_agreement_json`
+- ``GET /api/v1/ledger/proofs/inclusion?index=&size=`` → :func:`inclusion_proof_json`
+- ``GET /api/v1/ledger/proofs/consistency?first=&second=`` → :func:`consistency_proof_json`
+- ``GET /api/v1/ledger/anchors`` → :func:`anchors_json`
+
+Bad arguments raise :class:`~ledger.errors.ProofError` (a 400 or 404 for the connector).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .log import Ledger
+from .store import Entry
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    return {"index": entry.index, "record": json.loads(entry.data), "leaf_hash": entry.leaf_hash.hex()}
+
+
+async def tree_head_json(ledger: Ledger) -> dict[str, Any]:
+    return (await ledger.tree_head()).to_json()
+
+
+async def record_json(ledger: Ledger, index: int) -> dict[str, Any]:
+    return _entry_json(await ledger.entry(index))
+
+
+async def records_by_agreement_json(ledger: Ledger, agreement_id: str) -> dict[str, Any]:
+    indices = await ledger.store.indices_for_agreement(agreement_id)
+    entries = [await ledger.entry(i) for i in indices]
+    return {"agreement": agreement_id, "records": [_entry_json(e) for e in entries]}
+
+
+async def inclusion_proof_json(ledger: Ledger, index: int, size: int) -> dict[str, Any]:
+    proof = await ledger.inclusion_proof(index, size)
+    return {"index": index, "size": size, "hashes": [h.hex() for h in proof]}
+
+
+async def consistency_proof_json(ledger: Ledger, first: int, second: int) -> dict[str, Any]:
+    proof = await ledger.consistency_proof(first, second)
+    return {"first": first, "second": second, "hashes": [h.hex() for h in proof]}
+
+
+async def anchors_json(ledger: Ledger) -> dict[str, Any]:
+    return {"log_id": ledger.log_id.hex(), "anchors": [a.to_json() for a in await ledger.anchors()]}

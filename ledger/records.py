@@ -1,0 +1,136 @@
+"""Provenance records and their canonical form (RFC 8785 JSON Canonicalization Scheme).
+
+A record is what one party logs about one event between participants: a contract negotiation or
+transfer step, a data-plane access, a notification, a consent, a payment. The bytes that enter the
+Merkle tree are the record's RFC 8785 canonical JSON, so both parties derive the same leaf hash
+from the same facts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+from .errors import RecordError
+from .merkle import leaf_hash
+
+RECORD_FIELDS = (
+    "kind",
+    "provider",
+    "consumer",
+    "agreement_id",
+    "action",
+    "request_hash",
+    "response_hash",
+    "decision",
+    "time",
+    "details",
+)
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of a request or response body, as recorded in ``request_hash``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def utc_now() -> str:
+    """The current time as RFC 3339 UTC with milliseconds, the form records carry."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One provenance event. Participants are DIDs; hashes are hex SHA-256 of the bodies.
+
+    ``kind`` names the event family (e.g. "negotiation", "transfer", "access", "notification",
+    "consent", "payment"); ``details`` carries any JSON the kind needs (no floats: RFC 8785 number
+    forms are not worth the ambiguity in an audit trail).
+    """
+
+    provider: str
+    consumer: str
+    agreement_id: str
+    action: str
+    decision: str
+    request_hash: str = ""
+    response_hash: str = ""
+    time: str = field(default_factory=utc_now)
+    kind: str = "access"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RECORD_FIELDS} | {
+            "details": dict(self.details)
+        }
+
+    def canonical(self) -> bytes:
+        """RFC 8785 canonical JSON of the record: the leaf data of the Merkle tree."""
+        return canonicalize(self.to_json())
+
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.canonical())
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Record:
+        missing = [n for n in RECORD_FIELDS if n not in doc]
+        extra = [n for n in doc if n not in RECORD_FIELDS]
+        if missing or extra:
+            raise RecordError(f"record fields missing {missing} or unknown {extra}")
+        for name in RECORD_FIELDS[:-1]:
+            if not isinstance(doc[name], str):
+                raise RecordError(f"record field {name!r} must be a string")
+        if not isinstance(doc["details"], Mapping):
+            raise RecordError("record field 'details' must be an object")
+        return cls(**{name: doc[name] for name in RECORD_FIELDS})
+
+    @classmethod
+    def from_canonical(cls, data: bytes) -> Record:
+        """Parse leaf data; raises :class:`RecordError` unless the bytes are canonical."""
+        try:
+            doc = json.loads(data)
+        except ValueError as exc:
+            raise RecordError(f"record is not JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise RecordError("record is not a JSON object")
+        record = cls.from_json(doc)
+        if record.canonical() != data:
+            raise RecordError("record bytes are not in RFC 8785 canonical form")
+        return record
+
+
+def _plain(value: Any) -> bool:
+    """True when JSON of ``value`` is the same under Python's sort and RFC 8785 §3.2.3's sort."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -(2**53) < value < 2**53
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def canonicalize(doc: Mapping[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON.
+
+    Documents made of strings, safe integers, booleans and null under ASCII keys serialize
+    identically with the standard library (sorted keys, no whitespace, minimal escapes); that
+    fast path is property-tested against the ``rfc8785`` package, which handles everything else.
+    """
+    try:
+        if _plain(doc):
+            text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            return text.encode()
+        return rfc8785.dumps(doc)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise RecordError(f"record cannot be canonicalized: {exc}") from exc

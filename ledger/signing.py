@@ -1,0 +1,70 @@
+"""Signers and verifiers for tree heads and receipts (Ed25519 or ECDSA P-256 from `cryptography`).
+
+The ledger does not manage keys or DIDs: the caller hands a :class:`Signer` (anything with
+``sign(message) -> bytes`` and a ``kid``) and, to verify, the matching public key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from .errors import SignatureError
+
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+
+class Signer(Protocol):
+    """Signs messages for one key identified by ``kid`` (e.g. a DID URL of a verification method)."""
+
+    @property
+    def kid(self) -> str: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class KeySigner:
+    """A :class:`Signer` over an Ed25519 or P-256 private key held in memory."""
+
+    private_key: PrivateKey
+    kid: str
+
+    def sign(self, message: bytes) -> bytes:
+        if isinstance(self.private_key, ed25519.Ed25519PrivateKey):
+            return self.private_key.sign(message)
+        if not isinstance(self.private_key.curve, ec.SECP256R1):
+            raise SignatureError("only Ed25519 and P-256 keys can sign ledger messages")
+        return self.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+    def public_key(self) -> PublicKey:
+        return self.private_key.public_key()
+
+
+@dataclass(frozen=True)
+class CallableSigner:
+    """A :class:`Signer` around a caller's function (e.g. one that asks a KMS or a wallet)."""
+
+    function: Callable[[bytes], bytes]
+    kid: str
+
+    def sign(self, message: bytes) -> bytes:
+        return self.function(message)
+
+
+def verify_signature(public_key: PublicKey, message: bytes, signature: bytes) -> bool:
+    """True when ``signature`` (Ed25519, or DER ECDSA P-256/SHA-256) signs ``message``."""
+    try:
+        if isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, message)
+        else:
+            public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,324 @@
+"""Durable storage of the log on SQLAlchemy 2 Core (async): SQLite (WAL) and PostgreSQL.
+
+Tables live on their own :class:`~sqlalchemy.MetaData` (see :func:`make_tables`), named with a
+prefix so that several logs, or several tests, share one database. Index assignment is serialized
+by the single ``head`` row: every append transaction starts with
+``UPDATE head SET size = size + n RETURNING size``, which takes the row lock on PostgreSQL and the
+write lock on SQLite and holds it until commit, so replicas sharing one database never fork the log
+and commits land in index order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from .errors import StoreError
+from .treehead import TreeHead
+
+DEFAULT_PREFIX = "ledger_"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stored leaf: its index, its data (canonical record bytes) and its leaf hash."""
+
+    index: int
+    data: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorRow:
+    """A tree head this log anchored on chain, and where."""
+
+    size: int
+    root: bytes
+    timestamp: int
+    log_id: bytes
+    chain_id: int
+    contract: str
+    tx_hash: str
+    block_number: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "root": self.root.hex(),
+            "timestamp": self.timestamp,
+            "log_id": self.log_id.hex(),
+            "chain_id": self.chain_id,
+            "contract": self.contract,
+            "tx_hash": self.tx_hash,
+            "block_number": self.block_number,
+        }
+
+
+@dataclass(frozen=True)
+class Tables:
+    metadata: MetaData
+    head: Table
+    records: Table
+    tree_heads: Table
+    anchors: Table
+    receipts: Table
+
+
+def make_tables(prefix: str = DEFAULT_PREFIX, metadata: MetaData | None = None) -> Tables:
+    """The ledger's tables, named ``<prefix>head``, ``<prefix>records`` and so on."""
+    md = MetaData() if metadata is None else metadata
+    head = Table(
+        f"{prefix}head",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("size", BigInteger, nullable=False),
+    )
+    records = Table(
+        f"{prefix}records",
+        md,
+        Column("idx", BigInteger, primary_key=True, autoincrement=False),
+        Column("leaf_hash", LargeBinary(32), nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("agreement_id", String(512), nullable=False, index=True),
+    )
+    tree_heads = Table(
+        f"{prefix}tree_heads",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("size", BigInteger, nullable=False, index=True),
+        Column("root", LargeBinary(32), nullable=False),
+        Column("timestamp", BigInteger, nullable=False),
+        Column("signature", LargeBinary, nullable=False),
+        Column("kid", String(512), nullable=False),
+    )
+    anchors = Table(
+        f"{prefix}anchors",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("size", BigInteger, nullable=False),
+        Column("root", LargeBinary(32), nullable=False),
+        Column("timestamp", BigInteger, nullable=False),
+        Column("log_id", LargeBinary(32), nullable=False),
+        Column("chain_id", BigInteger, nullable=False),
+        Column("contract", String(64), nullable=False),
+        Column("tx_hash", String(80), nullable=False),
+        Column("block_number", BigInteger, nullable=False),
+    )
+    receipts = Table(
+        f"{prefix}receipts",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("agreement_id", String(512), nullable=False, index=True),
+        Column("idx", BigInteger, nullable=False),
+        Column("document", Text, nullable=False),
+    )
+    return Tables(md, head, records, tree_heads, anchors, receipts)
+
+
+#: The tables under the default prefix, for the connector's Alembic migrations.
+TABLES = make_tables()
+metadata = TABLES.metadata
+
+
+def sqlite_engine(path: str, **kwargs: Any) -> AsyncEngine:
+    """An aiosqlite engine for a database file with WAL and full synchronous commits."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+async def create_schema(engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> Tables:
+    """Create the ledger's tables (if missing) and its head row; SQLite files switch to WAL."""
+    tables = make_tables(prefix)
+    async with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            await conn.execute(text("PRAGMA journal_mode=WAL"))
+        await conn.run_sync(tables.metadata.create_all)
+    async with engine.begin() as conn:
+        found = await conn.scalar(select(tables.head.c.size).where(tables.head.c.id == 1))
+        if found is None:
+            await conn.execute(insert(tables.head).values(id=1, size=0))
+    return tables
+
+
+async def drop_schema(engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> None:
+    """Drop the ledger's tables (tests and tear-down of throw-away logs)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(make_tables(prefix).metadata.drop_all)
+
+
+class LedgerStore:
+    """Reads and writes one log's rows. Every write is one transaction."""
+
+    def __init__(self, engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> None:
+        self.engine = engine
+        self.prefix = prefix
+        self.tables = make_tables(prefix)
+
+    async def create_schema(self) -> None:
+        await create_schema(self.engine, self.prefix)
+
+    async def append_batch(self, rows: Sequence[tuple[bytes, bytes, str]]) -> int:
+        """Append ``(leaf_hash, data, agreement_id)`` rows in one transaction; returns the first
+        index. The head-row update serializes index assignment across processes."""
+        t = self.tables
+        try:
+            async with self.engine.begin() as conn:
+                new_size = await self._claim(conn, len(rows))
+                first = new_size - len(rows)
+                params = [
+                    {"idx": first + i, "leaf_hash": lh, "data": data, "agreement_id": agr}
+                    for i, (lh, data, agr) in enumerate(rows)
+                ]
+                await conn.execute(insert(t.records), params)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"append of {len(rows)} records failed: {exc}") from exc
+        return first
+
+    async def _claim(self, conn: AsyncConnection, n: int) -> int:
+        head = self.tables.head
+        stmt = update(head).where(head.c.id == 1).values(size=head.c.size + n)
+        result = await conn.execute(stmt.returning(head.c.size))
+        size = result.scalar_one_or_none()
+        if size is None:
+            raise StoreError(f"the ledger head row of {self.prefix!r} is missing: create_schema")
+        return int(size)
+
+    async def size(self) -> int:
+        head = self.tables.head
+        async with self.engine.connect() as conn:
+            size = await conn.scalar(select(head.c.size).where(head.c.id == 1))
+        if size is None:
+            raise StoreError(f"the ledger head row of {self.prefix!r} is missing: create_schema")
+        return int(size)
+
+    async def leaf_hashes(self, start: int, end: int | None = None) -> list[bytes]:
+        """Leaf hashes of ``[start, end)`` in index order (to rebuild the in-memory tree)."""
+        r = self.tables.records
+        stmt = select(r.c.idx, r.c.leaf_hash).where(r.c.idx >= start).order_by(r.c.idx)
+        if end is not None:
+            stmt = stmt.where(r.c.idx < end)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        hashes = []
+        for expected, (idx, lh) in enumerate(rows, start):
+            if idx != expected:
+                raise StoreError(f"the log has a gap: index {expected} is missing")
+            hashes.append(bytes(lh))
+        return hashes
+
+    async def entries(self, start: int = 0, end: int | None = None) -> list[Entry]:
+        """Stored leaves of ``[start, end)`` in index order, exactly as stored (not checked)."""
+        r = self.tables.records
+        stmt = select(r.c.idx, r.c.data, r.c.leaf_hash).where(r.c.idx >= start).order_by(r.c.idx)
+        if end is not None:
+            stmt = stmt.where(r.c.idx < end)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [Entry(int(i), bytes(d), bytes(h)) for i, d, h in rows]
+
+    async def entry(self, index: int) -> Entry | None:
+        found = await self.entries(index, index + 1)
+        return found[0] if found else None
+
+    async def indices_for_agreement(self, agreement_id: str) -> list[int]:
+        r = self.tables.records
+        stmt = select(r.c.idx).where(r.c.agreement_id == agreement_id).order_by(r.c.idx)
+        async with self.engine.connect() as conn:
+            return [int(i) for i in (await conn.scalars(stmt)).all()]
+
+    async def put_tree_head(self, head: TreeHead) -> None:
+        values = {
+            "size": head.size,
+            "root": head.root,
+            "timestamp": head.timestamp,
+            "signature": head.signature,
+            "kid": head.kid,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(self.tables.tree_heads).values(**values))
+
+    async def tree_heads(self) -> list[TreeHead]:
+        """Every signed head this log issued, oldest first."""
+        th = self.tables.tree_heads
+        stmt = select(th.c.size, th.c.root, th.c.timestamp, th.c.signature, th.c.kid)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt.order_by(th.c.id))).all()
+        return [TreeHead(int(s), bytes(r), int(t), bytes(sig), k) for s, r, t, sig, k in rows]
+
+    async def latest_tree_head(self) -> TreeHead | None:
+        th = self.tables.tree_heads
+        stmt = select(th.c.size, th.c.root, th.c.timestamp, th.c.signature, th.c.kid)
+        stmt = stmt.order_by(th.c.size.desc(), th.c.id.desc()).limit(1)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        size, root, timestamp, signature, kid = row
+        return TreeHead(int(size), bytes(root), int(timestamp), bytes(signature), kid)
+
+    async def put_anchor(self, anchor: AnchorRow) -> None:
+        values = {
+            "size": anchor.size,
+            "root": anchor.root,
+            "timestamp": anchor.timestamp,
+            "log_id": anchor.log_id,
+            "chain_id": anchor.chain_id,
+            "contract": anchor.contract,
+            "tx_hash": anchor.tx_hash,
+            "block_number": anchor.block_number,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(self.tables.anchors).values(**values))
+
+    async def anchors(self) -> list[AnchorRow]:
+        a = self.tables.anchors
+        cols = [a.c.size, a.c.root, a.c.timestamp, a.c.log_id, a.c.chain_id]
+        cols += [a.c.contract, a.c.tx_hash, a.c.block_number]
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(*cols).order_by(a.c.id))).all()
+        return [
+            AnchorRow(int(s), bytes(r), int(t), bytes(lid), int(c), ct, tx, int(b))
+            for s, r, t, lid, c, ct, tx, b in rows
+        ]
+
+    async def put_receipt(self, agreement_id: str, index: int, document: dict[str, Any]) -> None:
+        values = {"agreement_id": agreement_id, "idx": index, "document": json.dumps(document)}
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(self.tables.receipts).values(**values))
+
+    async def receipts(self, agreement_id: str | None = None) -> list[dict[str, Any]]:
+        rc = self.tables.receipts
+        stmt = select(rc.c.document).order_by(rc.c.id)
+        if agreement_id is not None:
+            stmt = stmt.where(rc.c.agreement_id == agreement_id)
+        async with self.engine.connect() as conn:
+            return [json.loads(d) for d in (await conn.scalars(stmt)).all()]
