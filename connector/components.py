@@ -1,0 +1,32 @@
+"""The components a connector is assembled from, in mount order.
+
+A component owns one path of the HTTP surface and its own background work. Adding a capability
+means adding it here, so a reader sees the whole connector in one list.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiohttp import web
+
+from connector.http.context import ConnectorContext
+
+
+class Component(Protocol):
+    name: str
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        """Prepare state after migrations ran, before the first request."""
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        """Add routes or sub-applications to the root application."""
+
+    async def stop(self) -> None:
+        """Release what start() took; background tasks are cancelled by the context."""
+
+
+def default_components(ctx: ConnectorContext) -> list[Component]:
+    from connector.management.api import ManagementApi
+
+    return [ManagementApi()]

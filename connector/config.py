@@ -1,0 +1,176 @@
+"""Participant settings: `agora.toml` in the participant directory, overridden by `AGORA_*`.
+
+Every setting is validated at start; a bad one raises :class:`ConfigError` naming the file, the
+key and what was expected, so the connector never starts half-configured.
+
+Environment overrides use ``AGORA_<SECTION>_<KEY>``, e.g. ``AGORA_SERVER_PORT=9000`` or
+``AGORA_STORAGE_URL=postgresql+asyncpg://agora@db/agora``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connector.errors import ConfigError
+
+CONFIG_FILE = "agora.toml"
+ENV_PREFIX = "AGORA_"
+
+
+class Role(StrEnum):
+    CITY = "city"
+    COMPANY = "company"
+    CIVIC = "civic"
+    AUDITOR = "auditor"
+    AUTHORITY = "authority"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ParticipantSettings(_Section):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    did: str = Field(default="", description="empty: derived from server.public_url as did:web")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = Field(default="", description="empty: http://host:port")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("an http:// or https:// URL")
+        return v.rstrip("/")
+
+
+class StorageSettings(_Section):
+    url: str = Field(default="sqlite+aiosqlite:///agora.db")
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return v
+
+
+class SecuritySettings(_Section):
+    admin_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    key_passphrase_env: str = "AGORA_KEY_PASSPHRASE"
+    allowed_callback_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
+
+
+class LoggingSettings(_Section):
+    level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    json_format: bool = Field(default=True, alias="json")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Settings(BaseModel):
+    """All settings of one participant's connector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    participant: ParticipantSettings
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    security: SecuritySettings
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    # Sections of later components are kept as plain tables and validated by their owners.
+    extra: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+
+    directory: Path = Field(default=Path("."), exclude=True)
+
+    @property
+    def public_url(self) -> str:
+        return self.server.public_url or f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def did(self) -> str:
+        return self.participant.did or did_web_for(self.public_url)
+
+    @property
+    def database_url(self) -> str:
+        """The storage URL with a relative SQLite path resolved against the directory."""
+        url = self.storage.url
+        prefix = "sqlite+aiosqlite:///"
+        if url.startswith(prefix):
+            path = url[len(prefix) :]
+            if path and path != ":memory:" and not path.startswith("/"):
+                return prefix + str((self.directory / path).resolve())
+        return url
+
+
+KNOWN_SECTIONS = {"participant", "server", "storage", "security", "logging"}
+COMPONENT_SECTIONS = {"ngsild", "dsp", "identity", "ledger", "policies", "marketplace"}
+
+
+def did_web_for(url: str) -> str:
+    """did:web identifier for a base URL (port percent-encoded, path segments as ':')."""
+    rest = url.split("://", 1)[1].rstrip("/")
+    host, _, path = rest.partition("/")
+    did = "did:web:" + host.replace(":", "%3A")
+    if path:
+        did += ":" + path.replace("/", ":")
+    return did
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == "AGORA_KEY_PASSPHRASE":
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section in KNOWN_SECTIONS | COMPONENT_SECTIONS and key:
+            out.setdefault(section, {})[key] = value
+    return out
+
+
+def load_settings(directory: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate `DIR/agora.toml` with environment overrides."""
+    env = os.environ if env is None else env
+    path = directory / CONFIG_FILE
+    source = str(path)
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(source, "(file)", "an agora.toml; create one with `agora init`") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "(syntax)", f"valid TOML: {exc}") from None
+    env_values = _env_overrides(env)
+    for section, values in env_values.items():
+        raw.setdefault(section, {}).update(values)
+    unknown = set(raw) - KNOWN_SECTIONS - COMPONENT_SECTIONS
+    if unknown:
+        known = ", ".join(sorted(KNOWN_SECTIONS | COMPONENT_SECTIONS))
+        raise ConfigError(source, f"[{sorted(unknown)[0]}]", f"one of the sections {known}")
+    extra = {k: raw.pop(k) for k in list(raw) if k in COMPONENT_SECTIONS}
+    try:
+        settings = Settings.model_validate({**raw, "extra": extra, "directory": directory})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        origin = "environment" if err["loc"] and err["loc"][0] in env_values else source
+        if origin == "environment" and len(err["loc"]) > 1:
+            key = f"{ENV_PREFIX}{str(err['loc'][0]).upper()}_{str(err['loc'][1]).upper()}"
+        expected = err["msg"].removeprefix("Value error, ")
+        got = None if err["type"] == "missing" else err.get("input")
+        raise ConfigError(origin, key, expected, got) from None
+    return settings

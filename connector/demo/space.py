@@ -1,0 +1,76 @@
+"""The demo's data space: four participants' connectors on loopback ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from connector.config import load_settings
+from connector.participant import init_participant, read_admin_key
+from connector.runtime import Connector
+
+CAST = [
+    ("authority", "Murcia Data Space Authority", "authority"),
+    ("city", "City of Murcia", "city"),
+    ("company", "Movilidad Sostenible S.L.", "company"),
+    ("auditor", "Regional Audit Office", "auditor"),
+]
+
+
+@dataclass
+class Member:
+    key: str
+    connector: Connector
+    admin_key: str
+
+    @property
+    def url(self) -> str:
+        return self.connector.url
+
+    @property
+    def did(self) -> str:
+        return self.connector.settings.did
+
+    @property
+    def name(self) -> str:
+        return self.connector.settings.participant.name
+
+
+@dataclass
+class DataSpace:
+    root: Path
+    http: aiohttp.ClientSession
+    members: dict[str, Member] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Member:
+        return self.members[key]
+
+    async def admin(
+        self, who: str, method: str, path: str, json: Any = None, **kw: Any
+    ) -> tuple[int, Any]:
+        """Call a member's own API with its admin key; returns (status, parsed body)."""
+        member = self.members[who]
+        headers = {"Authorization": f"Bearer {member.admin_key}", **kw.pop("headers", {})}
+        async with self.http.request(
+            method, member.url + path, json=json, headers=headers, **kw
+        ) as resp:
+            body: Any = await resp.json(content_type=None) if resp.content_length != 0 else None
+            return resp.status, body
+
+    async def start(self) -> None:
+        for key, name, role in CAST:
+            directory = self.root / key
+            if not (directory / "agora.toml").exists():
+                init_participant(directory, name, role, port=0)
+            settings = load_settings(directory)
+            connector = Connector(settings)
+            await connector.start()
+            self.members[key] = Member(key, connector, read_admin_key(directory))
+
+    async def stop(self) -> None:
+        for member in reversed(list(self.members.values())):
+            await member.connector.stop()

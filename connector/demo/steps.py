@@ -1,0 +1,53 @@
+"""The scenario, one step per capability, in the order a data space comes to life.
+
+Each capability adds its step here. A step returns the lines it reports and raises on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from connector.demo.space import DataSpace
+
+StepFn = Callable[[DataSpace], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    run: StepFn
+
+
+class StepFailed(Exception):
+    """A step saw something other than what the data space should do."""
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise StepFailed(message)
+
+
+async def data_space_is_up(space: DataSpace) -> list[str]:
+    lines = []
+    for member in space.members.values():
+        status, body = await space.admin(member.key, "GET", "/health")
+        expect(status == 200, f"{member.name} is not healthy: {status} {body}")
+        status, info = await space.admin(member.key, "GET", "/api/v1/participant")
+        expect(status == 200, f"{member.name} management API answered {status}")
+        lines.append(f"{info['name']} ({info['role']}) at {member.url}  {info['did']}")
+    return lines
+
+
+async def management_is_guarded(space: DataSpace) -> list[str]:
+    city = space["city"]
+    async with space.http.get(city.url + "/api/v1/participant") as resp:
+        expect(resp.status == 401, f"the city's API answered {resp.status} without a key")
+        problem = await resp.json(content_type=None)
+    return [f"without the admin key: {resp.status} {problem['title']} ({resp.content_type})"]
+
+
+STEPS: list[Step] = [
+    Step("Start the data space: authority, city, company and auditor", data_space_is_up),
+    Step("Each connector's management API needs its admin key", management_is_guarded),
+]

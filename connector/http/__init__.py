@@ -1,0 +1,1 @@
+"""The connector's HTTP surface: one aiohttp application with each component mounted."""

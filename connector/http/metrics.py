@@ -1,0 +1,40 @@
+"""Prometheus metrics, one registry per connector so that several can share a process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+
+from connector.http.context import CTX
+
+
+@dataclass
+class HttpMetrics:
+    requests: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> HttpMetrics:
+        return cls(
+            requests=Counter(
+                "agora_http_requests",
+                "HTTP requests answered",
+                ["method", "route", "status"],
+                registry=registry,
+            ),
+            latency=Histogram(
+                "agora_http_request_duration_seconds",
+                "Time to answer an HTTP request",
+                ["method", "route"],
+                registry=registry,
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            ),
+        )
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[CTX].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,87 @@
+"""The root middlewares: request ids, structured access logs, metrics, timeouts, and the single
+place where every failure becomes RFC 9457 Problem Details."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from connector.http.context import CTX
+from connector.http.problems import Problem, problem_for_status
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        metrics = ctx.components["metrics"]
+        route = _route_label(request)
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        ctx.log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "ms": round(elapsed * 1000, 2),
+            },
+        )
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    try:
+        async with asyncio.timeout(ctx.settings.server.request_timeout_s):
+            return await handler(request)
+    except Problem as problem:
+        return problem.response(instance=request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = None
+        if exc.status == 413:
+            detail = f"the body exceeds the limit of {ctx.settings.server.max_body_bytes} bytes"
+        elif exc.status == 404:
+            detail = f"no resource at {request.path}"
+        elif exc.status == 405:
+            detail = f"{request.method} is not allowed on {request.path}"
+        response = problem_for_status(exc.status, detail or exc.text or None).response(
+            instance=request.path
+        )
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except TimeoutError:
+        return Problem(
+            503, "Service Unavailable", detail="the request took too long and was abandoned"
+        ).response(instance=request.path)
+    except ConnectionResetError:
+        raise
+    except Exception:
+        ctx.log.exception("unhandled error on %s %s", request.method, request.path)
+        return Problem(
+            500, "Internal Server Error", detail="an unexpected error occurred; see the logs"
+        ).response(instance=request.path)

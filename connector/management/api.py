@@ -1,0 +1,111 @@
+"""`/api/v1` root: who this connector is, and its public profile.
+
+Other components add their own management routes to the same sub-application through
+:data:`MANAGEMENT_APP`; the admin key guard applies to all of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from connector.http.auth import require_principal
+from connector.http.context import CTX, ConnectorContext
+from connector.http.problems import Problem, read_json
+from connector.storage.schema import settings_kv
+
+MANAGEMENT_APP: web.AppKey[web.Application] = web.AppKey("agora.management", web.Application)
+PROFILE_KEY = "participant.profile"
+
+
+class Profile(BaseModel):
+    """What a participant says of itself in catalogs and DID documents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(default="", max_length=2000)
+    homepage: HttpUrl | None = None
+    contact_email: EmailStr | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+
+def validation_problem(exc: ValidationError) -> Problem:
+    errors = [
+        {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+        for e in exc.errors()
+    ]
+    first = errors[0]
+    return Problem(
+        400,
+        "Bad Request",
+        detail=f"{first['pointer']}: {first['detail']}",
+        errors=errors,
+    )
+
+
+async def load_profile(ctx: ConnectorContext) -> Profile:
+    async with ctx.engine.connect() as conn:
+        row = (
+            await conn.execute(select(settings_kv.c.value).where(settings_kv.c.key == PROFILE_KEY))
+        ).first()
+    return Profile.model_validate_json(row[0]) if row else Profile()
+
+
+async def save_profile(ctx: ConnectorContext, profile: Profile) -> None:
+    values = {
+        "key": PROFILE_KEY,
+        "value": profile.model_dump_json(),
+        "updated_at": datetime.now(UTC),
+    }
+    dialect = postgresql if ctx.engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(settings_kv).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key"], set_={"value": values["value"], "updated_at": values["updated_at"]}
+    )
+    async with ctx.engine.begin() as conn:
+        await conn.execute(stmt)
+
+
+async def get_participant(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    s = ctx.settings
+    body: dict[str, Any] = {
+        "name": s.participant.name,
+        "role": s.participant.role.value,
+        "did": s.did,
+        "publicUrl": s.public_url,
+        "profile": (await load_profile(ctx)).model_dump(mode="json"),
+    }
+    return web.json_response(body)
+
+
+async def put_profile(request: web.Request) -> web.Response:
+    payload = await read_json(request)
+    try:
+        profile = Profile.model_validate(payload)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    await save_profile(request.app[CTX], profile)
+    return web.json_response(profile.model_dump(mode="json"))
+
+
+class ManagementApi:
+    name = "management"
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        return None
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        api = web.Application(middlewares=[require_principal])
+        api[CTX] = ctx
+        api.router.add_get("/participant", get_participant)
+        api.router.add_put("/participant/profile", put_profile)
+        root[MANAGEMENT_APP] = api
+
+    async def stop(self) -> None:
+        return None
