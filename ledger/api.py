@@ -22,7 +22,11 @@ from .store import Entry
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:
-    return {"index": entry.index, "record": json.loads(entry.data), "leaf_hash": entry.leaf_hash.hex()}
+    return {
+        "index": entry.index,
+        "record": json.loads(entry.data),
+        "leaf_hash": entry.leaf_hash.hex(),
+    }
 
 
 async def tree_head_json(ledger: Ledger) -> dict[str, Any]:

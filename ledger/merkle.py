@@ -169,7 +169,7 @@ class MerkleTree:
 def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
-    """RFC 9162 §2.1.3.2: verify that ``leaf`` (a leaf hash) is at ``index`` of the tree ``root``."""
+    """RFC 9162 §2.1.3.2: is the leaf hash ``leaf`` at ``index`` of the tree with ``root``?"""
     if not 0 <= index < size:
         return False
     fn, sn = index, size - 1

@@ -56,7 +56,9 @@ class Receipt:
             "leaf_hash": self.leaf_hash.hex(),
             "tree_head": self.tree_head.to_json(),
             "inclusion_proof": [h.hex() for h in self.inclusion_proof],
-            "countersignature": None if self.countersignature is None else self.countersignature.hex(),
+            "countersignature": None
+            if self.countersignature is None
+            else self.countersignature.hex(),
             "countersigner_kid": self.countersigner_kid,
         }
 
@@ -99,7 +101,9 @@ def countersign(receipt: Receipt, signer: Signer, provider_key: PublicKey) -> Re
     )
 
 
-def receipt_problems(receipt: Receipt, provider_key: PublicKey, consumer_key: PublicKey) -> list[str]:
+def receipt_problems(
+    receipt: Receipt, provider_key: PublicKey, consumer_key: PublicKey
+) -> list[str]:
     """Every reason the receipt is not full evidence; empty when it is."""
     problems = []
     if not receipt.tree_head.verify(provider_key):

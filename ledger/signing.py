@@ -21,7 +21,7 @@ PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 
 
 class Signer(Protocol):
-    """Signs messages for one key identified by ``kid`` (e.g. a DID URL of a verification method)."""
+    """Signs messages with one key named ``kid`` (e.g. a DID URL of a verification method)."""
 
     @property
     def kid(self) -> str: ...

@@ -63,7 +63,9 @@ class TreeHead:
             raise SignatureError(f"malformed tree head: {exc}") from exc
 
 
-def sign_tree_head(signer: Signer, size: int, root: bytes, timestamp: int | None = None) -> TreeHead:
+def sign_tree_head(
+    signer: Signer, size: int, root: bytes, timestamp: int | None = None
+) -> TreeHead:
     """Sign ``(size, root, timestamp)`` with the caller's signer."""
     timestamp = now_ms() if timestamp is None else timestamp
     signature = signer.sign(tree_head_message(size, root, timestamp, signer.kid))

@@ -1,0 +1,445 @@
+"""Audits that trust neither party: every check returns an :class:`AuditReport` naming each
+discrepancy it finds instead of stopping at the first.
+
+- :func:`verify_log` — all leaves → root equals the signed head (RFC 9162 §2.1.1), signature
+  valid, no record altered, reordered or dropped, and consistent with heads seen earlier.
+- :func:`check_heads` — two signed heads of one log are consistent (RFC 9162 §2.1.4.2).
+- :func:`compare_parties` — what provider and consumer logged about one agreement matches, and
+  each provider record carries the consumer's countersigned receipt.
+- :func:`check_anchors` — anchors on chain match the log (same root at the anchored size).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .anchor import Anchorer, ChainAnchor
+from .errors import ProofError, RecordError
+from .log import Ledger
+from .merkle import MerkleTree, leaf_hash, verify_consistency
+from .receipts import Receipt, receipt_problems
+from .records import Record
+from .signing import PublicKey
+from .store import AnchorRow, Entry
+from .treehead import TreeHead
+
+
+class Finding(StrEnum):
+    BAD_SIGNATURE = "bad-signature"
+    TAMPERED_RECORD = "tampered-record"
+    NON_CANONICAL_RECORD = "non-canonical-record"
+    REORDERED = "reordered"
+    TRUNCATED = "truncated"
+    ROOT_MISMATCH = "root-mismatch"
+    FORKED = "forked"
+    BAD_PROOF = "bad-proof"
+    MISSING_RECORD = "missing-record"
+    RECORD_MISMATCH = "record-mismatch"
+    MISSING_COUNTERSIGNATURE = "missing-countersignature"
+    BAD_RECEIPT = "bad-receipt"
+    ANCHOR_MISMATCH = "anchor-mismatch"
+    ANCHOR_MISSING = "anchor-missing"
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    kind: Finding
+    detail: str
+    index: int | None = None
+    agreement_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": str(self.kind),
+            "detail": self.detail,
+            "index": self.index,
+            "agreement_id": self.agreement_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """A point of the report's timeline: a record (``kind`` from the record) or an anchor."""
+
+    time_ms: int
+    category: str  # "record" or "anchor"
+    label: str
+    index: int | None = None
+
+
+@dataclass
+class AuditReport:
+    subject: str
+    checks: list[str] = field(default_factory=list)
+    discrepancies: list[Discrepancy] = field(default_factory=list)
+    head: TreeHead | None = None
+    records_checked: int = 0
+    timeline: list[TimelineEvent] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.discrepancies
+
+    def kinds(self) -> set[Finding]:
+        return {d.kind for d in self.discrepancies}
+
+    def add(
+        self, kind: Finding, detail: str, index: int | None = None, agreement: str | None = None
+    ) -> None:
+        self.discrepancies.append(Discrepancy(kind, detail, index, agreement))
+
+    def merge(self, other: AuditReport) -> AuditReport:
+        self.checks += other.checks
+        self.discrepancies += other.discrepancies
+        self.timeline += other.timeline
+        self.records_checked = max(self.records_checked, other.records_checked)
+        self.head = self.head or other.head
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "ok": self.ok,
+            "checks": self.checks,
+            "records_checked": self.records_checked,
+            "tree_head": None if self.head is None else self.head.to_json(),
+            "discrepancies": [d.to_json() for d in self.discrepancies],
+        }
+
+
+# -- one log end to end -------------------------------------------------------------------------
+
+
+def verify_log(
+    entries: Sequence[Entry],
+    head: TreeHead,
+    public_key: PublicKey,
+    *,
+    earlier_heads: Iterable[TreeHead] = (),
+    check_canonical: bool = False,
+    subject: str = "log",
+) -> AuditReport:
+    """Check a whole log against its signed head (and heads it signed earlier).
+
+    Each stored record is re-hashed (RFC 9162 §2.1.1 leaf hash) and compared with its stored leaf
+    hash, then the tree of recomputed leaves must have the signed root. Earlier heads bound where a
+    change happened and reveal forks and truncation.
+    """
+    report = AuditReport(subject, checks=["signature", "leaf hashes", "root"], head=head)
+    if not head.verify(public_key):
+        report.add(Finding.BAD_SIGNATURE, f"tree head of size {head.size} is not validly signed")
+    hashes = _check_leaves(entries, report, check_canonical)
+    report.records_checked = len(hashes)
+    tree = MerkleTree(hashes)
+    if tree.size < head.size:
+        report.add(
+            Finding.TRUNCATED,
+            f"the log holds {tree.size} records but its signed head commits to {head.size}",
+        )
+    elif tree.root(head.size) != head.root:
+        report.add(Finding.ROOT_MISMATCH, _root_detail(tree, head, earlier_heads))
+    for earlier in earlier_heads:
+        _check_earlier(tree, head, earlier, public_key, report)
+    report.timeline += _record_events(entries)
+    return report
+
+
+def _check_leaves(entries: Sequence[Entry], report: AuditReport, canonical: bool) -> list[bytes]:
+    """Recompute every leaf hash; name altered, moved and missing records."""
+    stored_at = {e.leaf_hash: e.index for e in entries}
+    hashes: list[bytes] = []
+    for expected, entry in enumerate(entries):
+        if entry.index != expected:
+            report.add(Finding.MISSING_RECORD, f"record {expected} is missing", expected)
+            break
+        computed = leaf_hash(entry.data)
+        hashes.append(computed)
+        if computed != entry.leaf_hash:
+            other = stored_at.get(computed)
+            if other is not None and other != entry.index:
+                report.add(
+                    Finding.REORDERED,
+                    f"record {entry.index} holds the record logged at index {other}",
+                    entry.index,
+                )
+            else:
+                report.add(
+                    Finding.TAMPERED_RECORD,
+                    f"record {entry.index} does not hash to its leaf hash",
+                    entry.index,
+                )
+        if canonical:
+            try:
+                Record.from_canonical(entry.data)
+            except RecordError as exc:
+                report.add(Finding.NON_CANONICAL_RECORD, exc.reason, entry.index)
+    return hashes
+
+
+def _root_detail(tree: MerkleTree, head: TreeHead, earlier: Iterable[TreeHead]) -> str:
+    good = [h.size for h in earlier if h.size <= tree.size and tree.root(h.size) == h.root]
+    bad = [h.size for h in earlier if h.size <= tree.size and tree.root(h.size) != h.root]
+    after = max(good, default=0)
+    before = min([s for s in bad if s > after] or [head.size])
+    return (
+        f"the records do not produce the signed root of size {head.size}: "
+        f"a record between index {after} and {before - 1} was changed, moved or replaced"
+    )
+
+
+def _check_earlier(
+    tree: MerkleTree, head: TreeHead, earlier: TreeHead, key: PublicKey, report: AuditReport
+) -> None:
+    if not earlier.verify(key):
+        report.add(Finding.BAD_SIGNATURE, f"earlier tree head of size {earlier.size} is not signed")
+        return
+    if earlier.size > head.size:
+        report.add(
+            Finding.TRUNCATED,
+            f"the log signed size {earlier.size} before but now signs size {head.size}",
+        )
+    elif earlier.size <= tree.size and tree.root(earlier.size) != earlier.root:
+        report.add(
+            Finding.FORKED,
+            f"the log's first {earlier.size} records differ from those it signed earlier",
+        )
+
+
+def _record_events(entries: Iterable[Entry]) -> list[TimelineEvent]:
+    events = []
+    for entry in entries:
+        try:
+            doc = json.loads(entry.data)
+            when = _parse_ms(doc.get("time", ""))
+        except (ValueError, AttributeError):
+            continue
+        label = f"{doc.get('kind', '')} {doc.get('action', '')} {doc.get('decision', '')}".strip()
+        events.append(TimelineEvent(when, "record", label, entry.index))
+    return events
+
+
+def _parse_ms(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+# -- two heads ----------------------------------------------------------------------------------
+
+
+def check_heads(
+    first: TreeHead, second: TreeHead, proof: Sequence[bytes], public_key: PublicKey
+) -> AuditReport:
+    """RFC 9162 §2.1.4.2: is ``second`` an append-only extension of ``first``?"""
+    report = AuditReport("tree heads", checks=["signatures", "consistency"], head=second)
+    for head in (first, second):
+        if not head.verify(public_key):
+            report.add(
+                Finding.BAD_SIGNATURE, f"tree head of size {head.size} is not validly signed"
+            )
+    if second.size < first.size:
+        report.add(
+            Finding.TRUNCATED, f"the log shrank from size {first.size} to size {second.size}"
+        )
+    elif first.size == second.size and first.root != second.root:
+        report.add(Finding.FORKED, f"two different roots signed for size {first.size}")
+    elif not verify_consistency(first.size, second.size, proof, first.root, second.root):
+        report.add(
+            Finding.FORKED,
+            f"size {second.size} does not extend size {first.size}: the log was rewritten",
+        )
+    return report
+
+
+# -- two parties --------------------------------------------------------------------------------
+
+
+def compare_parties(
+    agreement_id: str,
+    provider_entries: Sequence[Entry],
+    consumer_entries: Sequence[Entry],
+    receipts: Sequence[Receipt],
+    provider_key: PublicKey,
+    consumer_key: PublicKey,
+) -> AuditReport:
+    """Do both parties hold the same canonical records about ``agreement_id``, each backed by a
+    countersigned receipt that matches the provider's log?"""
+    report = AuditReport(f"agreement {agreement_id}", checks=["records match", "receipts"])
+    provider = {leaf_hash(e.data): e for e in provider_entries}
+    consumer = {leaf_hash(e.data): e for e in consumer_entries}
+    only_p = [e for h, e in provider.items() if h not in consumer]
+    only_c = [e for h, e in consumer.items() if h not in provider]
+    for p, c in zip(only_p, only_c, strict=False):
+        report.add(Finding.RECORD_MISMATCH, _field_diff(p, c), p.index, agreement_id)
+    for p in only_p[len(only_c) :]:
+        report.add(
+            Finding.MISSING_RECORD,
+            f"provider record {p.index} is absent from the consumer's log",
+            p.index,
+            agreement_id,
+        )
+    for c in only_c[len(only_p) :]:
+        report.add(
+            Finding.MISSING_RECORD,
+            f"consumer record {c.index} is absent from the provider's log",
+            None,
+            agreement_id,
+        )
+    _check_receipts(agreement_id, provider_entries, receipts, provider_key, consumer_key, report)
+    report.records_checked = len(provider_entries) + len(consumer_entries)
+    report.timeline += _record_events(provider_entries)
+    return report
+
+
+def _check_receipts(
+    agreement_id: str,
+    provider_entries: Sequence[Entry],
+    receipts: Sequence[Receipt],
+    provider_key: PublicKey,
+    consumer_key: PublicKey,
+    report: AuditReport,
+) -> None:
+    by_index = {e.index: e for e in provider_entries}
+    index_of = {leaf_hash(e.data): e.index for e in provider_entries}
+    covered: set[int] = set()
+    for receipt in receipts:
+        for problem in receipt_problems(receipt, provider_key, consumer_key):
+            kind = (
+                Finding.MISSING_COUNTERSIGNATURE
+                if problem == "countersignature missing"
+                else Finding.BAD_RECEIPT
+            )
+            report.add(
+                kind, f"receipt for index {receipt.index}: {problem}", receipt.index, agreement_id
+            )
+        entry = by_index.get(receipt.index)
+        if entry is not None and leaf_hash(entry.data) == receipt.leaf_hash:
+            covered.add(receipt.index)
+        elif receipt.leaf_hash in index_of:
+            moved = index_of[receipt.leaf_hash]
+            covered.add(moved)
+            report.add(
+                Finding.REORDERED,
+                f"receipted record {receipt.index} now sits at index {moved}",
+                receipt.index,
+                agreement_id,
+            )
+        elif entry is not None:
+            report.add(
+                Finding.TAMPERED_RECORD,
+                f"provider record {receipt.index} differs from the one the consumer countersigned",
+                receipt.index,
+                agreement_id,
+            )
+        else:
+            report.add(
+                Finding.MISSING_RECORD,
+                f"the provider's log hides the receipted record {receipt.index}",
+                receipt.index,
+                agreement_id,
+            )
+    for entry in provider_entries:
+        if entry.index not in covered:
+            report.add(
+                Finding.MISSING_COUNTERSIGNATURE,
+                f"provider record {entry.index} has no countersigned receipt",
+                entry.index,
+                agreement_id,
+            )
+
+
+def _field_diff(p: Entry, c: Entry) -> str:
+    try:
+        pd, cd = json.loads(p.data), json.loads(c.data)
+    except ValueError:
+        return f"provider record {p.index} and consumer record {c.index} differ"
+    if not isinstance(pd, dict) or not isinstance(cd, dict):
+        return f"provider record {p.index} and consumer record {c.index} differ"
+    fields = sorted(k for k in set(pd) | set(cd) if pd.get(k) != cd.get(k))
+    return f"provider record {p.index} and consumer record {c.index} differ in " + ", ".join(fields)
+
+
+# -- anchors ------------------------------------------------------------------------------------
+
+
+def check_anchors(
+    chain: Sequence[ChainAnchor],
+    root_at: Callable[[int], bytes],
+    log_size: int,
+    *,
+    claimed: Sequence[AnchorRow] = (),
+    sender: str | None = None,
+    subject: str = "anchors",
+) -> AuditReport:
+    """Every anchor on chain must hold the log's root at the anchored size; every anchor the log
+    claims must be on chain. ``root_at(size)`` is the root of the audited log's first leaves."""
+    report = AuditReport(subject, checks=["anchors"])
+    for a in chain:
+        report.timeline.append(TimelineEvent(a.timestamp, "anchor", f"anchor size {a.size}"))
+        if sender is not None and a.sender.lower() != sender.lower():
+            report.add(Finding.ANCHOR_MISMATCH, f"anchor {a.tx_hash} was sent by {a.sender}")
+        if a.size > log_size:
+            report.add(
+                Finding.TRUNCATED,
+                f"size {a.size} was anchored in block {a.block_number} "
+                f"but the log holds {log_size}",
+            )
+        elif _root(root_at, a.size) != a.root:
+            report.add(
+                Finding.ANCHOR_MISMATCH,
+                f"anchor in block {a.block_number} holds a root that the log's first {a.size} "
+                "records do not produce",
+            )
+    on_chain = {(a.tx_hash.lower(), a.size, a.root) for a in chain}
+    for row in claimed:
+        if (row.tx_hash.lower(), row.size, row.root) not in on_chain:
+            report.add(
+                Finding.ANCHOR_MISSING,
+                f"anchor of size {row.size} claimed in {row.tx_hash} is not on chain",
+            )
+    return report
+
+
+def _root(root_at: Callable[[int], bytes], size: int) -> bytes | None:
+    try:
+        return root_at(size)
+    except ProofError:
+        return None
+
+
+def receipts_by_agreement(receipts: Iterable[Receipt]) -> Mapping[str, list[Receipt]]:
+    grouped: dict[str, list[Receipt]] = {}
+    for r in receipts:
+        grouped.setdefault(r.agreement_id, []).append(r)
+    return grouped
+
+
+async def audit_ledger(
+    ledger: Ledger,
+    public_key: PublicKey,
+    *,
+    anchorer: Anchorer | None = None,
+    earlier_heads: Iterable[TreeHead] | None = None,
+    check_canonical: bool = False,
+) -> AuditReport:
+    """Audit a log held in a local database: records, signed heads it issued, and its anchors."""
+    head = await ledger.tree_head()
+    entries = await ledger.entries(0, head.size)
+    heads = await ledger.store.tree_heads() if earlier_heads is None else list(earlier_heads)
+    report = verify_log(
+        entries,
+        head,
+        public_key,
+        earlier_heads=[h for h in heads if h != head],
+        check_canonical=check_canonical,
+        subject=f"log {ledger.log_id.hex()[:16]}",
+    )
+    if anchorer is not None:
+        tree = MerkleTree([leaf_hash(e.data) for e in entries])
+        chain = await anchorer.anchored_async(ledger.log_id)
+        report.merge(check_anchors(chain, tree.root, tree.size, claimed=await ledger.anchors()))
+    return report
