@@ -103,7 +103,9 @@ class World:
         if responder is None:
             raise web.HTTPNotFound()
         try:
-            body = await responder.respond(await request.json(), request.headers.get("Authorization"))
+            body = await responder.respond(
+                await request.json(), request.headers.get("Authorization")
+            )
         except IdentityError as exc:
             return web.json_response({"reason": exc.reason.value, "detail": exc.detail}, status=403)
         return web.json_response(body)
@@ -130,7 +132,10 @@ class World:
     async def build(self) -> None:
         await self.start()
         self.policy = FetchPolicy(
-            allowed_hosts=frozenset({"127.0.0.1"}), allow_loopback=True, allow_http=True, timeout=1.0
+            allowed_hosts=frozenset({"127.0.0.1"}),
+            allow_loopback=True,
+            allow_http=True,
+            timeout=1.0,
         )
         self.http = GuardedHttp(self.policy)
         self.resolver = DidResolver(self.policy, http=self.http)
