@@ -1,0 +1,126 @@
+"""Canonical records (RFC 8785), signed tree heads and countersigned receipts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import RecordError, SignatureError
+from ledger.merkle import MerkleTree
+from ledger.receipts import Receipt, countersign, make_receipt, receipt_problems
+from ledger.records import Record, canonicalize, sha256_hex
+from ledger.signing import CallableSigner, KeySigner
+from ledger.treehead import TreeHead, sign_tree_head
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), json_values, max_size=6))
+def test_canonicalize_equals_rfc8785(doc: dict[str, Any]) -> None:
+    try:
+        expected = rfc8785.dumps(doc)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(RecordError):
+            canonicalize(doc)
+        return
+    assert canonicalize(doc) == expected
+
+
+def record(i: int = 0, **changes: Any) -> Record:
+    base = Record(
+        provider="did:web:city.example",
+        consumer="did:web:company.example",
+        agreement_id=f"urn:uuid:agreement-{i % 3}",
+        action="use",
+        decision="permit",
+        request_hash=sha256_hex(f"GET /ngsi-ld/v1/entities?{i}".encode()),
+        response_hash=sha256_hex(b"[]"),
+        time="2026-11-21T12:00:00.000Z",
+        kind="access",
+        details={"entities": i, "purpose": "mobility-research", "ratio": "1/2"},
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_record_round_trip_and_canonical_form() -> None:
+    r = record(7, details={"é": "ü", "a": [1, True, None]})
+    data = r.canonical()
+    assert data == rfc8785.dumps(r.to_json())
+    assert Record.from_canonical(data) == r
+    assert Record.from_json(json.loads(data)) == r
+    assert r.leaf_hash() == record(7, details={"a": [1, True, None], "é": "ü"}).leaf_hash()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"not json",
+        b"[]",
+        b'{"kind":"access"}',
+        json.dumps(record().to_json(), indent=1).encode(),
+    ],
+)
+def test_non_canonical_or_malformed_records_rejected(bad: bytes) -> None:
+    with pytest.raises(RecordError):
+        Record.from_canonical(bad)
+
+
+def test_record_rejects_floats_it_cannot_canonicalize() -> None:
+    with pytest.raises(RecordError):
+        record(details={"x": float("nan")}).canonical()
+
+
+def test_tree_head_signature(provider_signer: KeySigner, consumer_signer: KeySigner) -> None:
+    for signer in (provider_signer, consumer_signer):
+        head = sign_tree_head(signer, 3, b"\x01" * 32)
+        assert head.verify(signer.public_key())
+        assert TreeHead.from_json(head.to_json()) == head
+        assert not dataclasses.replace(head, size=4).verify(signer.public_key())
+        assert not dataclasses.replace(head, root=b"\x02" * 32).verify(signer.public_key())
+        assert not dataclasses.replace(head, timestamp=head.timestamp + 1).verify(
+            signer.public_key()
+        )
+    other = sign_tree_head(consumer_signer, 3, b"\x01" * 32)
+    assert not other.verify(provider_signer.public_key())
+    with pytest.raises(SignatureError):
+        TreeHead.from_json({"size": 1, "root": "zz"})
+
+
+def test_callable_signer(provider_signer: KeySigner) -> None:
+    signer = CallableSigner(provider_signer.private_key.sign, "kms-key")  # type: ignore[arg-type]
+    head = sign_tree_head(signer, 1, b"\x00" * 32)
+    assert head.kid == "kms-key" and head.verify(provider_signer.public_key())
+
+
+def test_receipt_countersigned_and_checked(
+    provider_signer: KeySigner, consumer_signer: KeySigner
+) -> None:
+    records = [record(i) for i in range(5)]
+    tree = MerkleTree([r.leaf_hash() for r in records])
+    head = sign_tree_head(provider_signer, 5, tree.root())
+    receipt = make_receipt(tree.leaf(2), 2, head, tree.inclusion_proof(2, 5), "urn:uuid:a")
+    assert receipt_problems(
+        receipt, provider_signer.public_key(), consumer_signer.public_key()
+    ) == ["countersignature missing"]
+    signed = countersign(receipt, consumer_signer, provider_signer.public_key())
+    keys = (provider_signer.public_key(), consumer_signer.public_key())
+    assert receipt_problems(signed, *keys) == []
+    assert Receipt.from_json(json.loads(json.dumps(signed.to_json()))) == signed
+    moved = dataclasses.replace(signed, index=3)
+    assert "countersignature invalid" in receipt_problems(moved, *keys)
+    assert "inclusion proof does not verify" in receipt_problems(moved, *keys)
+    with pytest.raises(SignatureError):
+        countersign(dataclasses.replace(receipt, index=1), consumer_signer, keys[0])
+    with pytest.raises(SignatureError):
+        countersign(receipt, consumer_signer, consumer_signer.public_key())
