@@ -28,5 +28,6 @@ class Component(Protocol):
 
 def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.management.api import ManagementApi
+    from connector.provenance.component import ProvenanceComponent
 
-    return [ManagementApi()]
+    return [ManagementApi(), ProvenanceComponent()]

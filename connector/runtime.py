@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from types import TracebackType
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -28,12 +28,35 @@ class Connector:
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._components: list[Component] = []
+        self._started: list[Component] = []
 
     @property
     def url(self) -> str:
         return self.settings.public_url
 
     async def start(self) -> None:
+        # Bind first: with port 0 the real port (and so the did:web) must be known before any
+        # component signs or publishes anything, and nothing is served until all have started.
+        sock = socket.create_server((self.settings.server.host, self.settings.server.port))
+        self.settings.server.port = int(sock.getsockname()[1])
+        try:
+            await self._start_components()
+            assert self.app is not None
+            self._runner = web.AppRunner(
+                self.app,
+                access_log=None,
+                shutdown_timeout=self.settings.server.shutdown_timeout_s,
+                handle_signals=False,
+            )
+            await self._runner.setup()
+            await web.SockSite(self._runner, sock).start()
+        except BaseException:
+            sock.close()
+            await self.stop()
+            raise
+        self.log.info("serving", extra={"url": self.url, "did": self.settings.did})
+
+    async def _start_components(self) -> None:
         engine = create_engine(
             self.settings.database_url, pool_size=self.settings.storage.pool_size
         )
@@ -53,27 +76,16 @@ class Connector:
         self.app = create_app(self.ctx, self._components)
         for component in self._components:
             await component.start(self.ctx)
-        self._runner = web.AppRunner(
-            self.app,
-            access_log=None,
-            shutdown_timeout=self.settings.server.shutdown_timeout_s,
-            handle_signals=False,
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
-        await site.start()
-        if self.settings.server.port == 0:  # an ephemeral port: publish the real one
-            server: Any = site._server
-            self.settings.server.port = int(server.sockets[0].getsockname()[1])
-        self.log.info("serving", extra={"url": self.url, "did": self.settings.did})
+            self._started.append(component)
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, then release everything."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        for component in reversed(self._components):
+        for component in reversed(self._started):
             await component.stop()
+        self._started = []
         if self.ctx is not None:
             await self.ctx.tasks.close()
             if self.ctx.client is not None:

@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+
+from connector.config import load_settings
+from connector.participant import read_admin_key
+from connector.runtime import Connector
+from tests.support import Running
 
 PG_HOST = os.environ.get("AGORA_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("AGORA_TEST_PG_PORT", "5432"))
@@ -67,6 +73,19 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
         await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def running(db_url: str, participant_dir: Callable[..., Path]) -> AsyncIterator[Running]:
+    """A connector served on a loopback port, on each storage engine."""
+    directory = participant_dir(storage_url=db_url)
+    connector = Connector(load_settings(directory, env={}))
+    await connector.start()
+    async with aiohttp.ClientSession() as http:
+        try:
+            yield Running(connector, read_admin_key(directory), http)
+        finally:
+            await connector.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.connector.conftest import Running
+from tests.support import Running
 
 PROBLEM = "application/problem+json"
 

@@ -1,0 +1,1 @@
+"""The connector's provenance log: every transaction recorded, signed, proven and anchored."""

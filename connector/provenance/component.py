@@ -1,0 +1,204 @@
+"""Mounts the ledger for a running connector: the log, its anchoring, the auditors' API.
+
+Other components record through :class:`Provenance.record`; the ledger library does the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from web3 import Web3
+
+from connector.errors import ConfigError
+from connector.http.auth import accepts
+from connector.http.context import CTX, ConnectorContext
+from connector.http.problems import Problem
+from connector.keys import load_signing_key, signing_kid
+from connector.management.api import MANAGEMENT_APP
+from connector.provenance.settings import LedgerSettings, ledger_settings
+from connector.storage.schema import settings_kv
+from ledger import api as ledger_api
+from ledger.anchor import Anchorer, AnchorScheduler, embedded_web3, http_web3
+from ledger.errors import AnchorError, ProofError
+from ledger.log import Appended, Ledger
+from ledger.records import Record
+from ledger.signing import KeySigner
+
+PROVENANCE: web.AppKey[Provenance] = web.AppKey("agora.provenance")
+CONTRACT_KEY = "ledger.contract"
+
+
+class Provenance:
+    """The participant's log of everything it did with other participants."""
+
+    def __init__(self, ledger: Ledger, scheduler: AnchorScheduler | None) -> None:
+        self.ledger = ledger
+        self.scheduler = scheduler
+
+    async def record(self, record: Record) -> Appended:
+        """Append a record; returns once it is durable."""
+        return await self.ledger.append(record)
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        raise Problem(400, "Bad Request", detail=f"the query parameter '{name}' is required")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Problem(
+            400, "Bad Request", detail=f"'{name}' must be a non-negative integer"
+        ) from None
+    if value < 0:
+        raise Problem(400, "Bad Request", detail=f"'{name}' must be a non-negative integer")
+    return value
+
+
+def _ledger(request: web.Request) -> Ledger:
+    provenance: Provenance = request.app[CTX].components["provenance"]
+    return provenance.ledger
+
+
+def _proof_problem(exc: ProofError) -> Problem:
+    status = 404 if exc.reason.startswith("no record") else 400
+    return Problem(status, "Not Found" if status == 404 else "Bad Request", detail=exc.reason)
+
+
+@accepts("auditor")
+async def tree_head(request: web.Request) -> web.Response:
+    return web.json_response(await ledger_api.tree_head_json(_ledger(request)))
+
+
+@accepts("auditor")
+async def record_at(request: web.Request) -> web.Response:
+    raw = request.match_info["index"]
+    if not raw.isdigit():
+        raise Problem(400, "Bad Request", detail="the record index must be a non-negative integer")
+    try:
+        return web.json_response(await ledger_api.record_json(_ledger(request), int(raw)))
+    except ProofError as exc:
+        raise _proof_problem(exc) from None
+
+
+@accepts("auditor")
+async def records_by_agreement(request: web.Request) -> web.Response:
+    agreement = request.query.get("agreement")
+    if not agreement:
+        raise Problem(400, "Bad Request", detail="the query parameter 'agreement' is required")
+    return web.json_response(
+        await ledger_api.records_by_agreement_json(_ledger(request), agreement)
+    )
+
+
+@accepts("auditor")
+async def inclusion(request: web.Request) -> web.Response:
+    index, size = _int_param(request, "index"), _int_param(request, "size")
+    try:
+        body = await ledger_api.inclusion_proof_json(_ledger(request), index, size)
+    except ProofError as exc:
+        raise _proof_problem(exc) from None
+    return web.json_response(body)
+
+
+@accepts("auditor")
+async def consistency(request: web.Request) -> web.Response:
+    first, second = _int_param(request, "first"), _int_param(request, "second")
+    try:
+        body = await ledger_api.consistency_proof_json(_ledger(request), first, second)
+    except ProofError as exc:
+        raise _proof_problem(exc) from None
+    return web.json_response(body)
+
+
+@accepts("auditor")
+async def anchors(request: web.Request) -> web.Response:
+    body = await ledger_api.anchors_json(_ledger(request))
+    scheduler = request.app[CTX].components["provenance"].scheduler
+    if scheduler is not None:
+        body["contract"] = scheduler.anchorer.address
+        body["chain_id"] = int(scheduler.anchorer.w3.eth.chain_id)
+    return web.json_response(body)
+
+
+async def _kv_get(ctx: ConnectorContext, key: str) -> str | None:
+    async with ctx.engine.connect() as conn:
+        row = (
+            await conn.execute(select(settings_kv.c.value).where(settings_kv.c.key == key))
+        ).first()
+    return None if row is None else str(row[0])
+
+
+async def _kv_put(ctx: ConnectorContext, key: str, value: str) -> None:
+    dialect = postgresql if ctx.engine.dialect.name == "postgresql" else sqlite
+    now = datetime.now(UTC)
+    stmt = dialect.insert(settings_kv).values(key=key, value=value, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key"], set_={"value": value, "updated_at": now}
+    )
+    async with ctx.engine.begin() as conn:
+        await conn.execute(stmt)
+
+
+async def _anchorer(ctx: ConnectorContext, cfg: LedgerSettings) -> Anchorer:
+    import asyncio
+
+    private_key = os.environ.get(cfg.private_key_env) if cfg.private_key_env else None
+    if cfg.private_key_env and not private_key:
+        raise ConfigError("environment", cfg.private_key_env, "the hex key for anchor transactions")
+    if cfg.chain == "embedded":
+        w3 = embedded_web3()
+        return await asyncio.to_thread(Anchorer.deploy, w3)
+    w3 = http_web3(cfg.chain)
+    address = cfg.contract or await _kv_get(ctx, CONTRACT_KEY)
+    if address:
+        return Anchorer(w3, Web3.to_checksum_address(address), private_key=private_key)
+    anchorer = await asyncio.to_thread(Anchorer.deploy, w3, private_key=private_key)
+    await _kv_put(ctx, CONTRACT_KEY, anchorer.address)
+    return anchorer
+
+
+class ProvenanceComponent:
+    name = "provenance"
+
+    def __init__(self) -> None:
+        self.provenance: Provenance | None = None
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        cfg = ledger_settings(ctx.settings)
+        signer = KeySigner(load_signing_key(ctx.settings), signing_kid(ctx.settings))
+        ledger = await Ledger.open(ctx.engine, signer, create=False)
+        try:
+            anchorer = await _anchorer(ctx, cfg)
+        except AnchorError as exc:
+            await ledger.close()
+            raise ConfigError("[ledger]", "chain", f"a reachable chain: {exc.reason}") from None
+        scheduler = AnchorScheduler(
+            ledger,
+            anchorer,
+            every_records=cfg.anchor_every_records,
+            every_seconds=cfg.anchor_every_seconds,
+        )
+        await scheduler.start()
+        self.provenance = Provenance(ledger, scheduler)
+        ctx.components["provenance"] = self.provenance
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        api = root[MANAGEMENT_APP]
+        api.router.add_get("/ledger/tree-head", tree_head)
+        api.router.add_get("/ledger/records", records_by_agreement)
+        api.router.add_get("/ledger/records/{index}", record_at)
+        api.router.add_get("/ledger/proofs/inclusion", inclusion)
+        api.router.add_get("/ledger/proofs/consistency", consistency)
+        api.router.add_get("/ledger/anchors", anchors)
+
+    async def stop(self) -> None:
+        if self.provenance is not None:
+            if self.provenance.scheduler is not None:
+                await self.provenance.scheduler.stop()
+            await self.provenance.ledger.close()
+            self.provenance = None
