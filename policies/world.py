@@ -1,0 +1,197 @@
+"""The evaluation request and the state of the world an evaluator decides against.
+
+The formal semantics draft separates *what is asked* (party, action, target) from *what is true*
+(time, declared purpose, verified credentials, usage so far, fulfilled duties). The caller (the
+connector's enforcement point) builds both; this library never fetches anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from .values import parse_datetime
+from .vocab import XSD_DATETIME, XSD_DECIMAL, XSD_INTEGER, normalize_iri
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRequest:
+    """Who (assignee) wants to do what (action) to which asset (target).
+
+    ``target_part_of`` lists collections the target belongs to (e.g. the dataset of an entity);
+    ``assignee_member_of`` lists party collections the caller is verified to belong to.
+    """
+
+    action: str
+    target: str | None = None
+    assignee: str | None = None
+    target_part_of: frozenset[str] = frozenset()
+    assignee_member_of: frozenset[str] = frozenset()
+
+    @classmethod
+    def create(
+        cls,
+        action: str,
+        target: str | None = None,
+        assignee: str | None = None,
+        target_part_of: Iterable[str] = (),
+        assignee_member_of: Iterable[str] = (),
+    ) -> EvaluationRequest:
+        """Build a request; ``action`` may be an ODRL short name (``"read"``) or an IRI."""
+        return cls(
+            normalize_iri(action),
+            target,
+            assignee,
+            frozenset(target_part_of),
+            frozenset(assignee_member_of),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A verified consent (e.g. from a ConsentCredential) for one purpose."""
+
+    purpose: str
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    subject: str | None = None
+    revoked: bool = False
+
+    def valid_at(self, now: datetime) -> bool:
+        if self.revoked:
+            return False
+        if self.valid_from is not None and now < self.valid_from:
+            return False
+        return not (self.valid_until is not None and now > self.valid_until)
+
+    @classmethod
+    def from_credential(cls, vc: Mapping[str, Any]) -> list[Consent]:
+        """Consents stated by a verified ConsentCredential (one per ``credentialSubject.purpose``)."""
+        subject = vc.get("credentialSubject", {})
+        subjects = subject if isinstance(subject, list) else [subject]
+        out = []
+        start = vc.get("validFrom") or vc.get("issuanceDate")
+        end = vc.get("validUntil") or vc.get("expirationDate")
+        for s in subjects:
+            purposes = s.get("purpose", [])
+            for p in purposes if isinstance(purposes, list) else [purposes]:
+                out.append(
+                    cls(
+                        str(p),
+                        parse_datetime(start) if start else None,
+                        parse_datetime(end) if end else None,
+                        s.get("id"),
+                    )
+                )
+        return out
+
+
+_HINTS: dict[str, str] = {}
+
+
+def _hint_for(iri: str) -> str | None:
+    # Imported lazily: operands imports world for typing only at call time.
+    from .operands import REGISTRY
+
+    spec = REGISTRY.get(iri)
+    return spec.datatype if spec is not None else None
+
+
+def normalize_value(value: Any, hint: str | None) -> Any:
+    """Coerce a caller-supplied value to the type the left operand is compared as."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(normalize_value(v, hint) for v in value)
+    if hint == XSD_DATETIME:
+        if isinstance(value, str):
+            try:
+                return parse_datetime(value)
+            except ValueError:
+                return value
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+    elif hint in (XSD_DECIMAL, XSD_INTEGER):
+        if isinstance(value, float):
+            return Decimal(str(value))
+        if isinstance(value, str):
+            try:
+                return Decimal(value)
+            except ArithmeticError:
+                return value
+    return value
+
+
+class World:
+    """The state of the world for one decision.
+
+    ``values`` maps left operands (short names like ``"purpose"`` or ``"ngsi-ld:entityType"``, or
+    IRIs) to the value observed for this request. ``claims`` are the caller's *verified*
+    credentials (decoded VC JSON). ``usage`` maps counter keys (see
+    :class:`policies.compiler.CounterSpec`) to the amount used in the current window.
+    ``fulfilled`` holds the keys/uids of duties already fulfilled. ``broader`` is a taxonomy
+    (value → broader values) used by ``isA``, ``isPartOf`` and ``hasPart``.
+    """
+
+    __slots__ = (
+        "_cache",
+        "agreement_start",
+        "broader",
+        "claims",
+        "consents",
+        "fulfilled",
+        "now",
+        "usage",
+        "usage_updated",
+        "values",
+    )
+
+    def __init__(
+        self,
+        now: datetime | None = None,
+        values: Mapping[str, Any] | None = None,
+        claims: Sequence[Mapping[str, Any]] = (),
+        consents: Iterable[Consent] = (),
+        usage: Mapping[str, int] | None = None,
+        usage_updated: Mapping[str, datetime] | None = None,
+        fulfilled: Iterable[str] = (),
+        agreement_start: datetime | None = None,
+        broader: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        now = now or datetime.now(UTC)
+        self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+        vals: dict[str, Any] = {}
+        for key, value in (values or {}).items():
+            iri = normalize_iri(key)
+            vals[iri] = normalize_value(value, _hint_for(iri))
+        self.values = vals
+        self.claims = tuple(claims)
+        self.consents = tuple(consents)
+        self.usage = dict(usage or {})
+        self.usage_updated = dict(usage_updated or {})
+        self.fulfilled = frozenset(fulfilled)
+        self.agreement_start = agreement_start
+        self.broader = {k: frozenset(v) for k, v in (broader or {}).items()}
+        self._cache: dict[str, Any] = {}
+
+    def cached(self, key: str, make: Any) -> Any:
+        """Memoise a derived value (credential types, roles …) for this world."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = make()
+            return value
+
+    def ancestors(self, value: Any) -> frozenset[Any]:
+        """Transitive broader terms of ``value`` in the taxonomy (excluding itself)."""
+        if not self.broader or not isinstance(value, str):
+            return frozenset()
+        seen: set[Any] = set()
+        todo = list(self.broader.get(value, ()))
+        while todo:
+            v = todo.pop()
+            if v not in seen:
+                seen.add(v)
+                todo.extend(self.broader.get(v, ()))
+        return frozenset(seen)
