@@ -6,10 +6,8 @@ the attack is on a part that entry point never lets through (noted per test).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 
@@ -25,21 +23,8 @@ from identity import (
     create_id_token,
     issue_access_token,
 )
+from tests.identity.attack_helpers import b64, claims_of, forge
 from tests.identity.world import SCOPES, World
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def forge(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
-    head = b64(json.dumps(header).encode()) + "." + b64(json.dumps(payload).encode())
-    return head + "." + b64(signature)
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    body = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
 
 
 async def rejected(world: World, header: str, scopes: list[str] = SCOPES) -> Reason:
