@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,13 @@ import aiohttp
 from connector.config import load_settings
 from connector.participant import init_participant, read_admin_key
 from connector.runtime import Connector
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
 
 CAST = [
     ("authority", "Murcia Data Space Authority", "authority"),
@@ -65,7 +73,8 @@ class DataSpace:
         for key, name, role in CAST:
             directory = self.root / key
             if not (directory / "agora.toml").exists():
-                init_participant(directory, name, role, port=0)
+                # A fixed port per participant keeps its did:web stable across demo restarts.
+                init_participant(directory, name, role, port=free_port())
             settings = load_settings(directory)
             connector = Connector(settings)
             await connector.start()
