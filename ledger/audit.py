@@ -132,9 +132,9 @@ def verify_log(
     report = AuditReport(subject, checks=["signature", "leaf hashes", "root"], head=head)
     if not head.verify(public_key):
         report.add(Finding.BAD_SIGNATURE, f"tree head of size {head.size} is not validly signed")
-    hashes = _check_leaves(entries, report, check_canonical)
-    report.records_checked = len(hashes)
-    tree = MerkleTree(hashes)
+    stored = _check_leaves(entries, report, check_canonical)
+    report.records_checked = len(stored)
+    tree = MerkleTree(stored)  # records that do not match their leaf hash are named above
     if tree.size < head.size:
         report.add(
             Finding.TRUNCATED,
@@ -149,7 +149,8 @@ def verify_log(
 
 
 def _check_leaves(entries: Sequence[Entry], report: AuditReport, canonical: bool) -> list[bytes]:
-    """Recompute every leaf hash; name altered, moved and missing records."""
+    """Recompute every leaf hash; name altered, moved and missing records. Returns the stored
+    leaf hashes of the contiguous prefix, which the signed roots must then account for."""
     stored_at = {e.leaf_hash: e.index for e in entries}
     hashes: list[bytes] = []
     for expected, entry in enumerate(entries):
@@ -157,7 +158,7 @@ def _check_leaves(entries: Sequence[Entry], report: AuditReport, canonical: bool
             report.add(Finding.MISSING_RECORD, f"record {expected} is missing", expected)
             break
         computed = leaf_hash(entry.data)
-        hashes.append(computed)
+        hashes.append(entry.leaf_hash)
         if computed != entry.leaf_hash:
             other = stored_at.get(computed)
             if other is not None and other != entry.index:
@@ -439,7 +440,7 @@ async def audit_ledger(
         subject=f"log {ledger.log_id.hex()[:16]}",
     )
     if anchorer is not None:
-        tree = MerkleTree([leaf_hash(e.data) for e in entries])
+        tree = MerkleTree([e.leaf_hash for e in entries])
         chain = await anchorer.anchored_async(ledger.log_id)
         report.merge(check_anchors(chain, tree.root, tree.size, claimed=await ledger.anchors()))
     return report
