@@ -117,7 +117,9 @@ class Builder:
             for i, n in enumerate(self.values(node, "obligation"))
         )
         if not (perms or prohibs or obligs):
-            raise PolicyError(path, "a policy needs at least one permission, prohibition or obligation")
+            raise PolicyError(
+                path, "a policy needs at least one permission, prohibition or obligation"
+            )
         conflict = None
         c = self.one(node, "conflict", path)
         if c is not None:
@@ -192,7 +194,9 @@ class Builder:
         common = self._common(node, path)
         cons = self.values(node, "consequence")
         if cons and not allow_consequences:
-            raise PolicyError(f"{path}.consequence", "a remedy or consequence cannot have consequences")
+            raise PolicyError(
+                f"{path}.consequence", "a remedy or consequence cannot have consequences"
+            )
         consequences = tuple(
             self.duty(n, f"{path}.consequence[{i}]", allow_consequences=False)
             for i, n in enumerate(cons)
@@ -249,7 +253,9 @@ class Builder:
         uid = uid if isinstance(uid, str) and not uid.startswith("_:") else None
         if logical:
             if len(logical) > 1 or _O + "leftOperand" in node:
-                raise PolicyError(path, "a logical constraint has exactly one operator and no operands")
+                raise PolicyError(
+                    path, "a logical constraint has exactly one operator and no operands"
+                )
             key = logical[0]
             op = _LOGICAL[key]
             members = self.values(node, key)
@@ -270,11 +276,15 @@ class Builder:
         rights = self.values(node, "rightOperand")
         ref = self.one(node, "rightOperandReference", path)
         if bool(rights) == (ref is not None):
-            raise PolicyError(path, "a constraint needs exactly one of rightOperand or rightOperandReference")
+            raise PolicyError(
+                path, "a constraint needs exactly one of rightOperand or rightOperandReference"
+            )
         right: RightOperand | None = None
         if rights:
             vals = tuple(self.value(v, f"{path}.rightOperand") for v in rights)
-            listed = any(isinstance(v, Mapping) and "@list" in v for v in _raw(node, "rightOperand"))
+            listed = any(
+                isinstance(v, Mapping) and "@list" in v for v in _raw(node, "rightOperand")
+            )
             right = vals[0] if len(vals) == 1 and not listed else vals
             self._check_typed(left_iri, right, f"{path}.rightOperand")
         data_type = self.one(node, "dataType", path) or self.one(node, "datatype", path)
@@ -325,7 +335,9 @@ class Builder:
                     to_python(v, hint)
                 except (ValueError, ArithmeticError) as exc:
                     where = path if not isinstance(right, tuple) else f"{path}[{i}]"
-                    raise PolicyError(where, f"invalid {v.datatype or hint or 'value'}: {exc}") from None
+                    raise PolicyError(
+                        where, f"invalid {v.datatype or hint or 'value'}: {exc}"
+                    ) from None
 
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal as Lit
+from typing import Any
+from typing import Literal as Lit
 
 from pyld import jsonld
 
@@ -35,7 +36,6 @@ from .model import (
     Action,
     AnyConstraint,
     Asset,
-    Constraint,
     Duty,
     LogicalConstraint,
     LogicalOperator,
@@ -175,7 +175,9 @@ def expand(doc: Mapping[str, Any], default_context: str | None = DSP_CONTEXT_URL
 def expand_with_pyld(doc: Mapping[str, Any]) -> list[Any]:
     """JSON-LD 1.1 expansion with pyld, bundled contexts only."""
     try:
-        result: list[Any] = jsonld.expand(dict(doc), {"documentLoader": document_loader, "base": None})
+        result: list[Any] = jsonld.expand(
+            dict(doc), {"documentLoader": document_loader, "base": None}
+        )
     except PolicyError:
         raise
     except jsonld.JsonLdError as exc:
@@ -226,7 +228,8 @@ def parse_policy(
     """Read a JSON-LD policy (compact or expanded) into a validated :class:`Policy`.
 
     A policy embedded in a DSP message has no ``@context`` of its own; it is read with
-    ``default_context`` (the DSP 2025-1 context, whose ODRL profile the messages import). Raises :class:`PolicyError` with a path.
+    ``default_context`` (the DSP 2025-1 context, whose ODRL profile the messages import).
+    Raises :class:`PolicyError` with a path.
     """
     if isinstance(doc, str | bytes):
         try:
@@ -404,12 +407,19 @@ class _Compactor:
             return {"@value": v.lexical, "@language": v.language}
         if v.datatype in (None, XSD_STRING):
             return v.lexical
-        if v.datatype == XSD_INTEGER and v.lexical.lstrip("-").isdigit() and v.lexical == str(int(v.lexical)):
+        if (
+            v.datatype == XSD_INTEGER
+            and v.lexical.lstrip("-").isdigit()
+            and v.lexical == str(int(v.lexical))
+        ):
             return int(v.lexical)
         if v.datatype == XSD_BOOLEAN and v.lexical in ("true", "false"):
             return v.lexical == "true"
         dt = v.datatype
-        return {"@value": v.lexical, "@type": self.xsd + dt[len(XSD) :] if dt.startswith(XSD) else dt}
+        return {
+            "@value": v.lexical,
+            "@type": self.xsd + dt[len(XSD) :] if dt.startswith(XSD) else dt,
+        }
 
     def value(self, v: Value) -> Any:
         return {"@id": str(v)} if isinstance(v, IRI) else self.literal(v)
@@ -435,7 +445,11 @@ class _Compactor:
             out[self.key(ODRL + "rightOperand")] = self.right(c.right_operand)
         if c.right_operand_reference:
             k = self.key(ODRL + "rightOperandReference")
-            out[k] = c.right_operand_reference if k == "rightOperandReference" else {"@id": c.right_operand_reference}
+            out[k] = (
+                c.right_operand_reference
+                if k == "rightOperandReference"
+                else {"@id": c.right_operand_reference}
+            )
         if c.data_type:
             out["odrl:datatype"] = {"@id": c.data_type}
         if c.unit:
@@ -495,7 +509,9 @@ class _Compactor:
             out["profile"] = list(p.profiles)
         if p.inherit_from:
             k = self.key(ODRL + "inheritFrom")
-            out[k] = list(p.inherit_from) if k == "inheritFrom" else [{"@id": x} for x in p.inherit_from]
+            out[k] = (
+                list(p.inherit_from) if k == "inheritFrom" else [{"@id": x} for x in p.inherit_from]
+            )
         if p.conflict:
             k = self.key(ODRL + "conflict")
             v = self.vocab(ODRL + p.conflict.value)

@@ -104,7 +104,9 @@ for _name, _label in (
 register(LeftOperand(ENTITY_TYPE, "the NGSI-LD entity types requested", multi=True))
 register(LeftOperand(ATTRIBUTE, "the NGSI-LD attributes requested", multi=True))
 register(LeftOperand(AREA, "the area requested", geometry=True))
-register(LeftOperand(CREDENTIAL_TYPE, "the caller's credential types", None, "credential_types", True))
+register(
+    LeftOperand(CREDENTIAL_TYPE, "the caller's credential types", None, "credential_types", True)
+)
 register(LeftOperand(ROLE, "the caller's roles", None, "roles", True))
 register(LeftOperand(CLAIM, "a claim in the caller's credentials", None, "claim", True))
 register(LeftOperand(CONSENT, "the purposes the data subject consented to", None, "consent", True))
@@ -209,7 +211,11 @@ Resolver = Callable[[World, Constraint, str, datetime | None], Any]
 
 
 def resolve(
-    spec: LeftOperand, world: World, constraint: Constraint, counter_key: str, start: datetime | None
+    spec: LeftOperand,
+    world: World,
+    constraint: Constraint,
+    counter_key: str,
+    start: datetime | None,
 ) -> Any:
     """The value of ``spec`` in ``world``; raises :class:`MissingValueError` when there is none.
 

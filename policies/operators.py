@@ -3,7 +3,8 @@
 Set-based operators read a scalar as a one-element set. With ``L`` the left values and ``R`` the
 right operand's values:
 
-* ``isAnyOf``: some l ∈ L is in R · ``isNoneOf``: no l ∈ L is in R · ``isAllOf``: every r ∈ R is in L
+* ``isAnyOf``: some l ∈ L is in R · ``isNoneOf``: no l ∈ L is in R
+* ``isAllOf``: every r ∈ R is in L
 * ``isPartOf``: every l ∈ L is in R or below some r in the taxonomy (request ⊆ permitted)
 * ``hasPart``: every r ∈ R is in L or below some l in the taxonomy
 * ``isA``: some l ∈ L equals R or has R as a broader term

@@ -15,6 +15,7 @@ from typing import Any
 from .durations import Duration, Elapsed, IncomparableError
 from .vocab import (
     RDF_JSON,
+    XSD,
     XSD_ANYURI,
     XSD_BOOLEAN,
     XSD_DATE,
@@ -22,9 +23,7 @@ from .vocab import (
     XSD_DECIMAL,
     XSD_DOUBLE,
     XSD_DURATION,
-    XSD_INTEGER,
     XSD_STRING,
-    XSD,
 )
 
 __all__ = [

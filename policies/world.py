@@ -69,7 +69,7 @@ class Consent:
 
     @classmethod
     def from_credential(cls, vc: Mapping[str, Any]) -> list[Consent]:
-        """Consents stated by a verified ConsentCredential (one per ``credentialSubject.purpose``)."""
+        """Consents in a verified ConsentCredential (one per ``credentialSubject.purpose``)."""
         subject = vc.get("credentialSubject", {})
         subjects = subject if isinstance(subject, list) else [subject]
         out = []
@@ -87,9 +87,6 @@ class Consent:
                     )
                 )
         return out
-
-
-_HINTS: dict[str, str] = {}
 
 
 def _hint_for(iri: str) -> str | None:
