@@ -1,1 +1,66 @@
-"""Agora policies package."""
+"""Agora policies: ODRL 2.2 policies as a library.
+
+Read and write policies (JSON-LD, Turtle), evaluate them with a full report, compile agreements to
+a fast decision function with NGSI-LD narrowing, keep usage counters, explain decisions in plain
+language and start from city templates. No HTTP, no DSP state — the connector wires those.
+"""
+
+from .compiler import CompiledPolicy, Verdict, compile_policy
+from .errors import PoliciesError, PolicyError, UsageError
+from .evaluator import evaluate
+from .jsonld import from_expanded, parse_policy, to_compact, to_expanded
+from .model import (
+    Action,
+    Asset,
+    ConflictStrategy,
+    Constraint,
+    Duty,
+    LogicalConstraint,
+    LogicalOperator,
+    Party,
+    Permission,
+    Policy,
+    PolicyType,
+    Prohibition,
+)
+from .narrowing import Narrowing
+from .report import CounterSpec, Decision, Report
+from .validate import validate
+from .values import IRI, Literal
+from .world import Consent, EvaluationRequest, World
+
+__all__ = [
+    "IRI",
+    "Action",
+    "Asset",
+    "CompiledPolicy",
+    "ConflictStrategy",
+    "Consent",
+    "Constraint",
+    "CounterSpec",
+    "Decision",
+    "Duty",
+    "EvaluationRequest",
+    "Literal",
+    "LogicalConstraint",
+    "LogicalOperator",
+    "Narrowing",
+    "Party",
+    "Permission",
+    "PoliciesError",
+    "Policy",
+    "PolicyError",
+    "PolicyType",
+    "Prohibition",
+    "Report",
+    "UsageError",
+    "Verdict",
+    "World",
+    "compile_policy",
+    "evaluate",
+    "from_expanded",
+    "parse_policy",
+    "to_compact",
+    "to_expanded",
+    "validate",
+]

@@ -1,0 +1,1 @@
+"""Benchmark of the policies library's compiled decision path."""

@@ -1,0 +1,119 @@
+"""Decisions per second of a compiled 10-constraint agreement vs the reference evaluator.
+
+Run with ``python -m bench.policies``; prints one JSON object. Single process, one core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from policies import EvaluationRequest, World, compile_policy, evaluate, parse_policy
+
+TARGET = 200_000
+ASSET = "urn:agora:dataset:air-quality"
+CONSUMER = "did:web:consumer.example"
+
+
+def agreement() -> dict[str, Any]:
+    """A realistic city agreement: ten constraints on one permission."""
+    return {
+        "@context": "https://w3id.org/dspace/2025/1/odrl-profile.jsonld",
+        "@type": "Agreement",
+        "@id": "urn:agora:agreement:bench",
+        "assigner": "did:web:city.example",
+        "assignee": CONSUMER,
+        "target": ASSET,
+        "https://w3id.org/dspace/2025/1/timestamp": "2026-01-01T00:00:00Z",
+        "permission": [
+            {
+                "action": "use",
+                "constraint": [
+                    {"leftOperand": "dateTime", "operator": "gteq", "rightOperand": "2026-01-01T00:00:00Z"},
+                    {"leftOperand": "dateTime", "operator": "lt", "rightOperand": "2027-01-01T00:00:00Z"},
+                    {"leftOperand": "elapsedTime", "operator": "lteq", "rightOperand": "P1Y"},
+                    {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": ["research", "education"]},
+                    {"leftOperand": "odrl:count", "operator": "lteq", "rightOperand": 1000,
+                     "odrl:unit": {"@id": "https://w3id.org/agora/policy#perMonth"}},
+                    {"leftOperand": "spatial", "operator": "eq", "rightOperand": "ES"},
+                    {"leftOperand": "percentage", "operator": "lteq", "rightOperand": 50},
+                    {"leftOperand": "industry", "operator": "isNoneOf", "rightOperand": ["advertising", "insurance"]},
+                    {"leftOperand": "language", "operator": "eq", "rightOperand": "es"},
+                    {"leftOperand": "https://w3id.org/agora/policy#entityType", "operator": "isPartOf",
+                     "rightOperand": ["AirQualityObserved", "WeatherObserved"]},
+                ],
+            }
+        ],
+    }  # fmt: skip
+
+
+def worlds(n: int) -> list[World]:
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    return [
+        World(
+            now=base + timedelta(minutes=i),
+            values={
+                "purpose": "research",
+                "spatial": "ES",
+                "percentage": 10 + i % 30,
+                "industry": "mobility",
+                "language": "es",
+                "ngsi-ld:entityType": "AirQualityObserved",
+            },
+            usage={"permission[0].constraint[4]": i % 900},
+        )
+        for i in range(n)
+    ]
+
+
+def rate(fn: Any, args: list[Any], seconds: float) -> float:
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for a in args:
+            fn(*a)
+        count += len(args)
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+def main() -> None:
+    policy = parse_policy(agreement())
+    compiled = compile_policy(policy)
+    request = EvaluationRequest.create("read", target=ASSET, assignee=CONSUMER)
+    ws = worlds(64)
+    args = [(request, w) for w in ws]
+    assert all(compiled.decide(request, w).permitted for w in ws)
+    assert all(evaluate(policy, request, w).permitted for w in ws)
+    compiled_rate = rate(compiled.decide, args, 2.0)
+    reference_rate = rate(lambda r, w: evaluate(policy, r, w), args, 1.0)
+    print(
+        json.dumps(
+            {
+                "benchmark": "policies.compiled_decision",
+                "constraints": 10,
+                "decisions_per_second": round(compiled_rate),
+                "target_decisions_per_second": TARGET,
+                "meets_target": compiled_rate >= TARGET,
+                "reference_decisions_per_second": round(reference_rate),
+                "ratio_to_reference": round(compiled_rate / reference_rate, 1),
+                "ngsild_enforced_ratio": None,
+                "ngsild_enforced_ratio_note": (
+                    "TODO: enforced vs unenforced NGSI-LD GET throughput, to be measured by whoever "
+                    "wires the connector's enforcement point"
+                ),
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

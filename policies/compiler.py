@@ -1,0 +1,533 @@
+"""Compile an agreement once into a fast decision function.
+
+A compiled policy closes over pre-parsed, typed right operands and pre-computed action/target/party
+matchers, so a request costs a handful of dictionary lookups and comparisons — no JSON-LD, no
+re-parsing. It reaches the same decision as :func:`policies.evaluator.evaluate` (the property tests
+check this); for the full report behind a denial call :meth:`CompiledPolicy.explain`.
+
+Where a fast comparison is not obviously equivalent to the reference semantics (unusual value
+types, taxonomies, geometry) the closure falls back to the shared operator functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from .actions import PRE_USE_DUTIES, covered_by
+from .durations import Duration
+from .evaluator import DEFAULT_CONFLICT, counter_key, evaluate, typed_right
+from .evaluator import _counters as rule_counters
+from .model import (
+    AnyConstraint,
+    Asset,
+    ConflictStrategy,
+    Constraint,
+    Duty,
+    LogicalConstraint,
+    LogicalOperator,
+    Party,
+    Policy,
+    effective_rules,
+)
+from .narrowing import Narrowing, merge_narrowings, narrowing_of
+from .operands import REGISTRY, MissingValueError, resolve
+from .operators import OPERATORS, OperatorError, apply, to_geometry
+from .report import CounterSpec, Decision, Report
+from .vocab import ODRL
+from .world import EvaluationRequest, World
+
+Check = Callable[[World], bool | None]
+Match = Callable[[EvaluationRequest, World], bool | None]
+_MISSING: Any = object()
+_NUMERIC = (int, Decimal, float)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of one compiled decision.
+
+    ``counters`` must be consumed (see :func:`policies.usage.authorize`) before answering;
+    ``pending_duties`` are keys of duties the connector owes (e.g. attribution, deletion).
+    """
+
+    decision: Decision
+    rule: str | None
+    reason: str
+    counters: tuple[CounterSpec, ...] = ()
+    pending_duties: tuple[str, ...] = ()
+
+    @property
+    def permitted(self) -> bool:
+        return self.decision is Decision.PERMIT
+
+
+def _always_none(w: World) -> bool | None:
+    return None
+
+
+def _cmp_fn(name: str) -> Callable[[Any, Any], bool] | None:
+    return {
+        "gt": lambda a, b: a > b,
+        "gteq": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b,
+        "lteq": lambda a, b: a <= b,
+    }.get(name)
+
+
+def compile_constraint(c: AnyConstraint, path: str, start: datetime | None) -> Check:
+    """A closure ``world -> True | False | None`` (None: could not evaluate)."""
+    if isinstance(c, LogicalConstraint):
+        return _compile_logical(c, path, start)
+    spec = REGISTRY.get(c.left_operand)
+    if spec is None or c.operator not in OPERATORS or c.right_operand_reference is not None:
+        return _always_none
+    try:
+        right = typed_right(c)
+    except (ValueError, ArithmeticError):
+        return _always_none
+    op = c.operator
+    name = op[len(ODRL) :]
+    src = spec.source
+    key = spec.iri
+    geometry = spec.geometry
+    if geometry:
+        try:
+            right = to_geometry(right)
+        except (OperatorError, ValueError):
+            return _always_none
+
+    def generic(w: World, left: Any) -> bool | None:
+        try:
+            return apply(op, left, right, w, geometry)
+        except OperatorError:
+            return None
+
+    cmp = _cmp_fn(name)
+    if src == "elapsed" and cmp is not None and isinstance(right, Duration):
+        default_end = right.add_to(start) if start is not None else None
+        duration = right
+
+        def elapsed_check(w: World) -> bool | None:
+            s = w.agreement_start
+            end = default_end if s is None else duration.add_to(s)
+            if end is None:
+                return None
+            return cmp(w.now, end)
+
+        return elapsed_check
+
+    if src == "now" and cmp is not None and type(right) is datetime:
+        now_right = right
+
+        def now_check(w: World) -> bool | None:
+            return cmp(w.now, now_right)
+
+        return now_check
+
+    if src == "count":
+        ckey = counter_key(c, path)
+        if cmp is not None and isinstance(right, int) and not isinstance(right, bool):
+            count_right = right
+
+            def count_check(w: World) -> bool | None:
+                return cmp(w.usage.get(ckey, 0) + 1, count_right)
+
+            return count_check
+
+        def count_generic(w: World) -> bool | None:
+            return generic(w, w.usage.get(ckey, 0) + 1)
+
+        return count_generic
+
+    if src != "value":
+
+        def resolved(w: World) -> bool | None:
+            try:
+                left = resolve(spec, w, c, "", start)
+            except MissingValueError:
+                return None
+            return generic(w, left)
+
+        return resolved
+
+    if geometry:
+
+        def geo(w: World) -> bool | None:
+            v = w.values.get(key, _MISSING)
+            return None if v is _MISSING else generic(w, v)
+
+        return geo
+
+    if cmp is not None and (type(right) in _NUMERIC or type(right) is datetime):
+        fast_types = _NUMERIC if type(right) in _NUMERIC else (datetime,)
+        ord_right = right
+
+        def ordered(w: World) -> bool | None:
+            v = w.values.get(key, _MISSING)
+            if v is _MISSING:
+                return None
+            if type(v) in fast_types:
+                return cmp(v, ord_right)
+            return generic(w, v)
+
+        return ordered
+
+    if name in ("eq", "neq") and type(right) is str:
+        eq_right = right
+        positive = name == "eq"
+
+        def eq(w: World) -> bool | None:
+            v = w.values.get(key, _MISSING)
+            if v is _MISSING:
+                return None
+            if type(v) is str:
+                return (v == eq_right) is positive
+            return generic(w, v)
+
+        return eq
+
+    if (
+        name in ("isAnyOf", "isNoneOf", "isPartOf")
+        and isinstance(right, tuple)
+        and all(type(x) is str for x in right)
+    ):
+        members = frozenset(right)
+        negate = name == "isNoneOf"
+        part_of = name == "isPartOf"
+
+        def in_set(w: World) -> bool | None:
+            v = w.values.get(key, _MISSING)
+            if v is _MISSING:
+                return None
+            if type(v) is str and not (part_of and w.broader):
+                return (v in members) is not negate
+            return generic(w, v)
+
+        return in_set
+
+    def plain(w: World) -> bool | None:
+        v = w.values.get(key, _MISSING)
+        return None if v is _MISSING else generic(w, v)
+
+    return plain
+
+
+def _compile_logical(c: LogicalConstraint, path: str, start: datetime | None) -> Check:
+    kids = tuple(
+        compile_constraint(x, f"{path}.{c.operator.value}[{i}]", start)
+        for i, x in enumerate(c.constraints)
+    )
+    if c.operator in (LogicalOperator.AND, LogicalOperator.AND_SEQUENCE):
+        return conjunction(kids)
+    if c.operator is LogicalOperator.OR:
+
+        def any_of(w: World) -> bool | None:
+            err = False
+            for k in kids:
+                r = k(w)
+                if r is True:
+                    return True
+                if r is None:
+                    err = True
+            return None if err else False
+
+        return any_of
+
+    def xone(w: World) -> bool | None:
+        sat = 0
+        err = False
+        for k in kids:
+            r = k(w)
+            if r is True:
+                sat += 1
+                if sat >= 2:
+                    return False
+            elif r is None:
+                err = True
+        if err:
+            return None
+        return sat == 1
+
+    return xone
+
+
+def conjunction(kids: tuple[Check, ...]) -> Check:
+    """Kleene AND; specialised for small arities because this is the hot loop."""
+    if not kids:
+        return lambda w: True
+    if len(kids) == 1:
+        return kids[0]
+
+    def all_of(w: World) -> bool | None:
+        err = False
+        for k in kids:
+            r = k(w)
+            if r is False:
+                return False
+            if r is None:
+                err = True
+        return None if err else True
+
+    return all_of
+
+
+def _compile_collection(
+    x: Asset | Party | None, path: str, start: datetime | None, is_target: bool
+) -> Match | None:
+    if x is None:
+        return None
+    if x.refinements:
+        check = conjunction(
+            tuple(
+                compile_constraint(r, f"{path}.refinement[{i}]", start)
+                for i, r in enumerate(x.refinements)
+            )
+        )
+        source = x.source
+
+        def refined(req: EvaluationRequest, w: World) -> bool | None:
+            if source is not None:
+                ident = req.target if is_target else req.assignee
+                member_of = req.target_part_of if is_target else req.assignee_member_of
+                if ident != source and source not in member_of:
+                    return False
+            return check(w)
+
+        return refined
+    uid = x.uid
+
+    if is_target:
+
+        def target(req: EvaluationRequest, w: World) -> bool | None:
+            t = req.target
+            return t is not None and (t == uid or uid in req.target_part_of)
+
+        return target
+
+    def party(req: EvaluationRequest, w: World) -> bool | None:
+        a = req.assignee
+        return a is not None and (a == uid or uid in req.assignee_member_of)
+
+    return party
+
+
+class _Duty:
+    __slots__ = ("action", "conditions", "deadline", "duration", "key", "pre_use", "uid")
+
+    def __init__(self, duty: Duty, path: str, start: datetime | None) -> None:
+        self.key = duty.uid or path.removeprefix("$.")
+        self.uid = duty.uid
+        self.action = duty.action.iri
+        self.deadline: datetime | None = None
+        self.duration: Duration | None = None
+        conds: list[Check] = []
+        for i, c in enumerate(duty.constraints):
+            if (
+                isinstance(c, Constraint)
+                and c.operator in (ODRL + "lt", ODRL + "lteq")
+                and not isinstance(c.right_operand, tuple)
+                and c.left_operand in (ODRL + "dateTime", ODRL + "elapsedTime")
+            ):
+                try:
+                    value = typed_right(c)
+                except ValueError:
+                    value = None
+                if c.left_operand == ODRL + "dateTime" and isinstance(value, datetime):
+                    self._set_deadline(value)
+                    continue
+                if c.left_operand == ODRL + "elapsedTime" and isinstance(value, Duration):
+                    self.duration = value if self.duration is None else self.duration
+                    if start is not None:
+                        self._set_deadline(value.add_to(start))
+                    continue
+            conds.append(compile_constraint(c, f"{path}.constraint[{i}]", start))
+        self.conditions = conjunction(tuple(conds))
+        self.pre_use = duty.action.iri in PRE_USE_DUTIES
+
+    def _set_deadline(self, d: datetime) -> None:
+        self.deadline = d if self.deadline is None else min(self.deadline, d)
+
+    def state(self, w: World) -> tuple[str, bool]:
+        """(state, blocking) with the same rules as the reference evaluator."""
+        if self.key in w.fulfilled or (self.uid is not None and self.uid in w.fulfilled):
+            return "fulfilled", False
+        if self.conditions(w) is False:
+            return "inactive", False
+        deadline = self.deadline
+        if self.duration is not None and w.agreement_start is not None:
+            own = self.duration.add_to(w.agreement_start)
+            deadline = own if deadline is None else min(deadline, own)
+        if deadline is not None and w.now > deadline:
+            return "violated", True
+        return "pending", deadline is None and self.pre_use
+
+
+class _Rule:
+    __slots__ = ("actions", "assignee", "check", "counters", "duties", "path", "permit", "target")
+
+    def __init__(
+        self,
+        path: str,
+        rule: Any,
+        start: datetime | None,
+        counters: tuple[CounterSpec, ...] = (),
+    ) -> None:
+        self.path = path
+        self.actions = covered_by(rule.action.iri)
+        self.target = _compile_collection(rule.target, f"{path}.target", start, True)
+        self.assignee = _compile_collection(rule.assignee, f"{path}.assignee", start, False)
+        checks = [
+            compile_constraint(r, f"{path}.action.refinement[{i}]", start)
+            for i, r in enumerate(rule.action.refinements)
+        ]
+        checks += [
+            compile_constraint(c, f"{path}.constraint[{i}]", start)
+            for i, c in enumerate(rule.constraints)
+        ]
+        self.check = conjunction(tuple(checks))
+        self.duties = tuple(
+            _Duty(d, f"{path}.duty[{j}]", start) for j, d in enumerate(getattr(rule, "duties", ()))
+        )
+        self.counters = counters
+        self.permit = Verdict(Decision.PERMIT, path, "permitted by " + path, counters)
+
+    def state(self, req: EvaluationRequest, w: World) -> bool | str | None:
+        """ "na" when the rule does not apply; else the Kleene activation state."""
+        if req.action not in self.actions:
+            return "na"
+        err = False
+        if self.target is not None:
+            m = self.target(req, w)
+            if m is False:
+                return "na"
+            err = m is None
+        if self.assignee is not None:
+            m = self.assignee(req, w)
+            if m is False:
+                return "na"
+            err = err or m is None
+        r = self.check(w)
+        if r is False:
+            return False
+        return None if (err or r is None) else True
+
+
+class CompiledPolicy:
+    """An agreement compiled for the enforcement point.
+
+    ``decide(request, world)`` is the hot path. ``narrowing_for(action)`` tells the NGSI-LD
+    enforcement point how to narrow a query (entity types, attributes, area, time window, counters)
+    before it is answered.
+    """
+
+    __slots__ = ("_perms", "_prohibs", "conflict", "narrowings", "policy", "start", "uid")
+
+    def __init__(self, policy: Policy) -> None:
+        pol = effective_rules(policy)
+        self.policy = policy
+        self.uid = policy.uid
+        self.start = policy.timestamp
+        self.conflict = pol.conflict or DEFAULT_CONFLICT
+        self._perms = tuple(
+            _Rule(f"$.permission[{i}]", p, self.start, rule_counters(p, f"$.permission[{i}]"))
+            for i, p in enumerate(pol.permissions)
+        )
+        self._prohibs = tuple(
+            _Rule(f"$.prohibition[{i}]", q, self.start) for i, q in enumerate(pol.prohibitions)
+        )
+        self.narrowings: tuple[Narrowing, ...] = tuple(
+            narrowing_of(p, f"$.permission[{i}]", self.start) for i, p in enumerate(pol.permissions)
+        )
+
+    @property
+    def counters(self) -> tuple[CounterSpec, ...]:
+        """Every enforceable usage counter of the agreement."""
+        return tuple(c for p in self._perms for c in p.counters)
+
+    def narrowing_for(self, action: str) -> Narrowing | None:
+        """What a request for ``action`` may at most see (None: no permission covers it)."""
+        from .vocab import normalize_iri
+
+        iri = normalize_iri(action)
+        matching = [
+            n for n, r in zip(self.narrowings, self._perms, strict=True) if iri in r.actions
+        ]
+        return merge_narrowings(matching) if matching else None
+
+    def decide(self, request: EvaluationRequest, world: World) -> Verdict:
+        """Permit, deny or not-applicable for one request, without building a report."""
+        permitted: _Rule | None = None
+        pending: list[str] = []
+        applicable = False
+        blocked: str | None = None
+        for r in self._perms:
+            s = r.state(request, world)
+            if s == "na":
+                continue
+            applicable = True
+            if s is not True:
+                continue
+            if r.duties:
+                pend: list[str] = []
+                block = None
+                for d in r.duties:
+                    st, b = d.state(world)
+                    if b:
+                        block = d.key
+                        break
+                    if st == "pending":
+                        pend.append(d.key)
+                if block is not None:
+                    blocked = blocked or block
+                    continue
+                pending = pend
+            permitted = r
+            break
+        if permitted is not None and self.conflict is ConflictStrategy.PERM:
+            return self._permit(permitted, pending)
+        prohibited: _Rule | None = None
+        for q in self._prohibs:
+            s = q.state(request, world)
+            if s == "na" or s is False:
+                continue
+            prohibited = q
+            break
+        if permitted is not None:
+            if prohibited is None:
+                return self._permit(permitted, pending)
+            if self.conflict is ConflictStrategy.PROHIBIT:
+                return Verdict(Decision.DENY, prohibited.path, "prohibited by " + prohibited.path)
+            return Verdict(
+                Decision.DENY,
+                prohibited.path,
+                "a permission and a prohibition conflict and the conflict strategy is 'invalid'",
+            )
+        if prohibited is not None:
+            return Verdict(Decision.DENY, prohibited.path, "prohibited by " + prohibited.path)
+        if not applicable:
+            return Verdict(Decision.NOT_APPLICABLE, None, "no rule applies to this request")
+        if blocked is not None:
+            return Verdict(Decision.DENY, None, f"duty {blocked} must be fulfilled first")
+        return Verdict(Decision.DENY, None, "no permission is active for this request")
+
+    def _permit(self, rule: _Rule, pending: list[str]) -> Verdict:
+        if not pending:
+            return rule.permit
+        p = rule.permit
+        return Verdict(p.decision, p.rule, p.reason, p.counters, tuple(pending))
+
+    def explain(self, request: EvaluationRequest, world: World) -> Report:
+        """The full reference report (slow path, for denials and audits)."""
+        return evaluate(self.policy, request, world)
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    """Compile once per agreement; reuse the result for every request."""
+    return CompiledPolicy(policy)
+
+
+__all__ = ["CompiledPolicy", "Verdict", "compile_policy", "date"]
