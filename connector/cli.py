@@ -96,3 +96,24 @@ def demo(directory: Path | None) -> None:
     from connector.demo.runner import run_demo
 
     sys.exit(asyncio.run(run_demo(directory)))
+
+
+@main.group()
+def keys() -> None:
+    """The participant's identity key ring (DIR/keys)."""
+
+
+@keys.command("rotate")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def keys_rotate(directory: Path) -> None:
+    """Make a new active key; the old one stays in the DID document so its signatures verify.
+
+    A running connector signs with the new key after its next restart.
+    """
+    from connector.keys import rotate_keys
+
+    try:
+        old, new = rotate_keys(load_settings(directory))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Retired {old} (still verifies); new active key {new}.")

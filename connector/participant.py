@@ -1,7 +1,8 @@
-"""Create a participant directory: settings, signing key and the admin API key.
+"""Create a participant directory: settings, identity key ring and the admin API key.
 
 The admin key is shown once and kept in `admin-api-key` (mode 0600) for the participant's own
-applications; the settings hold only its SHA-256, so a leaked agora.toml grants nothing.
+applications; the settings hold only its SHA-256, so a leaked agora.toml grants nothing. The key
+ring (Ed25519) is encrypted when a passphrase is given (see :mod:`connector.keys`).
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomli_w
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from connector.config import CONFIG_FILE, Role
 from connector.errors import ConfigError
+from connector.keys import KEYS_DIR, save_keyring
+from identity import KeyAlg, KeyRing
 
 ADMIN_KEY_FILE = "admin-api-key"
-KEYS_DIR = "keys"
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,12 @@ def init_participant(
     port: int = 8080,
     storage_url: str | None = None,
     passphrase: str | None = None,
+    extra_settings: dict[str, dict[str, Any]] | None = None,
 ) -> InitResult:
-    """Write a fresh participant directory. Refuses to overwrite an existing one."""
+    """Write a fresh participant directory. Refuses to overwrite an existing one.
+
+    ``extra_settings`` adds component sections (e.g. ``{"identity": {...}}``) to agora.toml.
+    """
     if (directory / CONFIG_FILE).exists():
         raise ConfigError(str(directory / CONFIG_FILE), "(file)", "no existing participant here")
     try:
@@ -57,27 +62,17 @@ def init_participant(
     except ValueError:
         raise ConfigError("--role", "role", "one of " + ", ".join(r.value for r in Role)) from None
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / KEYS_DIR).mkdir(mode=0o700, exist_ok=True)
-
-    key = ed25519.Ed25519PrivateKey.generate()
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase.encode())
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
-    _write_private(directory / KEYS_DIR / "signing-ed25519.pem", pem)
+    save_keyring(directory / KEYS_DIR, KeyRing.generate(KeyAlg.EDDSA), passphrase)
 
     admin_key = "agora_" + secrets.token_urlsafe(32)
     _write_private(directory / ADMIN_KEY_FILE, (admin_key + "\n").encode())
 
-    config = {
+    config: dict[str, Any] = {
         "participant": {"name": name, "role": role_value},
         "server": {"host": host, "port": port},
         "storage": {"url": storage_url or "sqlite+aiosqlite:///agora.db"},
         "security": {"admin_key_sha256": hash_admin_key(admin_key)},
+        **(extra_settings or {}),
     }
     (directory / CONFIG_FILE).write_text(tomli_w.dumps(config), encoding="utf-8")
     return InitResult(directory=directory, admin_key=admin_key)

@@ -17,7 +17,7 @@ from connector.errors import ConfigError
 from connector.http.auth import accepts
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
-from connector.keys import load_signing_key, signing_kid
+from connector.keys import participant_of
 from connector.management.api import MANAGEMENT_APP
 from connector.provenance.settings import LedgerSettings, ledger_settings
 from connector.storage.schema import settings_kv
@@ -170,7 +170,8 @@ class ProvenanceComponent:
 
     async def start(self, ctx: ConnectorContext) -> None:
         cfg = ledger_settings(ctx.settings)
-        signer = KeySigner(load_signing_key(ctx.settings), signing_kid(ctx.settings))
+        me = participant_of(ctx)  # tree heads name the active key of the DID document
+        signer = KeySigner(me.keyring.active.private_key, me.kid)
         ledger = await Ledger.open(ctx.engine, signer, create=False)
         try:
             anchorer = await _anchorer(ctx, cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -31,8 +32,10 @@ def test_init_writes_settings_keys_and_admin_key(tmp_path: Path) -> None:
     assert admin_key in result.output
     assert stat.S_IMODE((d / "admin-api-key").stat().st_mode) == 0o600
     assert admin_key not in (d / "agora.toml").read_text()
-    pem = (d / "keys" / "signing-ed25519.pem").read_bytes()
+    manifest = json.loads((d / "keys" / "keyring.json").read_text())
+    pem = (d / "keys" / f"{manifest['active']}.pem").read_bytes()
     serialization.load_pem_private_key(pem, password=None)
+    assert stat.S_IMODE((d / "keys").stat().st_mode) == 0o700
 
 
 def test_init_encrypts_the_key_with_a_passphrase(tmp_path: Path) -> None:
@@ -41,7 +44,8 @@ def test_init_encrypts_the_key_with_a_passphrase(tmp_path: Path) -> None:
         main, ["init", str(d), "--name", "Civic Air", "--role", "civic"]
     )
     assert result.exit_code == 0, result.output
-    pem = (d / "keys" / "signing-ed25519.pem").read_bytes()
+    manifest = json.loads((d / "keys" / "keyring.json").read_text())
+    pem = (d / "keys" / f"{manifest['active']}.pem").read_bytes()
     assert b"ENCRYPTED" in pem
     serialization.load_pem_private_key(pem, password=b"s3cret")
 

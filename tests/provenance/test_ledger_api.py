@@ -39,11 +39,11 @@ async def test_tree_head_is_signed_by_the_participant_key(running: Running) -> N
     assert resp.status == 200
     head = TreeHead.from_json(await resp.json())
     assert head.size == 5
-    assert head.kid == running.connector.settings.did + "#key-1"
-    from connector.keys import load_signing_key
+    from connector.keys import load_participant
 
-    public = load_signing_key(running.connector.settings).public_key()
-    assert head.verify(public)
+    me = load_participant(running.connector.settings)
+    assert head.kid == me.kid and head.kid.startswith(running.connector.settings.did + "#")
+    assert head.verify(me.keyring.active.public_key)
 
 
 async def test_inclusion_and_consistency_proofs_verify(running: Running) -> None:
