@@ -120,16 +120,13 @@ def check_credential_body(
         raise TokenError(Reason.INVALID_CLAIMS, "sub does not match credentialSubject.id")
     if "jti" in payload and "id" in payload and payload["jti"] != payload["id"]:
         raise TokenError(Reason.INVALID_CLAIMS, "jti does not match id")
-    check_time_claims(payload, now, leeway, require_exp=False, what="credential")
-    valid_from = valid_until = None
-    if "validFrom" in payload:
-        valid_from = from_xsd_datetime(payload["validFrom"], "validFrom")
-        if now + leeway < valid_from:
-            raise TokenError(Reason.NOT_YET_VALID, f"credential valid from {payload['validFrom']}")
-    if "validUntil" in payload:
-        valid_until = from_xsd_datetime(payload["validUntil"], "validUntil")
-        if now >= valid_until + leeway:
-            raise TokenError(Reason.EXPIRED, f"credential expired at {payload['validUntil']}")
+    valid_from = (
+        from_xsd_datetime(payload["validFrom"], "validFrom") if "validFrom" in payload else None
+    )
+    valid_until = (
+        from_xsd_datetime(payload["validUntil"], "validUntil") if "validUntil" in payload else None
+    )
+    check_validity(payload, valid_from, valid_until, now, leeway)
     status = payload.get("credentialStatus", [])
     status_list = status if isinstance(status, list) else [status]
     if not all(isinstance(s, dict) for s in status_list):
@@ -146,6 +143,25 @@ def check_credential_body(
         payload=payload,
         token="",
     )
+
+
+def check_validity(
+    payload: dict[str, Any],
+    valid_from: float | None,
+    valid_until: float | None,
+    now: float,
+    leeway: float,
+) -> None:
+    """Both views of the validity period: JWT ``nbf``/``exp`` and VC ``validFrom``/``validUntil``.
+
+    Separate from signature checking so a cached, already verified credential is still checked
+    against the current time on every use.
+    """
+    check_time_claims(payload, now, leeway, require_exp=False, what="credential")
+    if valid_from is not None and now + leeway < valid_from:
+        raise TokenError(Reason.NOT_YET_VALID, f"credential valid from {payload['validFrom']}")
+    if valid_until is not None and now >= valid_until + leeway:
+        raise TokenError(Reason.EXPIRED, f"credential expired at {payload['validUntil']}")
 
 
 async def verify_credential_jwt(

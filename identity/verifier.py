@@ -21,7 +21,13 @@ from .credential_service import (
     query_message,
 )
 from .credential_types import ConsentCredential, CredentialClaims, parse_claims
-from .credentials import VerifiedCredential, check_credential_body, issuer_id, verify_credential_jwt
+from .credentials import (
+    VerifiedCredential,
+    check_credential_body,
+    check_validity,
+    issuer_id,
+    verify_credential_jwt,
+)
 from .data_integrity import verify_data_integrity
 from .errors import CredentialError, IdentityError, Reason, TokenError
 from .id_token import IdTokenClaims, create_id_token, verify_id_token
@@ -32,6 +38,7 @@ from .resolver import DidResolver
 from .signer import Participant
 from .status_list import StatusListChecker
 from .trusted_issuers import TrustedIssuersList
+from .vc_cache import VerifiedCredentialCache
 
 C = TypeVar("C", bound=CredentialClaims)
 MAX_PRESENTATIONS = 8
@@ -80,6 +87,7 @@ class DcpVerifier:
         leeway: float = 30.0,
         clock: Callable[[], float] = time.time,
         vc_limits: Limits = DEFAULT_LIMITS,
+        credential_cache: VerifiedCredentialCache | None = None,
     ) -> None:
         self.me = me
         self.resolver = resolver
@@ -90,6 +98,7 @@ class DcpVerifier:
         self.leeway = leeway
         self.clock = clock
         self.vc_limits = vc_limits
+        self.credential_cache = credential_cache or VerifiedCredentialCache()
 
     async def verify_credential(
         self, credential: str | dict[str, Any], *, holder: str | None, now: float | None = None
@@ -97,9 +106,15 @@ class DcpVerifier:
         """Everything about one credential: proof, validity, status, trust, holder binding."""
         now = self.clock() if now is None else now
         if isinstance(credential, str):
-            vc = await verify_credential_jwt(
-                credential, self.resolver, now=now, leeway=self.leeway, limits=self.vc_limits
-            )
+            cached = self.credential_cache.get(credential)
+            if cached is None:
+                vc = await verify_credential_jwt(
+                    credential, self.resolver, now=now, leeway=self.leeway, limits=self.vc_limits
+                )
+                self.credential_cache.put(credential, vc)
+            else:
+                vc = cached
+                check_validity(vc.payload, vc.valid_from, vc.valid_until, now, self.leeway)
         else:
             body = await verify_data_integrity(credential)
             signer = issuer_id(body)

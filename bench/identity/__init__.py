@@ -1,0 +1,1 @@
+"""Benchmark of the identity package's complete DCP check."""
