@@ -44,3 +44,26 @@ async def test_missing_authorization_header(world: World) -> None:
     with pytest.raises(IdentityError) as err:
         await world.verifier.verify_caller(None, SCOPES)
     assert err.value.reason is Reason.MALFORMED
+
+
+async def test_rotation_keeps_issued_credentials_verifying(world: World) -> None:
+    old_kid = world.authority.kid
+    world.authority.keyring.rotate()
+    assert world.authority.kid != old_kid
+    world.publish("authority", world.authority)
+    world.resolver.invalidate(world.authority.did)
+    world.verifier.credential_cache.clear()
+    fresh = world.issue(
+        world.authority,
+        ParticipantCredential(id=world.company.did, legalName="Acme", role="company", country="DE"),
+    )
+    world.present([world.membership, fresh])  # membership was signed by the retired key
+    caller = await world.call()
+    assert len(caller.credentials) == 2
+    world.authority.keyring.remove(old_kid.split("#")[1])
+    world.publish("authority", world.authority)
+    world.resolver.invalidate(world.authority.did)
+    world.verifier.credential_cache.clear()
+    with pytest.raises(IdentityError) as err:
+        await world.call()
+    assert err.value.reason is Reason.KEY_NOT_FOUND
