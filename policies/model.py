@@ -54,6 +54,13 @@ class Constraint:
     uid: str | None = None
     claim_path: str | None = None  # agora:claimPath, only for the vc:claim left operand
 
+    def __post_init__(self) -> None:
+        # JSON-LD cannot tell ["x"] from "x" (without @list); set operators read a single value
+        # as a one-element set anyway, so one canonical form keeps round trips exact.
+        r = self.right_operand
+        if isinstance(r, tuple) and len(r) == 1:
+            object.__setattr__(self, "right_operand", r[0])
+
 
 @dataclass(frozen=True, slots=True)
 class LogicalConstraint:

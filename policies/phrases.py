@@ -26,6 +26,21 @@ OPERATOR_PHRASES = {
     "isNoneOf": "must be none of",
 }
 
+CONDITION_PHRASES = {
+    "eq": "is",
+    "neq": "is not",
+    "gt": "is more than",
+    "gteq": "is at least",
+    "lt": "is less than",
+    "lteq": "is at most",
+    "isA": "is a kind of",
+    "hasPart": "includes",
+    "isPartOf": "is within",
+    "isAllOf": "is all of",
+    "isAnyOf": "is one of",
+    "isNoneOf": "is none of",
+}
+
 WINDOW_PHRASES = {
     "perHour": "per hour",
     "perDay": "per day",
@@ -82,9 +97,11 @@ def humanize_duration(d: Duration) -> str:
     return str(d)
 
 
-def op_phrase(operator: str) -> str:
+def op_phrase(operator: str, condition: bool = False) -> str:
+    """ "must be at most" (a requirement) or, with ``condition``, "is at most"."""
     name = operator[len(ODRL) :] if operator.startswith(ODRL) else operator
-    return OPERATOR_PHRASES.get(name, f"must satisfy {short(operator)}")
+    table = CONDITION_PHRASES if condition else OPERATOR_PHRASES
+    return table.get(name, f"satisfies {short(operator)}")
 
 
 def constraint_text(c: Constraint, right: Any, label: str) -> str:
