@@ -92,21 +92,21 @@ class DidDocument:
         def absolute(ref: str) -> str:
             return expected_id + ref if ref.startswith("#") else ref
 
-        def add(vm: Any) -> str:
+        def add(vm: Any) -> str | None:
+            """Index one method; methods we cannot use (other key types) are skipped, not fatal."""
             if not isinstance(vm, dict) or not isinstance(vm.get("id"), str):
                 raise ResolutionError(Reason.DID_UNRESOLVABLE, "malformed verification method")
+            vm_id = absolute(vm["id"])
             jwk = vm.get("publicKeyJwk")
             if not isinstance(jwk, dict):
-                raise ResolutionError(
-                    Reason.DID_UNRESOLVABLE, f"{vm['id']}: only publicKeyJwk methods are supported"
-                )
+                return None
             try:
                 key = public_key_from_jwk(jwk)
-            except TokenError as exc:
-                raise ResolutionError(Reason.DID_UNRESOLVABLE, exc.detail) from exc
-            vm_id = absolute(vm["id"])
+            except TokenError:
+                return None
+            controller = str(vm.get("controller", expected_id))
             methods[vm_id] = VerificationMethod(
-                vm_id, str(vm.get("controller", expected_id)), key, alg_for_public_key(key), jwk
+                vm_id, controller, key, alg_for_public_key(key), jwk
             )
             return vm_id
 
@@ -117,7 +117,9 @@ class DidDocument:
             refs = raw.get(rel, [])
             ids = set()
             for ref in refs if isinstance(refs, list) else []:
-                ids.add(absolute(ref) if isinstance(ref, str) else add(ref))
+                vm_id = absolute(ref) if isinstance(ref, str) else add(ref)
+                if vm_id is not None:
+                    ids.add(vm_id)
             relationships[rel] = frozenset(ids)
         services = []
         for svc in raw.get("service", []) or []:

@@ -78,7 +78,7 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> PublicKey:
         raise TokenError(Reason.MALFORMED, "a private JWK was published as a verification method")
     try:
         key = jwt.PyJWK({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}).key
-    except jwt.PyJWKError as exc:
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise TokenError(Reason.MALFORMED, f"unusable JWK: {exc}") from exc
     if isinstance(key, ed25519.Ed25519PublicKey):
         return key

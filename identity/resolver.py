@@ -80,9 +80,14 @@ class DidResolver:
             self._store(did, doc)
             fut.set_result(doc)
             return doc
-        except BaseException as exc:
+        except Exception as exc:
             fut.set_exception(exc)
             fut.exception()  # mark retrieved: waiters get it, nobody else needs to
+            raise
+        except BaseException:
+            # our caller was cancelled: waiters get a resolution error, not a foreign cancel
+            fut.set_exception(ResolutionError(Reason.DID_UNRESOLVABLE, "resolution cancelled"))
+            fut.exception()
             raise
         finally:
             del self._inflight[did]

@@ -156,3 +156,43 @@ async def test_redirects_are_not_followed(world: World) -> None:
 async def test_document_for_another_did_refused(world: World) -> None:
     world.docs["impostor"] = world.docs["authority"]
     assert await _refused(world.policy, world.did("impostor")) is Reason.DID_UNRESOLVABLE
+
+
+async def test_connect_time_guard_drops_forbidden_addresses() -> None:
+    from identity.http_guard import _GuardedResolver
+
+    strict = _GuardedResolver(FetchPolicy(allowed_hosts=frozenset({"localhost"})))
+    with pytest.raises(OSError):
+        await strict.resolve("localhost", 80)  # DNS answers loopback: dropped
+    await strict.close()
+    lenient = _GuardedResolver(
+        FetchPolicy(allowed_hosts=frozenset({"localhost"}), allow_loopback=True)
+    )
+    assert await lenient.resolve("localhost", 80)
+    await lenient.close()
+
+
+def test_unusable_key_types_are_skipped_not_fatal() -> None:
+    ring = KeyRing.generate()
+    me = Participant("did:web:city.example", ring)
+    doc = me.did_document()
+    rsa = {"id": "did:web:city.example#rsa", "type": "JsonWebKey2020", "controller": me.did}
+    rsa["publicKeyJwk"] = {"kty": "RSA", "n": "AQAB", "e": "AQAB"}  # type: ignore[assignment]
+    doc["verificationMethod"].append(rsa)
+    doc["authentication"].append(rsa["id"])
+    parsed = DidDocument.parse(doc, me.did)
+    assert list(parsed.methods) == [me.kid]
+    with pytest.raises(ResolutionError):
+        DidDocument.parse(doc, "did:web:other.example")
+
+
+async def test_concurrent_misses_share_one_fetch(world: World) -> None:
+    import asyncio
+
+    resolver = DidResolver(world.policy)
+    try:
+        docs = await asyncio.gather(*(resolver.resolve(world.company.did) for _ in range(5)))
+        assert {d.id for d in docs} == {world.company.did}
+        assert world.hits["company"] == 1
+    finally:
+        await resolver.close()
