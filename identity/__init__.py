@@ -51,6 +51,7 @@ from .status_list import (
     StatusPurpose,
 )
 from .trusted_issuers import TrustedIssuersList
+from .vc_cache import VerifiedCredentialCache
 from .verifier import DcpVerifier, VerifiedCaller
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "TrustedIssuersList",
     "VerifiedCaller",
     "VerifiedCredential",
+    "VerifiedCredentialCache",
     "VerifiedPresentation",
     "build_did_document",
     "create_id_token",

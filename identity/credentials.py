@@ -21,7 +21,7 @@ from .resolver import DidResolver
 from .signer import Participant
 
 VC_TYP = "vc+jwt"
-ACCEPTED_VC_TYPS = frozenset({"vc+jwt", "vc-ld+jwt"})
+ACCEPTED_VC_TYPS = frozenset({"vc+jwt", "vc+ld+jwt", "vc-ld+jwt"})  # older drafts in the wild
 
 
 def to_xsd_datetime(ts: float) -> str:

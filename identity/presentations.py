@@ -19,7 +19,7 @@ from .resolver import DidResolver
 from .signer import Participant
 
 VP_TYP = "vp+jwt"
-ACCEPTED_VP_TYPS = frozenset({"vp+jwt", "vp-ld+jwt"})
+ACCEPTED_VP_TYPS = frozenset({"vp+jwt", "vp+ld+jwt", "vp-ld+jwt"})  # older drafts in the wild
 VC_DATA_URL = "data:application/vc+jwt,"
 VP_LIMITS = Limits(max_bytes=512 * 1024, max_depth=16)
 
