@@ -98,8 +98,8 @@ class DidDocument:
                 raise ResolutionError(Reason.DID_UNRESOLVABLE, "malformed verification method")
             vm_id = absolute(vm["id"])
             jwk = vm.get("publicKeyJwk")
-            if not isinstance(jwk, dict):
-                return None
+            if not isinstance(jwk, dict) or not vm_id.startswith(expected_id + "#"):
+                return None  # unusable here, or a key another DID would have to vouch for
             try:
                 key = public_key_from_jwk(jwk)
             except TokenError:
