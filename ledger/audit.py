@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from hashlib import sha256
 from typing import Any
 
 from .anchor import Anchorer, ChainAnchor
 from .errors import ProofError, RecordError
 from .log import Ledger
-from .merkle import MerkleTree, leaf_hash, verify_consistency
+from .merkle import LEAF_PREFIX, MerkleTree, leaf_hash, verify_consistency
 from .receipts import Receipt, receipt_problems
 from .records import Record
 from .signing import PublicKey
@@ -144,41 +146,40 @@ def verify_log(
         report.add(Finding.ROOT_MISMATCH, _root_detail(tree, head, earlier_heads))
     for earlier in earlier_heads:
         _check_earlier(tree, head, earlier, public_key, report)
-    report.timeline += _record_events(entries)
+    report.timeline += _record_events(entries, (d.index for d in report.discrepancies))
     return report
 
 
 def _check_leaves(entries: Sequence[Entry], report: AuditReport, canonical: bool) -> list[bytes]:
-    """Recompute every leaf hash; name altered, moved and missing records. Returns the stored
-    leaf hashes of the contiguous prefix, which the signed roots must then account for."""
-    stored_at = {e.leaf_hash: e.index for e in entries}
-    hashes: list[bytes] = []
-    for expected, entry in enumerate(entries):
-        if entry.index != expected:
-            report.add(Finding.MISSING_RECORD, f"record {expected} is missing", expected)
-            break
-        computed = leaf_hash(entry.data)
-        hashes.append(entry.leaf_hash)
-        if computed != entry.leaf_hash:
-            other = stored_at.get(computed)
-            if other is not None and other != entry.index:
-                report.add(
-                    Finding.REORDERED,
-                    f"record {entry.index} holds the record logged at index {other}",
-                    entry.index,
-                )
-            else:
-                report.add(
-                    Finding.TAMPERED_RECORD,
-                    f"record {entry.index} does not hash to its leaf hash",
-                    entry.index,
-                )
-        if canonical:
+    """Recompute every leaf hash (RFC 9162 §2.1.1); name altered, moved and missing records.
+    Returns the stored leaf hashes of the contiguous prefix, which the signed roots must then
+    account for."""
+    count = next((i for i, e in enumerate(entries) if e.index != i), len(entries))
+    if count < len(entries):
+        report.add(Finding.MISSING_RECORD, f"record {count} is missing", count)
+    prefix = entries[:count]
+    stored = [e.leaf_hash for e in prefix]
+    computed = [sha256(LEAF_PREFIX + e.data).digest() for e in prefix]
+    if computed != stored:
+        position = {h: i for i, h in enumerate(stored)}
+        for i, (mine, theirs) in enumerate(zip(computed, stored, strict=True)):
+            if mine != theirs:
+                _name_bad_leaf(i, position.get(mine), report)
+    if canonical:
+        for entry in prefix:
             try:
                 Record.from_canonical(entry.data)
             except RecordError as exc:
                 report.add(Finding.NON_CANONICAL_RECORD, exc.reason, entry.index)
-    return hashes
+    return stored
+
+
+def _name_bad_leaf(index: int, found_at: int | None, report: AuditReport) -> None:
+    if found_at is not None and found_at != index:
+        detail = f"record {index} holds the record logged at index {found_at}"
+        report.add(Finding.REORDERED, detail, index)
+    else:
+        report.add(Finding.TAMPERED_RECORD, f"record {index} does not hash to its leaf hash", index)
 
 
 def _root_detail(tree: MerkleTree, head: TreeHead, earlier: Iterable[TreeHead]) -> str:
@@ -210,9 +211,19 @@ def _check_earlier(
         )
 
 
-def _record_events(entries: Iterable[Entry]) -> list[TimelineEvent]:
+TIMELINE_POINTS = 1500
+
+
+def _record_events(
+    entries: Sequence[Entry], flagged: Iterable[int | None] = ()
+) -> list[TimelineEvent]:
+    """Timeline points for the report: every record of a small log; for a large one an even
+    sample plus every record named in a discrepancy."""
+    step = max(1, len(entries) // TIMELINE_POINTS)
+    chosen = {i for i in range(0, len(entries), step)}
+    chosen |= {i for i in flagged if i is not None and 0 <= i < len(entries)}
     events = []
-    for entry in entries:
+    for entry in (entries[i] for i in sorted(chosen)):
         try:
             doc = json.loads(entry.data)
             when = _parse_ms(doc.get("time", ""))
@@ -224,8 +235,6 @@ def _record_events(entries: Iterable[Entry]) -> list[TimelineEvent]:
 
 
 def _parse_ms(text: str) -> int:
-    from datetime import datetime
-
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 

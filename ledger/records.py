@@ -106,18 +106,25 @@ class Record:
 
 
 def _plain(value: Any) -> bool:
-    """True when JSON of ``value`` is the same under Python's sort and RFC 8785 §3.2.3's sort."""
-    if isinstance(value, str):
+    """True when JSON of ``value`` is the same under Python's sort and RFC 8785 §3.2.3's sort.
+
+    That holds for strings, safe integers (§3.2.2.3), booleans and null under ASCII keys."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return True
-    if isinstance(value, bool) or value is None:
+    if kind is int:
+        return -_SAFE < value < _SAFE
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii() or not _plain(item):
+                return False
         return True
-    if isinstance(value, int):
-        return -(2**53) < value < 2**53
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
     return False
+
+
+_SAFE = 2**53
 
 
 def canonicalize(doc: Mapping[str, Any]) -> bytes:
