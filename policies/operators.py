@@ -146,10 +146,10 @@ def to_geometry(value: Any) -> BaseGeometry:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text.startswith("{"):
-            value = json.loads(text)
-        else:
-            value = [float(x) for x in text.split(",")]
+        try:
+            value = json.loads(text) if text.startswith("{") else [float(x) for x in text.split(",")]
+        except ValueError:
+            raise OperatorError(f"{value!r} is not an area (GeoJSON geometry or bbox)") from None
     if isinstance(value, dict):
         if value.get("type") == "Feature":
             value = value.get("geometry")
@@ -158,7 +158,10 @@ def to_geometry(value: Any) -> BaseGeometry:
         except Exception as exc:
             raise OperatorError(f"not a GeoJSON geometry: {exc}") from None
     if is_set(value) and len(value) == 4:
-        minx, miny, maxx, maxy = (float(x) for x in value)
+        try:
+            minx, miny, maxx, maxy = (float(x) for x in value)
+        except (TypeError, ValueError):
+            raise OperatorError(f"{value!r} is not a bbox") from None
         return box(minx, miny, maxx, maxy)
     raise OperatorError(f"{value!r} is not an area (GeoJSON geometry or bbox)")
 

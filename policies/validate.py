@@ -33,6 +33,7 @@ def validate(policy: Policy, *, strict_odrl: bool = False) -> Policy:
             if getattr(rule, field) is None:
                 raise PolicyError(
                     f"$.{path}.{field}",
-                    f"an {policy.type.value} needs an {field} (on the policy or on every rule)",
+                    f"an {policy.type.value} needs {'a' if field == 'target' else 'an'} {field}"
+                    " (on the policy or on every rule)",
                 )
     return policy
