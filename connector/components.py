@@ -27,7 +27,8 @@ class Component(Protocol):
 
 
 def default_components(ctx: ConnectorContext) -> list[Component]:
+    from connector.dsp.component import DspComponent
     from connector.management.api import ManagementApi
     from connector.provenance.component import ProvenanceComponent
 
-    return [ManagementApi(), ProvenanceComponent()]
+    return [ManagementApi(), ProvenanceComponent(), DspComponent()]

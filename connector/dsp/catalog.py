@@ -1,0 +1,205 @@
+"""The DCAT catalog: datasets (NGSI-LD scopes of our broker) with their ODRL offers.
+
+A dataset is a slice of the provider's NGSI-LD broker: entity types, optionally a list of
+attributes and an area (GeoJSON geometry). It appears in the DSP catalog once it has at least
+one offer (the Dataset schema requires ``hasPolicy``), with two distributions, NGSI-LD-PULL and
+NGSI-LD-PUSH, both served through this connector's DSP data service.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.messages import DSP_CONTEXT, PROTOCOL_VERSION
+from connector.dsp.runtime import BASE_PATH, DSP_KEY, Dsp
+from connector.dsp.tables import datasets, offers, policies
+
+FORMAT_PULL = "NGSI-LD-PULL"
+FORMAT_PUSH = "NGSI-LD-PUSH"
+FORMATS = (FORMAT_PULL, FORMAT_PUSH)
+AGORA_NS = "https://w3id.org/agora/ngsi-ld#"
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+def new_id() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def service_id(dsp: Dsp) -> str:
+    return f"{dsp.base_url}#data-service"
+
+
+def data_service(dsp: Dsp) -> dict[str, Any]:
+    return {"@id": service_id(dsp), "@type": "DataService", "endpointURL": dsp.base_url}
+
+
+def offer_document(offer_id: str, policy: dict[str, Any]) -> dict[str, Any]:
+    """A catalog Offer: the policy's rules under the offer's id, without ``target``."""
+    doc: dict[str, Any] = {"@id": offer_id, "@type": "Offer"}
+    for key in ("profile", "permission", "prohibition", "obligation"):
+        if key in policy:
+            doc[key] = policy[key]
+    return doc
+
+
+async def offers_of(
+    conn: AsyncConnection, dataset_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    if not dataset_ids:
+        return {}
+    rows = await conn.execute(
+        select(offers.c.id, offers.c.dataset_id, policies.c.policy)
+        .join(policies, policies.c.id == offers.c.policy_id)
+        .where(offers.c.dataset_id.in_(dataset_ids))
+        .order_by(offers.c.created_at, offers.c.id)
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row.dataset_id, []).append(offer_document(row.id, json.loads(row.policy)))
+    return out
+
+
+async def find_offer(conn: AsyncConnection, offer_id: str) -> tuple[str, dict[str, Any]] | None:
+    """(dataset id, catalog offer) for an offer id we published, or None."""
+    row = (
+        await conn.execute(
+            select(offers.c.dataset_id, policies.c.policy)
+            .join(policies, policies.c.id == offers.c.policy_id)
+            .where(offers.c.id == offer_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return row.dataset_id, offer_document(offer_id, json.loads(row.policy))
+
+
+def dataset_document(dsp: Dsp, row: Any, offer_docs: list[dict[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "@id": row.id,
+        "@type": "Dataset",
+        "dct:title": row.title,
+        "hasPolicy": offer_docs,
+        "distribution": [
+            {"@type": "Distribution", "format": fmt, "accessService": data_service(dsp)}
+            for fmt in FORMATS
+        ],
+    }
+    if row.description:
+        doc["dct:description"] = row.description
+    doc[AGORA_NS + "entityType"] = json.loads(row.entity_types)
+    if row.attributes:
+        doc[AGORA_NS + "attribute"] = json.loads(row.attributes)
+    if row.area:
+        doc[AGORA_NS + "area"] = json.loads(row.area)
+    return doc
+
+
+def _offered() -> Any:
+    return select(offers.c.dataset_id).distinct()
+
+
+async def catalog_page(dsp: Dsp, offset: int, limit: int) -> tuple[dict[str, Any], int]:
+    """One page of the catalog and the total number of datasets with offers."""
+    async with dsp.ctx.engine.connect() as conn:
+        total = (
+            await conn.execute(
+                select(func.count()).select_from(datasets).where(datasets.c.id.in_(_offered()))
+            )
+        ).scalar_one()
+        rows = (
+            await conn.execute(
+                select(datasets)
+                .where(datasets.c.id.in_(_offered()))
+                .order_by(datasets.c.created_at, datasets.c.id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).all()
+        by_dataset = await offers_of(conn, [r.id for r in rows])
+    catalog: dict[str, Any] = {
+        "@context": [DSP_CONTEXT],
+        "@id": f"{dsp.base_url}#catalog",
+        "@type": "Catalog",
+        "participantId": dsp.did,
+        "dct:title": f"{dsp.ctx.settings.participant.name} catalog",
+        "service": [data_service(dsp)],
+    }
+    docs = [dataset_document(dsp, r, by_dataset.get(r.id, [])) for r in rows]
+    if docs:
+        catalog["dataset"] = docs
+    return catalog, int(total)
+
+
+async def dataset_by_id(dsp: Dsp, dataset_id: str) -> dict[str, Any] | None:
+    async with dsp.ctx.engine.connect() as conn:
+        row = (await conn.execute(select(datasets).where(datasets.c.id == dataset_id))).first()
+        if row is None:
+            return None
+        docs = (await offers_of(conn, [dataset_id])).get(dataset_id, [])
+    if not docs:
+        return None
+    return {"@context": [DSP_CONTEXT], **dataset_document(dsp, row, docs)}
+
+
+def _int(request: web.Request, name: str, default: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > high:
+        raise DspError(Area.CATALOG, 400, Code.MALFORMED, f"{name} must be an integer 0..{high}")
+    return int(raw)
+
+
+async def catalog_request(request: web.Request) -> web.Response:
+    """POST <base>/catalog/request: the catalog, paged with RFC 8288 Link headers."""
+    dsp = request.app[DSP_KEY]
+    await dsp.caller(request, Area.CATALOG)
+    message = await dsp.message(request, "CatalogRequestMessage", Area.CATALOG)
+    if message.get("filter"):
+        raise DspError(
+            Area.CATALOG, 400, Code.UNSUPPORTED_FILTER, "catalog filters are not supported"
+        )
+    offset = _int(request, "offset", 0, 10**9)
+    limit = _int(request, "limit", DEFAULT_PAGE, MAX_PAGE) or DEFAULT_PAGE
+    catalog, total = await catalog_page(dsp, offset, limit)
+    links = []
+    url = f"{dsp.base_url}/catalog/request"
+    if offset > 0:
+        links.append(f'<{url}?offset={max(0, offset - limit)}&limit={limit}>; rel="previous"')
+    if offset + limit < total:
+        links.append(f'<{url}?offset={offset + limit}&limit={limit}>; rel="next"')
+    headers = {"Link": ", ".join(links)} if links else None
+    return web.json_response(catalog, headers=headers)
+
+
+async def dataset_request(request: web.Request) -> web.Response:
+    """GET <base>/catalog/datasets/{id}."""
+    dsp = request.app[DSP_KEY]
+    await dsp.caller(request, Area.CATALOG)
+    dataset = await dataset_by_id(dsp, request.match_info["id"])
+    if dataset is None:
+        raise DspError(Area.CATALOG, 404, Code.NOT_FOUND, "no such dataset in this catalog")
+    return web.json_response(dataset)
+
+
+def version_document(dsp: Dsp) -> dict[str, Any]:
+    return {
+        "protocolVersions": [
+            {
+                "version": PROTOCOL_VERSION,
+                "path": BASE_PATH,
+                "binding": "HTTPS",
+                "serviceId": service_id(dsp),
+                "identifierType": "did:web",
+                "auth": {"protocol": "DCP", "version": "1.0", "profile": ["vc20-bssl/jwt"]},
+            }
+        ]
+    }

@@ -1,0 +1,177 @@
+"""The DSP component: mounts the Dataspace Protocol 2025-1 endpoints and runs the outbox.
+
+Module map (each module has one job):
+
+* ``validation``  bundled DSP JSON schemas; every message in and out is checked
+* ``messages``    builders of the messages we send; ``errors`` the DSP error messages
+* ``negotiation_states`` / ``transfer_states``  the two state tables
+* ``tables``      SQL tables (migration 0003_dsp); ``outbox`` persisted delivery with leases
+* ``auth``        the authentication seam (DCP self-issued ID tokens via ``identity``)
+* ``catalog``     DCAT catalog of NGSI-LD datasets and the version endpoint
+* ``negotiation`` / ``transfer``  protocol handlers and automatic reactions, both roles
+* ``agreements``  agreement building and signing; ``decisions`` the policy check (``policies``)
+* ``access_tokens`` PULL tokens and ``verify_access_token`` for the NGSI-LD PEP
+* ``push``        the PUSH seam for the subscriptions engine
+* ``management`` / ``models`` / ``openapi``  the /api/v1 routes and their OpenAPI document
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from connector.dsp.access_tokens import AccessDenied, AccessTokens
+from connector.dsp.auth import DcpIdTokenAuthenticator, DcpTokenIssuer, LocalIdentity, resolver_for
+from connector.dsp.catalog import catalog_request, dataset_request, version_document
+from connector.dsp.decisions import PoliciesDecider
+from connector.dsp.management import add_routes
+from connector.dsp.negotiation import Negotiations
+from connector.dsp.openapi import openapi_document
+from connector.dsp.outbox import Delivery, OutboxWorker, release_leases
+from connector.dsp.push import RecordOnlyPush
+from connector.dsp.runtime import BASE_PATH, DSP_KEY, Dsp
+from connector.dsp.transfer import Transfers
+from connector.http.auth import AUTHENTICATORS, Principal
+from connector.http.context import CTX, ConnectorContext
+from connector.management.api import MANAGEMENT_APP
+
+AGREEMENT_PRINCIPAL = "agreement"
+DID_PATH = "/.well-known/did.json"
+
+
+def dsp_app(dsp: Dsp) -> web.Application:
+    """The DSP HTTPS binding under the base path (provider and consumer callback paths)."""
+    n, t = dsp.negotiations, dsp.transfers
+    app = web.Application()
+    app[CTX] = dsp.ctx
+    app[DSP_KEY] = dsp
+    r = app.router
+
+    def on_n(message_type: str, path_kind: str) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            return await n.on_process_message(request, message_type, path_kind)
+
+        return handler
+
+    def on_t(message_type: str, path_kind: str) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            return await t.on_process_message(request, message_type, path_kind)
+
+        return handler
+
+    r.add_post("/catalog/request", catalog_request)
+    r.add_get("/catalog/datasets/{id}", dataset_request)
+    # negotiations: provider paths
+    r.add_post("/negotiations/request", n.initial_request)
+    r.add_post("/negotiations/{pid}/request", on_n("ContractRequestMessage", "request"))
+    r.add_post(
+        "/negotiations/{pid}/agreement/verification",
+        on_n("ContractAgreementVerificationMessage", "verification"),
+    )
+    # negotiations: consumer callback paths (the callbackAddress we send is our base)
+    r.add_post("/negotiations/offers", n.initial_offer)
+    r.add_post("/negotiations/{pid}/offers", on_n("ContractOfferMessage", "offers"))
+    r.add_post("/negotiations/{pid}/agreement", on_n("ContractAgreementMessage", "agreement"))
+    # negotiations: both roles (the pid says which side we are)
+    r.add_post("/negotiations/{pid}/events", on_n("ContractNegotiationEventMessage", "events"))
+    r.add_post(
+        "/negotiations/{pid}/termination",
+        on_n("ContractNegotiationTerminationMessage", "termination"),
+    )
+    r.add_get("/negotiations/{pid}", n.get)
+    # transfers: provider paths, consumer callback paths (same shapes), both roles by pid
+    r.add_post("/transfers/request", t.request)
+    r.add_post("/transfers/{pid}/start", on_t("TransferStartMessage", "start"))
+    r.add_post("/transfers/{pid}/suspension", on_t("TransferSuspensionMessage", "suspension"))
+    r.add_post("/transfers/{pid}/completion", on_t("TransferCompletionMessage", "completion"))
+    r.add_post("/transfers/{pid}/termination", on_t("TransferTerminationMessage", "termination"))
+    r.add_get("/transfers/{pid}", t.get)
+    r.add_post("/transfers/{pid}/token", t.refresh_token)
+    return app
+
+
+class DspComponent:
+    name = "dsp"
+
+    def __init__(self) -> None:
+        self.dsp: Dsp | None = None
+        self._root: web.Application | None = None
+
+    def _build(self, ctx: ConnectorContext) -> Dsp:
+        identity = LocalIdentity(ctx)
+        dsp = Dsp(
+            ctx=ctx,
+            identity=identity,
+            authenticator=DcpIdTokenAuthenticator(identity, resolver_for(ctx.settings)),
+            issuer=DcpTokenIssuer(identity),
+            decider=PoliciesDecider(),
+            push=RecordOnlyPush(),
+        )
+        dsp.negotiations = Negotiations(dsp)
+        dsp.transfers = Transfers(dsp)
+        dsp.tokens = AccessTokens(identity, ctx.engine)
+        return dsp
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        dsp = self.dsp = self._build(ctx)
+        ctx.components["dsp"] = dsp
+        self._root = root
+
+        async def version(request: web.Request) -> web.Response:
+            return web.json_response(version_document(dsp))
+
+        root.router.add_get("/.well-known/dspace-version", version)
+        root.add_subapp(BASE_PATH, dsp_app(dsp))
+        management = root[MANAGEMENT_APP]
+        management[DSP_KEY] = dsp
+        add_routes(management)
+
+        async def openapi(request: web.Request) -> web.Response:
+            return web.json_response(openapi_document())
+
+        management.router.add_get("/openapi.json", openapi)
+
+        async def agreement_principal(request: web.Request, token: str) -> Principal | None:
+            try:
+                grant = await dsp.tokens.verify_access_token(token)
+            except AccessDenied:
+                return None
+            return Principal(AGREEMENT_PRINCIPAL, grant.consumer_did, {"grant": grant})
+
+        root[AUTHENTICATORS].append(agreement_principal)
+
+    def _serve_did_document(self, dsp: Dsp) -> None:
+        """Serve our DID document unless another component already does (identity owns it)."""
+        root = self._root
+        if root is None or root.frozen:
+            return
+        for resource in root.router.resources():
+            if resource.canonical == DID_PATH:
+                return
+
+        async def did_document(request: web.Request) -> web.Response:
+            return web.json_response(dsp.identity.did_document())
+
+        root.router.add_get(DID_PATH, did_document)
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        dsp = self.dsp
+        assert dsp is not None, "mount() runs before start()"
+        self._serve_did_document(dsp)
+
+        async def on_outcome(conn: AsyncConnection, d: Delivery, ok: bool) -> None:
+            service: Any = dsp.negotiations if d.kind == "negotiation" else dsp.transfers
+            await service.on_outcome(conn, d.message, d.process_pid, ok, d.answer, d.status)
+
+        if ctx.engine.dialect.name == "sqlite":
+            await release_leases(ctx.engine)  # one process per SQLite file: leases are ours
+        dsp.worker = OutboxWorker(ctx.engine, dsp.issuer, ctx.http, on_outcome, ctx.log)
+        ctx.tasks.spawn(dsp.worker.run(), name="dsp-outbox")
+
+    async def stop(self) -> None:
+        if self.dsp is not None:
+            authenticator = self.dsp.authenticator
+            if isinstance(authenticator, DcpIdTokenAuthenticator):
+                await authenticator.resolver.close()

@@ -1,0 +1,662 @@
+"""DSP routes of the management API (/api/v1, admin key): publish datasets, policies and
+offers; browse other connectors' catalogs; start, inspect and end negotiations and transfers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import insert, select
+
+from connector.config import did_web_for
+from connector.dsp import messages as m
+from connector.dsp.callbacks import CallbackRefused, check_callback, join
+from connector.dsp.catalog import find_offer, new_id
+from connector.dsp.models import (
+    CatalogRequestIn,
+    CounterRequestIn,
+    DatasetIn,
+    DatasetRequestIn,
+    NegotiationIn,
+    OfferIn,
+    PolicyIn,
+    ProviderOfferIn,
+    ReasonIn,
+    TransferIn,
+)
+from connector.dsp.negotiation_states import IllegalTransition, NMessage, NState, Role
+from connector.dsp.runtime import DSP_KEY, Dsp, now
+from connector.dsp.tables import agreements, datasets, negotiations, offers, policies, transfers
+from connector.dsp.transfer_states import IllegalTransition as TIllegal
+from connector.dsp.transfer_states import TMessage
+from connector.dsp.validation import SchemaViolation, validate
+from connector.http.problems import Problem, read_json
+from connector.management.api import validation_problem
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    payload = await read_json(request)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+
+
+def dsp_of(request: web.Request) -> Dsp:
+    return request.app[DSP_KEY]
+
+
+def _peer(dsp: Dsp, address: str, did: str | None) -> tuple[str, str]:
+    try:
+        base = check_callback(address, dsp.allowed_hosts)
+    except CallbackRefused as exc:
+        raise Problem(400, "Bad Request", detail=f"counterPartyAddress: {exc}") from None
+    if did is None:
+        split = urlsplit(base)
+        did = did_web_for(f"{split.scheme}://{split.netloc}")
+    return base, did
+
+
+# ---------------------------------------------------------------------- datasets / policies
+
+
+def dataset_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "title": row.title,
+        "description": row.description,
+        "entityTypes": json.loads(row.entity_types),
+        "attributes": json.loads(row.attributes) if row.attributes else None,
+        "area": json.loads(row.area) if row.area else None,
+    }
+
+
+async def create_dataset(request: web.Request) -> web.Response:
+    dsp = dsp_of(request)
+    data = await body(request, DatasetIn)
+    ds_id = data.id or new_id()
+    async with dsp.transaction() as conn:
+        if (await conn.execute(select(datasets.c.id).where(datasets.c.id == ds_id))).first():
+            raise Problem(409, "Conflict", detail=f"dataset {ds_id} exists")
+        await conn.execute(
+            insert(datasets).values(
+                id=ds_id,
+                title=data.title,
+                description=data.description,
+                entity_types=json.dumps(data.entity_types),
+                attributes=json.dumps(data.attributes) if data.attributes else None,
+                area=json.dumps(data.area) if data.area else None,
+                created_at=now(),
+            )
+        )
+        row = (await conn.execute(select(datasets).where(datasets.c.id == ds_id))).one()
+    return web.json_response(dataset_view(row), status=201)
+
+
+async def list_datasets(request: web.Request) -> web.Response:
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        rows = (await conn.execute(select(datasets).order_by(datasets.c.created_at))).all()
+    return web.json_response([dataset_view(r) for r in rows])
+
+
+async def get_dataset(request: web.Request) -> web.Response:
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        row = (
+            await conn.execute(select(datasets).where(datasets.c.id == request.match_info["id"]))
+        ).first()
+    if row is None:
+        raise Problem(404, "Not Found", detail="no such dataset")
+    return web.json_response(dataset_view(row))
+
+
+def _check_policy(doc: dict[str, Any]) -> None:
+    """A policy must be a valid catalog Offer (DSP schema) and valid ODRL (``policies``)."""
+    from policies.errors import PoliciesError
+    from policies.jsonld import parse_policy
+
+    offer = {"@id": doc["@id"], "@type": "Offer", **{k: v for k, v in doc.items() if k != "@id"}}
+    # The schemas define Offer only inside others: check it through a one-offer dataset.
+    probe = {
+        "@context": [m.DSP_CONTEXT],
+        "@id": "urn:probe",
+        "@type": "Dataset",
+        "hasPolicy": [offer],
+        "distribution": [{"format": "x", "accessService": "urn:x"}],
+    }
+    try:
+        validate("Dataset", probe)
+    except SchemaViolation as exc:
+        raise Problem(400, "Bad Request", detail=f"not a DSP offer: {exc.reason}") from None
+    try:
+        parse_policy({**offer, "target": "urn:probe"})
+    except PoliciesError as exc:
+        raise Problem(400, "Bad Request", detail=f"not a valid ODRL policy: {exc}") from None
+
+
+async def create_policy(request: web.Request) -> web.Response:
+    dsp = dsp_of(request)
+    data = await body(request, PolicyIn)
+    pol_id = data.id or new_id()
+    rules = data.model_dump(exclude_none=True, exclude={"id"})
+    _check_policy({"@id": pol_id, **rules})
+    async with dsp.transaction() as conn:
+        if (await conn.execute(select(policies.c.id).where(policies.c.id == pol_id))).first():
+            raise Problem(409, "Conflict", detail=f"policy {pol_id} exists")
+        await conn.execute(
+            insert(policies).values(id=pol_id, policy=json.dumps(rules), created_at=now())
+        )
+    return web.json_response({"id": pol_id, **rules}, status=201)
+
+
+async def list_policies(request: web.Request) -> web.Response:
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        rows = (await conn.execute(select(policies).order_by(policies.c.created_at))).all()
+    return web.json_response([{"id": r.id, **json.loads(r.policy)} for r in rows])
+
+
+async def create_offer(request: web.Request) -> web.Response:
+    dsp = dsp_of(request)
+    data = await body(request, OfferIn)
+    offer_id = data.id or new_id()
+    async with dsp.transaction() as conn:
+        if not (
+            await conn.execute(select(datasets.c.id).where(datasets.c.id == data.dataset_id))
+        ).first():
+            raise Problem(404, "Not Found", detail="datasetId: no such dataset")
+        if not (
+            await conn.execute(select(policies.c.id).where(policies.c.id == data.policy_id))
+        ).first():
+            raise Problem(404, "Not Found", detail="policyId: no such policy")
+        if (await conn.execute(select(offers.c.id).where(offers.c.id == offer_id))).first():
+            raise Problem(409, "Conflict", detail=f"offer {offer_id} exists")
+        await conn.execute(
+            insert(offers).values(
+                id=offer_id, dataset_id=data.dataset_id, policy_id=data.policy_id, created_at=now()
+            )
+        )
+        found = await find_offer(conn, offer_id)
+    assert found is not None
+    return web.json_response(
+        {
+            "id": offer_id,
+            "datasetId": data.dataset_id,
+            "policyId": data.policy_id,
+            "offer": found[1],
+        },
+        status=201,
+    )
+
+
+async def list_offers(request: web.Request) -> web.Response:
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        rows = (await conn.execute(select(offers).order_by(offers.c.created_at))).all()
+    return web.json_response(
+        [{"id": r.id, "datasetId": r.dataset_id, "policyId": r.policy_id} for r in rows]
+    )
+
+
+# ---------------------------------------------------------------------- remote catalogs
+
+
+async def _peer_call(
+    dsp: Dsp, method: str, url: str, did: str, payload: Any = None
+) -> tuple[int, Any, Any]:
+    token = await dsp.issuer.token_for(did)
+    async with dsp.ctx.http().request(
+        method,
+        url,
+        json=payload,
+        headers={"Authorization": f"Bearer {token}"},
+        allow_redirects=False,
+    ) as resp:
+        raw = await resp.read()
+        try:
+            doc = json.loads(raw) if raw else None
+        except ValueError:
+            doc = None
+        return resp.status, doc, resp.links
+
+
+async def request_catalog(request: web.Request) -> web.Response:
+    """Fetch a peer's whole catalog (following its Link rel=next pages), as DSP JSON."""
+    dsp = dsp_of(request)
+    data = await body(request, CatalogRequestIn)
+    base, did = _peer(dsp, data.counter_party_address, data.counter_party_id)
+    url: str | None = join(base, "catalog/request")
+    merged: dict[str, Any] | None = None
+    pages = 0
+    while url and pages < 100:
+        status, doc, links = await _peer_call(
+            dsp, "POST", url, did, {"@context": [m.DSP_CONTEXT], "@type": "CatalogRequestMessage"}
+        )
+        if status != 200:
+            raise Problem(502, "Bad Gateway", detail=f"the peer answered {status}", peer=doc)
+        try:
+            validate("Catalog", doc)
+        except SchemaViolation as exc:
+            raise Problem(502, "Bad Gateway", detail=f"invalid catalog: {exc.reason}") from None
+        if merged is None:
+            merged = doc
+        elif doc.get("dataset"):
+            merged.setdefault("dataset", []).extend(doc["dataset"])
+        pages += 1
+        nxt = links.get("next")
+        url = str(nxt["url"]) if nxt else None
+        if url:  # the next page must be on an allowed host too
+            _peer(dsp, url.split("?", 1)[0], did)
+    return web.json_response(merged)
+
+
+async def request_dataset(request: web.Request) -> web.Response:
+    dsp = dsp_of(request)
+    data = await body(request, DatasetRequestIn)
+    base, did = _peer(dsp, data.counter_party_address, data.counter_party_id)
+    status, doc, _ = await _peer_call(
+        dsp, "GET", join(base, "catalog/datasets", data.dataset_id), did
+    )
+    if status != 200:
+        raise Problem(
+            404 if status == 404 else 502, "Peer error", detail=f"status {status}", peer=doc
+        )
+    return web.json_response(doc)
+
+
+# ---------------------------------------------------------------------- negotiations
+
+
+def negotiation_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.pid,
+        "role": row.role,
+        "state": row.state,
+        "providerPid": row.provider_pid,
+        "consumerPid": row.consumer_pid,
+        "counterPartyId": row.counterparty_did,
+        "counterPartyAddress": row.counterparty_address,
+        "datasetId": row.dataset_id,
+        "offer": json.loads(row.offer) if row.offer else None,
+        "agreementId": row.agreement_id,
+        "error": row.error,
+        "createdAt": row.created_at.isoformat(),
+        "updatedAt": row.updated_at.isoformat(),
+    }
+
+
+async def _negotiation(conn: Any, pid: str) -> Any:
+    from connector.dsp.negotiation import lock
+
+    row = await lock(conn, pid)
+    if row is None:
+        raise Problem(404, "Not Found", detail="no such negotiation")
+    return row
+
+
+async def start_negotiation(request: web.Request) -> web.Response:
+    """Consumer: send a ContractRequestMessage for an offer of the peer's catalog."""
+    dsp = dsp_of(request)
+    data = await body(request, NegotiationIn)
+    base, did = _peer(dsp, data.counter_party_address, data.counter_party_id)
+    offer = dict(data.offer)
+    target = offer.get("target") or data.target
+    if not target:
+        raise Problem(400, "Bad Request", detail="the offer needs a target (or give 'target')")
+    offer["target"] = target
+    offer.setdefault("@type", "Offer")
+    pid = new_id()
+    msg = m.contract_request(pid, offer, callback_address=dsp.base_url)
+    try:
+        validate("ContractRequestMessage", msg)
+    except SchemaViolation as exc:
+        raise Problem(400, "Bad Request", detail=f"offer: {exc.reason}") from None
+    async with dsp.transaction() as conn:
+        await conn.execute(
+            insert(negotiations).values(
+                pid=pid,
+                role=Role.CONSUMER.value,
+                provider_pid=None,
+                consumer_pid=pid,
+                state="",
+                counterparty_did=did,
+                counterparty_address=base,
+                dataset_id=target,
+                offer=json.dumps({k: v for k, v in offer.items() if k != "target"}),
+                created_at=now(),
+                updated_at=now(),
+            )
+        )
+        row = await _negotiation(conn, pid)
+        await dsp.negotiations.send(
+            conn, row, NMessage.REQUEST, msg, join(base, "negotiations/request")
+        )
+        row = await _negotiation(conn, pid)
+    dsp.wake()
+    return web.json_response(negotiation_view(row), status=201)
+
+
+async def offer_negotiation(request: web.Request) -> web.Response:
+    """Provider: start a negotiation by offering one of our offers to a consumer."""
+    dsp = dsp_of(request)
+    data = await body(request, ProviderOfferIn)
+    base, did = _peer(dsp, data.counter_party_address, data.counter_party_id)
+    pid = new_id()
+    async with dsp.transaction() as conn:
+        found = await find_offer(conn, data.offer_id)
+        if found is None:
+            raise Problem(404, "Not Found", detail="offerId: no such offer")
+        dataset_id, offer = found
+        msg = m.contract_offer(pid, {**offer, "target": dataset_id}, callback_address=dsp.base_url)
+        await conn.execute(
+            insert(negotiations).values(
+                pid=pid,
+                role=Role.PROVIDER.value,
+                provider_pid=pid,
+                consumer_pid=None,
+                state="",
+                counterparty_did=did,
+                counterparty_address=base,
+                dataset_id=dataset_id,
+                offer=json.dumps(offer),
+                created_at=now(),
+                updated_at=now(),
+            )
+        )
+        row = await _negotiation(conn, pid)
+        await dsp.negotiations.send(
+            conn, row, NMessage.OFFER, msg, join(base, "negotiations/offers")
+        )
+        row = await _negotiation(conn, pid)
+    dsp.wake()
+    return web.json_response(negotiation_view(row), status=201)
+
+
+def _need_peer_pid(row: Any) -> None:
+    if not row.provider_pid or not row.consumer_pid:
+        raise Problem(409, "Conflict", detail="the peer has not acknowledged the negotiation yet")
+
+
+async def _negotiation_action(request: web.Request, action: str) -> web.Response:
+    dsp = dsp_of(request)
+    service = dsp.negotiations
+    if action == "request":
+        counter = await body(request, CounterRequestIn)
+    reason = None
+    if action == "terminate" and request.can_read_body:
+        reason = (await body(request, ReasonIn)).reason
+    async with dsp.transaction() as conn:
+        row = await _negotiation(conn, request.match_info["pid"])
+        _need_peer_pid(row)
+        try:
+            if action == "terminate":
+                await service.terminate(conn, row, reason or "terminated by the operator")
+            elif action == "accept":
+                if row.role != Role.CONSUMER:
+                    raise Problem(409, "Conflict", detail="only the consumer accepts an offer")
+                event = m.negotiation_event(row.provider_pid, row.consumer_pid, "ACCEPTED")
+                await service.send(
+                    conn, row, NMessage.ACCEPTED, event, service.peer_url(row, "events")
+                )
+            else:
+                if row.role != Role.CONSUMER:
+                    raise Problem(409, "Conflict", detail="only the consumer sends a request")
+                offer = {**counter.offer, "target": row.dataset_id}
+                offer.setdefault("@type", "Offer")
+                msg = m.contract_request(row.consumer_pid, offer, provider_pid=row.provider_pid)
+                try:
+                    validate("ContractRequestMessage", msg)
+                except SchemaViolation as exc:
+                    raise Problem(400, "Bad Request", detail=f"offer: {exc.reason}") from None
+                await service.send(
+                    conn,
+                    row,
+                    NMessage.REQUEST,
+                    msg,
+                    service.peer_url(row, "request"),
+                    offer=json.dumps(counter.offer),
+                )
+        except IllegalTransition as exc:
+            raise Problem(409, "Conflict", detail=str(exc)) from None
+        row = await _negotiation(conn, row.pid)
+    dsp.wake()
+    return web.json_response(negotiation_view(row))
+
+
+async def accept_negotiation(request: web.Request) -> web.Response:
+    return await _negotiation_action(request, "accept")
+
+
+async def counter_negotiation(request: web.Request) -> web.Response:
+    return await _negotiation_action(request, "request")
+
+
+async def terminate_negotiation(request: web.Request) -> web.Response:
+    return await _negotiation_action(request, "terminate")
+
+
+async def list_negotiations(request: web.Request) -> web.Response:
+    q = select(negotiations).order_by(negotiations.c.created_at)
+    if "state" in request.query:
+        q = q.where(negotiations.c.state == request.query["state"])
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        rows = (await conn.execute(q)).all()
+    return web.json_response([negotiation_view(r) for r in rows])
+
+
+async def get_negotiation(request: web.Request) -> web.Response:
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(negotiations).where(negotiations.c.pid == request.match_info["pid"])
+            )
+        ).first()
+    if row is None:
+        raise Problem(404, "Not Found", detail="no such negotiation")
+    return web.json_response(negotiation_view(row))
+
+
+# ---------------------------------------------------------------------- agreements
+
+
+def agreement_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "negotiationId": row.negotiation_pid,
+        "providerId": row.provider_did,
+        "consumerId": row.consumer_did,
+        "target": row.target,
+        "agreement": json.loads(row.agreement),
+        "signature": row.signature,
+        "createdAt": row.created_at.isoformat(),
+    }
+
+
+async def list_agreements(request: web.Request) -> web.Response:
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        rows = (await conn.execute(select(agreements).order_by(agreements.c.created_at))).all()
+    return web.json_response([agreement_view(r) for r in rows])
+
+
+async def get_agreement(request: web.Request) -> web.Response:
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(agreements).where(agreements.c.id == request.match_info["id"])
+            )
+        ).first()
+    if row is None:
+        raise Problem(404, "Not Found", detail="no such agreement")
+    return web.json_response(agreement_view(row))
+
+
+# ---------------------------------------------------------------------- transfers
+
+
+def transfer_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.pid,
+        "role": row.role,
+        "state": row.state,
+        "providerPid": row.provider_pid,
+        "consumerPid": row.consumer_pid,
+        "agreementId": row.agreement_id,
+        "format": row.format,
+        "counterPartyId": row.counterparty_did,
+        "dataAddress": json.loads(row.data_address) if row.data_address else None,
+        "error": row.error,
+        "createdAt": row.created_at.isoformat(),
+        "updatedAt": row.updated_at.isoformat(),
+    }
+
+
+async def _transfer(conn: Any, pid: str) -> Any:
+    from connector.dsp.transfer import lock
+
+    row = await lock(conn, pid)
+    if row is None:
+        raise Problem(404, "Not Found", detail="no such transfer")
+    return row
+
+
+async def start_transfer(request: web.Request) -> web.Response:
+    """Consumer: send a TransferRequestMessage under a finalized agreement."""
+    dsp = dsp_of(request)
+    data = await body(request, TransferIn)
+    if data.format == "NGSI-LD-PUSH":
+        if not data.data_address:
+            raise Problem(400, "Bad Request", detail="dataAddress: required for NGSI-LD-PUSH")
+        try:
+            check_callback(data.data_address.get("endpoint"), dsp.allowed_hosts)
+        except CallbackRefused as exc:
+            raise Problem(400, "Bad Request", detail=f"dataAddress.endpoint: {exc}") from None
+    pid = new_id()
+    async with dsp.transaction() as conn:
+        found = (
+            await conn.execute(
+                select(agreements, negotiations.c.state, negotiations.c.counterparty_address)
+                .join(negotiations, negotiations.c.pid == agreements.c.negotiation_pid)
+                .where(agreements.c.id == data.agreement_id)
+                .where(negotiations.c.role == Role.CONSUMER.value)
+            )
+        ).first()
+        if found is None:
+            raise Problem(404, "Not Found", detail="agreementId: no agreement as consumer")
+        if found.state != NState.FINALIZED.value:
+            raise Problem(409, "Conflict", detail=f"the negotiation is {found.state}")
+        msg = m.transfer_request(
+            pid, data.agreement_id, data.format, dsp.base_url, data.data_address
+        )
+        try:
+            validate("TransferRequestMessage", msg)
+        except SchemaViolation as exc:
+            raise Problem(400, "Bad Request", detail=exc.reason) from None
+        await conn.execute(
+            insert(transfers).values(
+                pid=pid,
+                role=Role.CONSUMER.value,
+                provider_pid=None,
+                consumer_pid=pid,
+                state="",
+                agreement_id=data.agreement_id,
+                format=data.format,
+                counterparty_did=found.provider_did,
+                counterparty_address=found.counterparty_address,
+                created_at=now(),
+                updated_at=now(),
+            )
+        )
+        row = await _transfer(conn, pid)
+        await dsp.transfers.send(
+            conn, row, TMessage.REQUEST, msg, join(found.counterparty_address, "transfers/request")
+        )
+        row = await _transfer(conn, pid)
+    dsp.wake()
+    return web.json_response(transfer_view(row), status=201)
+
+
+ACTIONS = {
+    "suspend": TMessage.SUSPENSION,
+    "resume": TMessage.START,
+    "complete": TMessage.COMPLETION,
+    "terminate": TMessage.TERMINATION,
+}
+
+
+async def transfer_action(request: web.Request) -> web.Response:
+    dsp = dsp_of(request)
+    kind = ACTIONS.get(request.match_info["action"])
+    if kind is None:
+        raise Problem(404, "Not Found", detail="actions: suspend, resume, complete, terminate")
+    reason = (await body(request, ReasonIn)).reason if request.can_read_body else None
+    async with dsp.transaction() as conn:
+        row = await _transfer(conn, request.match_info["pid"])
+        if not row.provider_pid or not row.consumer_pid:
+            raise Problem(409, "Conflict", detail="the peer has not acknowledged the transfer yet")
+        try:
+            await dsp.transfers.act(conn, row, kind, reason)
+        except TIllegal as exc:
+            raise Problem(409, "Conflict", detail=str(exc)) from None
+        row = await _transfer(conn, row.pid)
+    dsp.wake()
+    return web.json_response(transfer_view(row))
+
+
+async def list_transfers(request: web.Request) -> web.Response:
+    q = select(transfers).order_by(transfers.c.created_at)
+    if "state" in request.query:
+        q = q.where(transfers.c.state == request.query["state"])
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        rows = (await conn.execute(q)).all()
+    return web.json_response([transfer_view(r) for r in rows])
+
+
+async def get_transfer(request: web.Request) -> web.Response:
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(transfers).where(transfers.c.pid == request.match_info["pid"])
+            )
+        ).first()
+    if row is None:
+        raise Problem(404, "Not Found", detail="no such transfer")
+    return web.json_response(transfer_view(row))
+
+
+ROUTES: list[tuple[str, str, Any, str]] = [
+    ("POST", "/datasets", create_dataset, "Publish a dataset (an NGSI-LD scope)"),
+    ("GET", "/datasets", list_datasets, "List datasets"),
+    ("GET", "/datasets/{id}", get_dataset, "One dataset"),
+    ("POST", "/policies", create_policy, "Store an ODRL policy"),
+    ("GET", "/policies", list_policies, "List policies"),
+    ("POST", "/offers", create_offer, "Offer a dataset under a policy"),
+    ("GET", "/offers", list_offers, "List offers"),
+    ("POST", "/catalog/request", request_catalog, "Fetch another connector's catalog"),
+    ("POST", "/catalog/dataset", request_dataset, "Fetch one dataset of another connector"),
+    ("POST", "/negotiations", start_negotiation, "Consumer: request an offer"),
+    ("POST", "/negotiations/offers", offer_negotiation, "Provider: offer to a consumer"),
+    ("GET", "/negotiations", list_negotiations, "List negotiations (?state=)"),
+    ("GET", "/negotiations/{pid}", get_negotiation, "Inspect a negotiation"),
+    ("POST", "/negotiations/{pid}/accept", accept_negotiation, "Consumer: accept the offer"),
+    ("POST", "/negotiations/{pid}/request", counter_negotiation, "Consumer: counter-request"),
+    ("POST", "/negotiations/{pid}/terminate", terminate_negotiation, "Terminate a negotiation"),
+    ("GET", "/agreements", list_agreements, "List agreements"),
+    ("GET", "/agreements/{id}", get_agreement, "An agreement with its provider signature"),
+    ("POST", "/transfers", start_transfer, "Consumer: request a transfer"),
+    ("GET", "/transfers", list_transfers, "List transfers (?state=)"),
+    ("GET", "/transfers/{pid}", get_transfer, "Inspect a transfer"),
+    (
+        "POST",
+        "/transfers/{pid}/{action}",
+        transfer_action,
+        "suspend | resume | complete | terminate",
+    ),
+]
+
+
+def add_routes(app: web.Application) -> None:
+    for method, path, handler, _ in ROUTES:
+        app.router.add_route(method, path, handler)

@@ -1,0 +1,87 @@
+"""Request bodies of the DSP management API (plain JSON), validated with pydantic.
+
+The same models feed the OpenAPI document, so what is validated is what is documented.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DatasetIn(_In):
+    """An NGSI-LD scope of this connector's broker, published as a DCAT dataset."""
+
+    id: str | None = Field(default=None, max_length=300, description="default: a new urn:uuid")
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=5000)
+    entity_types: list[str] = Field(alias="entityTypes", min_length=1, max_length=100)
+    attributes: list[str] | None = Field(default=None, max_length=500)
+    area: dict[str, Any] | None = Field(default=None, description="a GeoJSON geometry")
+
+
+class PolicyIn(_In):
+    """ODRL rules in the compact DSP form (permission / prohibition / obligation)."""
+
+    id: str | None = Field(default=None, max_length=300)
+    profile: str | list[str] | None = None
+    permission: list[dict[str, Any]] | None = None
+    prohibition: list[dict[str, Any]] | None = None
+    obligation: list[dict[str, Any]] | None = None
+
+
+class OfferIn(_In):
+    id: str | None = Field(default=None, max_length=300)
+    dataset_id: str = Field(alias="datasetId", max_length=300)
+    policy_id: str = Field(alias="policyId", max_length=300)
+
+
+class Counterparty(_In):
+    counter_party_address: str = Field(
+        alias="counterPartyAddress", description="the peer's DSP base URL, e.g. https://x/dsp"
+    )
+    counter_party_id: str | None = Field(
+        default=None, alias="counterPartyId", description="the peer's DID (default: did:web)"
+    )
+
+
+class CatalogRequestIn(Counterparty):
+    pass
+
+
+class DatasetRequestIn(Counterparty):
+    dataset_id: str = Field(alias="datasetId")
+
+
+class NegotiationIn(Counterparty):
+    """Consumer: request an offer from the peer's catalog."""
+
+    offer: dict[str, Any]
+    target: str | None = Field(default=None, description="the dataset id if offer has no target")
+
+
+class ProviderOfferIn(Counterparty):
+    """Provider: offer one of our catalog offers to a consumer."""
+
+    offer_id: str = Field(alias="offerId")
+
+
+class CounterRequestIn(_In):
+    offer: dict[str, Any]
+
+
+class ReasonIn(_In):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class TransferIn(_In):
+    agreement_id: str = Field(alias="agreementId")
+    format: Literal["NGSI-LD-PULL", "NGSI-LD-PUSH"]
+    data_address: dict[str, Any] | None = Field(
+        default=None, alias="dataAddress", description="PUSH: where the provider notifies"
+    )

@@ -1,0 +1,492 @@
+"""Contract negotiation, both roles: the DSP endpoints, the provider's automatic decisions and
+the consumer's automatic verification, all driven by :mod:`connector.dsp.negotiation_states`.
+
+Incoming message: authenticate the caller, validate the schema, then in one transaction lock
+the negotiation, treat an identical retry as an ACK, check the transition in the table, apply
+it, and queue our reaction (which applies the sender side of the table) in the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+from aiohttp import web
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from connector.dsp import messages as m
+from connector.dsp.agreements import build_agreement, sign_agreement
+from connector.dsp.auth import Caller
+from connector.dsp.callbacks import join
+from connector.dsp.catalog import find_offer, new_id
+from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.negotiation_states import (
+    IllegalTransition,
+    NMessage,
+    NState,
+    Role,
+    next_state,
+)
+from connector.dsp.outbox import enqueue
+from connector.dsp.runtime import DSP_KEY, Dsp, digest, now
+from connector.dsp.tables import agreements, negotiations, received
+
+KIND = "negotiation"
+AREA = Area.NEGOTIATION
+RULE_KEYS = ("permission", "prohibition", "obligation")
+
+
+def kind_of(message: dict[str, Any]) -> NMessage:
+    t = message["@type"]
+    if t == "ContractNegotiationEventMessage":
+        return NMessage(f"{t}:{message['eventType']}")
+    return NMessage(t)
+
+
+def state_of(row: Any) -> NState:
+    return NState(row.state)
+
+
+def ack(row: Any, state: NState | None = None) -> dict[str, Any]:
+    return m.negotiation(
+        row.provider_pid or "",
+        row.consumer_pid or "",
+        (state or row.state).value
+        if isinstance(state or row.state, NState)
+        else str(state or row.state),
+    )
+
+
+def _err(status: int, code: Code, reason: str, row: Any = None, **pids: str | None) -> DspError:
+    if row is not None:
+        pids = {"provider_pid": row.provider_pid, "consumer_pid": row.consumer_pid}
+    return DspError(
+        AREA,
+        status,
+        code,
+        reason,
+        provider_pid=pids.get("provider_pid"),
+        consumer_pid=pids.get("consumer_pid"),
+    )
+
+
+def same_terms(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Do two offers carry the same rules (ignoring ids, types and target)?"""
+    pick = lambda o: {k: o[k] for k in RULE_KEYS if k in o}  # noqa: E731
+    return bool(rfc8785.dumps(pick(a)) == rfc8785.dumps(pick(b)))
+
+
+async def lock(conn: AsyncConnection, pid: str) -> Any:
+    return (
+        await conn.execute(select(negotiations).where(negotiations.c.pid == pid).with_for_update())
+    ).first()
+
+
+async def seen(conn: AsyncConnection, pid: str, d: str) -> bool:
+    row = (
+        await conn.execute(
+            select(received.c.digest).where(received.c.process_pid == pid, received.c.digest == d)
+        )
+    ).first()
+    return row is not None
+
+
+async def remember(conn: AsyncConnection, pid: str, d: str) -> None:
+    await conn.execute(insert(received).values(process_pid=pid, digest=d))
+
+
+async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> None:
+    await conn.execute(
+        update(negotiations).where(negotiations.c.pid == pid).values(updated_at=now(), **values)
+    )
+
+
+class Negotiations:
+    """The negotiation service of one connector (both roles)."""
+
+    def __init__(self, dsp: Dsp) -> None:
+        self.dsp = dsp
+
+    # ------------------------------------------------------------------ sending
+
+    def peer_url(self, row: Any, suffix: str) -> str:
+        if row.role == Role.PROVIDER:
+            return join(row.counterparty_address, "negotiations", row.consumer_pid, suffix)
+        return join(row.counterparty_address, "negotiations", row.provider_pid, suffix)
+
+    async def send(
+        self,
+        conn: AsyncConnection,
+        row: Any,
+        kind: NMessage,
+        message: dict[str, Any],
+        url: str,
+        **fields: Any,
+    ) -> NState:
+        """Queue ``message`` and apply our side of the transition in the same transaction."""
+        new = next_state(state_of(row) if row.state else None, kind, Role(row.role))
+        await set_fields(conn, row.pid, state=new.value, **fields)
+        await enqueue(
+            conn,
+            process_pid=row.pid,
+            kind=KIND,
+            message=message,
+            url=url,
+            audience_did=row.counterparty_did,
+        )
+        return new
+
+    async def terminate(
+        self, conn: AsyncConnection, row: Any, reason: str, code: str = "Terminated"
+    ) -> NState:
+        msg = m.negotiation_termination(row.provider_pid, row.consumer_pid, code, reason)
+        return await self.send(
+            conn, row, NMessage.TERMINATION, msg, self.peer_url(row, "termination"), error=reason
+        )
+
+    # ------------------------------------------------------------ provider logic
+
+    async def _decide(
+        self, conn: AsyncConnection, row: Any, requested: dict[str, Any] | None, caller: Caller
+    ) -> None:
+        """Provider: agree, counter with our catalog offer, or terminate."""
+        dataset_id = row.dataset_id
+        ours: dict[str, Any] | None = None
+        if requested is not None:
+            found = await find_offer(conn, requested.get("@id", ""))
+            if found is not None:
+                dataset_id, ours = found
+        if ours is None and row.offer:
+            ours = json.loads(row.offer)
+        if ours is None or dataset_id is None:
+            await self.terminate(conn, row, "the offer is not one of ours", Code.UNKNOWN_OFFER)
+            return
+        if requested is not None and not same_terms(requested, ours):
+            offer = {**ours, "target": dataset_id}
+            msg = m.contract_offer(row.provider_pid, offer, consumer_pid=row.consumer_pid)
+            await self.send(
+                conn, row, NMessage.OFFER, msg, self.peer_url(row, "offers"), offer=json.dumps(ours)
+            )
+            return
+        decision = await self.dsp.decider.decide(ours, dataset_id, caller)
+        if not decision.permit:
+            await self.terminate(conn, row, decision.reason, Code.POLICY_DENIED)
+            return
+        agreement = build_agreement(
+            ours, target=dataset_id, assigner=self.dsp.did, assignee=row.counterparty_did
+        )
+        signature = sign_agreement(self.dsp.identity, agreement)
+        await conn.execute(
+            insert(agreements).values(
+                id=agreement["@id"],
+                negotiation_pid=row.pid,
+                provider_did=self.dsp.did,
+                consumer_did=row.counterparty_did,
+                target=dataset_id,
+                agreement=json.dumps(agreement),
+                signature=signature,
+                created_at=now(),
+            )
+        )
+        msg = m.contract_agreement(row.provider_pid, row.consumer_pid, agreement)
+        await self.send(
+            conn,
+            row,
+            NMessage.AGREEMENT,
+            msg,
+            self.peer_url(row, "agreement"),
+            agreement_id=agreement["@id"],
+        )
+
+    async def initial_request(self, request: web.Request) -> web.Response:
+        """Provider: POST <base>/negotiations/request."""
+        dsp = self.dsp
+        caller = await dsp.caller(request, AREA)
+        msg = await dsp.message(request, "ContractRequestMessage", AREA)
+        cpid = msg["consumerPid"]
+        if "providerPid" in msg:
+            raise _err(
+                400,
+                Code.MALFORMED,
+                "an initial request carries no providerPid",
+                consumer_pid=cpid,
+                provider_pid=msg["providerPid"],
+            )
+        callback = dsp.check_callback(msg.get("callbackAddress"), AREA, consumer_pid=cpid)
+        offer = msg["offer"]
+        d = digest("request", msg)
+        async with dsp.transaction() as conn:
+            existing = (
+                await conn.execute(
+                    select(negotiations).where(
+                        negotiations.c.role == Role.PROVIDER.value,
+                        negotiations.c.consumer_pid == cpid,
+                        negotiations.c.counterparty_did == caller.did,
+                    )
+                )
+            ).first()
+            if existing is not None:
+                if await seen(conn, existing.pid, d):
+                    return web.json_response(ack(existing, NState.REQUESTED), status=201)
+                raise _err(400, Code.MISMATCH, "this consumerPid is already in use", existing)
+            found = await find_offer(conn, offer.get("@id", ""))
+            if found is None:
+                raise _err(
+                    400, Code.UNKNOWN_OFFER, "offer.@id is not in our catalog", consumer_pid=cpid
+                )
+            dataset_id, ours = found
+            if offer.get("target", dataset_id) != dataset_id:
+                raise _err(
+                    400,
+                    Code.UNKNOWN_OFFER,
+                    "offer.target is not the offer's dataset",
+                    consumer_pid=cpid,
+                )
+            pid = new_id()
+            state = next_state(None, NMessage.REQUEST, Role.CONSUMER)
+            await conn.execute(
+                insert(negotiations).values(
+                    pid=pid,
+                    role=Role.PROVIDER.value,
+                    provider_pid=pid,
+                    consumer_pid=cpid,
+                    state=state.value,
+                    counterparty_did=caller.did,
+                    counterparty_address=callback,
+                    dataset_id=dataset_id,
+                    offer=json.dumps(ours),
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
+            await remember(conn, pid, d)
+            row = await lock(conn, pid)
+            await self._decide(conn, row, offer, caller)
+        dsp.wake()
+        return web.json_response(ack(row, state), status=201)
+
+    # ------------------------------------------------------------ consumer logic
+
+    async def initial_offer(self, request: web.Request) -> web.Response:
+        """Consumer: POST <base>/negotiations/offers (a provider-initiated negotiation)."""
+        dsp = self.dsp
+        caller = await dsp.caller(request, AREA)
+        msg = await dsp.message(request, "ContractOfferMessage", AREA)
+        ppid = msg["providerPid"]
+        if "consumerPid" in msg:
+            raise _err(
+                400,
+                Code.MALFORMED,
+                "an initial offer carries no consumerPid",
+                provider_pid=ppid,
+                consumer_pid=msg["consumerPid"],
+            )
+        callback = dsp.check_callback(msg.get("callbackAddress"), AREA, provider_pid=ppid)
+        d = digest("offers", msg)
+        async with dsp.transaction() as conn:
+            existing = (
+                await conn.execute(
+                    select(negotiations).where(
+                        negotiations.c.role == Role.CONSUMER.value,
+                        negotiations.c.provider_pid == ppid,
+                        negotiations.c.counterparty_did == caller.did,
+                    )
+                )
+            ).first()
+            if existing is not None:
+                if await seen(conn, existing.pid, d):
+                    return web.json_response(ack(existing, NState.OFFERED), status=201)
+                raise _err(400, Code.MISMATCH, "this providerPid is already in use", existing)
+            pid = new_id()
+            state = next_state(None, NMessage.OFFER, Role.PROVIDER)
+            offer = msg["offer"]
+            await conn.execute(
+                insert(negotiations).values(
+                    pid=pid,
+                    role=Role.CONSUMER.value,
+                    provider_pid=ppid,
+                    consumer_pid=pid,
+                    state=state.value,
+                    counterparty_did=caller.did,
+                    counterparty_address=callback,
+                    dataset_id=offer.get("target"),
+                    offer=json.dumps(offer),
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
+            await remember(conn, pid, d)
+            row = await lock(conn, pid)
+        return web.json_response(ack(row), status=201)
+
+    def _check_agreement(self, row: Any, agreement: dict[str, Any]) -> None:
+        problems = []
+        if agreement.get("assignee") != self.dsp.did:
+            problems.append("assignee is not this participant")
+        if agreement.get("assigner") != row.counterparty_did:
+            problems.append("assigner is not the provider")
+        if row.dataset_id and agreement.get("target") != row.dataset_id:
+            problems.append("target is not the negotiated dataset")
+        if problems:
+            raise _err(
+                400, Code.MISMATCH, "the agreement is not valid: " + "; ".join(problems), row
+            )
+
+    # ------------------------------------------------------------ shared receive
+
+    async def on_process_message(
+        self, request: web.Request, message_type: str, path_kind: str
+    ) -> web.Response:
+        """Every message addressed to an existing negotiation (both roles)."""
+        dsp = self.dsp
+        pid = request.match_info["pid"]
+        caller = await dsp.caller(request, AREA)
+        msg = await dsp.message(request, message_type, AREA)
+        kind = kind_of(msg)
+        d = digest(path_kind, msg)
+        async with dsp.transaction() as conn:
+            row = await lock(conn, pid)
+            if row is None or row.counterparty_did != caller.did:
+                raise _err(404, Code.NOT_FOUND, "no such negotiation", **_pids(msg))
+            mine = row.provider_pid if row.role == Role.PROVIDER else row.consumer_pid
+            theirs_key = "consumerPid" if row.role == Role.PROVIDER else "providerPid"
+            mine_key = "providerPid" if row.role == Role.PROVIDER else "consumerPid"
+            theirs = row.consumer_pid if row.role == Role.PROVIDER else row.provider_pid
+            if msg.get(mine_key) != mine or (theirs and msg.get(theirs_key) != theirs):
+                raise _err(400, Code.MISMATCH, "providerPid/consumerPid do not match", row)
+            if await seen(conn, pid, d):
+                return web.json_response(ack(row))
+            sender = Role.CONSUMER if row.role == Role.PROVIDER else Role.PROVIDER
+            try:
+                new = next_state(state_of(row), kind, sender)
+            except IllegalTransition as exc:
+                raise _err(400, Code.ILLEGAL_TRANSITION, str(exc), row) from None
+            fields: dict[str, Any] = {}
+            if not theirs:
+                fields["provider_pid" if row.role == Role.CONSUMER else "consumer_pid"] = msg[
+                    theirs_key
+                ]
+            if kind is NMessage.AGREEMENT:
+                self._check_agreement(row, msg["agreement"])
+                await self._store_received_agreement(conn, row, msg["agreement"])
+                fields["agreement_id"] = msg["agreement"]["@id"]
+            if kind in (NMessage.OFFER, NMessage.REQUEST):
+                offer = msg["offer"]
+                fields["offer"] = json.dumps({k: v for k, v in offer.items() if k != "target"})
+            if kind is NMessage.TERMINATION:
+                fields["error"] = "; ".join(str(r) for r in msg.get("reason", [])) or "terminated"
+            await set_fields(conn, pid, state=new.value, **fields)
+            await remember(conn, pid, d)
+            row = await lock(conn, pid)
+            await self._react(conn, row, kind, msg, caller)
+        dsp.wake()
+        return web.json_response(ack(row, new))
+
+    async def _store_received_agreement(
+        self, conn: AsyncConnection, row: Any, agreement: dict[str, Any]
+    ) -> None:
+        exists = (
+            await conn.execute(select(agreements.c.id).where(agreements.c.id == agreement["@id"]))
+        ).first()
+        if exists is None:
+            await conn.execute(
+                insert(agreements).values(
+                    id=agreement["@id"],
+                    negotiation_pid=row.pid,
+                    provider_did=agreement["assigner"],
+                    consumer_did=agreement["assignee"],
+                    target=agreement["target"],
+                    agreement=json.dumps(agreement),
+                    signature=None,
+                    created_at=now(),
+                )
+            )
+
+    async def _react(
+        self, conn: AsyncConnection, row: Any, kind: NMessage, msg: dict[str, Any], caller: Caller
+    ) -> None:
+        """What we do on our own after a message: the automatic half of the protocol."""
+        if row.role == Role.PROVIDER:
+            if kind is NMessage.REQUEST:
+                await self._decide(conn, row, msg["offer"], caller)
+            elif kind is NMessage.ACCEPTED:
+                await self._decide(conn, row, None, caller)
+            elif kind is NMessage.VERIFICATION:
+                event = m.negotiation_event(row.provider_pid, row.consumer_pid, "FINALIZED")
+                await self.send(conn, row, NMessage.FINALIZED, event, self.peer_url(row, "events"))
+        elif kind is NMessage.AGREEMENT:
+            verification = m.agreement_verification(row.provider_pid, row.consumer_pid)
+            await self.send(
+                conn,
+                row,
+                NMessage.VERIFICATION,
+                verification,
+                self.peer_url(row, "agreement/verification"),
+            )
+
+    async def get(self, request: web.Request) -> web.Response:
+        """GET <base>/negotiations/{pid} (either role)."""
+        dsp = self.dsp
+        caller = await dsp.caller(request, AREA)
+        async with dsp.ctx.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(negotiations).where(negotiations.c.pid == request.match_info["pid"])
+                )
+            ).first()
+        if row is None or row.counterparty_did != caller.did:
+            raise _err(404, Code.NOT_FOUND, "no such negotiation")
+        return web.json_response(ack(row))
+
+    # ------------------------------------------------------------ outbox outcomes
+
+    async def on_outcome(
+        self,
+        conn: AsyncConnection,
+        message: dict[str, Any],
+        pid: str,
+        ok: bool,
+        answer: Any,
+        status: int | None,
+    ) -> None:
+        row = await lock(conn, pid)
+        if row is None:
+            return
+        if ok:
+            if isinstance(answer, dict):
+                if message["@type"] == "ContractRequestMessage" and not row.provider_pid:
+                    ppid = answer.get("providerPid")
+                    if isinstance(ppid, str) and ppid:
+                        await set_fields(conn, pid, provider_pid=ppid)
+                if message["@type"] == "ContractOfferMessage" and not row.consumer_pid:
+                    cpid = answer.get("consumerPid")
+                    if isinstance(cpid, str) and cpid:
+                        await set_fields(conn, pid, consumer_pid=cpid)
+            return
+        if message["@type"] == "ContractNegotiationTerminationMessage":
+            return  # the protocol lets the sender ignore an error to its termination
+        reason = f"the peer did not accept our {message['@type']} ({status or 'unreachable'})"
+        await set_fields(conn, pid, state=NState.TERMINATED.value, error=reason)
+        if status is not None and row.provider_pid and row.consumer_pid:
+            # States now differ, so the protocol requires a termination.
+            msg = m.negotiation_termination(
+                row.provider_pid, row.consumer_pid, Code.MISMATCH.value, reason
+            )
+            await enqueue(
+                conn,
+                process_pid=pid,
+                kind=KIND,
+                message=msg,
+                url=self.peer_url(row, "termination"),
+                audience_did=row.counterparty_did,
+            )
+
+
+def _pids(msg: dict[str, Any]) -> dict[str, str | None]:
+    return {"provider_pid": msg.get("providerPid"), "consumer_pid": msg.get("consumerPid")}
+
+
+def service(request: web.Request) -> Negotiations:
+    return request.app[DSP_KEY].negotiations

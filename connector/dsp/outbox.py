@@ -1,0 +1,282 @@
+"""The persisted outbox: every DSP message we send is stored first, then delivered.
+
+A message is inserted in the same transaction that moves the local process to its new state,
+so a crash can never leave "state changed but message lost" (or the reverse). A background
+worker leases due messages, sends them with a fresh bearer token, and retries failures with
+exponential back-off. Leases make several replicas safe on one database: on PostgreSQL the
+candidates are taken with ``SELECT … FOR UPDATE SKIP LOCKED``; on SQLite (one writer at a time)
+a single ``UPDATE … WHERE id IN (…)`` claims them atomically. An expired lease (a replica that
+died mid-send) makes the message due again, so a restart resumes where the process stopped.
+
+Messages of one process are delivered strictly in order: only the oldest pending message of a
+process can be leased.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from connector.dsp.auth import TokenIssuer
+from connector.dsp.tables import outbox
+from connector.dsp.validation import validate
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one message: the peer's status and JSON answer, or a transport error."""
+
+    row_id: int
+    process_pid: str
+    kind: str
+    message: dict[str, Any]
+    status: int | None
+    answer: Any
+    error: str | None
+
+
+#: Called in the transaction that records a final outcome (delivered or given up).
+OnOutcome = Callable[[AsyncConnection, Delivery, bool], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_s: float = 0.25
+    cap_s: float = 30.0
+    max_attempts: int = 8
+    lease_s: float = 30.0
+
+    def delay(self, attempts: int) -> float:
+        raw = min(self.cap_s, self.base_s * (2 ** max(0, attempts - 1)))
+        return raw * (0.5 + random.random() / 2)
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    process_pid: str,
+    kind: str,
+    message: dict[str, Any],
+    url: str,
+    audience_did: str,
+) -> None:
+    """Store ``message`` for delivery; it must validate against its DSP schema."""
+    validate(str(message["@type"]), message)
+    now = time.time()
+    await conn.execute(
+        insert(outbox).values(
+            process_pid=process_pid,
+            kind=kind,
+            message_type=str(message["@type"]),
+            url=url,
+            audience_did=audience_did,
+            body=json.dumps(message),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+async def release_leases(engine: AsyncEngine) -> None:
+    """Forget leases of a previous run (a crash mid-send): those messages are due again now."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(outbox).where(outbox.c.status == PENDING).values(lease_until=None)
+        )
+
+
+def _retryable(status: int) -> bool:
+    return status >= 500 or status in (408, 425, 429)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        issuer: TokenIssuer,
+        http: Callable[[], aiohttp.ClientSession],
+        on_outcome: OnOutcome,
+        log: logging.Logger,
+        *,
+        policy: RetryPolicy | None = None,
+        batch: int = 32,
+        poll_s: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.issuer = issuer
+        self.http = http
+        self.on_outcome = on_outcome
+        self.log = log
+        self.policy = policy or RetryPolicy()
+        self.batch = batch
+        self.poll_s = poll_s
+        self.owner = uuid.uuid4().hex
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not kill delivery for good
+                self.log.exception("dsp outbox pass failed")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        rows = await self._lease()
+        if rows:
+            await asyncio.gather(*(self._deliver(row) for row in rows))
+        return len(rows)
+
+    def _due(self, now: float) -> Any:
+        earlier = outbox.alias("earlier")
+        return and_(
+            outbox.c.status == PENDING,
+            outbox.c.next_attempt_at <= now,
+            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+            ~exists().where(
+                earlier.c.process_pid == outbox.c.process_pid,
+                earlier.c.status == PENDING,
+                earlier.c.id < outbox.c.id,
+            ),
+        )
+
+    async def _lease(self) -> list[Any]:
+        now = time.time()
+        until = now + self.policy.lease_s
+        batch_owner = f"{self.owner}:{uuid.uuid4().hex[:8]}"
+        async with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                ids = (
+                    (
+                        await conn.execute(
+                            select(outbox.c.id)
+                            .where(self._due(now))
+                            .order_by(outbox.c.id)
+                            .limit(self.batch)
+                            .with_for_update(skip_locked=True, of=outbox)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not ids:
+                    return []
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(ids))
+                    .values(lease_owner=batch_owner, lease_until=until)
+                )
+            else:
+                candidates = (
+                    select(outbox.c.id)
+                    .where(self._due(now))
+                    .order_by(outbox.c.id)
+                    .limit(self.batch)
+                )
+                result = await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(candidates.scalar_subquery()))
+                    .values(lease_owner=batch_owner, lease_until=until)
+                    .execution_options(synchronize_session=False)
+                )
+                if not result.rowcount:
+                    return []
+            rows = (
+                await conn.execute(
+                    select(outbox).where(outbox.c.lease_owner == batch_owner).order_by(outbox.c.id)
+                )
+            ).all()
+        return list(rows)
+
+    async def _deliver(self, row: Any) -> None:
+        message = json.loads(row.body)
+        status: int | None = None
+        answer: Any = None
+        error: str | None = None
+        try:
+            token = await self.issuer.token_for(row.audience_did)
+            async with self.http().post(
+                row.url,
+                json=message,
+                headers={"Authorization": f"Bearer {token}"},
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as resp:
+                status = resp.status
+                raw = await resp.read()
+            try:
+                answer = json.loads(raw) if raw else None
+            except ValueError:
+                answer = None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        delivery = Delivery(row.id, row.process_pid, row.kind, message, status, answer, error)
+        await self._record(row, delivery)
+
+    async def _record(self, row: Any, delivery: Delivery) -> None:
+        status = delivery.status
+        attempts = row.attempts + 1
+        ok = status is not None and 200 <= status < 300
+        final_failure = (status is not None and not ok and not _retryable(status)) or (
+            not ok and attempts >= self.policy.max_attempts
+        )
+        error = delivery.error or (None if ok else f"HTTP {status}: {str(delivery.answer)[:300]}")
+        async with self.engine.begin() as conn:
+            if ok or final_failure:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(
+                        status=SENT if ok else FAILED,
+                        attempts=attempts,
+                        lease_until=None,
+                        last_error=error,
+                    )
+                )
+                await self.on_outcome(conn, delivery, ok)
+            else:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(
+                        attempts=attempts,
+                        next_attempt_at=time.time() + self.policy.delay(attempts),
+                        lease_until=None,
+                        last_error=error,
+                    )
+                )
+        if not ok:
+            self.log.warning(
+                "dsp message %s to %s failed (attempt %d): %s",
+                row.message_type,
+                row.url,
+                attempts,
+                error,
+            )

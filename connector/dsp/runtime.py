@@ -1,0 +1,149 @@
+"""What the DSP handlers share: settings, storage, identity, the outbox and the seams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import rfc8785
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from connector.dsp.auth import Caller, CallerAuthenticator, LocalIdentity, TokenIssuer
+from connector.dsp.callbacks import CallbackRefused, check_callback
+from connector.dsp.decisions import OfferDecider
+from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.outbox import OutboxWorker
+from connector.dsp.push import PushProvisioner
+from connector.dsp.validation import SchemaViolation, validate
+from connector.http.context import ConnectorContext
+
+if TYPE_CHECKING:
+    from connector.dsp.access_tokens import AccessTokens
+    from connector.dsp.negotiation import Negotiations
+    from connector.dsp.transfer import Transfers
+
+BASE_PATH = "/dsp"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def digest(kind: str, message: Any) -> str:
+    """Identity of a message for idempotency: what it is and its canonical JSON."""
+    return hashlib.sha256(kind.encode() + b"\0" + rfc8785.dumps(message)).hexdigest()
+
+
+@dataclass
+class Dsp:
+    ctx: ConnectorContext
+    identity: LocalIdentity
+    authenticator: CallerAuthenticator
+    issuer: TokenIssuer
+    decider: OfferDecider
+    push: PushProvisioner
+    worker: OutboxWorker | None = None
+    negotiations: Negotiations = field(init=False)
+    transfers: Transfers = field(init=False)
+    tokens: AccessTokens = field(init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def did(self) -> str:
+        return self.identity.did
+
+    @property
+    def base_url(self) -> str:
+        """Our DSP base URL: the callbackAddress we give peers and the catalog's endpointURL."""
+        return self.ctx.settings.public_url + BASE_PATH
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        return self.ctx.settings.security.allowed_callback_hosts
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. On SQLite our writers queue on a lock: read-then-write
+        transactions of one process would otherwise deadlock on the database lock upgrade."""
+        if self.ctx.engine.dialect.name == "sqlite":
+            async with self._lock, self.ctx.engine.begin() as conn:
+                yield conn
+        else:
+            async with self.ctx.engine.begin() as conn:
+                yield conn
+
+    def wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    def check_callback(self, address: object, area: Area, **pids: str | None) -> str:
+        try:
+            return check_callback(address, self.allowed_hosts)
+        except CallbackRefused as exc:
+            raise DspError(
+                area,
+                400,
+                Code.CALLBACK_REFUSED,
+                str(exc),
+                provider_pid=pids.get("provider_pid"),
+                consumer_pid=pids.get("consumer_pid"),
+            ) from None
+
+    async def caller(self, request: web.Request, area: Area) -> Caller:
+        from connector.dsp.auth import AuthenticationFailed
+
+        try:
+            return await self.authenticator.authenticate(request)
+        except AuthenticationFailed as exc:
+            raise DspError(
+                area,
+                401,
+                Code.UNAUTHORIZED,
+                exc.reason,
+                headers={"WWW-Authenticate": 'Bearer realm="dsp"'},
+            ) from None
+
+    async def message(self, request: web.Request, message_type: str, area: Area) -> dict[str, Any]:
+        """The request body as a schema-valid ``message_type``, or the area's DSP error (400)."""
+        import json
+
+        raw = await request.read()
+        try:
+            doc = json.loads(raw) if raw else None
+        except (UnicodeDecodeError, ValueError):
+            raise DspError(area, 400, Code.MALFORMED, "the body is not JSON") from None
+        pids = _pids(doc)
+        if doc is None:
+            raise DspError(area, 400, Code.MALFORMED, "the body is empty; a DSP message expected")
+        try:
+            validate(message_type, doc)
+        except SchemaViolation as exc:
+            raise DspError(
+                area,
+                400,
+                Code.SCHEMA,
+                exc.reason,
+                provider_pid=pids.get("provider_pid"),
+                consumer_pid=pids.get("consumer_pid"),
+            ) from None
+        assert isinstance(doc, dict)
+        return doc
+
+
+def _pids(doc: Any) -> dict[str, str | None]:
+    if not isinstance(doc, dict):
+        return {}
+    out: dict[str, str | None] = {}
+    for key, name in (("providerPid", "provider_pid"), ("consumerPid", "consumer_pid")):
+        value = doc.get(key)
+        out[name] = value if isinstance(value, str) else None
+    return out
+
+
+DSP_KEY: web.AppKey[Dsp] = web.AppKey("agora.dsp", Dsp)

@@ -1,0 +1,132 @@
+"""SQL tables of the DSP control plane (created by migration 0003_dsp; same shapes here).
+
+JSON documents are stored as text so the same schema runs on SQLite and PostgreSQL. Outbox
+times are epoch seconds (floats) so leases and back-off compare the same way on both engines.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+datasets = Table(
+    "dsp_datasets",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("entity_types", Text, nullable=False),
+    Column("attributes", Text, nullable=True),
+    Column("area", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+policies = Table(
+    "dsp_policies",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("policy", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+offers = Table(
+    "dsp_offers",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("dataset_id", String(300), nullable=False, index=True),
+    Column("policy_id", String(300), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+negotiations = Table(
+    "dsp_negotiations",
+    metadata,
+    Column("pid", String(200), primary_key=True),
+    Column("role", String(10), nullable=False),
+    Column("provider_pid", String(200), nullable=True),
+    Column("consumer_pid", String(200), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("counterparty_did", Text, nullable=False),
+    Column("counterparty_address", Text, nullable=False),
+    Column("dataset_id", String(300), nullable=True),
+    Column("offer", Text, nullable=True),
+    Column("agreement_id", String(300), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_dsp_negotiations_role_provider", "role", "provider_pid"),
+    Index("ix_dsp_negotiations_role_consumer", "role", "consumer_pid"),
+)
+
+agreements = Table(
+    "dsp_agreements",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("negotiation_pid", String(200), nullable=False),
+    Column("provider_did", Text, nullable=False),
+    Column("consumer_did", Text, nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("agreement", Text, nullable=False),
+    Column("signature", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+transfers = Table(
+    "dsp_transfers",
+    metadata,
+    Column("pid", String(200), primary_key=True),
+    Column("role", String(10), nullable=False),
+    Column("provider_pid", String(200), nullable=True),
+    Column("consumer_pid", String(200), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("agreement_id", String(300), nullable=False),
+    Column("format", String(100), nullable=False),
+    Column("counterparty_did", Text, nullable=False),
+    Column("counterparty_address", Text, nullable=False),
+    Column("data_address", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_dsp_transfers_role_provider", "role", "provider_pid"),
+    Index("ix_dsp_transfers_role_consumer", "role", "consumer_pid"),
+)
+
+#: Digests of messages already applied to a process: a retried identical message is an ACK.
+received = Table(
+    "dsp_received",
+    metadata,
+    Column("process_pid", String(200), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+)
+
+outbox = Table(
+    "dsp_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("process_pid", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("message_type", String(60), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("audience_did", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_dsp_outbox_due", "status", "next_attempt_at"),
+    Index("ix_dsp_outbox_process", "process_pid", "status"),
+)

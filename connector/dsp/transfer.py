@@ -1,0 +1,369 @@
+"""Transfer processes, both roles: DSP endpoints, the provider's automatic start (PULL access
+token or PUSH provisioning), and the operator's actions, driven by
+:mod:`connector.dsp.transfer_states`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from connector.dsp import messages as m
+from connector.dsp.callbacks import join
+from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
+from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.negotiation import remember, seen
+from connector.dsp.negotiation_states import NState, Role
+from connector.dsp.outbox import enqueue
+from connector.dsp.push import PushTransfer
+from connector.dsp.runtime import Dsp, digest, now
+from connector.dsp.tables import agreements, negotiations, transfers
+from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
+
+KIND = "transfer"
+AREA = Area.TRANSFER
+NGSI_LD_ENDPOINT_TYPE = "https://uri.etsi.org/ngsi-ld/v1"
+
+
+def ack(row: Any, state: TState | None = None) -> dict[str, Any]:
+    return m.transfer_process(
+        row.provider_pid or "", row.consumer_pid or "", (state.value if state else row.state)
+    )
+
+
+def _err(status: int, code: Code, reason: str, row: Any = None, **pids: str | None) -> DspError:
+    if row is not None:
+        pids = {"provider_pid": row.provider_pid, "consumer_pid": row.consumer_pid}
+    return DspError(
+        AREA,
+        status,
+        code,
+        reason,
+        provider_pid=pids.get("provider_pid"),
+        consumer_pid=pids.get("consumer_pid"),
+    )
+
+
+async def lock(conn: AsyncConnection, pid: str) -> Any:
+    return (
+        await conn.execute(select(transfers).where(transfers.c.pid == pid).with_for_update())
+    ).first()
+
+
+async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> None:
+    await conn.execute(
+        update(transfers).where(transfers.c.pid == pid).values(updated_at=now(), **values)
+    )
+
+
+class Transfers:
+    def __init__(self, dsp: Dsp) -> None:
+        self.dsp = dsp
+
+    # ------------------------------------------------------------------ sending
+
+    def peer_url(self, row: Any, suffix: str) -> str:
+        other = row.consumer_pid if row.role == Role.PROVIDER else row.provider_pid
+        return join(row.counterparty_address, "transfers", other, suffix)
+
+    async def send(
+        self,
+        conn: AsyncConnection,
+        row: Any,
+        kind: TMessage,
+        message: dict[str, Any],
+        url: str,
+        **fields: Any,
+    ) -> TState:
+        new = next_state(TState(row.state) if row.state else None, kind, Role(row.role))
+        await set_fields(conn, row.pid, state=new.value, **fields)
+        await enqueue(
+            conn,
+            process_pid=row.pid,
+            kind=KIND,
+            message=message,
+            url=url,
+            audience_did=row.counterparty_did,
+        )
+        return new
+
+    def pull_address(self, row: Any) -> dict[str, Any]:
+        """The NGSI-LD endpoint with a fresh access token bound to this transfer."""
+        token, ttl = self.dsp.tokens.issue(
+            agreement_id=row.agreement_id, transfer_id=row.pid, consumer_did=row.counterparty_did
+        )
+        return m.data_address(
+            NGSI_LD_ENDPOINT_TYPE,
+            self.dsp.ctx.settings.public_url + "/ngsi-ld/v1",
+            {
+                "authorization": token,
+                "authType": "bearer",
+                "expiresIn": str(ttl),
+                "refreshEndpoint": f"{self.dsp.base_url}/transfers/{row.pid}/token",
+            },
+        )
+
+    async def start(self, conn: AsyncConnection, row: Any) -> TState:
+        """Provider: start (or resume) a transfer."""
+        address: dict[str, Any] | None = None
+        if row.format == FORMAT_PULL:
+            address = self.pull_address(row)
+        else:
+            await self.dsp.push.started(await self._push_view(conn, row))
+        msg = m.transfer_start(row.provider_pid, row.consumer_pid, address)
+        return await self.send(conn, row, TMessage.START, msg, self.peer_url(row, "start"))
+
+    async def _push_view(self, conn: AsyncConnection, row: Any) -> PushTransfer:
+        target = (
+            await conn.execute(
+                select(agreements.c.target).where(agreements.c.id == row.agreement_id)
+            )
+        ).scalar_one()
+        return PushTransfer(
+            row.pid,
+            row.agreement_id,
+            row.counterparty_did,
+            target,
+            json.loads(row.data_address or "{}"),
+        )
+
+    async def act(
+        self, conn: AsyncConnection, row: Any, kind: TMessage, reason: str | None = None
+    ) -> TState:
+        """An operator's action on a transfer (suspend, resume, complete, terminate)."""
+        if kind is TMessage.START and row.role == Role.PROVIDER:
+            return await self.start(conn, row)
+        if kind is TMessage.START:
+            msg = m.transfer_start(row.provider_pid, row.consumer_pid)
+            return await self.send(conn, row, kind, msg, self.peer_url(row, "start"))
+        suffix = {
+            TMessage.SUSPENSION: "suspension",
+            TMessage.COMPLETION: "completion",
+            TMessage.TERMINATION: "termination",
+        }[kind]
+        code = None if kind is TMessage.COMPLETION else "OperatorRequest"
+        msg = m.transfer_coded(kind.value, row.provider_pid, row.consumer_pid, code, reason)
+        new = await self.send(conn, row, kind, msg, self.peer_url(row, suffix))
+        if row.role == Role.PROVIDER and row.format == FORMAT_PUSH:
+            await self.dsp.push.stopped(row.pid, new.value)
+        return new
+
+    # ------------------------------------------------------------------ provider
+
+    async def request(self, request: web.Request) -> web.Response:
+        """Provider: POST <base>/transfers/request."""
+        dsp = self.dsp
+        caller = await dsp.caller(request, AREA)
+        msg = await dsp.message(request, "TransferRequestMessage", AREA)
+        cpid = msg["consumerPid"]
+        callback = dsp.check_callback(msg["callbackAddress"], AREA, consumer_pid=cpid)
+        fmt = msg["format"]
+        if fmt not in FORMATS:
+            raise _err(
+                400, Code.UNSUPPORTED_FORMAT, f"format must be one of {FORMATS}", consumer_pid=cpid
+            )
+        if fmt == FORMAT_PUSH and not msg.get("dataAddress"):
+            raise _err(
+                400,
+                Code.MALFORMED,
+                "a push transfer needs the consumer's dataAddress",
+                consumer_pid=cpid,
+            )
+        d = digest("transfer-request", msg)
+        async with dsp.transaction() as conn:
+            existing = (
+                await conn.execute(
+                    select(transfers).where(
+                        transfers.c.role == Role.PROVIDER.value,
+                        transfers.c.consumer_pid == cpid,
+                        transfers.c.counterparty_did == caller.did,
+                    )
+                )
+            ).first()
+            if existing is not None:
+                if await seen(conn, existing.pid, d):
+                    return web.json_response(ack(existing, TState.REQUESTED), status=201)
+                raise _err(400, Code.MISMATCH, "this consumerPid is already in use", existing)
+            agreement = (
+                await conn.execute(select(agreements).where(agreements.c.id == msg["agreementId"]))
+            ).first()
+            if (
+                agreement is None
+                or agreement.provider_did != dsp.did
+                or agreement.consumer_did != caller.did
+            ):
+                raise _err(
+                    400,
+                    Code.UNKNOWN_AGREEMENT,
+                    "no agreement with you under this id",
+                    consumer_pid=cpid,
+                )
+            state_row = (
+                await conn.execute(
+                    select(negotiations.c.state).where(
+                        negotiations.c.pid == agreement.negotiation_pid
+                    )
+                )
+            ).first()
+            if state_row is None or state_row.state != NState.FINALIZED.value:
+                raise _err(
+                    400,
+                    Code.UNKNOWN_AGREEMENT,
+                    "the agreement's negotiation is not FINALIZED",
+                    consumer_pid=cpid,
+                )
+            pid = new_id()
+            state = next_state(None, TMessage.REQUEST, Role.CONSUMER)
+            await conn.execute(
+                insert(transfers).values(
+                    pid=pid,
+                    role=Role.PROVIDER.value,
+                    provider_pid=pid,
+                    consumer_pid=cpid,
+                    state=state.value,
+                    agreement_id=agreement.id,
+                    format=fmt,
+                    counterparty_did=caller.did,
+                    counterparty_address=callback,
+                    data_address=json.dumps(msg["dataAddress"]) if fmt == FORMAT_PUSH else None,
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
+            await remember(conn, pid, d)
+            row = await lock(conn, pid)
+            await self.start(conn, row)
+        dsp.wake()
+        return web.json_response(ack(row, state), status=201)
+
+    # ------------------------------------------------------------------ shared receive
+
+    async def on_process_message(
+        self, request: web.Request, message_type: str, path_kind: str
+    ) -> web.Response:
+        dsp = self.dsp
+        pid = request.match_info["pid"]
+        caller = await dsp.caller(request, AREA)
+        msg = await dsp.message(request, message_type, AREA)
+        kind = TMessage(message_type)
+        d = digest(path_kind, msg)
+        async with dsp.transaction() as conn:
+            row = await lock(conn, pid)
+            if row is None or row.counterparty_did != caller.did:
+                raise _err(
+                    404,
+                    Code.NOT_FOUND,
+                    "no such transfer process",
+                    provider_pid=msg.get("providerPid"),
+                    consumer_pid=msg.get("consumerPid"),
+                )
+            provider = row.role == Role.PROVIDER
+            mine_key, theirs_key = (
+                ("providerPid", "consumerPid") if provider else ("consumerPid", "providerPid")
+            )
+            theirs = row.consumer_pid if provider else row.provider_pid
+            if msg.get(mine_key) != row.pid or (theirs and msg.get(theirs_key) != theirs):
+                raise _err(400, Code.MISMATCH, "providerPid/consumerPid do not match", row)
+            if await seen(conn, pid, d):
+                return web.json_response(ack(row))
+            sender = Role.CONSUMER if provider else Role.PROVIDER
+            try:
+                new = next_state(TState(row.state), kind, sender)
+            except IllegalTransition as exc:
+                raise _err(400, Code.ILLEGAL_TRANSITION, str(exc), row) from None
+            fields: dict[str, Any] = {}
+            if not theirs:
+                fields["provider_pid" if not provider else "consumer_pid"] = msg[theirs_key]
+            if kind is TMessage.START and not provider and msg.get("dataAddress"):
+                fields["data_address"] = json.dumps(msg["dataAddress"])
+            if kind in (TMessage.TERMINATION, TMessage.SUSPENSION) and msg.get("reason"):
+                fields["error"] = "; ".join(str(r) for r in msg["reason"])
+            await set_fields(conn, pid, state=new.value, **fields)
+            await remember(conn, pid, d)
+            row = await lock(conn, pid)
+            if provider and row.format == FORMAT_PUSH:
+                if new is TState.STARTED:
+                    await dsp.push.started(await self._push_view(conn, row))
+                else:
+                    await dsp.push.stopped(row.pid, new.value)
+        dsp.wake()
+        return web.json_response(ack(row, new))
+
+    async def get(self, request: web.Request) -> web.Response:
+        dsp = self.dsp
+        caller = await dsp.caller(request, AREA)
+        async with dsp.ctx.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(transfers).where(transfers.c.pid == request.match_info["pid"])
+                )
+            ).first()
+        if row is None or row.counterparty_did != caller.did:
+            raise _err(404, Code.NOT_FOUND, "no such transfer process")
+        return web.json_response(ack(row))
+
+    async def refresh_token(self, request: web.Request) -> web.Response:
+        """Provider extension: a fresh PULL data address for a STARTED transfer."""
+        dsp = self.dsp
+        caller = await dsp.caller(request, AREA)
+        async with dsp.ctx.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(transfers).where(transfers.c.pid == request.match_info["pid"])
+                )
+            ).first()
+        if (
+            row is None
+            or row.counterparty_did != caller.did
+            or row.role != Role.PROVIDER
+            or row.format != FORMAT_PULL
+        ):
+            raise _err(404, Code.NOT_FOUND, "no such pull transfer process")
+        if row.state != TState.STARTED.value:
+            raise _err(400, Code.ILLEGAL_TRANSITION, f"the transfer is {row.state}", row)
+        return web.json_response(self.pull_address(row))
+
+    # ------------------------------------------------------------------ outbox outcomes
+
+    async def on_outcome(
+        self,
+        conn: AsyncConnection,
+        message: dict[str, Any],
+        pid: str,
+        ok: bool,
+        answer: Any,
+        status: int | None,
+    ) -> None:
+        row = await lock(conn, pid)
+        if row is None:
+            return
+        if ok:
+            if message["@type"] == "TransferRequestMessage" and not row.provider_pid:
+                ppid = answer.get("providerPid") if isinstance(answer, dict) else None
+                if isinstance(ppid, str) and ppid:
+                    await set_fields(conn, pid, provider_pid=ppid)
+            return
+        if message["@type"] == "TransferTerminationMessage":
+            return
+        reason = f"the peer did not accept our {message['@type']} ({status or 'unreachable'})"
+        await set_fields(conn, pid, state=TState.TERMINATED.value, error=reason)
+        if status is not None and row.provider_pid and row.consumer_pid:
+            msg = m.transfer_coded(
+                "TransferTerminationMessage",
+                row.provider_pid,
+                row.consumer_pid,
+                Code.MISMATCH.value,
+                reason,
+            )
+            await enqueue(
+                conn,
+                process_pid=pid,
+                kind=KIND,
+                message=msg,
+                url=self.peer_url(row, "termination"),
+                audience_did=row.counterparty_did,
+            )
