@@ -29,6 +29,7 @@ class Component(Protocol):
 def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.dsp.component import DspComponent
     from connector.management.api import ManagementApi
+    from connector.ngsild.component import NgsiLdBroker
     from connector.provenance.component import ProvenanceComponent
 
-    return [ManagementApi(), ProvenanceComponent(), DspComponent()]
+    return [ManagementApi(), ProvenanceComponent(), DspComponent(), NgsiLdBroker()]

@@ -1,0 +1,1 @@
+"""HTTP handlers of the NGSI-LD API, one module per resource family."""

@@ -1,0 +1,235 @@
+"""Query parameters (and the batch Query body) turned into a store plan and a render view."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shapely.geometry import shape
+
+from connector.ngsild.context import TermMap
+from connector.ngsild.errors import bad_data, too_many
+from connector.ngsild.model import check_geometry, check_id
+from connector.ngsild.pep import AccessScope
+from connector.ngsild.query.geo import bbox_of, parse_geoquery
+from connector.ngsild.query.q import compile_q, parse_q
+from connector.ngsild.query.selectors import (
+    expand_expr,
+    matches_scope,
+    parse_scope_q,
+    parse_types,
+)
+from connector.ngsild.render import LOCATION, View
+from connector.ngsild.store import QueryPlan, push_q
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 20
+FORMATS = ("normalized", "concise", "keyValues")
+OPTIONS = {
+    "keyValues",
+    "concise",
+    "normalized",
+    "sysAttrs",
+    "noOverwrite",
+    "replace",
+    "update",
+    "simplified",
+}
+
+
+def split(value: str | None) -> list[str]:
+    if value is None:
+        return []
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def options(params: Mapping[str, str]) -> set[str]:
+    opts = set(split(params.get("options")))
+    unknown = opts - OPTIONS
+    if unknown:
+        raise bad_data(f"unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+    return opts
+
+
+def view_for(params: Mapping[str, str], tm: TermMap, scope: AccessScope) -> View:
+    opts = options(params)
+    fmt = params.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise bad_data(f"format must be one of {', '.join(FORMATS)}")
+    if fmt is None:
+        fmt = "normalized"
+        if "keyValues" in opts or "simplified" in opts:
+            fmt = "keyValues"
+        elif "concise" in opts:
+            fmt = "concise"
+    attrs = attrs_param(params.get("attrs"), tm)
+    if scope.attributes is not None:
+        attrs = scope.attributes if attrs is None else attrs & scope.attributes
+    pick = split(params.get("pick"))
+    omit = split(params.get("omit"))
+    if pick and omit:
+        raise bad_data("pick and omit cannot be used together")
+    lang = params.get("lang")
+    if lang is not None and not re.fullmatch(r"[A-Za-z0-9\-*,;=. ]{1,100}", lang):
+        raise bad_data(f"lang {lang!r} is not a language tag list")
+    return View(
+        fmt=fmt,
+        sys_attrs="sysAttrs" in opts,
+        lang=lang,
+        attrs=attrs,
+        pick=frozenset(pick) if pick else None,
+        omit=frozenset(omit),
+    )
+
+
+def attrs_param(raw: str | list[str] | None, tm: TermMap) -> frozenset[str] | None:
+    names = split(raw) if isinstance(raw, str) or raw is None else raw
+    if not names:
+        return None
+    return frozenset(tm.expand(n) for n in names)
+
+
+def _int(params: Mapping[str, Any], name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}") from None
+    if value < 0:
+        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The entity selection of a query: from URL parameters or a batch Query body."""
+
+    ids: list[str] | None = None
+    id_pattern: str | None = None
+    types: str | None = None
+    attrs: list[str] | None = None
+    q: str | None = None
+    scope_q: str | None = None
+    georel: str | None = None
+    geometry: str | None = None
+    coordinates: Any = None
+    geoproperty: str | None = None
+
+
+def selection_from_params(params: Mapping[str, str]) -> Selection:
+    ids = split(params.get("id"))
+    return Selection(
+        ids=ids or None,
+        id_pattern=params.get("idPattern"),
+        types=params.get("type"),
+        attrs=split(params.get("attrs")) or None,
+        q=params.get("q"),
+        scope_q=params.get("scopeQ"),
+        georel=params.get("georel"),
+        geometry=params.get("geometry"),
+        coordinates=params.get("coordinates"),
+        geoproperty=params.get("geoproperty"),
+    )
+
+
+def plan_for(
+    sel: Selection,
+    params: Mapping[str, Any],
+    tm: TermMap,
+    scope: AccessScope,
+    *,
+    require_filter: bool = True,
+) -> QueryPlan:
+    limit = _int(params, "limit", DEFAULT_LIMIT)
+    offset = _int(params, "offset", 0)
+    count = str(params.get("count", "false")).lower() == "true"
+    if limit > MAX_LIMIT:
+        raise too_many(f"limit {limit} exceeds the maximum of {MAX_LIMIT}")
+    if limit == 0 and not count:
+        raise bad_data("limit=0 is only allowed together with count=true")
+    if require_filter and not any(
+        (sel.ids, sel.id_pattern, sel.types, sel.attrs, sel.q, sel.georel, sel.scope_q)
+    ):
+        raise bad_data("give at least one of id, idPattern, type, attrs, q, georel or scopeQ")
+    plan = QueryPlan(limit=limit, offset=offset, count=count)
+    plan.allowed_types = scope.entity_types
+    plan.allowed_attrs = scope.attributes
+    if sel.ids:
+        plan.ids = [check_id(i) for i in sel.ids]
+    if sel.id_pattern is not None:
+        try:
+            re.compile(sel.id_pattern)
+        except re.error as exc:
+            raise bad_data(f"idPattern is not a regular expression: {exc}") from None
+        plan.id_pattern = sel.id_pattern
+    if sel.types:
+        plan.types = expand_expr(parse_types(sel.types), tm.expand)
+    if sel.attrs:
+        plan.attrs = frozenset(tm.expand(a) for a in sel.attrs)
+    predicates = []
+    if sel.q:
+        tree = parse_q(sel.q)
+        plan.q_sql, plan.q_exact = push_q(tree, tm.expand, scope.attributes)
+        if not plan.q_exact:
+            predicates.append(compile_q(tree, tm.expand, scope.attributes))
+    if sel.scope_q:
+        scope_expr = parse_scope_q(sel.scope_q)
+        predicates.append(lambda doc: matches_scope(scope_expr, doc.get("scope") or []))
+    if predicates:
+        plan.predicate = (
+            predicates[0] if len(predicates) == 1 else lambda doc: all(p(doc) for p in predicates)
+        )
+    if sel.georel or sel.geometry or sel.coordinates:
+        prop = tm.expand(sel.geoproperty) if sel.geoproperty else LOCATION
+        plan.geo = parse_geoquery(sel.georel, sel.geometry, sel.coordinates, prop)
+    if scope.area is not None:
+        area = check_geometry(scope.area, "access area")
+        plan.area = shape(area)
+        plan.area_box = bbox_of(area)
+    return plan
+
+
+def selection_from_query_body(body: Any) -> tuple[Selection, list[Selection]]:
+    """The batch Query (§5.2.23): entity selectors become one selection each (OR-ed)."""
+    if not isinstance(body, dict):
+        raise bad_data("the Query must be a JSON object")
+    if body.get("type", "Query") != "Query":
+        raise bad_data("the body's type must be 'Query'")
+    geo = body.get("geoQ") or {}
+    if not isinstance(geo, dict):
+        raise bad_data("geoQ must be an object")
+    attrs = body.get("attrs")
+    if attrs is not None and (
+        not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs)
+    ):
+        raise bad_data("attrs must be a list of attribute names")
+    for key in ("q", "scopeQ"):
+        if key in body and not isinstance(body[key], str):
+            raise bad_data(f"{key} must be a string")
+    base = Selection(
+        attrs=attrs or None,
+        q=body.get("q"),
+        scope_q=body.get("scopeQ"),
+        georel=geo.get("georel"),
+        geometry=geo.get("geometry"),
+        coordinates=geo.get("coordinates"),
+        geoproperty=geo.get("geoproperty"),
+    )
+    selectors = body.get("entities") or []
+    if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
+        raise bad_data("entities must be a list of EntitySelector objects")
+    out = []
+    for s in selectors:
+        ids = s.get("id")
+        out.append(
+            Selection(
+                ids=[ids] if isinstance(ids, str) else ids,
+                id_pattern=s.get("idPattern"),
+                types=s.get("type"),
+            )
+        )
+    return base, out

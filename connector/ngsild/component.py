@@ -1,0 +1,67 @@
+"""The NGSI-LD broker as a connector component, served under ``/ngsi-ld/v1``.
+
+What it puts in ``ctx.components`` for others:
+
+* ``"ngsild.broker"`` - :class:`connector.ngsild.service.Broker` (store + change feed);
+* ``"ngsild.events"`` - :class:`connector.ngsild.events.ChangeFeed` to subscribe to changes;
+* ``"ngsild.pep"`` - the :class:`connector.ngsild.pep.PolicyEnforcementPoint`, looked up on every
+  request, so the policy component can replace the default (admin only) at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from connector.http.context import CTX, ConnectorContext
+from connector.ngsild.api import batch, discovery, entities
+from connector.ngsild.errors import NgsiError, not_found
+from connector.ngsild.events import ChangeFeed
+from connector.ngsild.pep import AdminOnlyPep
+from connector.ngsild.service import Broker
+from connector.ngsild.store import Store
+
+PREFIX = "/ngsi-ld/v1"
+
+
+@web.middleware
+async def ngsi_not_found(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Unknown paths under the prefix are NGSI-LD ResourceNotFound problems."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        raise not_found(f"no NGSI-LD resource at {request.path}") from None
+    except web.HTTPMethodNotAllowed as exc:
+        raise NgsiError(
+            "InvalidRequest",
+            f"{request.method} is not allowed on {request.path}",
+            status=405,
+            headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+        ) from None
+
+
+class NgsiLdBroker:
+    name = "ngsild"
+
+    def __init__(self) -> None:
+        self.feed = ChangeFeed()
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        return None
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        ctx.components["ngsild.broker"] = Broker(Store(ctx.engine), self.feed)
+        ctx.components["ngsild.events"] = self.feed
+        ctx.components.setdefault("ngsild.pep", AdminOnlyPep())
+        app = web.Application(middlewares=[ngsi_not_found])
+        app[CTX] = ctx
+        entities.add_routes(app)
+        batch.add_routes(app)
+        discovery.add_routes(app)
+        root.add_subapp(PREFIX, app)
+
+    async def stop(self) -> None:
+        return None

@@ -1,0 +1,341 @@
+"""The broker's operations on stored entities, independent of HTTP.
+
+Every write runs as: load the affected entities in one transaction, compute the new stored
+forms in Python (pure functions of :mod:`connector.ngsild.model`), write them, commit, and only
+then publish the change events. Batch operations report per entity; an entity that fails
+validation or a precondition is never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from connector.http.problems import Problem
+from connector.ngsild.errors import NgsiError, already_exists, bad_data, not_found
+from connector.ngsild.events import ChangeEvent, ChangeFeed, event_for
+from connector.ngsild.model import (
+    Doc,
+    Instance,
+    attribute_names,
+    merge_instances,
+    now_iso,
+    put_instances,
+)
+from connector.ngsild.pep import AccessScope
+from connector.ngsild.store import QueryPlan, Store
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "Forbidden", detail=detail)
+
+
+def check_write(scope: AccessScope, doc: Doc | None) -> None:
+    """Refuse a write the scope does not cover (types, attributes)."""
+    if not scope.may_write:
+        raise forbidden("this access scope is read-only")
+    if doc is None:
+        return
+    if scope.entity_types is not None and not set(doc.get("type", [])) <= scope.entity_types:
+        raise forbidden(f"writing entities of these types is not permitted: {doc.get('type')}")
+    if scope.attributes is not None:
+        extra = set(attribute_names(doc)) - scope.attributes
+        if extra:
+            raise forbidden(f"writing these attributes is not permitted: {sorted(extra)}")
+
+
+def visible(doc: Doc, scope: AccessScope) -> Doc | None:
+    """The part of a stored entity a read scope shows (None: the entity is hidden)."""
+    if scope.entity_types is not None and not set(doc.get("type", [])) & scope.entity_types:
+        return None
+    if scope.attributes is None:
+        return doc
+    return {k: v for k, v in doc.items() if ":" not in k or k in scope.attributes}
+
+
+@dataclass
+class Outcome:
+    """What a (batch) write did: ids created/updated/deleted and per-entity errors."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    errors: list[tuple[str, NgsiError | Problem]] = field(default_factory=list)
+    # attribute-level outcome of append/update operations
+    attrs_updated: list[str] = field(default_factory=list)
+    attrs_not_updated: list[tuple[str, str]] = field(default_factory=list)
+
+
+# a change: given the current stored form (or None), return the new one (None: delete)
+Change = Callable[[Doc | None], Doc | None]
+
+
+class Broker:
+    def __init__(self, store: Store, feed: ChangeFeed) -> None:
+        self.store = store
+        self.feed = feed
+
+    async def apply(self, changes: Sequence[tuple[str, Change]], scope: AccessScope) -> Outcome:
+        """Apply per-entity changes in one transaction; collect errors per entity."""
+        outcome = Outcome()
+        events: list[ChangeEvent] = []
+        async with self.store.writing() as conn:
+            current = await self.store.load_for_update(conn, [eid for eid, _ in changes])
+            inserts: dict[str, Doc] = {}
+            replaces: dict[str, Doc] = {}
+            deletes: list[str] = []
+            for eid, change in changes:
+                before = current.get(eid)
+                try:
+                    if before is not None:
+                        check_write(scope, before)
+                    after = change(before)
+                    if after is not None:
+                        check_write(scope, after)
+                except (NgsiError, Problem) as exc:
+                    outcome.errors.append((eid, exc))
+                    continue
+                if before is None and after is None:
+                    continue
+                if after is None:
+                    deletes.append(eid)
+                    inserts.pop(eid, None)
+                    replaces.pop(eid, None)
+                    current.pop(eid, None)
+                    outcome.deleted.append(eid)
+                elif before is None:
+                    inserts[eid] = after
+                    current[eid] = after
+                    outcome.created.append(eid)
+                else:
+                    if eid in inserts:
+                        inserts[eid] = after
+                    else:
+                        replaces[eid] = after
+                    current[eid] = after
+                    outcome.updated.append(eid)
+                events.append(event_for(before, after))
+            try:
+                await self.store.delete(conn, deletes)
+                await self.store.replace(conn, list(replaces.values()))
+                await self.store.insert(conn, list(inserts.values()))
+            except IntegrityError:
+                # another replica created one of these ids concurrently
+                raise already_exists(
+                    "an entity with one of these ids was created meanwhile"
+                ) from None
+        await self.feed.publish_all(_squash(events))
+        return outcome
+
+    async def apply_one(self, entity_id: str, change: Change, scope: AccessScope) -> Outcome:
+        outcome = await self.apply([(entity_id, change)], scope)
+        if outcome.errors:
+            raise outcome.errors[0][1]
+        return outcome
+
+    async def get(self, entity_id: str, scope: AccessScope) -> Doc:
+        doc = await self.store.get(entity_id)
+        shown = visible(doc, scope) if doc is not None else None
+        if shown is None:
+            raise not_found(f"no entity {entity_id}")
+        return shown
+
+    async def query(self, plan: QueryPlan) -> tuple[list[Doc], int | None]:
+        return await self.store.query(plan)
+
+
+def _squash(events: list[ChangeEvent]) -> list[ChangeEvent]:
+    """One event per entity and transaction (a batch may touch an id twice)."""
+    first: dict[str, ChangeEvent] = {}
+    last: dict[str, ChangeEvent] = {}
+    for event in events:
+        first.setdefault(event.entity_id, event)
+        last[event.entity_id] = event
+    out = []
+    for eid, event in last.items():
+        before = first[eid].before
+        if before is None and event.after is None:
+            continue
+        out.append(event_for(before, event.after) if first[eid] is not event else event)
+    return out
+
+
+# --- change builders (pure) ----------------------------------------------------------------
+
+
+def create(doc: Doc) -> Change:
+    def change(before: Doc | None) -> Doc:
+        if before is not None:
+            raise already_exists(f"the entity {doc['id']} already exists")
+        return doc
+
+    return change
+
+
+def must_exist(before: Doc | None, entity_id: str) -> Doc:
+    if before is None:
+        raise not_found(f"no entity {entity_id}")
+    return before
+
+
+def replace(doc: Doc, *, upsert: bool = False) -> Change:
+    """PUT / upsert with replace: the entity becomes ``doc`` (createdAt kept)."""
+
+    def change(before: Doc | None) -> Doc:
+        if before is None:
+            if not upsert:
+                raise not_found(f"no entity {doc['id']}")
+            return doc
+        out = dict(doc)
+        out["createdAt"] = before.get("createdAt", doc["createdAt"])
+        return out
+
+    return change
+
+
+def _touch(doc: Doc, now: str) -> Doc:
+    doc["modifiedAt"] = now
+    return doc
+
+
+def _merge_types(doc: Doc, frag: Doc) -> None:
+    if "type" in frag:
+        types = list(doc.get("type", []))
+        for t in frag["type"]:
+            if t not in types:
+                types.append(t)
+        doc["type"] = types
+    if "scope" in frag:
+        doc["scope"] = frag["scope"]
+
+
+def merge(entity_id: str, frag: Doc, now: str, *, upsert_doc: Doc | None = None) -> Change:
+    """PATCH /entities/{id} (merge-patch semantics, NULL deletes)."""
+
+    def change(before: Doc | None) -> Doc:
+        if before is None:
+            if upsert_doc is not None:
+                return upsert_doc
+            raise not_found(f"no entity {entity_id}")
+        doc = dict(before)
+        _merge_types(doc, frag)
+        for name, instances in frag.items():
+            if ":" not in name:
+                continue
+            if instances is None:
+                doc.pop(name, None)
+                continue
+            doc[name] = merge_instances(doc.get(name), instances)
+        return _touch(doc, now)
+
+    return change
+
+
+def append(
+    entity_id: str, frag: Doc, now: str, outcome: Outcome, *, overwrite: bool, only_existing: bool
+) -> Change:
+    """POST /attrs (append, maybe noOverwrite) and PATCH /attrs (update existing only)."""
+
+    def change(before: Doc | None) -> Doc:
+        doc = dict(must_exist(before, entity_id))
+        _merge_types(doc, frag)
+        for name, instances in frag.items():
+            if ":" not in name:
+                continue
+            if instances is None:
+                raise bad_data(f"{name}: null is only allowed in a merge")
+            existing: list[Instance] = doc.get(name) or []
+            datasets = {i.get("datasetId") for i in existing}
+            if only_existing:
+                if not existing or any(i.get("datasetId") not in datasets for i in instances):
+                    outcome.attrs_not_updated.append((name, "attribute does not exist"))
+                    continue
+            elif not overwrite and any(i.get("datasetId") in datasets for i in instances):
+                outcome.attrs_not_updated.append((name, "attribute exists; noOverwrite"))
+                continue
+            doc[name] = put_instances(existing, instances)
+            outcome.attrs_updated.append(name)
+        return _touch(doc, now)
+
+    return change
+
+
+def patch_attribute(entity_id: str, name: str, instances: list[Instance], now: str) -> Change:
+    """PATCH /attrs/{attrId}: merge into the existing instance with the same datasetId."""
+
+    def change(before: Doc | None) -> Doc:
+        doc = dict(must_exist(before, entity_id))
+        existing = doc.get(name)
+        if not existing:
+            raise not_found(f"the entity {entity_id} has no attribute {name}")
+        datasets = {i.get("datasetId") for i in existing}
+        for inst in instances:
+            if inst.get("datasetId") not in datasets:
+                raise not_found(
+                    f"the attribute {name} has no instance with datasetId {inst.get('datasetId')}"
+                )
+        doc[name] = merge_instances(existing, instances)
+        return _touch(doc, now)
+
+    return change
+
+
+def replace_attribute(entity_id: str, name: str, instances: list[Instance], now: str) -> Change:
+    """PUT /attrs/{attrId}: replace the instance(s) with the same datasetId."""
+
+    def change(before: Doc | None) -> Doc:
+        doc = dict(must_exist(before, entity_id))
+        existing = doc.get(name)
+        if not existing:
+            raise not_found(f"the entity {entity_id} has no attribute {name}")
+        doc[name] = put_instances(existing, instances)
+        return _touch(doc, now)
+
+    return change
+
+
+def delete_attribute(
+    entity_id: str, name: str, dataset_id: str | None, delete_all: bool, now: str
+) -> Change:
+    def change(before: Doc | None) -> Doc:
+        doc = dict(must_exist(before, entity_id))
+        existing: list[Instance] = doc.get(name) or []
+        if not existing:
+            raise not_found(f"the entity {entity_id} has no attribute {name}")
+        if delete_all:
+            kept: list[Instance] = []
+        else:
+            kept = [i for i in existing if i.get("datasetId") != dataset_id]
+            if len(kept) == len(existing):
+                raise not_found(f"the attribute {name} has no instance with datasetId {dataset_id}")
+        if kept:
+            doc[name] = kept
+        else:
+            doc.pop(name)
+        return _touch(doc, now)
+
+    return change
+
+
+def delete(entity_id: str) -> Change:
+    def change(before: Doc | None) -> None:
+        must_exist(before, entity_id)
+        return None
+
+    return change
+
+
+def stamp() -> str:
+    return now_iso()
+
+
+def summary(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "deleted": outcome.deleted,
+        "errors": [eid for eid, _ in outcome.errors],
+    }

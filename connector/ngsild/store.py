@@ -1,0 +1,531 @@
+"""Entity storage on SQLAlchemy Core: one JSON document per entity plus index tables.
+
+``ngsild_entity`` holds the stored form (see :mod:`connector.ngsild.model`) under its id;
+the index tables make the common queries cheap at a million entities:
+
+* ``ngsild_entity_type`` (type, entity_id): queries by type walk this primary key in id order,
+  so ``type=X&limit=20`` reads about 20 rows;
+* ``ngsild_attr`` (one row per attribute instance and scalar content value): attribute
+  existence and numeric/string comparisons of q run as index probes; also the source of
+  ``/attributes`` discovery;
+* ``ngsild_geo`` (bounding box per GeoProperty instance): geo-queries select candidates by box,
+  the exact predicate then runs in Python (shapely).
+
+Whatever SQL cannot decide exactly (patterns, sub-attribute paths, exact geometry, scopeQ, the
+access area) is checked in Python on the candidates, which are read in id-ordered pages.
+The migration ``0002_ngsild`` creates the same tables; keep both in sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
+
+from connector.ngsild.model import Doc, Instance
+from connector.ngsild.query.geo import BBox, GeoQuery, bbox_of
+from connector.ngsild.query.q import And, Node, Or, Range, Term, content_values
+from connector.ngsild.query.selectors import AllOf, AnyOf, Expr, Leaf, leaves
+
+metadata = MetaData()
+MAX_TXT = 500
+SMALL_DEG = 0.1  # geometries up to this width/height use the point-like index branch
+
+entities = Table(
+    "ngsild_entity",
+    metadata,
+    Column("id", String(2048), primary_key=True),
+    Column("doc", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("modified_at", String(40), nullable=False),
+)
+entity_types = Table(
+    "ngsild_entity_type",
+    metadata,
+    Column("type", String(1024), primary_key=True),
+    Column("entity_id", String(2048), primary_key=True),
+    Index("ix_ngsild_entity_type_entity", "entity_id"),
+)
+attr_index = Table(
+    "ngsild_attr",
+    metadata,
+    Column("entity_id", String(2048), nullable=False),
+    Column("name", String(1024), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("num", Float, nullable=True),
+    Column("txt", String(MAX_TXT), nullable=True),
+    Index("ix_ngsild_attr_entity", "entity_id", "name"),
+    Index("ix_ngsild_attr_num", "name", "num"),
+    Index("ix_ngsild_attr_txt", "name", "txt"),
+)
+geo_index = Table(
+    "ngsild_geo",
+    metadata,
+    Column("entity_id", String(2048), nullable=False),
+    Column("name", String(1024), nullable=False),
+    Column("big", Integer, nullable=False),
+    Column("min_x", Float, nullable=False),
+    Column("min_y", Float, nullable=False),
+    Column("max_x", Float, nullable=False),
+    Column("max_y", Float, nullable=False),
+    Index("ix_ngsild_geo_entity", "entity_id"),
+    Index("ix_ngsild_geo_box", "name", "big", "min_x", "min_y"),
+)
+
+E = entities.c
+T = entity_types.c
+A = attr_index.c
+G = geo_index.c
+
+
+# --- index rows -------------------------------------------------------------------------
+
+
+def _index_rows(
+    doc: Doc,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    eid = doc["id"]
+    types = [{"type": t, "entity_id": eid} for t in doc.get("type", [])]
+    attrs: list[dict[str, Any]] = []
+    geos: list[dict[str, Any]] = []
+    for name, instances in doc.items():
+        if ":" not in name:
+            continue
+        for inst in instances:
+            kind = inst["type"]
+            indexed = False
+            for value in content_values(inst):
+                num = txt = None
+                if isinstance(value, bool) or value is None:
+                    continue
+                if isinstance(value, int | float):
+                    num = float(value)
+                elif isinstance(value, str) and len(value) <= MAX_TXT:
+                    txt = value
+                else:
+                    continue
+                attrs.append({"entity_id": eid, "name": name, "kind": kind, "num": num, "txt": txt})
+                indexed = True
+            if not indexed:
+                attrs.append(
+                    {"entity_id": eid, "name": name, "kind": kind, "num": None, "txt": None}
+                )
+            if kind == "GeoProperty" and isinstance(inst.get("value"), dict):
+                minx, miny, maxx, maxy = bbox_of(inst["value"])
+                big = int(maxx - minx > SMALL_DEG or maxy - miny > SMALL_DEG)
+                geos.append(
+                    {
+                        "entity_id": eid,
+                        "name": name,
+                        "big": big,
+                        "min_x": minx,
+                        "min_y": miny,
+                        "max_x": maxx,
+                        "max_y": maxy,
+                    }
+                )
+    return types, attrs, geos
+
+
+def dumps(doc: Doc) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- query translation --------------------------------------------------------------------
+
+
+def _attr_exists(name: str, *conds: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(A.entity_id == E.id, A.name == name, *conds)
+
+
+def _push_term(
+    term: Term, expand: Callable[[str], str], allowed: frozenset[str] | None
+) -> tuple[ColumnElement[bool] | None, bool]:
+    """SQL for one q term and whether it decides the term exactly."""
+    name = expand(term.path.attr)
+    if allowed is not None and name not in allowed:
+        return (true() if term.op == "!" else false()), True
+    simple = not term.path.subs and not term.path.keys
+    if term.op is None:
+        return _attr_exists(name), simple
+    if term.op == "!":
+        return (~_attr_exists(name), True) if simple else (None, False)
+    if not simple or term.op in ("!=", "~=", "!~="):
+        return _attr_exists(name), False
+    value = term.value
+    if term.op == "==":
+        values: list[Any]
+        if isinstance(value, Range):
+            lo, hi = value.low, value.high
+            if _is_num(lo) and _is_num(hi):
+                return _attr_exists(name, A.num >= lo, A.num <= hi), True
+            if isinstance(lo, str) and isinstance(hi, str):
+                return _attr_exists(name, A.txt >= lo, A.txt <= hi), False
+            return _attr_exists(name), False
+        values = list(value) if isinstance(value, tuple) else [value]
+        nums = [v for v in values if _is_num(v)]
+        txts = [v for v in values if isinstance(v, str) and len(v) <= MAX_TXT]
+        if len(nums) + len(txts) != len(values):
+            return _attr_exists(name), False
+        txts += [expand(t) for t in txts if ":" not in t and " " not in t and t]
+        conds: list[ColumnElement[bool]] = []
+        if nums:
+            conds.append(A.num.in_(nums))
+        if txts:
+            conds.append(A.txt.in_(sorted(set(txts))))
+        return _attr_exists(name, or_(*conds)), True
+    if _is_num(value):
+        col = A.num
+        cond = {">": col > value, ">=": col >= value, "<": col < value, "<=": col <= value}[term.op]
+        return _attr_exists(name, cond), True
+    return _attr_exists(name), False
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def push_q(
+    node: Node, expand: Callable[[str], str], allowed: frozenset[str] | None
+) -> tuple[ColumnElement[bool] | None, bool]:
+    """The SQL condition for a q tree: a superset of the matches, exact when the flag says so."""
+    if isinstance(node, Term):
+        return _push_term(node, expand, allowed)
+    parts = [push_q(i, expand, allowed) for i in node.items]
+    if isinstance(node, And):
+        conds = [c for c, _ in parts if c is not None]
+        exact = all(c is not None and x for c, x in parts)
+        return (and_(*conds) if conds else None), exact
+    assert isinstance(node, Or)
+    if any(c is None for c, _ in parts):
+        return None, False
+    return or_(*[c for c, _ in parts if c is not None]), all(x for _, x in parts)
+
+
+def type_condition(expr: Expr) -> ColumnElement[bool]:
+    # An alias, so the sub-query never correlates with a type table driving the outer query.
+    t = entity_types.alias("tx")
+    if isinstance(expr, Leaf):
+        return exists().where(t.c.entity_id == E.id, t.c.type == expr.name)
+    if isinstance(expr, AnyOf) and all(isinstance(i, Leaf) for i in expr.items):
+        return exists().where(t.c.entity_id == E.id, t.c.type.in_(sorted(leaves(expr))))
+    parts = [type_condition(i) for i in expr.items]
+    return and_(*parts) if isinstance(expr, AllOf) else or_(*parts)
+
+
+def bbox_condition(name: str, box: BBox) -> ColumnElement[bool]:
+    minx, miny, maxx, maxy = box
+    small = and_(
+        G.big == 0,
+        G.min_x >= minx - SMALL_DEG,
+        G.min_x <= maxx,
+        G.min_y >= miny - SMALL_DEG,
+        G.min_y <= maxy,
+    )
+    overlap = and_(G.min_x <= maxx, G.max_x >= minx, G.min_y <= maxy, G.max_y >= miny)
+    ids = select(G.entity_id).where(G.name == name, or_(small, G.big == 1), overlap)
+    return E.id.in_(ids)
+
+
+def geo_exists(name: str) -> ColumnElement[bool]:
+    return exists().where(G.entity_id == E.id, G.name == name)
+
+
+@dataclass
+class QueryPlan:
+    """Everything a query needs, already expanded and compiled by the service."""
+
+    ids: Sequence[str] | None = None
+    id_pattern: str | None = None
+    types: Expr | None = None
+    attrs: frozenset[str] | None = None  # entities must have one of these
+    q_sql: ColumnElement[bool] | None = None
+    q_exact: bool = True
+    predicate: Callable[[Doc], bool] | None = None  # exact check in Python
+    geo: GeoQuery | None = None
+    area: Any = None  # shapely geometry of the access scope's area
+    area_box: BBox | None = None
+    allowed_types: frozenset[str] | None = None
+    allowed_attrs: frozenset[str] | None = None
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+
+
+class Store:
+    """Reads and writes entities; writes are serialized per process on SQLite."""
+
+    PAGE = 500
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. SQLite has one writer: taking it in-process first avoids
+        SQLITE_BUSY upgrades of concurrent read-then-write transactions."""
+        if self.postgres:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    # -- writes (inside `writing()`) ----------------------------------------------------
+
+    async def load_for_update(self, conn: AsyncConnection, ids: Iterable[str]) -> dict[str, Doc]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, Doc] = {}
+        for chunk in _chunks(ids, 500):
+            stmt = select(E.id, E.doc).where(E.id.in_(chunk))
+            if self.postgres:
+                stmt = stmt.with_for_update()
+            for row in await conn.execute(stmt):
+                out[row[0]] = json.loads(row[1])
+        return out
+
+    async def insert(self, conn: AsyncConnection, docs: Sequence[Doc]) -> None:
+        if not docs:
+            return
+        await conn.execute(
+            insert(entities),
+            [
+                {
+                    "id": d["id"],
+                    "doc": dumps(d),
+                    "created_at": d["createdAt"],
+                    "modified_at": d["modifiedAt"],
+                }
+                for d in docs
+            ],
+        )
+        await self._insert_index(conn, docs)
+
+    async def _insert_index(self, conn: AsyncConnection, docs: Sequence[Doc]) -> None:
+        types: list[dict[str, Any]] = []
+        attrs: list[dict[str, Any]] = []
+        geos: list[dict[str, Any]] = []
+        for d in docs:
+            t, a, g = _index_rows(d)
+            types += t
+            attrs += a
+            geos += g
+        if types:
+            await conn.execute(insert(entity_types), types)
+        if attrs:
+            await conn.execute(insert(attr_index), attrs)
+        if geos:
+            await conn.execute(insert(geo_index), geos)
+
+    async def _delete_index(self, conn: AsyncConnection, ids: Sequence[str]) -> None:
+        for chunk in _chunks(list(ids), 500):
+            for table in (entity_types, attr_index, geo_index):
+                await conn.execute(delete(table).where(table.c.entity_id.in_(chunk)))
+
+    async def replace(self, conn: AsyncConnection, docs: Sequence[Doc]) -> None:
+        """Overwrite existing entities' documents and their index rows."""
+        if not docs:
+            return
+        for d in docs:
+            await conn.execute(
+                update(entities)
+                .where(E.id == d["id"])
+                .values(doc=dumps(d), modified_at=d["modifiedAt"])
+            )
+        await self._delete_index(conn, [d["id"] for d in docs])
+        await self._insert_index(conn, docs)
+
+    async def delete(self, conn: AsyncConnection, ids: Sequence[str]) -> None:
+        await self._delete_index(conn, ids)
+        for chunk in _chunks(list(ids), 500):
+            await conn.execute(delete(entities).where(E.id.in_(chunk)))
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def get(self, entity_id: str) -> Doc | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(E.doc).where(E.id == entity_id))).first()
+        return json.loads(row[0]) if row else None
+
+    def _conditions(self, plan: QueryPlan) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if plan.ids is not None:
+            conds.append(E.id.in_(list(plan.ids)))
+        if plan.id_pattern is not None:
+            conds.append(E.id.regexp_match(plan.id_pattern))
+        if plan.allowed_types is not None:
+            conds.append(type_condition(AnyOf(tuple(Leaf(t) for t in sorted(plan.allowed_types)))))
+        if plan.types is not None and not self._type_driven(plan):
+            conds.append(type_condition(plan.types))
+        if plan.attrs is not None:
+            names = plan.attrs
+            if plan.allowed_attrs is not None:
+                names = names & plan.allowed_attrs
+            conds.append(
+                exists().where(A.entity_id == E.id, A.name.in_(sorted(names))) if names else false()
+            )
+        if plan.q_sql is not None:
+            conds.append(plan.q_sql)
+        if plan.geo is not None:
+            box = plan.geo.prefilter_bbox()
+            visible = plan.allowed_attrs is None or plan.geo.geoproperty in plan.allowed_attrs
+            if not visible:
+                conds.append(false())
+            elif box is not None:
+                conds.append(bbox_condition(plan.geo.geoproperty, box))
+            else:
+                conds.append(geo_exists(plan.geo.geoproperty))
+        if plan.area_box is not None:
+            from connector.ngsild.render import LOCATION
+
+            conds.append(bbox_condition(LOCATION, plan.area_box))
+        return conds
+
+    def _type_driven(self, plan: QueryPlan) -> bool:
+        return isinstance(plan.types, Leaf) and plan.geo is None and plan.ids is None
+
+    def _select(self, plan: QueryPlan, columns: Sequence[Any]) -> Any:
+        conds = self._conditions(plan)
+        if self._type_driven(plan):
+            assert isinstance(plan.types, Leaf)
+            stmt = (
+                select(*columns)
+                .select_from(entity_types.join(entities, E.id == T.entity_id))
+                .where(T.type == plan.types.name, *conds)
+            )
+            return stmt, T.entity_id
+        return select(*columns).where(*conds), E.id
+
+    def exact(self, plan: QueryPlan) -> bool:
+        return plan.q_exact and plan.predicate is None and plan.geo is None and plan.area is None
+
+    async def query(self, plan: QueryPlan) -> tuple[list[Doc], int | None]:
+        """One page of matching entities (id order) and, if asked, the total count."""
+        async with self.engine.connect() as conn:
+            if self.exact(plan):
+                docs: list[Doc] = []
+                if plan.limit > 0:
+                    stmt, order = self._select(plan, [E.doc])
+                    stmt = stmt.order_by(order).limit(plan.limit).offset(plan.offset)
+                    docs = [json.loads(r[0]) for r in await conn.execute(stmt)]
+                total = None
+                if plan.count:
+                    stmt, _ = self._select(plan, [func.count(literal_column("1"))])
+                    total = int((await conn.execute(stmt)).scalar_one())
+                return docs, total
+            return await self._scan(conn, plan)
+
+    async def _scan(self, conn: AsyncConnection, plan: QueryPlan) -> tuple[list[Doc], int | None]:
+        """Read candidates page by page in id order and keep those the exact checks accept."""
+        want = plan.offset + plan.limit
+        matched = 0
+        page: list[Doc] = []
+        last: str | None = None
+        while True:
+            stmt, order = self._select(plan, [E.id, E.doc])
+            if last is not None:
+                stmt = stmt.where(order > last)
+            rows = (await conn.execute(stmt.order_by(order).limit(self.PAGE))).all()
+            for eid, raw in rows:
+                last = eid
+                doc = json.loads(raw)
+                if not self._accept(plan, doc):
+                    continue
+                if plan.offset <= matched < want:
+                    page.append(doc)
+                matched += 1
+            if len(rows) < self.PAGE or (matched >= want and not plan.count):
+                break
+        return page, (matched if plan.count else None)
+
+    def _accept(self, plan: QueryPlan, doc: Doc) -> bool:
+        if plan.predicate is not None and not plan.predicate(doc):
+            return False
+        if plan.geo is not None:
+            instances: list[Instance] = doc.get(plan.geo.geoproperty) or []
+            if not any(
+                i.get("type") == "GeoProperty"
+                and isinstance(i.get("value"), dict)
+                and plan.geo.matches(i["value"])
+                for i in instances
+            ):
+                return False
+        if plan.area is not None:
+            from connector.ngsild.query.geo import shape_of
+            from connector.ngsild.render import LOCATION
+
+            locs = doc.get(LOCATION) or []
+            if not any(
+                isinstance(i.get("value"), dict) and shape_of(i["value"]).intersects(plan.area)
+                for i in locs
+            ):
+                return False
+        return True
+
+    # -- discovery ----------------------------------------------------------------------
+
+    async def type_counts(
+        self, allowed_types: frozenset[str] | None, only: Sequence[str] | None = None
+    ) -> dict[str, int]:
+        stmt = select(T.type, func.count()).group_by(T.type)
+        if allowed_types is not None:
+            stmt = stmt.where(T.type.in_(sorted(allowed_types)))
+        if only is not None:
+            stmt = stmt.where(T.type.in_(list(only)))
+        async with self.engine.connect() as conn:
+            return {r[0]: int(r[1]) for r in await conn.execute(stmt)}
+
+    async def attributes_of_types(
+        self,
+        types: Sequence[str] | None,
+        allowed_types: frozenset[str] | None,
+        allowed_attrs: frozenset[str] | None,
+    ) -> list[tuple[str, str, str, int]]:
+        """Rows of (entity type, attribute name, attribute kind, entity count)."""
+        stmt = (
+            select(T.type, A.name, A.kind, func.count(func.distinct(A.entity_id)))
+            .select_from(attr_index.join(entity_types, T.entity_id == A.entity_id))
+            .group_by(T.type, A.name, A.kind)
+        )
+        if types is not None:
+            stmt = stmt.where(T.type.in_(list(types)))
+        if allowed_types is not None:
+            stmt = stmt.where(T.type.in_(sorted(allowed_types)))
+        if allowed_attrs is not None:
+            stmt = stmt.where(A.name.in_(sorted(allowed_attrs)))
+        async with self.engine.connect() as conn:
+            return [(r[0], r[1], r[2], int(r[3])) for r in await conn.execute(stmt)]
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
