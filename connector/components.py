@@ -31,5 +31,12 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.management.api import ManagementApi
     from connector.ngsild.component import NgsiLdBroker
     from connector.provenance.component import ProvenanceComponent
+    from connector.trust.component import TrustComponent
 
-    return [ManagementApi(), ProvenanceComponent(), DspComponent(), NgsiLdBroker()]
+    return [
+        ManagementApi(),
+        TrustComponent(),
+        ProvenanceComponent(),
+        DspComponent(),
+        NgsiLdBroker(),
+    ]

@@ -1,0 +1,389 @@
+"""The authority role: admit members, issue their credentials, revoke them.
+
+Public (DCP-authenticated): ``POST /authority/v1/membership-requests`` — an applicant's
+connector sends ``{name, role, country}`` with its self-issued ID token; the token proves it
+controls the did:web it claims (resolved, signature checked, jti remembered).
+
+Management (admin key): ``GET /api/v1/authority/requests``,
+``POST /api/v1/authority/requests/{id}/approve|reject``, ``GET /api/v1/authority/members``,
+``POST /api/v1/authority/members/{did}/revoke``.
+
+Approval issues MembershipCredential and ParticipantCredential (plus AuditorCredential for
+auditors), each with its own revocation status entry, delivers them to the member's Credential
+Service (DCP storage endpoint) and only then adds the member to the registry. Revocation flips
+every status bit issued to the member, so verifiers refuse it once their status cache expires.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connector.http.problems import Problem, read_json
+from connector.management.api import validation_problem
+from connector.trust.core import Trust, trust_of
+from connector.trust.problems import dcp_problem
+from connector.trust.registry import Registry
+from connector.trust.status_lists import REVOCATION_LIST, StatusLists
+from connector.trust.tables import issued, membership_requests
+from identity import (
+    AuditorCredential,
+    CredentialClaims,
+    IdentityError,
+    MembershipCredential,
+    ParticipantCredential,
+    Reason,
+    create_id_token,
+    issue_credential,
+    verify_id_token,
+)
+from identity.credential_service import DCP_CONTEXT, bearer
+
+REQUEST_ID_MAX = 64
+
+
+class MembershipRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["city", "company", "civic", "auditor"]
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=500)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _request_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "did": row["did"],
+        "name": row["name"],
+        "role": row["role"],
+        "country": row["country"],
+        "state": row["state"],
+        "detail": row["detail"],
+        "createdAt": _iso(row["created_at"]),
+        "decidedAt": _iso(row["decided_at"]),
+    }
+
+
+class Authority:
+    """Membership decisions of the data-space authority, persisted."""
+
+    def __init__(self, trust: Trust) -> None:
+        assert trust.registry is not None and trust.status_lists is not None
+        self.trust = trust
+        self.registry: Registry = trust.registry
+        self.status_lists: StatusLists = trust.status_lists
+        self.engine: AsyncEngine = trust.ctx.engine
+
+    async def get_request(self, request_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(membership_requests).where(membership_requests.c.id == request_id)
+                )
+            ).first()
+        return None if row is None else _request_json(row._mapping)
+
+    async def list_requests(self, state: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(membership_requests).order_by(membership_requests.c.created_at)
+        if state:
+            stmt = stmt.where(membership_requests.c.state == state)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_request_json(r._mapping) for r in rows]
+
+    async def receive(self, did: str, body: MembershipRequest) -> dict[str, Any]:
+        member = await self.registry.get(did)
+        if member is not None and member["state"] == "active":
+            raise Problem(409, "Conflict", detail=f"{did} is already a member")
+        for pending in await self.list_requests("pending"):
+            if pending["did"] == did:
+                raise Problem(
+                    409, "Conflict", detail=f"request {pending['id']} of {did} is pending"
+                )
+        request_id = uuid.uuid4().hex
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                membership_requests.insert().values(
+                    id=request_id,
+                    did=did,
+                    name=body.name,
+                    role=body.role,
+                    country=body.country,
+                    state="pending",
+                    detail=None,
+                    created_at=datetime.now(UTC),
+                    decided_at=None,
+                )
+            )
+        if self.trust.cfg.auto_approve:
+            return await self.approve(request_id)
+        found = await self.get_request(request_id)
+        assert found is not None
+        return found
+
+    async def _decide(self, request_id: str, state: str, detail: str | None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(membership_requests)
+                .where(membership_requests.c.id == request_id)
+                .values(state=state, detail=detail, decided_at=datetime.now(UTC))
+            )
+
+    def _claims(self, req: dict[str, Any]) -> list[CredentialClaims]:
+        did = req["did"]
+        claims: list[CredentialClaims] = [
+            MembershipCredential(
+                id=did, memberOf=self.trust.did, since=datetime.now(UTC).strftime("%Y-%m-%d")
+            ),
+            ParticipantCredential(
+                id=did, legalName=req["name"], role=req["role"], country=req["country"]
+            ),
+        ]
+        if req["role"] == "auditor":
+            claims.append(
+                AuditorCredential(
+                    id=did, accreditation="data-space audit", jurisdiction=req["country"]
+                )
+            )
+        return claims
+
+    async def approve(self, request_id: str) -> dict[str, Any]:
+        req = await self.get_request(request_id)
+        if req is None:
+            raise Problem(404, "Not Found", detail=f"no membership request {request_id}")
+        if req["state"] not in ("pending", "failed"):
+            raise Problem(409, "Conflict", detail=f"request {request_id} is {req['state']}")
+        try:
+            document = await self.trust.resolver.resolve(req["did"])
+        except IdentityError as exc:
+            await self._decide(request_id, "failed", exc.detail)
+            raise dcp_problem(exc, 422) from None
+        service = document.service("CredentialService")
+        if service is None:
+            await self._decide(request_id, "failed", "no CredentialService in the DID document")
+            raise Problem(422, "Unprocessable Content", detail="no CredentialService to deliver to")
+        dsp = document.service("DataService")
+        tokens, positions = await self._issue(req)
+        try:
+            await self._deliver(req["did"], service.endpoint, tokens)
+        except IdentityError as exc:
+            await self._revoke_positions(positions)
+            await self._decide(request_id, "failed", f"delivery failed: {exc.detail}")
+            raise Problem(
+                502, "Bad Gateway", detail=f"credentials not delivered: {exc.detail}"
+            ) from None
+        async with self.engine.begin() as conn:
+            await self.registry.add(
+                conn,
+                did=req["did"],
+                name=req["name"],
+                role=req["role"],
+                country=req["country"],
+                dsp_endpoint=dsp.endpoint if dsp else None,
+                request_id=request_id,
+            )
+            await conn.execute(
+                update(membership_requests)
+                .where(membership_requests.c.id == request_id)
+                .values(state="approved", detail=None, decided_at=datetime.now(UTC))
+            )
+        self.trust.trusted_issuers.invalidate()
+        found = await self.get_request(request_id)
+        assert found is not None
+        return {**found, "credentials": [t for t, _ in tokens]}
+
+    async def _issue(
+        self, req: dict[str, Any]
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, int]]]:
+        """Sign the member's credentials; returns ((type, jwt)…, (list, index)…)."""
+        now = time.time()
+        valid_until = now + self.trust.cfg.credential_validity_days * 86_400
+        tokens: list[tuple[str, str]] = []
+        positions: list[tuple[str, int]] = []
+        async with self.status_lists.lock, self.engine.begin() as conn:
+            for claims in self._claims(req):
+                entry = await self.status_lists.allocate(conn, REVOCATION_LIST)
+                credential_id = f"urn:uuid:{uuid.uuid4()}"
+                body = claims.to_credential(
+                    self.trust.did,
+                    valid_from=now,
+                    valid_until=valid_until,
+                    status=[entry],
+                    credential_id=credential_id,
+                )
+                tokens.append(
+                    (claims.credential_type, issue_credential(self.trust.participant, body))
+                )
+                index = int(entry["statusListIndex"])
+                positions.append((REVOCATION_LIST, index))
+                await conn.execute(
+                    issued.insert().values(
+                        id=credential_id,
+                        subject=req["did"],
+                        type=claims.credential_type,
+                        list_id=REVOCATION_LIST,
+                        list_index=index,
+                        revoked=False,
+                        issued_at=datetime.now(UTC),
+                    )
+                )
+        return tokens, positions
+
+    async def _deliver(self, did: str, endpoint: str, tokens: list[tuple[str, str]]) -> None:
+        message = {
+            "@context": [DCP_CONTEXT],
+            "type": "CredentialMessage",
+            "issuerPid": uuid.uuid4().hex,
+            "status": "ISSUED",
+            "credentials": [
+                {"credentialType": type_, "payload": token, "format": "jwt"}
+                for type_, token in tokens
+            ],
+        }
+        token = create_id_token(self.trust.participant, did, ttl=self.trust.cfg.token_ttl_s)
+        status, body = await self.trust.http.request_bytes(
+            "POST",
+            endpoint.rstrip("/") + "/credentials",
+            json_body=message,
+            headers={"Authorization": f"Bearer {token}"},
+            error_reason=Reason.CREDENTIAL_SERVICE_FAILED,
+        )
+        if status != 200:
+            detail = body[:300].decode(errors="replace")
+            raise IdentityError(Reason.CREDENTIAL_SERVICE_FAILED, f"HTTP {status}: {detail}")
+
+    async def _revoke_positions(self, positions: list[tuple[str, int]]) -> None:
+        async with self.status_lists.lock, self.engine.begin() as conn:
+            for list_id, index in positions:
+                await self.status_lists.set_status(conn, list_id, index)
+
+    async def reject(self, request_id: str, reason: str) -> dict[str, Any]:
+        req = await self.get_request(request_id)
+        if req is None:
+            raise Problem(404, "Not Found", detail=f"no membership request {request_id}")
+        if req["state"] not in ("pending", "failed"):
+            raise Problem(409, "Conflict", detail=f"request {request_id} is {req['state']}")
+        await self._decide(request_id, "rejected", reason or None)
+        found = await self.get_request(request_id)
+        assert found is not None
+        return found
+
+    async def revoke(self, did: str) -> dict[str, Any]:
+        """Flip every status bit issued to ``did`` and take it out of the registry."""
+        member = await self.registry.get(did)
+        if member is None:
+            raise Problem(404, "Not Found", detail=f"{did} is not a member")
+        if member["state"] != "active":
+            raise Problem(409, "Conflict", detail=f"{did} is already {member['state']}")
+        async with self.status_lists.lock, self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(issued.c.id, issued.c.list_id, issued.c.list_index).where(
+                        issued.c.subject == did, issued.c.revoked.is_(False)
+                    )
+                )
+            ).all()
+            for row in rows:
+                await self.status_lists.set_status(conn, row.list_id, row.list_index)
+            await conn.execute(
+                update(issued)
+                .where(issued.c.subject == did, issued.c.revoked.is_(False))
+                .values(revoked=True)
+            )
+            await self.registry.mark_revoked(conn, did)
+        self.trust.trusted_issuers.invalidate()
+        return {"did": did, "state": "revoked", "revokedCredentials": [r.id for r in rows]}
+
+
+def _authority(request: web.Request) -> Authority:
+    return Authority(trust_of(request))
+
+
+async def post_membership_request(request: web.Request) -> web.Response:
+    authority = _authority(request)
+    trust = authority.trust
+    try:
+        claims = await verify_id_token(
+            bearer(request.headers.get("Authorization")),
+            trust.resolver,
+            audience=trust.did,
+            replay_cache=trust.replay,
+            leeway=trust.cfg.leeway_s,
+        )
+    except IdentityError as exc:
+        raise dcp_problem(exc) from None
+    if not claims.did.startswith("did:web:"):
+        raise Problem(400, "Bad Request", detail="members are identified by did:web")
+    try:
+        body = MembershipRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    result = await authority.receive(claims.did, body)
+    return web.json_response(result, status=201 if result["state"] == "approved" else 202)
+
+
+def _request_id(request: web.Request) -> str:
+    value = request.match_info["request_id"]
+    if not value or len(value) > REQUEST_ID_MAX or not value.isalnum():
+        raise Problem(404, "Not Found", detail="no such membership request")
+    return value
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    state = request.query.get("state")
+    if state is not None and state not in ("pending", "approved", "rejected", "failed"):
+        raise Problem(400, "Bad Request", detail="state: pending, approved, rejected or failed")
+    return web.json_response(await _authority(request).list_requests(state))
+
+
+async def approve_request(request: web.Request) -> web.Response:
+    return web.json_response(await _authority(request).approve(_request_id(request)))
+
+
+async def reject_request(request: web.Request) -> web.Response:
+    raw = await request.read()
+    reason = ""
+    if raw:
+        try:
+            reason = RejectBody.model_validate(await read_json(request)).reason
+        except ValidationError as exc:
+            raise validation_problem(exc) from None
+    return web.json_response(await _authority(request).reject(_request_id(request), reason))
+
+
+async def list_members(request: web.Request) -> web.Response:
+    everyone = request.query.get("all") in ("1", "true")
+    return web.json_response(await _authority(request).registry.list(active_only=not everyone))
+
+
+async def revoke_member(request: web.Request) -> web.Response:
+    did = request.match_info["did"]
+    if not did.startswith("did:") or len(did) > 500:
+        raise Problem(404, "Not Found", detail="no such member")
+    return web.json_response(await _authority(request).revoke(did))
+
+
+def mount(root: web.Application, api: web.Application) -> None:
+    root.router.add_post("/authority/v1/membership-requests", post_membership_request)
+    api.router.add_get("/authority/requests", list_requests)
+    api.router.add_post("/authority/requests/{request_id}/approve", approve_request)
+    api.router.add_post("/authority/requests/{request_id}/reject", reject_request)
+    api.router.add_get("/authority/members", list_members)
+    api.router.add_post("/authority/members/{did}/revoke", revoke_member)

@@ -1,0 +1,161 @@
+"""The holder side of DCP: our Credential Service, advertised in the DID document.
+
+- ``POST /dcp/presentations/query``: a verifier asks for our credentials. It authenticates
+  with its own self-issued ID token carrying the access token *we* minted for it
+  (:meth:`Trust.token_for`); identity's PresentationResponder checks both and presents only
+  the scopes that token grants.
+- ``POST /dcp/credentials``: the DCP storage endpoint; an issuer delivers credentials in a
+  CredentialMessage, authenticated by its self-issued ID token. Only our authority and issuers
+  on its trusted-issuers list may write, only credentials about us, all verified, all or none.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.http.problems import Problem, read_json
+from connector.management.api import validation_problem
+from connector.trust.core import Trust, trust_of
+from connector.trust.problems import dcp_problem
+from identity import (
+    CredentialError,
+    IdentityError,
+    PresentationResponder,
+    Reason,
+    TokenError,
+    VerifiedCredential,
+    verify_credential_jwt,
+    verify_id_token,
+)
+from identity.credential_service import DCP_CONTEXT, bearer
+
+MAX_CREDENTIALS_PER_MESSAGE = 16
+MAX_VC_CHARS = 64 * 1024
+
+
+def _trust(request: web.Request) -> Trust:
+    return trust_of(request)
+
+
+async def presentations_query(request: web.Request) -> web.Response:
+    trust = _trust(request)
+    header = request.headers.get("Authorization")
+    try:
+        bearer(header)
+    except TokenError as exc:
+        raise dcp_problem(exc) from None
+    message = await read_json(request)
+    responder = PresentationResponder(
+        trust.participant,
+        await trust.credentials.jwts(),
+        trust.resolver,
+        replay_cache=trust.replay,
+        vp_ttl=trust.cfg.token_ttl_s,
+    )
+    try:
+        body = await responder.respond(message, header)
+    except TokenError as exc:
+        raise dcp_problem(exc) from None
+    except IdentityError as exc:
+        status = {
+            Reason.MALFORMED: 400,
+            Reason.UNSUPPORTED: 501,
+            Reason.SCOPE_NOT_GRANTED: 403,
+        }.get(exc.reason, 401)
+        raise dcp_problem(exc, status) from None
+    return web.json_response(body)
+
+
+class _DeliveredCredential(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    credential_type: str = Field(alias="credentialType", min_length=1, max_length=200)
+    payload: str = Field(min_length=1, max_length=MAX_VC_CHARS)
+    format: str = Field(min_length=1, max_length=50)
+
+
+class CredentialMessage(BaseModel):
+    """DCP CredentialMessage (the fields we act on; pids are accepted and ignored)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    context: list[str] = Field(alias="@context", min_length=1)
+    type: str
+    credentials: list[_DeliveredCredential] = Field(
+        min_length=1, max_length=MAX_CREDENTIALS_PER_MESSAGE
+    )
+
+
+async def store_credentials(request: web.Request) -> web.Response:
+    trust = _trust(request)
+    try:
+        claims = await verify_id_token(
+            bearer(request.headers.get("Authorization")),
+            trust.resolver,
+            audience=trust.did,
+            replay_cache=trust.replay,
+            leeway=trust.cfg.leeway_s,
+        )
+    except IdentityError as exc:
+        raise dcp_problem(exc) from None
+    raw = await read_json(request)
+    try:
+        message = CredentialMessage.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    if message.type != "CredentialMessage" or DCP_CONTEXT not in message.context:
+        raise Problem(
+            400, "Bad Request", detail=f"expected a CredentialMessage with context {DCP_CONTEXT}"
+        )
+    await _check_issuer_may_write(trust, claims.did)
+    now = time.time()
+    received: list[tuple[VerifiedCredential, str]] = []
+    for index, item in enumerate(message.credentials):
+        try:
+            vc = await verify_credential_jwt(item.payload, trust.resolver, now=now)
+        except IdentityError as exc:
+            raise dcp_problem(exc, 400) from None
+        problem = _mismatch(vc, item.credential_type, claims.did, trust.did)
+        if problem:
+            raise Problem(
+                400,
+                "Bad Request",
+                detail=f"/credentials/{index}: {problem}",
+                reason=Reason.INVALID_CLAIMS.value,
+            )
+        received.append((vc, item.payload))
+    await trust.credentials.add_all(received)
+    return web.json_response({"stored": [vc.id for vc, _ in received]})
+
+
+def _mismatch(vc: VerifiedCredential, declared: str, sender: str, me: str) -> str | None:
+    if vc.id is None:
+        return "the credential has no id"
+    if vc.issuer != sender:
+        return f"issued by {vc.issuer}, delivered by {sender}"
+    if vc.subject_id != me:
+        return f"about {vc.subject_id}, not this participant"
+    if declared not in vc.types:
+        return f"declared {declared} but the credential is {list(vc.types)}"
+    return None
+
+
+async def _check_issuer_may_write(trust: Trust, issuer: str) -> None:
+    found = await trust.authority()
+    if found is not None and found[0] == issuer:
+        return
+    listed = (await trust.trusted_issuers.current()).get(issuer)
+    if listed is not None and listed.issuer_type != "Revoked":
+        return
+    raise dcp_problem(
+        CredentialError(Reason.UNTRUSTED_ISSUER, f"{issuer} may not deliver credentials here"),
+        403,
+    )
+
+
+def mount(root: web.Application, base: str) -> None:
+    root.router.add_post(base + "/presentations/query", presentations_query)
+    root.router.add_post(base + "/credentials", store_credentials)

@@ -1,0 +1,159 @@
+"""Member side of onboarding, on the participant's own management API (admin key).
+
+``POST /api/v1/membership {"authority": "<base URL>", "country": "ES"}`` makes this connector
+apply to the authority with a DCP-authenticated membership request. The authority is recorded
+*before* applying, because an auto-approving authority delivers the credentials to our storage
+endpoint while our request is still in flight, and only our authority may write there.
+
+Also here: ``GET /api/v1/membership`` (state and credentials), ``GET /api/v1/trust/credentials``
+and ``POST /api/v1/trust/tokens`` (a DCP token for our own applications, e.g. audit tools).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connector.config import did_web_for
+from connector.http.context import CTX
+from connector.http.problems import Problem, read_json
+from connector.management.api import load_profile, validation_problem
+from connector.trust.core import DEFAULT_SCOPES, trust_of
+from connector.trust.membership_state import load_membership, save_membership
+from identity import IdentityError, type_scope
+from identity.credential_service import VC_ID_SCOPE, VC_TYPE_SCOPE
+
+MEMBERSHIP_REQUESTS_PATH = "/authority/v1/membership-requests"
+
+
+class MembershipApplication(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    authority: str = Field(min_length=8, max_length=2000)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+    @field_validator("authority")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("the authority's base URL (http:// or https://)")
+        return v.rstrip("/")
+
+
+async def apply_for_membership(request: web.Request) -> web.Response:
+    trust = trust_of(request)
+    ctx = request.app[CTX]
+    try:
+        body = MembershipApplication.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    if trust.is_authority:
+        raise Problem(409, "Conflict", detail="the authority does not apply to itself")
+    country = body.country or (await load_profile(ctx)).country
+    if not country:
+        raise Problem(400, "Bad Request", detail="/country: needed (or set it in the profile)")
+    authority_did = did_web_for(body.authority)
+    try:
+        await trust.resolver.resolve(authority_did)
+    except IdentityError as exc:
+        raise Problem(
+            502, "Bad Gateway", detail=f"authority {authority_did}: {exc.detail}", reason=exc.reason
+        ) from None
+    state: dict[str, Any] = {
+        "authority_url": body.authority,
+        "authority_did": authority_did,
+        "state": "applying",
+    }
+    await save_membership(ctx.engine, state)
+    trust.trusted_issuers.invalidate()
+    application = {
+        "name": ctx.settings.participant.name,
+        "role": ctx.settings.participant.role.value,
+        "country": country,
+    }
+    try:
+        status, raw = await trust.http.request_bytes(
+            "POST",
+            body.authority + MEMBERSHIP_REQUESTS_PATH,
+            json_body=application,
+            headers={"Authorization": f"Bearer {trust.id_token_for(authority_did)}"},
+        )
+    except IdentityError as exc:
+        raise Problem(502, "Bad Gateway", detail=exc.detail) from None
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        answer = {"detail": raw[:200].decode(errors="replace")}
+    if status not in (201, 202) or not isinstance(answer, dict):
+        state["state"] = "refused"
+        await save_membership(ctx.engine, state)
+        raise Problem(
+            502,
+            "Bad Gateway",
+            detail=f"the authority answered {status}: {answer.get('detail', '')}",
+            authority=answer,
+        )
+    state.update(request_id=answer.get("id"), state=answer.get("state", "pending"))
+    await save_membership(ctx.engine, state)
+    return web.json_response(
+        {**_public(state), "credentials": await trust.credentials.summaries()}, status=status
+    )
+
+
+def _public(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "authority": state.get("authority_url"),
+        "authorityDid": state.get("authority_did"),
+        "requestId": state.get("request_id"),
+        "state": state.get("state"),
+    }
+
+
+async def get_membership(request: web.Request) -> web.Response:
+    trust = trust_of(request)
+    state = await load_membership(request.app[CTX].engine)
+    if state is None:
+        raise Problem(404, "Not Found", detail="this participant has not applied for membership")
+    return web.json_response({**_public(state), "credentials": await trust.credentials.summaries()})
+
+
+async def list_credentials(request: web.Request) -> web.Response:
+    return web.json_response(await trust_of(request).credentials.summaries())
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    audience: str = Field(pattern=r"^did:[a-z0-9]+:\S+$", max_length=2048)
+    scopes: list[str] = Field(default_factory=list, max_length=16)
+
+
+def _scope(name: str) -> str:
+    """Accept full DCP scopes or bare credential type names."""
+    if name.startswith((VC_TYPE_SCOPE, VC_ID_SCOPE)):
+        return name
+    return type_scope(name)
+
+
+async def create_token(request: web.Request) -> web.Response:
+    """POST /api/v1/trust/tokens: a DCP token our own application sends to another party."""
+    try:
+        body = TokenRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    scopes = [_scope(s) for s in body.scopes] or list(DEFAULT_SCOPES)
+    trust = trust_of(request)
+    token = await trust.token_for(body.audience, scopes)
+    return web.json_response(
+        {"token": token, "scopes": scopes, "expiresIn": trust.cfg.token_ttl_s}, status=201
+    )
+
+
+def mount(api: web.Application) -> None:
+    api.router.add_post("/membership", apply_for_membership)
+    api.router.add_get("/membership", get_membership)
+    api.router.add_get("/trust/credentials", list_credentials)
+    api.router.add_post("/trust/tokens", create_token)

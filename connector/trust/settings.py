@@ -1,0 +1,77 @@
+"""The `[identity]` section of agora.toml.
+
+Every outbound fetch the trust layer makes (DID documents, status lists, credential services,
+the authority) goes to an attacker-influenced URL, so where it may go is a setting: plain http is
+refused except towards the loopback hosts listed in ``allow_http_hosts`` (local demos and tests).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connector.config import Settings
+from connector.errors import ConfigError
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class IdentitySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The data-space authority (empty: learnt when this participant requests membership; the
+    #: authority itself uses its own DID and URL).
+    authority_did: str = ""
+    authority_url: str = ""
+    #: Hosts whose DID documents, status lists and credential services may be fetched;
+    #: "*" means any public host (private and loopback addresses stay refused).
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["*"])
+    #: Loopback hosts that may be reached over plain http (never in production).
+    allow_http_hosts: list[str] = Field(default_factory=list)
+    did_cache_ttl_s: float = Field(default=300.0, ge=0)
+    status_list_ttl_s: float = Field(default=300.0, ge=0)
+    trusted_issuers_ttl_s: float = Field(default=300.0, ge=0)
+    #: Lifetime of the self-issued ID tokens and access tokens this connector mints.
+    token_ttl_s: float = Field(default=300.0, gt=0, le=3600)
+    leeway_s: float = Field(default=30.0, ge=0, le=300)
+    fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: Authority only: admit membership requests without an operator's approval (the demo).
+    auto_approve: bool = False
+    #: Authority only: how long issued membership credentials are valid.
+    credential_validity_days: int = Field(default=365, ge=1, le=3650)
+
+    @field_validator("authority_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("an http:// or https:// URL")
+        return v.rstrip("/")
+
+    @field_validator("authority_did")
+    @classmethod
+    def _did(cls, v: str) -> str:
+        if v and not v.startswith("did:"):
+            raise ValueError("a DID")
+        return v
+
+    @field_validator("allow_http_hosts")
+    @classmethod
+    def _loopback_only(cls, v: list[str]) -> list[str]:
+        for host in v:
+            if host not in LOOPBACK_HOSTS:
+                raise ValueError(f"loopback hosts only ({', '.join(sorted(LOOPBACK_HOSTS))})")
+        return v
+
+
+def identity_settings(settings: Settings) -> IdentitySettings:
+    raw = settings.extra.get("identity", {})
+    try:
+        return IdentitySettings.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = "identity." + ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            str(settings.directory / "agora.toml"),
+            key,
+            err["msg"].removeprefix("Value error, "),
+            err.get("input"),
+        ) from None
