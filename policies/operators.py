@@ -147,7 +147,9 @@ def to_geometry(value: Any) -> BaseGeometry:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = json.loads(text) if text.startswith("{") else [float(x) for x in text.split(",")]
+            value = (
+                json.loads(text) if text.startswith("{") else [float(x) for x in text.split(",")]
+            )
         except ValueError:
             raise OperatorError(f"{value!r} is not an area (GeoJSON geometry or bbox)") from None
     if isinstance(value, dict):

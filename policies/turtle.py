@@ -7,6 +7,7 @@ read back by letting rdflib emit flattened JSON-LD, which the same builder under
 from __future__ import annotations
 
 import json
+import warnings
 
 from rdflib import Graph
 
@@ -18,7 +19,10 @@ from .validate import validate
 
 def to_graph(policy: Policy) -> Graph:
     g = Graph()
-    g.parse(data=json.dumps([to_expanded(policy)]), format="json-ld")
+    with warnings.catch_warnings():
+        # rdflib's own JSON-LD parser uses its deprecated ConjunctiveGraph internally.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        g.parse(data=json.dumps([to_expanded(policy)]), format="json-ld")
     g.bind("odrl", "http://www.w3.org/ns/odrl/2/")
     g.bind("agora", "https://w3id.org/agora/policy#")
     g.bind("dspace", "https://w3id.org/dspace/2025/1/")

@@ -19,6 +19,28 @@ ASSET = "urn:agora:dataset:air-quality"
 CONSUMER = "did:web:consumer.example"
 
 
+AGORA = "https://w3id.org/agora/policy#"
+CONSTRAINTS: list[tuple[str, str, Any]] = [
+    ("dateTime", "gteq", "2026-01-01T00:00:00Z"),
+    ("dateTime", "lt", "2027-01-01T00:00:00Z"),
+    ("elapsedTime", "lteq", "P1Y"),
+    ("purpose", "isAnyOf", ["research", "education"]),
+    ("odrl:count", "lteq", 1000),
+    ("spatial", "eq", "ES"),
+    ("percentage", "lteq", 50),
+    ("industry", "isNoneOf", ["advertising", "insurance"]),
+    ("language", "eq", "es"),
+    (AGORA + "entityType", "isPartOf", ["AirQualityObserved", "WeatherObserved"]),
+]
+
+
+def _c(left: str, op: str, right: Any) -> dict[str, Any]:
+    c = {"leftOperand": left, "operator": op, "rightOperand": right}
+    if left == "odrl:count":
+        c["odrl:unit"] = {"@id": AGORA + "perMonth"}
+    return c
+
+
 def agreement() -> dict[str, Any]:
     """A realistic city agreement: ten constraints on one permission."""
     return {
@@ -29,26 +51,8 @@ def agreement() -> dict[str, Any]:
         "assignee": CONSUMER,
         "target": ASSET,
         "https://w3id.org/dspace/2025/1/timestamp": "2026-01-01T00:00:00Z",
-        "permission": [
-            {
-                "action": "use",
-                "constraint": [
-                    {"leftOperand": "dateTime", "operator": "gteq", "rightOperand": "2026-01-01T00:00:00Z"},
-                    {"leftOperand": "dateTime", "operator": "lt", "rightOperand": "2027-01-01T00:00:00Z"},
-                    {"leftOperand": "elapsedTime", "operator": "lteq", "rightOperand": "P1Y"},
-                    {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": ["research", "education"]},
-                    {"leftOperand": "odrl:count", "operator": "lteq", "rightOperand": 1000,
-                     "odrl:unit": {"@id": "https://w3id.org/agora/policy#perMonth"}},
-                    {"leftOperand": "spatial", "operator": "eq", "rightOperand": "ES"},
-                    {"leftOperand": "percentage", "operator": "lteq", "rightOperand": 50},
-                    {"leftOperand": "industry", "operator": "isNoneOf", "rightOperand": ["advertising", "insurance"]},
-                    {"leftOperand": "language", "operator": "eq", "rightOperand": "es"},
-                    {"leftOperand": "https://w3id.org/agora/policy#entityType", "operator": "isPartOf",
-                     "rightOperand": ["AirQualityObserved", "WeatherObserved"]},
-                ],
-            }
-        ],
-    }  # fmt: skip
+        "permission": [{"action": "use", "constraint": [_c(*c) for c in CONSTRAINTS]}],
+    }
 
 
 def worlds(n: int) -> list[World]:
@@ -105,8 +109,8 @@ def main() -> None:
                 "ratio_to_reference": round(compiled_rate / reference_rate, 1),
                 "ngsild_enforced_ratio": None,
                 "ngsild_enforced_ratio_note": (
-                    "TODO: enforced vs unenforced NGSI-LD GET throughput, to be measured by whoever "
-                    "wires the connector's enforcement point"
+                    "TODO: enforced vs unenforced NGSI-LD GET throughput, to be measured by "
+                    "whoever wires the connector's enforcement point"
                 ),
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),

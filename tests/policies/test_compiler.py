@@ -62,7 +62,9 @@ atoms = st.one_of(
     ),
     st.builds(
         lambda op, days: Constraint(
-            ODRL + "dateTime", ODRL + op, lit((T0 + timedelta(days=days)).isoformat(), XSD + "dateTime")
+            ODRL + "dateTime",
+            ODRL + op,
+            lit((T0 + timedelta(days=days)).isoformat(), XSD + "dateTime"),
         ),
         st.sampled_from(["gt", "gteq", "lt", "lteq", "eq", "neq"]),
         st.integers(0, 60),
@@ -73,7 +75,9 @@ atoms = st.one_of(
         st.sampled_from(["P10D", "P1M", "PT240H", "P1Y"]),
     ),
     st.builds(
-        lambda op, n, unit: Constraint(ODRL + "count", ODRL + op, lit(str(n), XSD + "integer"), unit=unit),
+        lambda op, n, unit: Constraint(
+            ODRL + "count", ODRL + op, lit(str(n), XSD + "integer"), unit=unit
+        ),
         st.sampled_from(["lt", "lteq", "gt", "eq"]),
         st.integers(0, 5),
         st.sampled_from([None, AGORA + "perMonth"]),
@@ -86,7 +90,7 @@ atoms = st.one_of(
     st.just(Constraint("https://example.org/unknown", ODRL + "eq", lit("x"))),
     st.just(Constraint(ODRL + "purpose", ODRL + "resembles", lit("x"))),
     st.just(Constraint(ODRL + "purpose", ODRL + "eq", None, right_operand_reference="https://x/r")),
-)  # fmt: skip
+)
 
 constraints = st.recursive(
     atoms,
@@ -104,7 +108,13 @@ duties = st.builds(
     lambda action, deadline, uid: Duty(
         Action(ODRL + action),
         constraints=(
-            (Constraint(ODRL + "dateTime", ODRL + "lteq", lit((T0 + timedelta(days=deadline)).isoformat(), XSD + "dateTime")),)
+            (
+                Constraint(
+                    ODRL + "dateTime",
+                    ODRL + "lteq",
+                    lit((T0 + timedelta(days=deadline)).isoformat(), XSD + "dateTime"),
+                ),
+            )
             if deadline is not None
             else ()
         ),
@@ -113,33 +123,47 @@ duties = st.builds(
     st.sampled_from(["inform", "attribute", "compensate", "delete"]),
     st.one_of(st.none(), st.integers(0, 60)),
     st.sampled_from([None, "urn:duty:1"]),
-)  # fmt: skip
+)
 
 parties = st.one_of(
     st.none(),
     st.none(),
     st.just(Party(CONSUMER)),
     st.just(Party("urn:group", collection=True)),
-    st.just(Party("urn:role-group", collection=True, refinements=(Constraint(AGORA + "role", ODRL + "eq", lit("researcher")),))),
-)  # fmt: skip
+    st.just(
+        Party(
+            "urn:role-group",
+            collection=True,
+            refinements=(Constraint(AGORA + "role", ODRL + "eq", lit("researcher")),),
+        )
+    ),
+)
 
 targets = st.one_of(
     st.none(),
     st.none(),
     st.just(Asset(TARGET)),
     st.just(Asset("urn:other")),
-    st.just(Asset(None, collection=True, source=TARGET,
-                  refinements=(Constraint(ODRL + "percentage", ODRL + "lteq", lit("50")),))),
-)  # fmt: skip
+    st.just(
+        Asset(
+            None,
+            collection=True,
+            source=TARGET,
+            refinements=(Constraint(ODRL + "percentage", ODRL + "lteq", lit("50")),),
+        )
+    ),
+)
 
 permissions = st.builds(
-    lambda a, cs, ds, p, t: Permission(Action(a), target=t, assignee=p, constraints=tuple(cs), duties=tuple(ds)),
+    lambda a, cs, ds, p, t: Permission(
+        Action(a), target=t, assignee=p, constraints=tuple(cs), duties=tuple(ds)
+    ),
     actions,
     st.lists(constraints, max_size=2),
     st.lists(duties, max_size=2),
     parties,
     targets,
-)  # fmt: skip
+)
 
 prohibitions = st.builds(
     lambda a, cs, p: Prohibition(Action(a), assignee=p, constraints=tuple(cs)),
@@ -219,13 +243,23 @@ def test_narrowing_for_the_data_plane() -> None:
         doc(
             [
                 perm(
-                    constraint("ngsi-ld:entityType", "isPartOf", ["AirQualityObserved", "WeatherObserved"]),
-                    {"and": [constraint("ngsi-ld:attribute", "isAnyOf", ["NO2", "PM10", "temperature"]),
-                             constraint("ngsi-ld:attribute", "isPartOf", ["NO2", "PM10"])]},
+                    constraint(
+                        "ngsi-ld:entityType", "isPartOf", ["AirQualityObserved", "WeatherObserved"]
+                    ),
+                    {
+                        "and": [
+                            constraint(
+                                "ngsi-ld:attribute", "isAnyOf", ["NO2", "PM10", "temperature"]
+                            ),
+                            constraint("ngsi-ld:attribute", "isPartOf", ["NO2", "PM10"]),
+                        ]
+                    },
                     constraint("ngsi-ld:area", "isPartOf", {"@value": city, "@type": "@json"}),
                     constraint("dateTime", "lteq", "2026-12-31T00:00:00Z"),
                     constraint("elapsedTime", "lteq", "P6M"),
-                    constraint("odrl:count", "lteq", 1000, **{"odrl:unit": {"@id": AG + "perMonth"}}),
+                    constraint(
+                        "odrl:count", "lteq", 1000, **{"odrl:unit": {"@id": AG + "perMonth"}}
+                    ),
                     {"or": [constraint("ngsi-ld:entityType", "eq", "Parking")]},  # not a narrowing
                     action="odrl:read",
                 ),
@@ -233,7 +267,7 @@ def test_narrowing_for_the_data_plane() -> None:
                 perm(action="odrl:distribute"),
             ]
         )
-    )  # fmt: skip
+    )
     compiled = compile_policy(p)
     first = compiled.narrowings[0]
     assert first.entity_types == {"AirQualityObserved", "WeatherObserved"}
@@ -270,7 +304,19 @@ def test_verdicts_carry_reasons() -> None:
 
 
 def test_typed_values_from_strings_are_normalised() -> None:
-    p = parse_policy(doc([perm(constraint("payAmount", "gteq", {"@value": "10.5", "@type": "http://www.w3.org/2001/XMLSchema#decimal"}))]))  # fmt: skip
+    p = parse_policy(
+        doc(
+            [
+                perm(
+                    constraint(
+                        "payAmount",
+                        "gteq",
+                        {"@value": "10.5", "@type": "http://www.w3.org/2001/XMLSchema#decimal"},
+                    )
+                )
+            ]
+        )
+    )
     c = compile_policy(p)
     for v, ok in (("10.5", True), (10.4, False), (Decimal("11"), True), ("lots", False)):
         w = world(values={"payAmount": v})

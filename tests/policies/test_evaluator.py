@@ -135,9 +135,12 @@ def test_prohibition_with_constraints_and_remedy() -> None:
 
 def test_prohibition_with_unknown_operand_fails_closed() -> None:
     p = parse_policy(
-        doc([perm()], prohibition=[{"action": "use", "constraint": [UNKNOWN]}],
-            **{"odrl:conflict": {"@id": "odrl:prohibit"}})
-    )  # fmt: skip
+        doc(
+            [perm()],
+            prohibition=[{"action": "use", "constraint": [UNKNOWN]}],
+            **{"odrl:conflict": {"@id": "odrl:prohibit"}},
+        )
+    )
     check(p, DENY)
 
 
@@ -147,8 +150,10 @@ def test_only_a_prohibition_applies() -> None:
 
 
 def test_action_refinement() -> None:
-    action = {"http://www.w3.org/1999/02/22-rdf-syntax-ns#value": {"@id": "odrl:print"},
-              "odrl:refinement": [constraint("percentage", "lteq", 50)]}  # fmt: skip
+    action = {
+        "http://www.w3.org/1999/02/22-rdf-syntax-ns#value": {"@id": "odrl:print"},
+        "odrl:refinement": [constraint("percentage", "lteq", 50)],
+    }
     p = parse_policy(doc([perm(action=action)]))
     check(p, PERMIT, request("print"), values={"percentage": 40})
     rep = check(p, DENY, request("print"), values={"percentage": 60})
@@ -156,8 +161,11 @@ def test_action_refinement() -> None:
 
 
 def test_asset_collection_with_refinement() -> None:
-    target = {"@type": "odrl:AssetCollection", "odrl:source": {"@id": TARGET},
-              "odrl:refinement": [constraint("ngsi-ld:entityType", "isPartOf", ["AirQualityObserved"])]}  # fmt: skip
+    target = {
+        "@type": "odrl:AssetCollection",
+        "odrl:source": {"@id": TARGET},
+        "odrl:refinement": [constraint("ngsi-ld:entityType", "isPartOf", ["AirQualityObserved"])],
+    }
     p = parse_policy(doc([perm(target=target)]))
     ok = {"ngsi-ld:entityType": ["AirQualityObserved"]}
     check(p, PERMIT, values=ok)
@@ -167,8 +175,11 @@ def test_asset_collection_with_refinement() -> None:
 
 
 def test_party_collection_with_refinement() -> None:
-    assignee = {"@id": "urn:agora:researchers", "@type": "odrl:PartyCollection",
-                "odrl:refinement": [constraint("vc:role", "eq", "researcher")]}  # fmt: skip
+    assignee = {
+        "@id": "urn:agora:researchers",
+        "@type": "odrl:PartyCollection",
+        "odrl:refinement": [constraint("vc:role", "eq", "researcher")],
+    }
     p = parse_policy(doc([perm(assignee=assignee)]))
     researcher = [{"type": ["VerifiableCredential"], "credentialSubject": {"role": "researcher"}}]
     check(p, PERMIT, request(assignee="did:web:anyone"), claims=researcher)
@@ -207,12 +218,16 @@ def test_compensate_duty_blocks_until_paid_and_reports_amount() -> None:
             "action": {
                 "http://www.w3.org/1999/02/22-rdf-syntax-ns#value": {"@id": "odrl:compensate"},
                 "odrl:refinement": [
-                    constraint("payAmount", "eq", {"@value": "99.50", "@type": "http://www.w3.org/2001/XMLSchema#decimal"},
-                               **{"odrl:unit": {"@id": "http://dbpedia.org/resource/Euro"}})
+                    constraint(
+                        "payAmount",
+                        "eq",
+                        {"@value": "99.50", "@type": "http://www.w3.org/2001/XMLSchema#decimal"},
+                        **{"odrl:unit": {"@id": "http://dbpedia.org/resource/Euro"}},
+                    )
                 ],
             },
         }
-    )  # fmt: skip
+    )
     rep = check(p, DENY)
     duty = rep.rules[0].duties[0]
     assert duty.blocking and duty.state is DutyState.PENDING
@@ -259,10 +274,14 @@ def test_obligation_with_consequence() -> None:
 
 def parent_policies() -> dict[str, Policy]:
     parent = parse_policy(
-        {"@context": "https://w3id.org/dspace/2025/1/odrl-profile.jsonld", "@type": "Set",
-         "@id": "urn:parent", "prohibition": [{"action": "odrl:distribute"}],
-         "odrl:conflict": {"@id": "odrl:prohibit"}}
-    )  # fmt: skip
+        {
+            "@context": "https://w3id.org/dspace/2025/1/odrl-profile.jsonld",
+            "@type": "Set",
+            "@id": "urn:parent",
+            "prohibition": [{"action": "odrl:distribute"}],
+            "odrl:conflict": {"@id": "odrl:prohibit"},
+        }
+    )
     return {parent.uid: parent}
 
 

@@ -29,7 +29,13 @@ VALUE_OPERANDS = [
     ("purpose", "isAnyOf", ["research", "education"], "research", "marketing"),
     ("spatial", "eq", "ES", "ES", "FR"),
     ("recipient", "eq", "did:web:lab", "did:web:lab", "did:web:other"),
-    ("payAmount", "gteq", {"@value": "10.00", "@type": "http://www.w3.org/2001/XMLSchema#decimal"}, 12.5, 9),
+    (
+        "payAmount",
+        "gteq",
+        {"@value": "10.00", "@type": "http://www.w3.org/2001/XMLSchema#decimal"},
+        12.5,
+        9,
+    ),
     ("event", "eq", "https://example.org/festival", "https://example.org/festival", "x"),
     ("industry", "isNoneOf", ["advertising"], "mobility", "advertising"),
     ("percentage", "lteq", 50, 25, 75),
@@ -43,10 +49,15 @@ VALUE_OPERANDS = [
     ("absoluteSize", "lteq", 1000, 10, 5000),
     ("resolution", "lteq", 100, 50, 200),
     ("product", "eq", "dashboard", "dashboard", "app"),
-    ("ngsi-ld:entityType", "isPartOf", ["AirQualityObserved", "WeatherObserved"],
-     ["AirQualityObserved"], ["AirQualityObserved", "TrafficFlowObserved"]),
+    (
+        "ngsi-ld:entityType",
+        "isPartOf",
+        ["AirQualityObserved", "WeatherObserved"],
+        ["AirQualityObserved"],
+        ["AirQualityObserved", "TrafficFlowObserved"],
+    ),
     ("ngsi-ld:attribute", "isPartOf", ["NO2", "PM10"], ["NO2"], ["NO2", "address"]),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("left", "op", "right", "good", "bad"), VALUE_OPERANDS)
@@ -110,23 +121,45 @@ def test_area_operand() -> None:
 
 VC_MEMBER = {
     "type": ["VerifiableCredential", "MembershipCredential"],
-    "credentialSubject": {"id": "did:web:consumer.example", "role": ["researcher"], "memberOf": "did:web:city.example",
-                          "address": {"country": "ES"}},
-}  # fmt: skip
+    "credentialSubject": {
+        "id": "did:web:consumer.example",
+        "role": ["researcher"],
+        "memberOf": "did:web:city.example",
+        "address": {"country": "ES"},
+    },
+}
 
 
 def test_credential_operands() -> None:
     cases = [
         (constraint("vc:type", "eq", "MembershipCredential"), PERMIT),
-        (constraint("vc:type", "isAllOf", ["MembershipCredential", "VerifiableCredential"]), PERMIT),
+        (
+            constraint("vc:type", "isAllOf", ["MembershipCredential", "VerifiableCredential"]),
+            PERMIT,
+        ),
         (constraint("vc:type", "eq", "LegalPersonCredential"), DENY),
         (constraint("vc:role", "isAnyOf", ["researcher", "operator"]), PERMIT),
         (constraint("vc:role", "eq", "admin"), DENY),
-        (constraint("vc:claim", "eq", "did:web:city.example",
-                    **{AGORA + "claimPath": "$.credentialSubject.memberOf"}), PERMIT),
-        (constraint("vc:claim", "eq", "PT", **{AGORA + "claimPath": "$.credentialSubject.address.country"}), DENY),
+        (
+            constraint(
+                "vc:claim",
+                "eq",
+                "did:web:city.example",
+                **{AGORA + "claimPath": "$.credentialSubject.memberOf"},
+            ),
+            PERMIT,
+        ),
+        (
+            constraint(
+                "vc:claim",
+                "eq",
+                "PT",
+                **{AGORA + "claimPath": "$.credentialSubject.address.country"},
+            ),
+            DENY,
+        ),
         (constraint("vc:claim", "eq", "x"), DENY),  # no claimPath: error, fail closed
-    ]  # fmt: skip
+    ]
     for c, expected in cases:
         assert both(policy_with(c), world(claims=[VC_MEMBER])) is expected, c
     # Without credentials nothing passes.
@@ -143,8 +176,12 @@ def test_consent_operand() -> None:
     )
     assert both(p, world(consents=[Consent(purpose, revoked=True)])) is DENY
     assert both(p, world(consents=[Consent("https://w3id.org/dpv#Marketing")])) is DENY
-    vc = {"type": ["VerifiableCredential", "ConsentCredential"], "validFrom": "2026-01-01T00:00:00Z",
-          "validUntil": "2026-12-31T00:00:00Z", "credentialSubject": {"id": "did:key:z1", "purpose": [purpose]}}  # fmt: skip
+    vc = {
+        "type": ["VerifiableCredential", "ConsentCredential"],
+        "validFrom": "2026-01-01T00:00:00Z",
+        "validUntil": "2026-12-31T00:00:00Z",
+        "credentialSubject": {"id": "did:key:z1", "purpose": [purpose]},
+    }
     assert both(p, world(consents=Consent.from_credential(vc))) is PERMIT
 
 

@@ -106,8 +106,14 @@ async def test_create_schema_on_sqlite(tmp_path: object) -> None:
 
 
 async def test_authorize_consumes_and_explains_exhaustion() -> None:
-    body = doc([perm(constraint("odrl:count", "lteq", 2, **{"odrl:unit": {"@id": AGORA + "perMonth"}}),
-                     action="odrl:read")])  # fmt: skip
+    body = doc(
+        [
+            perm(
+                constraint("odrl:count", "lteq", 2, **{"odrl:unit": {"@id": AGORA + "perMonth"}}),
+                action="odrl:read",
+            )
+        ]
+    )
     compiled = compile_policy(parse_policy(body))
     store = InMemoryUsageStore()
     req = request("read")
