@@ -117,3 +117,91 @@ def keys_rotate(directory: Path) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Retired {old} (still verifies); new active key {new}.")
+
+
+@main.group()
+def authority() -> None:
+    """Decide membership as the data-space authority (calls the running authority's API)."""
+
+
+def _authority_call(directory: Path, url: str | None, method: str, path: str) -> object:
+    """Call the authority's own management API with its admin key; print Problem details."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from connector.participant import read_admin_key
+
+    try:
+        settings = load_settings(directory)
+        key = read_admin_key(directory)
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    base = (url or settings.public_url).rstrip("/")
+    req = urllib.request.Request(
+        base + "/api/v1" + path,
+        method=method,
+        headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        try:
+            problem = json.loads(exc.read())
+            detail = problem.get("detail") or problem.get("title")
+        except ValueError:
+            detail = exc.reason
+        raise click.ClickException(f"{exc.code}: {detail}") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the authority at {base}: {exc}") from None
+
+
+_URL_OPTION = click.option(
+    "--url", default=None, help="The running authority's base URL (default: its public_url)."
+)
+
+
+@authority.command("list")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_URL_OPTION
+def authority_list(directory: Path, url: str | None) -> None:
+    """Show membership requests and members."""
+    requests = _authority_call(directory, url, "GET", "/authority/requests")
+    members = _authority_call(directory, url, "GET", "/authority/members?all=true")
+    click.echo("Requests:")
+    for r in requests if isinstance(requests, list) else []:
+        click.echo(f"  {r['id']}  {r['state']:<9} {r['role']:<8} {r['name']}  {r['did']}")
+    click.echo("Members:")
+    for m in members if isinstance(members, list) else []:
+        click.echo(f"  {m['state']:<8} {m['role']:<8} {m['name']}  {m['did']}")
+
+
+@authority.command("approve")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("request_id")
+@_URL_OPTION
+def authority_approve(directory: Path, request_id: str, url: str | None) -> None:
+    """Admit the applicant of REQUEST_ID: issue and deliver its credentials."""
+    from urllib.parse import quote
+
+    result = _authority_call(
+        directory, url, "POST", f"/authority/requests/{quote(request_id, safe='')}/approve"
+    )
+    assert isinstance(result, dict)
+    click.echo(f"Approved {result['name']} ({result['role']}) {result['did']}.")
+
+
+@authority.command("revoke")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("did")
+@_URL_OPTION
+def authority_revoke(directory: Path, did: str, url: str | None) -> None:
+    """Revoke every credential of the member DID; verifiers refuse it from then on."""
+    from urllib.parse import quote
+
+    result = _authority_call(
+        directory, url, "POST", f"/authority/members/{quote(did, safe='')}/revoke"
+    )
+    assert isinstance(result, dict)
+    click.echo(f"Revoked {did}: {len(result['revokedCredentials'])} credential(s).")
