@@ -83,6 +83,27 @@ async def test_anchored_size_beyond_the_log_reveals_truncation(
     await ledger.store.engine.dispose()
 
 
+async def test_anchors_every_t_seconds(tmp_path: Path, provider_signer: KeySigner) -> None:
+    engine = sqlite_engine(str(tmp_path / "timed.db"))
+    ledger = await Ledger.open(engine, provider_signer)
+    anchorer = await asyncio.to_thread(Anchorer.deploy, embedded_web3())
+    scheduler = AnchorScheduler(
+        ledger, anchorer, every_records=10**6, every_seconds=0.05, poll_seconds=0.01
+    )
+    await scheduler.start()
+    await ledger.append(rec(0))
+    await ledger.append(rec(1))
+    for _ in range(500):
+        if scheduler.last_size == 2:
+            break
+        await asyncio.sleep(0.01)
+    await scheduler.stop()
+    assert [a.size for a in await ledger.anchors()] == [2]
+    assert await scheduler.anchor_now() is None  # nothing new to anchor
+    await ledger.close()
+    await engine.dispose()
+
+
 def test_contract_guards_the_log_id() -> None:
     w3 = embedded_web3()
     anchorer = Anchorer.deploy(w3)

@@ -26,7 +26,7 @@ from ledger.store import sqlite_engine
 Tamper = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
-def serve(ledger: Ledger, tamper: Tamper | None = None) -> web.Application:
+def serve(ledger: Ledger, tamper: Tamper | None = None, ranged: bool = True) -> web.Application:
     """The routes a connector would mount, each answering one ``ledger.api`` document."""
 
     def respond(name: str, doc: dict[str, Any]) -> web.Response:
@@ -40,6 +40,10 @@ def serve(ledger: Ledger, tamper: Tamper | None = None) -> web.Application:
         return respond("record", await api.record_json(ledger, index))
 
     async def records(request: web.Request) -> web.Response:
+        q = request.query
+        if ranged and "start" in q:
+            doc = await api.records_range_json(ledger, int(q["start"]), int(q["end"]))
+            return respond("records-range", doc)
         return respond(
             "records", await api.records_by_agreement_json(ledger, request.query["agreement"])
         )
@@ -107,8 +111,8 @@ async def site(tmp_path: Path, provider_signer: KeySigner) -> AsyncIterator[Site
             await scheduler.anchor_now()
     runners: list[web.AppRunner] = []
 
-    async def start(tamper: Tamper | None = None) -> str:
-        runner = web.AppRunner(serve(ledger, tamper))
+    async def start(tamper: Tamper | None = None, ranged: bool = True) -> str:
+        runner = web.AppRunner(serve(ledger, tamper, ranged))
         await runner.setup()
         tcp = web.TCPSite(runner, "127.0.0.1", 0)
         await tcp.start()
@@ -148,11 +152,18 @@ async def test_remote_tampered_record_is_named(site: Site) -> None:
     def alter(name: str, doc: dict[str, Any]) -> dict[str, Any]:
         if name == "record" and doc["index"] == 17:
             doc["record"]["decision"] = "deny"
+        for record in doc.get("records", []) if name == "records-range" else []:
+            if record["index"] == 23:
+                record["record"]["time"] = "2026-11-21T09:23:00.001Z"
         return doc
 
-    async with LedgerClient(await site.start(alter)) as client:
+    # one record at a time (a server without ranges) and by ranges
+    async with LedgerClient(await site.start(alter, ranged=False)) as client:
         report = await audit_remote(client, site.signer.public_key())
     assert [(d.kind, d.index) for d in report.discrepancies] == [(Finding.TAMPERED_RECORD, 17)]
+    async with LedgerClient(await site.start(alter)) as client:
+        report = await audit_remote(client, site.signer.public_key())
+    assert [(d.kind, d.index) for d in report.discrepancies] == [(Finding.TAMPERED_RECORD, 23)]
 
 
 async def test_remote_lies_are_named(site: Site) -> None:

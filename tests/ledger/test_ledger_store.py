@@ -67,6 +67,10 @@ async def test_api_documents(db: Db, provider_signer: KeySigner) -> None:
     by_agreement = await api.records_by_agreement_json(ledger, "urn:uuid:agr-2")
     assert [r["index"] for r in by_agreement["records"]] == [2, 5, 8, 11, 14, 17]
     assert (await api.anchors_json(ledger))["anchors"] == []
+    ranged = await api.records_range_json(ledger, 18, 500)
+    assert [r["index"] for r in ranged["records"]] == [18, 19]
+    with pytest.raises(ProofError):
+        await api.records_range_json(ledger, 5, 5)
     with pytest.raises(ProofError):
         await api.inclusion_proof_json(ledger, 20, 20)
     with pytest.raises(ProofError):
