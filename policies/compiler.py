@@ -11,6 +11,7 @@ types, taxonomies, geometry) the closure falls back to the shared operator funct
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,6 +44,7 @@ from .world import EvaluationRequest, World
 Check = Callable[[World], bool | None]
 Match = Callable[[EvaluationRequest, World], bool | None]
 _MISSING: Any = object()
+NA: Any = object()  # "this rule does not apply to the request"
 _NUMERIC = (int, Decimal, float)
 
 
@@ -70,12 +72,9 @@ def _always_none(w: World) -> bool | None:
 
 
 def _cmp_fn(name: str) -> Callable[[Any, Any], bool] | None:
-    return {
-        "gt": lambda a, b: a > b,
-        "gteq": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b,
-        "lteq": lambda a, b: a <= b,
-    }.get(name)
+    return {"gt": operator.gt, "gteq": operator.ge, "lt": operator.lt, "lteq": operator.le}.get(
+        name
+    )
 
 
 def compile_constraint(c: AnyConstraint, path: str, start: datetime | None) -> Check:
@@ -266,9 +265,9 @@ def conjunction(kids: tuple[Check, ...]) -> Check:
         err = False
         for k in kids:
             r = k(w)
-            if r is False:
-                return False
-            if r is None:
+            if r is not True:
+                if r is False:
+                    return False
                 err = True
         return None if err else True
 
@@ -396,19 +395,19 @@ class _Rule:
         self.permit = Verdict(Decision.PERMIT, path, "permitted by " + path, counters)
 
     def state(self, req: EvaluationRequest, w: World) -> bool | str | None:
-        """ "na" when the rule does not apply; else the Kleene activation state."""
+        """``NA`` when the rule does not apply; else the Kleene activation state."""
         if req.action not in self.actions:
-            return "na"
+            return NA
         err = False
         if self.target is not None:
             m = self.target(req, w)
             if m is False:
-                return "na"
+                return NA
             err = m is None
         if self.assignee is not None:
             m = self.assignee(req, w)
             if m is False:
-                return "na"
+                return NA
             err = err or m is None
         r = self.check(w)
         if r is False:
@@ -466,7 +465,7 @@ class CompiledPolicy:
         blocked: str | None = None
         for r in self._perms:
             s = r.state(request, world)
-            if s == "na":
+            if s is NA:
                 continue
             applicable = True
             if s is not True:
@@ -492,7 +491,7 @@ class CompiledPolicy:
         prohibited: _Rule | None = None
         for q in self._prohibs:
             s = q.state(request, world)
-            if s == "na" or s is False:
+            if s is NA or s is False:
                 continue
             prohibited = q
             break

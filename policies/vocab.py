@@ -8,6 +8,7 @@ consent) and the counting windows of ``count`` constraints. Authors may write th
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 ODRL: Final = "http://www.w3.org/ns/odrl/2/"
@@ -184,6 +185,7 @@ def odrl(name: str) -> str:
     return ODRL + name
 
 
+@lru_cache(maxsize=8192)
 def normalize_iri(value: str) -> str:
     """Map an alias, an ODRL local name or an erratum IRI to the IRI the engine keys on.
 

@@ -89,11 +89,16 @@ class Consent:
         return out
 
 
-def _hint_for(iri: str) -> str | None:
-    # Imported lazily: operands imports world for typing only at call time.
-    from .operands import REGISTRY
+_REGISTRY: dict[str, Any] = {}
 
-    spec = REGISTRY.get(iri)
+
+def _hint_for(iri: str) -> str | None:
+    if not _REGISTRY:
+        # Bound lazily: the operand registry module imports this one.
+        from .operands import REGISTRY
+
+        _REGISTRY["r"] = REGISTRY
+    spec = _REGISTRY["r"].get(iri)
     return spec.datatype if spec is not None else None
 
 
@@ -161,7 +166,10 @@ class World:
         vals: dict[str, Any] = {}
         for key, value in (values or {}).items():
             iri = normalize_iri(key)
-            vals[iri] = normalize_value(value, _hint_for(iri))
+            hint = _hint_for(iri)
+            vals[iri] = (
+                value if hint is None and type(value) is str else normalize_value(value, hint)
+            )
         self.values = vals
         self.claims = tuple(claims)
         self.consents = tuple(consents)
