@@ -48,13 +48,17 @@ class AccessDenied(Exception):
 
 
 class AccessTokens:
-    def __init__(self, identity: LocalIdentity, engine: AsyncEngine) -> None:
+    def __init__(
+        self, identity: LocalIdentity, engine: AsyncEngine, ttl: int = DEFAULT_TTL_S
+    ) -> None:
         self.identity = identity
         self.engine = engine
+        self.ttl = ttl
 
     def issue(
-        self, *, agreement_id: str, transfer_id: str, consumer_did: str, ttl: int = DEFAULT_TTL_S
+        self, *, agreement_id: str, transfer_id: str, consumer_did: str, ttl: int | None = None
     ) -> tuple[str, int]:
+        ttl = ttl or self.ttl
         now = int(time.time())
         claims = {
             "iss": self.identity.did,

@@ -23,7 +23,15 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp.access_tokens import AccessDenied, AccessTokens
-from connector.dsp.auth import DcpIdTokenAuthenticator, DcpTokenIssuer, LocalIdentity, resolver_for
+from connector.dsp.auth import (
+    Caller,
+    CallerAuthenticator,
+    DcpIdTokenAuthenticator,
+    DcpTokenIssuer,
+    LocalIdentity,
+    TokenIssuer,
+    resolver_for,
+)
 from connector.dsp.catalog import catalog_request, dataset_request, version_document
 from connector.dsp.decisions import PoliciesDecider
 from connector.dsp.management import add_routes
@@ -32,6 +40,7 @@ from connector.dsp.openapi import openapi_document
 from connector.dsp.outbox import Delivery, OutboxWorker, release_leases
 from connector.dsp.push import RecordOnlyPush
 from connector.dsp.runtime import BASE_PATH, DSP_KEY, Dsp
+from connector.dsp.settings import dsp_settings
 from connector.dsp.transfer import Transfers
 from connector.http.auth import AUTHENTICATORS, Principal
 from connector.http.context import CTX, ConnectorContext
@@ -92,26 +101,70 @@ def dsp_app(dsp: Dsp) -> web.Application:
     return app
 
 
+class _TrustOrSelfIssued:
+    """The trust component's full DCP check when it runs in this connector; otherwise the
+    self-issued ID-token check, with a warning, so a connector without the trust component
+    still speaks DSP (``[dsp] authentication = "self-issued"`` makes that choice explicit)."""
+
+    def __init__(
+        self, ctx: ConnectorContext, fallback: DcpIdTokenAuthenticator, issuer: DcpTokenIssuer
+    ) -> None:
+        self.ctx = ctx
+        self.fallback = fallback
+        self.fallback_issuer = issuer
+        self._trust: tuple[CallerAuthenticator, TokenIssuer] | None = None
+        self._warned = False
+
+    def _full(self) -> tuple[CallerAuthenticator, TokenIssuer] | None:
+        if "trust" not in self.ctx.components:
+            if not self._warned:
+                self.ctx.log.warning("dsp: no trust component; using self-issued ID tokens only")
+                self._warned = True
+            return None
+        if self._trust is None:
+            from connector.trust.dsp_seam import TrustCallerAuthenticator, TrustTokenIssuer
+
+            self._trust = (TrustCallerAuthenticator(self.ctx), TrustTokenIssuer(self.ctx))
+        return self._trust
+
+    async def authenticate(self, request: web.Request) -> Caller:
+        full = self._full()
+        return await (full[0] if full else self.fallback).authenticate(request)
+
+    async def token_for(self, audience_did: str) -> str:
+        full = self._full()
+        return await (full[1] if full else self.fallback_issuer).token_for(audience_did)
+
+
 class DspComponent:
     name = "dsp"
 
     def __init__(self) -> None:
         self.dsp: Dsp | None = None
         self._root: web.Application | None = None
+        self._self_issued: DcpIdTokenAuthenticator | None = None
 
     def _build(self, ctx: ConnectorContext) -> Dsp:
         identity = LocalIdentity(ctx)
+        cfg = dsp_settings(ctx.settings)
+        self_issued = DcpIdTokenAuthenticator(identity, resolver_for(ctx.settings))
+        self._self_issued = self_issued
+        authenticator: CallerAuthenticator = self_issued
+        issuer: TokenIssuer = DcpTokenIssuer(identity)
+        if cfg.authentication == "dcp":
+            either = _TrustOrSelfIssued(ctx, self_issued, DcpTokenIssuer(identity))
+            authenticator, issuer = either, either
         dsp = Dsp(
             ctx=ctx,
             identity=identity,
-            authenticator=DcpIdTokenAuthenticator(identity, resolver_for(ctx.settings)),
-            issuer=DcpTokenIssuer(identity),
+            authenticator=authenticator,
+            issuer=issuer,
             decider=PoliciesDecider(),
             push=RecordOnlyPush(),
         )
         dsp.negotiations = Negotiations(dsp)
         dsp.transfers = Transfers(dsp)
-        dsp.tokens = AccessTokens(identity, ctx.engine)
+        dsp.tokens = AccessTokens(identity, ctx.engine, ttl=cfg.access_token_ttl_s)
         return dsp
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
@@ -171,7 +224,5 @@ class DspComponent:
         ctx.tasks.spawn(dsp.worker.run(), name="dsp-outbox")
 
     async def stop(self) -> None:
-        if self.dsp is not None:
-            authenticator = self.dsp.authenticator
-            if isinstance(authenticator, DcpIdTokenAuthenticator):
-                await authenticator.resolver.close()
+        if self._self_issued is not None:
+            await self._self_issued.resolver.close()

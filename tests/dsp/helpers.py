@@ -88,10 +88,18 @@ async def start_node(
     role: str,
     storage_url: str | None = None,
     http: aiohttp.ClientSession | None = None,
+    extra: dict[str, dict[str, Any]] | None = None,
 ) -> Node:
     directory = root / name
     if not (directory / "agora.toml").exists():
-        init_participant(directory, name, role, port=0, storage_url=storage_url)
+        init_participant(
+            directory,
+            name,
+            role,
+            port=0,
+            storage_url=storage_url,
+            extra_settings={"dsp": {"authentication": "self-issued"}, **(extra or {})},
+        )
     connector = Connector(load_settings(directory, env={}))
     await connector.start()
     assert http is not None

@@ -1,0 +1,34 @@
+"""The ``[dsp]`` section of agora.toml.
+
+``authentication`` chooses the implementation behind the DSP authentication seam:
+
+* ``"dcp"`` (default): the full Decentralized Claims Protocol check of the trust component —
+  self-issued ID token, then the caller's credentials fetched from its Credential Service and
+  verified (signature, status, trusted issuer). Callers must be members of the data space.
+* ``"self-issued"``: a development mode that verifies only the caller's self-issued ID token
+  against its did:web document (no credentials). For tests and local experiments.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.config import Settings
+from connector.errors import ConfigError
+
+
+class DspSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    authentication: Literal["dcp", "self-issued"] = "dcp"
+    access_token_ttl_s: int = Field(default=600, ge=30, le=86_400)
+
+
+def dsp_settings(settings: Settings) -> DspSettings:
+    raw = settings.extra.get("dsp", {})
+    try:
+        return DspSettings.model_validate(raw)
+    except ValueError as exc:
+        raise ConfigError("agora.toml", "[dsp]", f"valid DSP settings: {exc}") from None
