@@ -28,6 +28,7 @@ class Component(Protocol):
 
 def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.dsp.component import DspComponent
+    from connector.enforcement.component import EnforcementComponent
     from connector.management.api import ManagementApi
     from connector.ngsild.component import NgsiLdBroker
     from connector.provenance.component import ProvenanceComponent
@@ -39,4 +40,5 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
         ProvenanceComponent(),
         DspComponent(),
         NgsiLdBroker(),
+        EnforcementComponent(),  # last: needs provenance and dsp started
     ]

@@ -1,0 +1,57 @@
+"""Usage control as a connector component.
+
+Puts into ``ctx.components``:
+
+* ``"ngsild.pep"`` — :class:`~connector.enforcement.pep.AgreementPep`, replacing the broker's
+  admin-only default: transfer access tokens get the narrowed, counted, recorded access their
+  agreement allows;
+* ``"enforcement"`` — this component (its usage store, agreement cache and received-data job).
+
+Mounted under ``/api/v1`` (admin key): ``GET /pull/{transferId}/<NGSI-LD path>`` (the consumer's
+applications pull through their connector, which records the copy for ``delete`` duties) and
+``GET /received``.
+
+Starts after ``provenance`` and ``dsp`` (it needs both), so it is listed last.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from connector.enforcement import received as received_api
+from connector.enforcement.agreements import AgreementCache
+from connector.enforcement.evidence import Evidence, on_response_prepare
+from connector.enforcement.pep import AgreementPep
+from connector.enforcement.received import Received
+from connector.http.context import ConnectorContext
+from connector.management.api import MANAGEMENT_APP
+from policies.usage import SqlUsageStore
+
+
+class EnforcementComponent:
+    name = "enforcement"
+
+    def __init__(self, deletion_interval_s: float = 1.0) -> None:
+        self.deletion_interval_s = deletion_interval_s
+        self.pep: AgreementPep | None = None
+        self.usage: SqlUsageStore | None = None
+        self.received: Received | None = None
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        root.on_response_prepare.append(on_response_prepare)
+        received_api.add_routes(root[MANAGEMENT_APP])
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        dsp = ctx.components["dsp"]
+        self.usage = SqlUsageStore(ctx.engine)
+        evidence = Evidence(
+            ctx.settings.did, ctx.settings.participant.name, ctx.components["provenance"]
+        )
+        self.pep = AgreementPep(dsp.tokens, AgreementCache(ctx.engine), self.usage, evidence)
+        ctx.components["ngsild.pep"] = self.pep
+        self.received = Received(ctx, self.deletion_interval_s)
+        ctx.components["enforcement"] = self
+        ctx.tasks.spawn(self.received.run(), name="enforcement-received-deletion")
+
+    async def stop(self) -> None:
+        return None

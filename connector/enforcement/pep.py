@@ -1,0 +1,334 @@
+"""The data plane's policy enforcement point: usage control on every NGSI-LD request.
+
+Installed as ``ctx.components["ngsild.pep"]`` (see :mod:`connector.ngsild.pep` for the seam).
+Per request, in this order:
+
+1. **Who.** The admin key is the owner: full access, nothing recorded. Any other bearer token
+   must be a transfer access token: :meth:`AccessTokens.verify_access_token` checks signature,
+   expiry, consumer binding and that the transfer is STARTED *now* (a suspension or termination
+   revokes access on the next request; nothing about the transfer is cached). Failure: 401 with
+   the DSP's reason.
+2. **What the agreement allows.** The agreement is compiled once per id
+   (:class:`~connector.enforcement.agreements.AgreementCache`); its narrowing for the action
+   (``read`` for retrieval, query, discovery, subscriptions; ``modify`` for writes) intersected
+   with the dataset's scope gives the entity types, attributes and area. A request that names
+   only types or attributes outside them is refused (403); otherwise it is narrowed, so every
+   endpoint answers from the narrowed scope.
+3. **Decision.** The compiled policy decides against the request context: ``dateTime`` (now),
+   ``elapsedTime`` (from the agreement's timestamp), ``purpose`` (header ``Agora-Purpose``),
+   ``recipient`` (the consumer's DID), the narrowed types/attributes/area; then ``count``
+   constraints are consumed atomically in the shared SQL usage store
+   (:func:`policies.usage.authorize`), exact across replicas on one PostgreSQL.
+4. **Evidence.** Every permitted or refused request of an authenticated consumer appends a
+   provenance record (see :mod:`connector.enforcement.evidence`); permitted data is only
+   answered once its record is durable.
+
+Limits stated plainly: constraints on the caller's credentials (``agora:credentialType``,
+``role``, ``claim``, ``consent``) need the consumer's verified claims, which the DSP agreement
+record does not keep; the data plane has none, so such constraints are not satisfied here (fail
+closed) and the refusal says so. They are checked by the DSP at negotiation time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from connector.dsp.access_tokens import AccessDenied, AccessTokens, TransferGrant
+from connector.enforcement.agreements import AgreementCache, CompiledAgreement, ScopeLimits
+from connector.enforcement.evidence import Evidence
+from connector.http.auth import ADMIN, PRINCIPAL_KEY, Principal, bearer_token, is_admin_key
+from connector.http.problems import Problem
+from connector.ngsild.pep import FULL_ACCESS, READ_OPERATIONS, AccessScope
+from policies import EvaluationRequest, World
+from policies.explain import explain_report
+from policies.usage import UsageStore, authorize
+from policies.vocab import AGORA
+
+PURPOSE_HEADER = "Agora-Purpose"
+AGREEMENT_PRINCIPAL = "agreement"
+DPV = "https://w3id.org/dpv#"
+FORBIDDEN_TYPE = "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported"
+_CLAIM_OPERANDS = tuple(AGORA + n for n in ("credentialType", "role", "claim", "consent"))
+
+
+@dataclass
+class Access:
+    """One data-plane request under an agreement: what was asked and what was decided."""
+
+    grant: TransferGrant
+    agreement: CompiledAgreement
+    operation: str
+    action: str
+    decision: str = "deny"
+    reason: str = ""
+    scope: AccessScope | None = None
+    pending_duties: tuple[str, ...] = ()
+    recorded: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+ACCESS_KEY: web.RequestKey[Access] = web.RequestKey("agora.enforcement.access", Access)
+
+
+class Refusal(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def action_of(operation: str) -> str:
+    """``read`` for anything that only discloses data (subscriptions too); else ``modify``."""
+    if operation in READ_OPERATIONS:
+        return "read"
+    family, _, verb = operation.partition(".")
+    if family in ("subscription", "subscriptions", "notification"):
+        return "read"
+    if verb in ("query", "retrieve", "list"):
+        return "read"
+    return "modify"
+
+
+def purpose_iri(raw: str) -> str:
+    """``dpv:AcademicResearch`` and plain ``AcademicResearch`` stand for the DPV IRI."""
+    raw = raw.strip()
+    if raw.startswith("dpv:"):
+        return DPV + raw[4:]
+    if ":" not in raw:
+        return DPV + raw
+    return raw
+
+
+def _names(values: frozenset[str] | set[str], limits: ScopeLimits) -> list[str]:
+    return sorted(limits.policy_form.get(v, v.rsplit("/", 1)[-1]) for v in values)
+
+
+def _short(iris: set[str] | frozenset[str]) -> str:
+    return ", ".join(sorted(i.rsplit("/", 1)[-1].rsplit("#", 1)[-1] for i in iris))
+
+
+class AgreementPep:
+    """The PolicyEnforcementPoint for transfer access tokens (owner keeps full access)."""
+
+    def __init__(
+        self,
+        tokens: AccessTokens,
+        agreements: AgreementCache,
+        usage: UsageStore,
+        evidence: Evidence,
+    ) -> None:
+        self.tokens = tokens
+        self.agreements = agreements
+        self.usage = usage
+        self.evidence = evidence
+
+    async def scope_for(
+        self, request: web.Request, operation: str, target_types: set[str] | None
+    ) -> AccessScope:
+        token = bearer_token(request)
+        if token is None:
+            raise _unauthorized("send a transfer access token as 'Authorization: Bearer <token>'")
+        if is_admin_key(request, token):
+            request[PRINCIPAL_KEY] = Principal(ADMIN, self.evidence.provider_did)
+            return FULL_ACCESS
+        try:
+            grant = await self.tokens.verify_access_token(token)
+        except AccessDenied as exc:
+            raise _unauthorized(exc.reason) from None
+        request[PRINCIPAL_KEY] = Principal(
+            AGREEMENT_PRINCIPAL, grant.consumer_did, {"agreementId": grant.agreement_id}
+        )
+        agreement = await self.agreements.get(grant)
+        access = Access(grant, agreement, operation, action_of(operation))
+        request[ACCESS_KEY] = access
+        try:
+            scope = await self._decide(request, access, target_types)
+        except Refusal as refusal:
+            access.reason = refusal.text
+            await self.evidence.record(request, access, {"status": 403, "detail": refusal.text})
+            raise Problem(
+                403,
+                "Forbidden",
+                detail=refusal.text,
+                type_=FORBIDDEN_TYPE,
+                agreementId=grant.agreement_id,
+            ) from None
+        access.decision = "permit"
+        access.scope = scope
+        return scope
+
+    async def after(
+        self,
+        request: web.Request,
+        operation: str,
+        scope: AccessScope,
+        response_summary: dict[str, Any],
+    ) -> None:
+        access = request.get(ACCESS_KEY)
+        if access is None:
+            return  # the owner: nothing to enforce or record
+        await self.evidence.record(request, access, response_summary)
+
+    # ------------------------------------------------------------------ the decision
+
+    async def _decide(
+        self, request: web.Request, access: Access, target_types: set[str] | None
+    ) -> AccessScope:
+        agreement = access.agreement
+        if access.action == "modify" and not agreement.may_modify:
+            raise Refusal(
+                "denied — this agreement lets you read the data, not change it "
+                "(no 'modify' permission)"
+            )
+        limits = agreement.limits(access.action)
+        if limits is None:
+            raise Refusal(f"denied — no permission of this agreement covers '{access.action}'")
+        requested_types = target_types or await _requested_types(request, access.operation)
+        types = limits.types
+        if requested_types and types is not None:
+            if access.action == "modify":
+                outside = requested_types - types
+            else:
+                outside = requested_types if not requested_types & types else set()
+            if outside:
+                raise Refusal(
+                    f"denied — this agreement covers only entity types {_short(types)}; "
+                    f"{_short(outside)} {'is' if len(outside) == 1 else 'are'} not part of it"
+                )
+            types = types & requested_types
+        attrs = limits.attributes
+        requested_attrs = _requested_attrs(request) if access.action == "read" else None
+        if requested_attrs and attrs is not None:
+            if not requested_attrs & attrs:
+                raise Refusal(
+                    f"denied — this agreement covers only the attributes {_short(attrs)}; "
+                    f"{_short(requested_attrs)} {'is' if len(requested_attrs) == 1 else 'are'} "
+                    "not part of it"
+                )
+            attrs = attrs & requested_attrs
+        if access.operation == "entity.retrieve" and limits.area is not None:
+            await _require_inside(request, limits.area)
+        values: dict[str, Any] = {"recipient": access.grant.consumer_did}
+        purpose = request.headers.get(PURPOSE_HEADER)
+        if purpose:
+            values["purpose"] = purpose_iri(purpose)
+        if types is not None:
+            values["ngsi-ld:entityType"] = _names(types, limits)
+        elif requested_types:
+            values["ngsi-ld:entityType"] = sorted(requested_types)
+        if limits.attributes is not None:
+            values["ngsi-ld:attribute"] = _names(
+                attrs if attrs is not None else limits.attributes, limits
+            )
+        if limits.area is not None:
+            values["ngsi-ld:area"] = limits.area
+        compiled = agreement.compiled
+        ev_request = EvaluationRequest.create(
+            access.action, target=agreement.target, assignee=access.grant.consumer_did
+        )
+        world = World(
+            values=values,
+            fulfilled=agreement.deferred,
+            agreement_start=agreement.start,
+        )
+        verdict = await authorize(
+            compiled, ev_request, world, self.usage, access.grant.agreement_id
+        )
+        if not verdict.permitted:
+            if verdict.reason.startswith("denied"):
+                raise Refusal(verdict.reason)  # an exhausted counter, already in plain words
+            text = explain_report(compiled.explain(ev_request, world), world)
+            if any(op in json.dumps(access.grant.agreement) for op in _claim_markers()):
+                text += (
+                    " (credential constraints are checked when the agreement is negotiated; "
+                    "the data plane has no verified claims of the caller)"
+                )
+            raise Refusal(text)
+        access.pending_duties = verdict.pending_duties + tuple(
+            k for k in agreement.deferred if k in agreement.duties
+        )
+        return AccessScope(
+            entity_types=types,
+            attributes=attrs,
+            area=limits.area,
+            may_write=access.action == "modify",
+        )
+
+
+async def _require_inside(request: web.Request, area: dict[str, Any]) -> None:
+    """Retrieval by id answers outside the area too (the broker's id path checks types and
+    attributes only), so an entity outside the agreement's area is reported as absent here."""
+    from shapely.geometry import shape
+
+    from connector.http.context import CTX
+    from connector.ngsild.errors import not_found
+    from connector.ngsild.query.geo import shape_of
+    from connector.ngsild.render import LOCATION
+
+    eid = request.match_info.get("entityId", "")
+    doc = await request.app[CTX].components["ngsild.broker"].store.get(eid)
+    region = shape(area)
+    locations = (doc or {}).get(LOCATION) or []
+    if not any(
+        isinstance(i.get("value"), dict) and shape_of(i["value"]).intersects(region)
+        for i in locations
+    ):
+        raise not_found(f"no entity {eid}")
+
+
+def _claim_markers() -> tuple[str, ...]:
+    short = tuple("agora:" + o.rsplit("#", 1)[-1] for o in _CLAIM_OPERANDS)
+    return _CLAIM_OPERANDS + short + ("vc:",)
+
+
+def _unauthorized(reason: str) -> Problem:
+    return Problem(
+        401,
+        "Unauthorized",
+        detail=reason,
+        headers={"WWW-Authenticate": 'Bearer realm="agora", error="invalid_token"'},
+    )
+
+
+def _term_map(request: web.Request, body_context: Any = None) -> Any:
+    from connector.ngsild.api.negotiation import negotiate
+
+    return negotiate(request, body_context).tm
+
+
+async def _requested_types(request: web.Request, operation: str) -> set[str]:
+    """The entity types a query names (``type=`` or the batch Query's entity selectors)."""
+    from connector.ngsild.query.selectors import leaves, parse_types
+
+    expressions: list[str] = []
+    context = None
+    if operation == "batch.query":
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return set()
+        if isinstance(body, dict):
+            context = body.get("@context")
+            for selector in body.get("entities") or []:
+                if isinstance(selector, dict) and isinstance(selector.get("type"), str):
+                    expressions.append(selector["type"])
+    elif "type" in request.query:
+        expressions.append(request.query["type"])
+    if not expressions:
+        return set()
+    tm = _term_map(request, context)
+    names: set[str] = set()
+    for text in expressions:
+        names |= leaves(parse_types(text))
+    return {tm.expand(n) for n in names}
+
+
+def _requested_attrs(request: web.Request) -> set[str] | None:
+    raw = request.query.get("attrs")
+    if not raw:
+        return None
+    tm = _term_map(request)
+    return {tm.expand(a.strip()) for a in raw.split(",") if a.strip()}
