@@ -31,6 +31,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.enforcement.component import EnforcementComponent
     from connector.management.api import ManagementApi
     from connector.ngsild.component import NgsiLdBroker
+    from connector.ngsild.subscriptions.component import NgsiLdSubscriptions
     from connector.provenance.component import ProvenanceComponent
     from connector.trust.component import TrustComponent
 
@@ -39,6 +40,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
         TrustComponent(),
         ProvenanceComponent(),
         DspComponent(),
+        NgsiLdSubscriptions(),  # before the broker: joins its routes
         NgsiLdBroker(),
         EnforcementComponent(),  # last: needs provenance and dsp started
     ]

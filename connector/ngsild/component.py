@@ -19,6 +19,7 @@ from connector.ngsild.api import batch, discovery, entities
 from connector.ngsild.errors import NgsiError, not_found
 from connector.ngsild.events import ChangeFeed
 from connector.ngsild.pep import AdminOnlyPep
+from connector.ngsild.proxy.settings import proxy_mode
 from connector.ngsild.service import Broker
 from connector.ngsild.store import Store
 
@@ -53,6 +54,8 @@ class NgsiLdBroker:
         return None
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        if proxy_mode(ctx.settings):
+            return  # connector.ngsild.proxy serves /ngsi-ld/v1 from the upstream broker
         ctx.components["ngsild.broker"] = Broker(Store(ctx.engine), self.feed)
         ctx.components["ngsild.events"] = self.feed
         ctx.components.setdefault("ngsild.pep", AdminOnlyPep())
@@ -61,6 +64,9 @@ class NgsiLdBroker:
         entities.add_routes(app)
         batch.add_routes(app)
         discovery.add_routes(app)
+        # subscriptions and temporal routes (components listed before this one)
+        for add_routes in ctx.components.get("ngsild.routes", []):
+            add_routes(app)
         root.add_subapp(PREFIX, app)
 
     async def stop(self) -> None:

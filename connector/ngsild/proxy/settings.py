@@ -1,0 +1,72 @@
+"""The ``[ngsild]`` settings table: embedded broker (default) or proxy to an upstream broker.
+
+    [ngsild]
+    mode = "proxy"
+    upstream = "http://orion-ld:1026/ngsi-ld/v1"
+    upstream_token_env = "AGORA_NGSILD_UPSTREAM_TOKEN"   # optional bearer token for upstream
+    timeout_s = 10
+
+Also the subscription delivery knobs (both modes): ``notification_timeout_s``,
+``notification_attempts``, ``notification_backoff_s``, ``subscription_refresh_s``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connector.config import Settings
+from connector.errors import ConfigError
+
+
+class NgsiLdSettings(BaseModel):
+    # other [ngsild] keys belong to the broker core
+    model_config = ConfigDict(extra="ignore")
+
+    mode: Literal["embedded", "proxy"] = "embedded"
+    upstream: str = ""
+    upstream_token: str = ""
+    upstream_token_env: str = ""
+    upstream_tenant: str = ""
+    timeout_s: float = Field(default=10.0, gt=0)
+    notification_timeout_s: float = Field(default=5.0, gt=0)
+    notification_attempts: int = Field(default=3, ge=1, le=10)
+    notification_backoff_s: float = Field(default=0.5, ge=0)
+    notification_workers: int = Field(default=4, ge=1, le=64)
+    subscription_refresh_s: float = Field(default=5.0, gt=0)
+    periodic_tick_s: float = Field(default=0.5, gt=0)
+
+    @field_validator("upstream")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("an http:// or https:// URL of the upstream's /ngsi-ld/v1")
+        return v.rstrip("/")
+
+    def token(self) -> str:
+        if self.upstream_token:
+            return self.upstream_token
+        return os.environ.get(self.upstream_token_env, "") if self.upstream_token_env else ""
+
+
+def ngsild_settings(settings: Settings) -> NgsiLdSettings:
+    raw: dict[str, Any] = dict(settings.extra.get("ngsild", {}))
+    try:
+        parsed = NgsiLdSettings.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = "ngsild." + ".".join(str(p) for p in err["loc"])
+        raise ConfigError(str(settings.directory / "agora.toml"), key, err["msg"]) from None
+    if parsed.mode == "proxy" and not parsed.upstream:
+        raise ConfigError(
+            str(settings.directory / "agora.toml"),
+            "ngsild.upstream",
+            "the upstream URL in proxy mode",
+        )
+    return parsed
+
+
+def proxy_mode(settings: Settings) -> bool:
+    return ngsild_settings(settings).mode == "proxy"
