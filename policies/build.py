@@ -54,12 +54,12 @@ class Builder:
     def __init__(self, nodes: list[Any] | None = None) -> None:
         self.node_map: dict[str, Node] = {}
         for n in nodes or ():
-            if isinstance(n, Mapping) and "@id" in n and len(n) > 1:
+            if isinstance(n, dict) and "@id" in n and len(n) > 1:
                 self.node_map[n["@id"]] = n
 
     # -- helpers -----------------------------------------------------------------------------
     def deref(self, value: Any) -> Any:
-        if isinstance(value, Mapping) and set(value) == {"@id"}:
+        if isinstance(value, dict) and set(value) == {"@id"}:
             return self.node_map.get(value["@id"], value)
         return value
 
@@ -68,7 +68,7 @@ class Builder:
         raw = raw if isinstance(raw, list) else [raw]
         out: list[Any] = []
         for v in raw:
-            if isinstance(v, Mapping) and "@list" in v:
+            if isinstance(v, dict) and "@list" in v:
                 out.extend(self.deref(x) for x in v["@list"])
             else:
                 out.append(self.deref(v))
@@ -81,9 +81,9 @@ class Builder:
         return vals[0] if vals else None
 
     def iri(self, value: Any, path: str) -> str:
-        if isinstance(value, Mapping) and isinstance(value.get("@id"), str):
+        if isinstance(value, dict) and isinstance(value.get("@id"), str):
             return normalize_iri(value["@id"])
-        if isinstance(value, Mapping) and isinstance(value.get("@value"), str):
+        if isinstance(value, dict) and isinstance(value.get("@value"), str):
             # A plain string where an IRI is expected (e.g. a non-@vocab context); accept it.
             return normalize_iri(value["@value"])
         raise PolicyError(path, "an IRI is expected here")
@@ -132,7 +132,7 @@ class Builder:
         ts = node.get(DSPACE_TIMESTAMP) or node.get("http://purl.org/dc/terms/issued")
         if ts:
             raw = ts[0] if isinstance(ts, list) else ts
-            lexical = raw.get("@value") if isinstance(raw, Mapping) else raw
+            lexical = raw.get("@value") if isinstance(raw, dict) else raw
             try:
                 timestamp = parse_datetime(str(lexical))
             except ValueError:
@@ -157,7 +157,7 @@ class Builder:
 
     # -- rules -------------------------------------------------------------------------------
     def _common(self, node: Node, path: str) -> dict[str, Any]:
-        if not isinstance(node, Mapping) or "@value" in node:
+        if not isinstance(node, dict) or "@value" in node:
             raise PolicyError(path, "a rule must be an object")
         actions = self.values(node, "action")
         if not actions:
@@ -204,7 +204,7 @@ class Builder:
         return Duty(**common, consequences=consequences)
 
     def action(self, value: Any, path: str) -> Action:
-        if isinstance(value, Mapping) and RDF_VALUE in value:
+        if isinstance(value, dict) and RDF_VALUE in value:
             inner = value[RDF_VALUE]
             inner = inner[0] if isinstance(inner, list) else inner
             iri = self.iri(inner, f"{path}.rdf:value")
@@ -214,7 +214,7 @@ class Builder:
     def _collection(self, value: Any, path: str, kind: str) -> tuple[Any, ...] | None:
         if value is None:
             return None
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict):
             raise PolicyError(path, f"a {kind} must be an IRI or an object")
         uid = value.get("@id")
         types = value.get("@type", [])
@@ -246,7 +246,7 @@ class Builder:
         )
 
     def constraint(self, node: Any, path: str) -> AnyConstraint:
-        if not isinstance(node, Mapping) or "@value" in node:
+        if not isinstance(node, dict) or "@value" in node:
             raise PolicyError(path, "a constraint must be an object")
         logical = [k for k in node if k in _LOGICAL]
         uid = node.get("@id")
@@ -283,7 +283,7 @@ class Builder:
         if rights:
             vals = tuple(self.value(v, f"{path}.rightOperand") for v in rights)
             listed = any(
-                isinstance(v, Mapping) and "@list" in v for v in _raw(node, "rightOperand")
+                isinstance(v, dict) and "@list" in v for v in _raw(node, "rightOperand")
             )
             right = vals[0] if len(vals) == 1 and not listed else vals
             self._check_typed(left_iri, right, f"{path}.rightOperand")
@@ -293,7 +293,7 @@ class Builder:
         claim_path = None
         if claim:
             c0 = claim[0] if isinstance(claim, list) else claim
-            claim_path = str(c0.get("@value") if isinstance(c0, Mapping) else c0)
+            claim_path = str(c0.get("@value") if isinstance(c0, dict) else c0)
         return Constraint(
             left_operand=left_iri,
             operator=op_iri,
@@ -306,7 +306,7 @@ class Builder:
         )
 
     def value(self, v: Any, path: str) -> Value:
-        if isinstance(v, Mapping):
+        if isinstance(v, dict):
             if "@value" in v:
                 dt = v.get("@type")
                 if dt == "@json" or dt == RDF_JSON:

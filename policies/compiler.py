@@ -394,7 +394,7 @@ class _Rule:
         self.counters = counters
         self.permit = Verdict(Decision.PERMIT, path, "permitted by " + path, counters)
 
-    def state(self, req: EvaluationRequest, w: World) -> bool | str | None:
+    def state(self, req: EvaluationRequest, w: World) -> object:
         """``NA`` when the rule does not apply; else the Kleene activation state."""
         if req.action not in self.actions:
             return NA

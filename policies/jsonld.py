@@ -86,7 +86,7 @@ def _canonical(url: str) -> str:
 
 
 def _expand_value(item: Any, coerce: str | None, table: TermTable, path: str) -> Any:
-    if isinstance(item, Mapping):
+    if isinstance(item, dict):
         if "@context" in item:
             raise _NeedsPyld
         if "@value" in item:
@@ -194,7 +194,7 @@ def _find_policy(nodes: list[Any], uid: str | None) -> Mapping[str, Any]:
     policy_types = {ODRL + t for t in ("Set", "Offer", "Agreement", "Request", "Policy")}
     candidates = []
     for n in nodes:
-        if not isinstance(n, Mapping):
+        if not isinstance(n, dict):
             continue
         types = set(n.get("@type", []))
         if uid is not None and n.get("@id") == uid:
@@ -203,7 +203,7 @@ def _find_policy(nodes: list[Any], uid: str | None) -> Mapping[str, Any]:
             candidates.append(n)
     if uid is None and len(candidates) == 1:
         return candidates[0]
-    if uid is None and not candidates and len(nodes) == 1 and isinstance(nodes[0], Mapping):
+    if uid is None and not candidates and len(nodes) == 1 and isinstance(nodes[0], dict):
         return nodes[0]
     if not candidates:
         raise PolicyError("$", "no ODRL policy found in the document")
@@ -212,12 +212,10 @@ def _find_policy(nodes: list[Any], uid: str | None) -> Mapping[str, Any]:
 
 def from_expanded(nodes: list[Any] | Mapping[str, Any], uid: str | None = None) -> Policy:
     """A :class:`Policy` from expanded (or flattened) JSON-LD."""
-    if isinstance(nodes, Mapping):
-        nodes = [nodes]
-    if len(nodes) == 1 and isinstance(nodes[0], Mapping) and "@graph" in nodes[0]:
-        nodes = nodes[0]["@graph"]
-    builder = Builder(list(nodes))
-    return builder.policy(_find_policy(list(nodes), uid))
+    items: list[Any] = [nodes] if isinstance(nodes, Mapping) else list(nodes)
+    if len(items) == 1 and isinstance(items[0], dict) and "@graph" in items[0]:
+        items = list(items[0]["@graph"])
+    return Builder(items).policy(_find_policy(items, uid))
 
 
 def parse_policy(
@@ -238,7 +236,7 @@ def parse_policy(
             raise PolicyError("$", f"not JSON: {exc}") from None
     if isinstance(doc, list):
         return from_expanded(doc)
-    if not isinstance(doc, Mapping):
+    if not isinstance(doc, dict):
         raise PolicyError("$", "a policy must be a JSON object")
     if "@context" not in doc and any(k.startswith("http") for k in doc if k != "@id"):
         return from_expanded([doc])
