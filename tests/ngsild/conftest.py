@@ -102,13 +102,19 @@ async def ngsi_lite(tmp_path: Path, participant_dir: Callable[..., Path]) -> Asy
             await connector.stop()
 
 
-def air(n: int, no2: float = 40, lon: float = -1.13, lat: float = 37.98, **extra: Any) -> dict[str, Any]:
+def air(
+    n: int, no2: float = 40, lon: float = -1.13, lat: float = 37.98, **extra: Any
+) -> dict[str, Any]:
     """A small AirQualityObserved entity (default @context terms)."""
     return {
         "id": f"urn:ngsi-ld:AirQualityObserved:{n:03d}",
         "type": "AirQualityObserved",
-        "NO2": {"type": "Property", "value": no2, "unitCode": "GQ",
-                "observedAt": "2025-03-04T10:00:00Z"},
+        "NO2": {
+            "type": "Property",
+            "value": no2,
+            "unitCode": "GQ",
+            "observedAt": "2025-03-04T10:00:00Z",
+        },
         "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}},
         **extra,
     }

@@ -25,8 +25,12 @@ def _listen(ngsi: Ngsi) -> list[ChangeEvent]:
 
 async def test_entity_lifecycle(ngsi: Ngsi) -> None:
     events = _listen(ngsi)
-    entity = air(1, 45, name={"type": "LanguageProperty", "languageMap": {"es": "Centro", "en": "Centre"}},
-                 refDevice={"type": "Relationship", "object": "urn:ngsi-ld:Device:1"})
+    entity = air(
+        1,
+        45,
+        name={"type": "LanguageProperty", "languageMap": {"es": "Centro", "en": "Centre"}},
+        refDevice={"type": "Relationship", "object": "urn:ngsi-ld:Device:1"},
+    )
     reply = await ngsi.post("/entities", entity)
     assert reply.status == 201
     assert reply.headers["Location"] == f"/ngsi-ld/v1/entities/{E1}"
@@ -59,7 +63,9 @@ async def test_entity_lifecycle(ngsi: Ngsi) -> None:
     assert set(only) == {"id", "type", "NO2"}
 
     # merge: change a value, delete an attribute with the NGSI-LD null
-    reply = await ngsi.call("PATCH", f"/entities/{E1}", {"NO2": {"value": 50}, "name": "urn:ngsi-ld:null"})
+    reply = await ngsi.call(
+        "PATCH", f"/entities/{E1}", {"NO2": {"value": 50}, "name": "urn:ngsi-ld:null"}
+    )
     assert reply.status == 204, reply.body
     got = (await ngsi.get(f"/entities/{E1}")).body
     assert got["NO2"]["value"] == 50 and got["NO2"]["unitCode"] == "GQ" and "name" not in got
@@ -106,7 +112,9 @@ async def test_attribute_operations(ngsi: Ngsi) -> None:
     assert reply.status == 204, reply.body
     assert (await ngsi.get(f"/entities/{E1}")).body["NO2"] == {"type": "Property", "value": 34}
     # multi-attributes by datasetId
-    reply = await ngsi.post(path, {"NO2": {"type": "Property", "value": 1, "datasetId": "urn:ds:raw"}})
+    reply = await ngsi.post(
+        path, {"NO2": {"type": "Property", "value": 1, "datasetId": "urn:ds:raw"}}
+    )
     assert reply.status == 204
     no2 = (await ngsi.get(f"/entities/{E1}")).body["NO2"]
     assert isinstance(no2, list) and len(no2) == 2
@@ -127,12 +135,19 @@ async def test_sub_attributes_and_attribute_types(ngsi: Ngsi) -> None:
     entity: dict[str, Any] = {
         "id": "urn:ngsi-ld:Thing:1",
         "type": ["Thing", "Device"],
-        "temperature": {"type": "Property", "value": 21.5, "accuracy": {"type": "Property", "value": 0.2},
-                        "providedBy": {"type": "Relationship", "object": "urn:ngsi-ld:Sensor:9"}},
+        "temperature": {
+            "type": "Property",
+            "value": 21.5,
+            "accuracy": {"type": "Property", "value": 0.2},
+            "providedBy": {"type": "Relationship", "object": "urn:ngsi-ld:Sensor:9"},
+        },
         "category": {"type": "VocabProperty", "vocab": "sensor"},
         "config": {"type": "JsonProperty", "json": {"a": [1, 2], "type": "not an attribute"}},
         "readings": {"type": "ListProperty", "valueList": [1, 2, 3]},
-        "peers": {"type": "ListRelationship", "objectList": [{"object": "urn:a:1"}, {"object": "urn:a:2"}]},
+        "peers": {
+            "type": "ListRelationship",
+            "objectList": [{"object": "urn:a:1"}, {"object": "urn:a:2"}],
+        },
         "address": {"streetAddress": "Plaza Belluga 1", "addressLocality": "Murcia"},
         "scope": "/Murcia/Centro",
     }
@@ -147,9 +162,14 @@ async def test_sub_attributes_and_attribute_types(ngsi: Ngsi) -> None:
     assert got["peers"]["objectList"] == [{"object": "urn:a:1"}, {"object": "urn:a:2"}]
     assert got["address"] == {"type": "Property", "value": entity["address"]}
     assert got["scope"] == "/Murcia/Centro"
-    for q in ("temperature.accuracy<0.5", "address[addressLocality]==\"Murcia\"",
-              "category==sensor", "readings==2", "peers==\"urn:a:2\"",
-              "temperature.providedBy==\"urn:ngsi-ld:Sensor:9\""):
+    for q in (
+        "temperature.accuracy<0.5",
+        'address[addressLocality]=="Murcia"',
+        "category==sensor",
+        "readings==2",
+        'peers=="urn:a:2"',
+        'temperature.providedBy=="urn:ngsi-ld:Sensor:9"',
+    ):
         reply = await ngsi.get("/entities", type="Thing", q=q)
         assert [e["id"] for e in reply.body] == ["urn:ngsi-ld:Thing:1"], q
     reply = await ngsi.get("/entities", type="Thing;Device", scopeQ="/Murcia/#")

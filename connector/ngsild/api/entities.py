@@ -161,27 +161,12 @@ async def patch_attr(request: web.Request) -> web.Response:
     now = ops.stamp()
     if not isinstance(body, dict) or not body:
         raise bad_data("the body must be an attribute fragment object")
-    if "type" not in body:
-        # a partial fragment: the content member tells the type; plain metadata-only allowed
-        body = dict(body)
-    instances = (
-        parse_attribute(name, body, neg.tm, now, where=request.match_info["attrId"])
-        if (
-            any(
-                k in body
-                for k in (
-                    "value",
-                    "object",
-                    "languageMap",
-                    "vocab",
-                    "json",
-                    "valueList",
-                    "objectList",
-                )
-            )
-        )
-        else [_metadata_only(body, neg, name, now, request.match_info["attrId"])]
-    )
+    content = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
+    where = request.match_info["attrId"]
+    if "type" in body or any(k in body for k in content):
+        instances = parse_attribute(name, body, neg.tm, now, where=where)
+    else:  # metadata or sub-attributes only
+        instances = [_metadata_only(body, neg, name, now, where)]
     scope = await enforce(request, "attrs.patch")
     await broker(request).apply_one(eid, ops.patch_attribute(eid, name, instances, now), scope)
     await done(request, "attrs.patch", scope, status=204, ids=[eid])

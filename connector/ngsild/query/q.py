@@ -181,7 +181,7 @@ class _Parser:
         if _NUMBER.match(raw):
             number = float(raw)
             return int(raw) if number.is_integer() and re.fullmatch(r"-?\d+", raw) else number
-        if any(c.isspace() for c in raw):
+        if any(c.isspace() for c in raw) or raw[0] in "<>=!~":
             raise self.fail(f"{raw!r} is not a value (quote strings)")
         return raw
 

@@ -67,7 +67,7 @@ def check_endpoint(uri: object, allowed: list[str]) -> Target:
     path = parts.path or "/"
     if scheme in ("mqtt", "mqtts"):
         topic = unquote(path.lstrip("/"))
-        if not topic or any(c in topic for c in "+#"):
+        if not topic or any(c in topic for c in "+#") or "#" in uri:
             raise bad_data(
                 f"notification.endpoint.uri {uri!r}: an MQTT endpoint needs a topic without "
                 "wildcards, e.g. mqtt://host:1883/city/air"
