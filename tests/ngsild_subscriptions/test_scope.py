@@ -1,0 +1,104 @@
+"""A narrowed access scope travels with the subscription: notifications never show more than
+the creator could query (types, attributes, area), and consumers only see their own
+subscriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from connector.http.auth import PRINCIPAL_KEY, Principal, authenticate, bearer_token
+from connector.http.problems import Problem
+from connector.ngsild.context import term_map
+from connector.ngsild.pep import FULL_ACCESS, AccessScope
+from tests.ngsild_subscriptions.support import Client, Receiver, air, settle, subscription
+
+TM = term_map(None)
+CONSUMER = "consumer-token"
+# the consumer may see air quality stations' NO2 and location, only around Murcia
+NARROW = AccessScope(
+    entity_types=frozenset({TM.expand("AirQualityObserved")}),
+    attributes=frozenset({TM.expand("NO2"), TM.expand("location")}),
+    area={
+        "type": "Polygon",
+        "coordinates": [[[-1.3, 37.8], [-1.0, 37.8], [-1.0, 38.1], [-1.3, 38.1], [-1.3, 37.8]]],
+    },
+)
+
+
+class ConsumerPep:
+    """A stand-in for the policy component: one consumer with a narrowed scope."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def scope_for(
+        self, request: web.Request, operation: str, target_types: set[str] | None
+    ) -> AccessScope:
+        self.seen.append(operation)
+        if bearer_token(request) == CONSUMER:
+            request[PRINCIPAL_KEY] = Principal("agreement", "did:web:company.example")
+            return NARROW
+        found = await authenticate(request)
+        if found is None:
+            raise Problem(401, "Unauthorized")
+        request[PRINCIPAL_KEY] = found
+        return FULL_ACCESS
+
+    async def after(self, *args: Any) -> None:
+        return None
+
+
+async def test_narrowed_scope_limits_notifications(lite: Client, receiver: Receiver) -> None:
+    pep = ConsumerPep()
+    assert lite.connector.ctx is not None
+    lite.connector.ctx.components["ngsild.pep"] = pep
+    consumer = {"Authorization": f"Bearer {CONSUMER}"}
+
+    async def subscribe(body: dict[str, Any]) -> str:
+        r = await lite.call("POST", "/subscriptions", body, admin=False, headers=consumer)
+        assert r.status == 201, r.body
+        return str(r.headers["Location"].rsplit("/", 1)[1])
+
+    everything = await subscribe(subscription(receiver.url))
+    # a q on a hidden attribute can never match; a hidden type never notifies
+    await subscribe(subscription(receiver.url, q="temperature>0"))
+    await subscribe({**subscription(receiver.url), "entities": [{"type": "WeatherObserved"}]})
+    await subscribe(
+        {**subscription(receiver.url), "entities": None, "watchedAttributes": ["temperature"]}
+        | {"entities": [{"type": "AirQualityObserved"}]}
+    )
+    assert "subscription.create" in pep.seen
+
+    await lite.post("/entities", air(1, no2=50))  # inside the area
+    await lite.post("/entities", air(2, no2=50, lon=-3.70, lat=40.41))  # Madrid: outside
+    await lite.post(
+        "/entities",
+        {
+            "id": "urn:ngsi-ld:WeatherObserved:1",
+            "type": "WeatherObserved",
+            "temperature": {"type": "Property", "value": 30},
+        },
+    )
+    notes = await receiver.wait_for(1)
+    # only a temperature change of station 1: the hidden attribute must not trigger anything
+    await lite.patch("/entities/urn:ngsi-ld:AirQualityObserved:001/attrs", {"temperature": 35})
+    await settle()
+    assert len(receiver.received) == 1
+    [note] = notes
+    assert note["subscriptionId"] == everything
+    [entity] = note["data"]
+    assert entity["id"] == "urn:ngsi-ld:AirQualityObserved:001"
+    assert set(entity) == {"id", "type", "NO2", "location"}
+
+    # the consumer lists only its own subscriptions; the admin sees them all
+    await lite.post("/subscriptions", subscription(receiver.url, id="urn:ngsi-ld:Subscription:adm"))
+    mine = await lite.call("GET", "/subscriptions", admin=False, headers=consumer)
+    assert len(mine.body) == 4
+    assert all(s["id"] != "urn:ngsi-ld:Subscription:adm" for s in mine.body)
+    other = await lite.call(
+        "GET", "/subscriptions/urn:ngsi-ld:Subscription:adm", admin=False, headers=consumer
+    )
+    assert other.status == 404
+    assert len((await lite.get("/subscriptions")).body) == 5
