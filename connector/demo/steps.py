@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from connector.demo.space import DataSpace
+from connector.ngsild.demo import city_publishes_context_data
 
 StepFn = Callable[[DataSpace], Awaitable[list[str]]]
 
@@ -50,4 +51,5 @@ async def management_is_guarded(space: DataSpace) -> list[str]:
 STEPS: list[Step] = [
     Step("Start the data space: authority, city, company and auditor", data_space_is_up),
     Step("Each connector's management API needs its admin key", management_is_guarded),
+    Step("The city publishes NGSI-LD context data and queries it", city_publishes_context_data),
 ]
