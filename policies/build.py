@@ -282,9 +282,7 @@ class Builder:
         right: RightOperand | None = None
         if rights:
             vals = tuple(self.value(v, f"{path}.rightOperand") for v in rights)
-            listed = any(
-                isinstance(v, dict) and "@list" in v for v in _raw(node, "rightOperand")
-            )
+            listed = any(isinstance(v, dict) and "@list" in v for v in _raw(node, "rightOperand"))
             right = vals[0] if len(vals) == 1 and not listed else vals
             self._check_typed(left_iri, right, f"{path}.rightOperand")
         data_type = self.one(node, "dataType", path) or self.one(node, "datatype", path)

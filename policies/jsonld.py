@@ -234,17 +234,16 @@ def parse_policy(
             doc = json.loads(doc)
         except json.JSONDecodeError as exc:
             raise PolicyError("$", f"not JSON: {exc}") from None
-    if isinstance(doc, list):
-        return from_expanded(doc)
-    if not isinstance(doc, dict):
-        raise PolicyError("$", "a policy must be a JSON object")
-    if "@context" not in doc and any(k.startswith("http") for k in doc if k != "@id"):
-        return from_expanded([doc])
     from .validate import validate
 
-    policy = from_expanded(expand(doc, default_context))
-    validate(policy)
-    return policy
+    if isinstance(doc, list):
+        return validate(from_expanded(doc))
+    if not isinstance(doc, dict):
+        raise PolicyError("$", "a policy must be a JSON object")
+    keys = [k for k in doc if not k.startswith("@")]
+    if "@context" not in doc and keys and all("://" in k for k in keys):
+        return validate(from_expanded([doc]))  # already expanded
+    return validate(from_expanded(expand(doc, default_context)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -224,7 +224,7 @@ requests = st.builds(
 )
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies, requests, worlds)
 def test_compiled_path_agrees_with_reference(
     policy: Policy, req: EvaluationRequest, w: World

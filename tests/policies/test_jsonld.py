@@ -309,3 +309,29 @@ def test_not_json_and_not_an_object() -> None:
 def test_string_input_and_expanded_input() -> None:
     p = parse_policy(json.dumps(RICH))
     assert parse_policy(json.dumps([to_expanded(p)])) == p
+
+
+def test_set_and_request_types_and_strict_offer_rules() -> None:
+    from policies import validate
+
+    body = {"@context": DSP, "@type": "Set", "@id": "urn:s", "permission": [{"action": "use"}]}
+    assert parse_policy(body).type is PolicyType.SET
+    untyped = {k: v for k, v in body.items() if k != "@type"}
+    assert parse_policy(untyped).type is PolicyType.SET  # Set is the default type
+    request = {**body, "@type": "odrl:Request"}
+    assert parse_policy(request).type is PolicyType.REQUEST
+    offer = parse_policy({**body, "@type": "Offer"})  # DSP offers leave the assigner implicit
+    with pytest.raises(PolicyError) as e:
+        validate(offer, strict_odrl=True)
+    assert e.value.path == "$.permission[0].assigner"
+
+
+def test_nested_context_goes_through_pyld_with_the_dsp_default() -> None:
+    body = doc([perm(constraint("purpose", "eq", "research"))])
+    del body["@context"]
+    body["permission"][0]["@context"] = {"ex": "https://example.org/"}
+    body["permission"][0]["constraint"].append(constraint("ex:level", "gteq", 2))
+    p = parse_policy(body)
+    left = [getattr(c, "left_operand") for c in p.permissions[0].constraints]
+    assert left == [ODRL + "purpose", "https://example.org/level"]
+    assert p.timestamp is not None
