@@ -10,6 +10,8 @@ The connector wires these to routes; each function returns the body of one endpo
 - ``GET /api/v1/ledger/proofs/inclusion?index=&size=`` → :func:`inclusion_proof_json`
 - ``GET /api/v1/ledger/proofs/consistency?first=&second=`` → :func:`consistency_proof_json`
 - ``GET /api/v1/ledger/anchors`` → :func:`anchors_json`
+- ``GET /api/v1/ledger/receipts?agreement=<id>`` → :func:`receipts_json` (the receipts this party
+  keeps: issued as provider, countersigned as consumer)
 
 Bad arguments raise :class:`~ledger.errors.ProofError` (a 400 or 404 for the connector).
 """
@@ -69,3 +71,8 @@ async def consistency_proof_json(ledger: Ledger, first: int, second: int) -> dic
 
 async def anchors_json(ledger: Ledger) -> dict[str, Any]:
     return {"log_id": ledger.log_id.hex(), "anchors": [a.to_json() for a in await ledger.anchors()]}
+
+
+async def receipts_json(ledger: Ledger, agreement_id: str) -> dict[str, Any]:
+    receipts = await ledger.receipts(agreement_id)
+    return {"agreement": agreement_id, "receipts": [r.to_json() for r in receipts]}

@@ -14,9 +14,17 @@ from typing import Any
 import aiohttp
 
 from .anchor import Anchorer
-from .audit import AuditReport, Finding, check_anchors, check_heads, verify_log
+from .audit import (
+    AuditReport,
+    Finding,
+    check_anchors,
+    check_heads,
+    compare_parties,
+    verify_log,
+)
 from .errors import AuditClientError, LedgerError, RecordError
 from .merkle import MerkleTree, verify_inclusion
+from .receipts import Receipt
 from .records import canonicalize
 from .signing import PublicKey
 from .store import AnchorRow, Entry
@@ -98,6 +106,13 @@ class LedgerClient:
     async def records_for_agreement(self, agreement_id: str) -> list[Entry]:
         doc = await self._get("/records", {"agreement": agreement_id})
         return [_entry(int(r["index"]), r) for r in doc.get("records", [])]
+
+    async def receipts(self, agreement_id: str) -> list[Receipt]:
+        doc = await self._get("/receipts", {"agreement": agreement_id})
+        try:
+            return [Receipt.from_json(r) for r in doc.get("receipts", [])]
+        except LedgerError as exc:
+            raise AuditClientError(f"malformed receipts: {exc.reason}") from exc
 
     async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         doc = await self._get("/proofs/inclusion", {"index": index, "size": size})
@@ -192,3 +207,20 @@ async def _sample_inclusion(
             continue
         if not verify_inclusion(tree.leaf(index), index, head.size, proof, head.root):
             report.add(Finding.BAD_PROOF, f"inclusion proof for {index} does not verify", index)
+
+
+async def audit_agreement(
+    provider: LedgerClient,
+    consumer: LedgerClient,
+    agreement_id: str,
+    provider_key: PublicKey,
+    consumer_key: PublicKey,
+) -> AuditReport:
+    """Compare what both parties logged about one agreement, using the receipts the consumer
+    keeps (a consumer's receipts are the evidence against the provider, and the reverse)."""
+    provider_entries = await provider.records_for_agreement(agreement_id)
+    consumer_entries = await consumer.records_for_agreement(agreement_id)
+    receipts = await consumer.receipts(agreement_id)
+    return compare_parties(
+        agreement_id, provider_entries, consumer_entries, receipts, provider_key, consumer_key
+    )

@@ -15,9 +15,10 @@ from aiohttp import web
 from ledger import api
 from ledger.anchor import Anchorer, AnchorScheduler, embedded_web3
 from ledger.audit import Finding
-from ledger.client import LedgerClient, audit_remote
+from ledger.client import LedgerClient, audit_agreement, audit_remote
 from ledger.errors import AuditClientError, LedgerError
 from ledger.log import Ledger
+from ledger.receipts import countersign
 from ledger.records import Record
 from ledger.report import render_html
 from ledger.signing import KeySigner
@@ -59,6 +60,9 @@ def serve(ledger: Ledger, tamper: Tamper | None = None, ranged: bool = True) -> 
         doc = await api.consistency_proof_json(ledger, int(q["first"]), int(q["second"]))
         return respond("consistency", doc)
 
+    async def receipts(request: web.Request) -> web.Response:
+        return respond("receipts", await api.receipts_json(ledger, request.query["agreement"]))
+
     async def anchors(_: web.Request) -> web.Response:
         return respond("anchors", await api.anchors_json(ledger))
 
@@ -77,6 +81,7 @@ def serve(ledger: Ledger, tamper: Tamper | None = None, ranged: bool = True) -> 
     app.router.add_get(f"{prefix}/proofs/inclusion", inclusion)
     app.router.add_get(f"{prefix}/proofs/consistency", consistency)
     app.router.add_get(f"{prefix}/anchors", anchors)
+    app.router.add_get(f"{prefix}/receipts", receipts)
     return app
 
 
@@ -208,3 +213,40 @@ async def test_remote_truncation_is_named(site: Site) -> None:
             client, site.signer.public_key(), previous=earlier, anchorer=site.anchorer
         )
     assert Finding.TRUNCATED in report.kinds()
+
+
+async def test_two_connectors_agree_on_an_agreement(
+    tmp_path: Path, provider_signer: KeySigner, consumer_signer: KeySigner
+) -> None:
+    engine = sqlite_engine(str(tmp_path / "two.db"))
+    provider = await Ledger.open(engine, provider_signer, prefix="prov_")
+    consumer = await Ledger.open(engine, consumer_signer, prefix="cons_")
+    agreement = "urn:uuid:agr-two"
+    for i in range(6):
+        record = Record("did:web:a", "did:web:b", agreement, "use", "permit", f"{i:064x}")
+        done = await provider.append(record)
+        receipt = await provider.receipt(done.index, agreement)
+        await consumer.append(record)
+        await consumer.keep_receipt(
+            countersign(receipt, consumer_signer, provider_signer.public_key())
+        )
+    await provider.append(Record("did:web:a", "did:web:b", agreement, "use", "permit", "hidden"))
+    runners = []
+    urls = []
+    for ledger in (provider, consumer):
+        runner = web.AppRunner(serve(ledger))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+        urls.append(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    keys = (provider_signer.public_key(), consumer_signer.public_key())
+    async with LedgerClient(urls[0]) as p, LedgerClient(urls[1]) as c:
+        report = await audit_agreement(p, c, agreement, *keys)
+    # the seventh record was never shown to the consumer: no countersignature, absent on its side
+    assert report.kinds() == {Finding.MISSING_RECORD, Finding.MISSING_COUNTERSIGNATURE}
+    assert {d.index for d in report.discrepancies} == {6}
+    for runner in runners:
+        await runner.cleanup()
+    for ledger in (provider, consumer):
+        await ledger.close()
+    await engine.dispose()

@@ -25,7 +25,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.text(), json_values, max_size=6))
 def test_canonicalize_equals_rfc8785(doc: dict[str, Any]) -> None:
     try:
