@@ -332,6 +332,6 @@ def test_nested_context_goes_through_pyld_with_the_dsp_default() -> None:
     body["permission"][0]["@context"] = {"ex": "https://example.org/"}
     body["permission"][0]["constraint"].append(constraint("ex:level", "gteq", 2))
     p = parse_policy(body)
-    left = [getattr(c, "left_operand") for c in p.permissions[0].constraints]
+    left = [c.left_operand for c in p.permissions[0].constraints]
     assert left == [ODRL + "purpose", "https://example.org/level"]
     assert p.timestamp is not None
