@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from identity import (
     type_scope,
 )
 from identity.credential_service import DCP_CONTEXT, query_message
+from identity.jwt_codec import decode_unverified
 from tests.trust.conftest import Node, Space
 
 SCOPES = [type_scope("MembershipCredential"), type_scope("ParticipantCredential")]
@@ -72,9 +72,7 @@ async def test_query_refuses_bad_or_absent_tokens(onboarded: Space) -> None:
     _is_problem(status, body, 401, "bad_signature")
     # The access token was granted to the auditor, the city presents it.
     stolen = _query_header(company, onboarded["auditor"])
-    access = json.loads(__import__("base64").urlsafe_b64decode(stolen.split(".")[1] + "=="))[
-        "token"
-    ]
+    access = decode_unverified(stolen.removeprefix("Bearer ")).payload["token"]
     token = create_id_token(city.trust.participant, company.did, token=access)
     status, body = await _query(company, f"Bearer {token}")
     _is_problem(status, body, 401, "wrong_audience")

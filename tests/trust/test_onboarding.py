@@ -1,0 +1,232 @@
+"""Onboarding end to end (request -> approve -> credentials delivered -> verified), the
+registry, revocation, and the refusals of the authority's endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+from click.testing import CliRunner, Result
+
+from connector.cli import main
+from identity import (
+    IdentityError,
+    MembershipCredential,
+    ParticipantCredential,
+    Reason,
+    create_id_token,
+)
+from tests.trust.conftest import Node, Space
+
+
+async def _cli(*args: str) -> Result:
+    # The connectors run on this event loop; the CLI blocks, so it runs in a thread.
+    return await asyncio.to_thread(CliRunner().invoke, main, list(args))
+
+
+def _problem(status: int, body: Any, expected: int) -> None:
+    assert status == expected, body
+    assert isinstance(body, dict) and body["status"] == expected and "title" in body
+
+
+async def test_onboarding_end_to_end(any_space: Space) -> None:
+    space = any_space
+    authority = await space.add("authority", "authority")
+    company = await space.add("company", "company", name="Movilidad Sostenible S.L.")
+    city = await space.add("city", "city", name="City of Murcia")
+
+    status, applied = await company.call(
+        "POST", "/api/v1/membership", json={"authority": authority.url, "country": "ES"}
+    )
+    assert status == 202 and applied["state"] == "pending", applied
+    assert applied["credentials"] == []
+    listed = await _cli("authority", "list", str(authority.directory), "--url", authority.url)
+    assert listed.exit_code == 0, listed.output
+    assert applied["requestId"] in listed.output and "pending" in listed.output
+
+    approved = await _cli(
+        "authority",
+        "approve",
+        str(authority.directory),
+        applied["requestId"],
+        "--url",
+        authority.url,
+    )
+    assert approved.exit_code == 0, approved.output
+    assert "Movilidad Sostenible" in approved.output
+
+    status, membership = await company.call("GET", "/api/v1/membership")
+    assert status == 200
+    types = sorted(c["type"] for c in membership["credentials"])
+    assert types == ["MembershipCredential", "ParticipantCredential"]
+    assert all(c["issuer"] == authority.did for c in membership["credentials"])
+
+    # The city joins through the management API approval.
+    _, city_applied = await city.call(
+        "POST", "/api/v1/membership", json={"authority": authority.url, "country": "ES"}
+    )
+    status, body = await authority.call(
+        "POST", f"/api/v1/authority/requests/{city_applied['requestId']}/approve"
+    )
+    assert status == 200 and body["state"] == "approved", body
+
+    status, registry = await authority.call("GET", "/registry/participants", admin=False)
+    assert status == 200
+    by_did = {p["did"]: p for p in registry["participants"]}
+    assert by_did[company.did]["dspEndpoint"] == company.url + "/dsp"
+    assert by_did[company.did]["role"] == "company" and by_did[city.did]["role"] == "city"
+    status, trusted = await authority.call("GET", "/registry/trusted-issuers", admin=False)
+    assert status == 200 and trusted["issuers"][0]["did"] == authority.did
+
+    # The city verifies the company: ID token -> its credential service -> credentials.
+    caller = await city.trust.verify_authorization(
+        f"Bearer {await company.trust.token_for(city.did)}"
+    )
+    assert caller.did == company.did
+    participant = caller.get(ParticipantCredential)
+    assert participant is not None and participant.legal_name == "Movilidad Sostenible S.L."
+    membership_claims = caller.get(MembershipCredential)
+    assert membership_claims is not None and membership_claims.member_of == authority.did
+
+
+async def test_civic_member_becomes_a_consent_issuer(space: Space) -> None:
+    authority = await space.add("authority", "authority", identity={"auto_approve": True})
+    civic = await space.add("civic", "civic")
+    body = await space.onboard(civic, authority)
+    assert body["state"] == "approved" and len(body["credentials"]) == 2
+    _, trusted = await authority.call("GET", "/registry/trusted-issuers", admin=False)
+    civic_entry = [i for i in trusted["issuers"] if i["did"] == civic.did]
+    assert civic_entry and civic_entry[0]["accreditations"][0]["credentialTypes"] == [
+        "ConsentCredential"
+    ]
+
+
+async def test_revocation_is_refused_with_reason_revoked(space: Space) -> None:
+    authority = await space.add("authority", "authority", identity={"auto_approve": True})
+    city = await space.add("city", "city")
+    extra = await space.add("extra", "company")
+    await space.onboard(city, authority)
+    await space.onboard(extra, authority)
+    assert (
+        await city.trust.verify_authorization(f"Bearer {await extra.trust.token_for(city.did)}")
+    ).did == extra.did
+
+    revoked = await _cli(
+        "authority", "revoke", str(authority.directory), extra.did, "--url", authority.url
+    )
+    assert revoked.exit_code == 0, revoked.output
+    assert "2 credential(s)" in revoked.output
+
+    try:
+        await city.trust.verify_authorization(f"Bearer {await extra.trust.token_for(city.did)}")
+        raise AssertionError("a revoked member was accepted")
+    except IdentityError as exc:
+        assert exc.reason is Reason.REVOKED
+    _, registry = await authority.call("GET", "/registry/participants", admin=False)
+    assert extra.did not in {p["did"] for p in registry["participants"]}
+    status, body = await authority.call(
+        "POST", f"/api/v1/authority/members/{quote(extra.did, safe='')}/revoke"
+    )
+    _problem(status, body, 409)
+    again = await _cli(
+        "authority", "revoke", str(authority.directory), extra.did, "--url", authority.url
+    )
+    assert again.exit_code != 0 and "409" in again.output
+
+
+async def _apply(
+    authority: Node, member: Node, body: Any, raw: bytes | None = None
+) -> tuple[int, Any]:
+    token = create_id_token(member.trust.participant, authority.did)
+    kw: dict[str, Any] = {"data": raw} if raw is not None else {"json": body}
+    return await authority.call(
+        "POST",
+        "/authority/v1/membership-requests",
+        admin=False,
+        headers={"Authorization": f"Bearer {token}"},
+        **kw,
+    )
+
+
+async def test_authority_refuses_bad_requests_and_stores_nothing(space: Space) -> None:
+    authority = await space.add("authority", "authority")
+    member = await space.add("member", "company")
+    good = {"name": "Acme", "role": "company", "country": "ES"}
+    status, body = await authority.call(
+        "POST", "/authority/v1/membership-requests", admin=False, json=good
+    )
+    _problem(status, body, 401)
+    assert body["reason"] == "malformed"
+    _problem(*await _apply(authority, member, None, raw=b"{bad json"), 400)
+    _problem(*await _apply(authority, member, {"name": "Acme"}), 400)
+    _problem(*await _apply(authority, member, {**good, "role": "authority"}), 400)
+    _problem(*await _apply(authority, member, {**good, "country": "Spain"}), 400)
+    _problem(*await _apply(authority, member, {**good, "extra": 1}), 400)
+    _problem(*await _apply(authority, member, None, raw=b"[" * 100 + b"]" * 100), 400)
+    status, body = await _apply(authority, member, None, raw=b"{" + b" " * (2 * 1024 * 1024))
+    assert status == 413, body
+    status, requests = await authority.call("GET", "/api/v1/authority/requests")
+    assert status == 200 and requests == []
+
+    # Management endpoints: unknown ids, bad filters, no admin key.
+    _problem(*await authority.call("POST", "/api/v1/authority/requests/abc123/approve"), 404)
+    _problem(*await authority.call("POST", "/api/v1/authority/requests/a.b/approve"), 404)
+    _problem(*await authority.call("POST", "/api/v1/authority/requests/abc123/reject"), 404)
+    _problem(*await authority.call("GET", "/api/v1/authority/requests?state=odd"), 400)
+    unknown = quote("did:web:nobody.example", safe="")
+    _problem(*await authority.call("POST", f"/api/v1/authority/members/{unknown}/revoke"), 404)
+    _problem(
+        *await authority.call("POST", "/api/v1/authority/requests/abc/approve", admin=False), 401
+    )
+    missing = await _cli(
+        "authority", "approve", str(authority.directory), "nope", "--url", authority.url
+    )
+    assert missing.exit_code != 0 and "404" in missing.output
+
+    # A pending request, then a duplicate, then a rejection with a malformed body.
+    status, created = await _apply(authority, member, good)
+    assert status == 202 and created["state"] == "pending"
+    _problem(*await _apply(authority, member, good), 409)
+    _problem(
+        *await authority.call(
+            "POST", f"/api/v1/authority/requests/{created['id']}/reject", data=b"{x"
+        ),
+        400,
+    )
+    status, rejected = await authority.call(
+        "POST", f"/api/v1/authority/requests/{created['id']}/reject", json={"reason": "unknown"}
+    )
+    assert status == 200 and rejected["state"] == "rejected"
+    _problem(
+        *await authority.call("POST", f"/api/v1/authority/requests/{created['id']}/approve"), 409
+    )
+    _, members = await authority.call("GET", "/api/v1/authority/members?all=true")
+    assert members == []
+
+
+async def test_member_side_refuses_bad_applications(space: Space) -> None:
+    member = await space.add("member", "company")
+    for body in (
+        {},
+        {"authority": "ftp://x"},
+        {"authority": "http://127.0.0.1:9", "country": "es"},
+    ):
+        _problem(*await member.call("POST", "/api/v1/membership", json=body), 400)
+    _problem(*await member.call("POST", "/api/v1/membership", data=b"{x"), 400)
+    # No country given and none in the profile.
+    _problem(
+        *await member.call("POST", "/api/v1/membership", json={"authority": "http://127.0.0.1:9"}),
+        400,
+    )
+    # The authority cannot be reached.
+    _problem(
+        *await member.call(
+            "POST", "/api/v1/membership", json={"authority": "http://127.0.0.1:9", "country": "ES"}
+        ),
+        502,
+    )
+    _problem(*await member.call("GET", "/api/v1/membership"), 404)
+    _problem(*await member.call("POST", "/api/v1/membership", admin=False, json={}), 401)
+    _problem(*await member.call("POST", "/api/v1/trust/tokens", json={"audience": "nope"}), 400)
+    assert await member.trust.credentials.count() == 0
