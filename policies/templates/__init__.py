@@ -10,6 +10,7 @@ narrows the data plane as well as stating terms.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -195,9 +196,9 @@ def commercial_monthly_fee(
     fee = Duty(Action(ODRL + "compensate", refinements))
     cs: list[AnyConstraint] = []
     if monthly_requests is not None:
-        cs.append(
-            _c("count", "lteq", Literal(str(monthly_requests), XSD_INTEGER), AGORA + "perMonth")
-        )
+        # A uid keeps the usage counter's key stable however the offer is re-serialised.
+        cap = _c("count", "lteq", Literal(str(monthly_requests), XSD_INTEGER), AGORA + "perMonth")
+        cs.append(replace(cap, uid=f"{uid}#monthly-requests"))
     cs.extend(scope(entity_types, attributes, area))
     use = Permission(Action(ODRL + "use"), constraints=tuple(cs), duties=(fee,))
     return _offer(uid, assigner, target, [use])
