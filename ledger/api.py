@@ -27,11 +27,14 @@ from .store import Entry
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:
-    return {
-        "index": entry.index,
-        "record": json.loads(entry.data),
-        "leaf_hash": entry.leaf_hash.hex(),
-    }
+    """A stored record as JSON; bytes that are not JSON (a damaged row) are served as hex so an
+    auditor still sees them, and their hash, instead of an error."""
+    doc: dict[str, Any] = {"index": entry.index, "leaf_hash": entry.leaf_hash.hex()}
+    try:
+        doc["record"] = json.loads(entry.data)
+    except ValueError:
+        doc["record"], doc["data_hex"] = None, entry.data.hex()
+    return doc
 
 
 async def tree_head_json(ledger: Ledger) -> dict[str, Any]:

@@ -149,6 +149,11 @@ def _entry(index: int, doc: Mapping[str, Any]) -> Entry:
         record, leaf = doc["record"], bytes.fromhex(doc["leaf_hash"])
     except (KeyError, TypeError, ValueError) as exc:
         raise AuditClientError(f"malformed record {index}: {exc}") from exc
+    if record is None and isinstance(doc.get("data_hex"), str):
+        try:
+            return Entry(index, bytes.fromhex(doc["data_hex"]), leaf)
+        except ValueError as exc:
+            raise AuditClientError(f"malformed record {index}: {exc}") from exc
     try:
         data = canonicalize(record)
     except RecordError:

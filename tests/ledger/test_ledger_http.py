@@ -250,3 +250,13 @@ async def test_two_connectors_agree_on_an_agreement(
     for ledger in (provider, consumer):
         await ledger.close()
     await engine.dispose()
+
+
+async def test_damaged_row_is_served_and_named(site: Site) -> None:
+    records = site.ledger.store.tables.records
+    async with site.ledger.store.engine.begin() as conn:
+        await conn.execute(records.update().where(records.c.idx == 5).values(data=b"\xff{not json"))
+    async with LedgerClient(await site.start()) as client:
+        assert (await client.entry(5)).data == b"\xff{not json"
+        report = await audit_remote(client, site.signer.public_key())
+    assert [(d.kind, d.index) for d in report.discrepancies] == [(Finding.TAMPERED_RECORD, 5)]
