@@ -1,0 +1,309 @@
+"""NGSI-LD broker benchmark over HTTP on loopback, printing one JSON object.
+
+A real connector (SQLite in a temporary directory, logging at WARNING) runs in a child process;
+this process is the client, with ``--concurrency`` aiohttp requests in flight. Phases:
+
+1. create single entities (POST /entities) for ``--seconds`` s: req/s and p95;
+2. create the rest in batches of 1,000 (POST /entityOperations/create): entities/s;
+3. retrieve by id (GET /entities/{id}), 4. query by type + q, 5. geo-query near a point,
+   each for ``--seconds`` s: req/s and p95.
+
+The baseline is the published Stellio run the issue names (JVM, 8 vCPU, 2024): 130-240 creates/s
+and 30-36 type+q queries/s with p95 0.17-1.4 s. The target is 5x the best of those figures.
+Options: ``--entities N`` (default 100,000), ``--seconds S`` (default 10), ``--concurrency C``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+BASELINE = {
+    "source": "published Stellio benchmark (JVM, 8 vCPU, 2024), as named in issue 3",
+    "create_per_s": [130, 240],
+    "query_type_q_per_s": [30, 36],
+    "query_p95_s": [0.17, 1.4],
+}
+TARGET_FACTOR = 5
+BASE = "/ngsi-ld/v1"
+BOX = (-1.30, 37.85, -0.95, 38.10)  # around Murcia
+
+
+def entity(i: int, rng: random.Random) -> dict[str, Any]:
+    lon = rng.uniform(BOX[0], BOX[2])
+    lat = rng.uniform(BOX[1], BOX[3])
+    kind = i % 4
+    loc = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}}
+    eid = f"urn:ngsi-ld:{'AirQualityObserved' if kind < 2 else 'ParkingSpot' if kind == 2 else 'WasteContainer'}:{i:07d}"
+    if kind < 2:
+        return {
+            "id": eid,
+            "type": "AirQualityObserved",
+            "NO2": {
+                "type": "Property",
+                "value": rng.randint(0, 100),
+                "unitCode": "GQ",
+                "observedAt": "2025-03-04T10:00:00Z",
+            },
+            "PM10": {"type": "Property", "value": rng.randint(0, 80), "unitCode": "GQ"},
+            "name": {"type": "Property", "value": f"station {i}"},
+            "location": loc,
+        }
+    if kind == 2:
+        return {
+            "id": eid,
+            "type": "ParkingSpot",
+            "status": {"type": "Property", "value": rng.choice(["free", "occupied"])},
+            "refParkingSite": {
+                "type": "Relationship",
+                "object": f"urn:ngsi-ld:ParkingSite:{i % 500}",
+            },
+            "location": loc,
+        }
+    return {
+        "id": eid,
+        "type": "WasteContainer",
+        "fillingLevel": {"type": "Property", "value": round(rng.random(), 2)},
+        "location": loc,
+    }
+
+
+def p95(samples: list[float]) -> float:
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+async def timed_load(
+    concurrency: int,
+    seconds: float,
+    make: Callable[[int], Awaitable[None]],
+    limit: int | None = None,
+) -> dict[str, float]:
+    """Run ``make(n)`` from ``concurrency`` workers for ``seconds`` (or ``limit`` calls)."""
+    latencies: list[float] = []
+    counter = 0
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        nonlocal counter
+        while time.perf_counter() < deadline and (limit is None or counter < limit):
+            n = counter
+            counter += 1
+            t0 = time.perf_counter()
+            await make(n)
+            latencies.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "per_s": round(len(latencies) / elapsed, 1),
+        "p95_s": round(p95(latencies), 4),
+        "p50_s": round(sorted(latencies)[len(latencies) // 2], 4) if latencies else 0.0,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    from connector.participant import init_participant
+
+    init_participant(directory, "Bench City", "city", port=port)
+    env = {
+        **os.environ,
+        "AGORA_LOGGING_LEVEL": "WARNING",
+        "AGORA_SERVER_MAX_BODY_BYTES": "16777216",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "connector", "serve", str(directory)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def wait_up(http: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(300):
+        try:
+            async with http.get(url + "/health") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the connector did not come up")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from connector.participant import read_admin_key
+
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory(prefix="agora-bench-ngsild-") as tmp:
+        directory = Path(tmp) / "city"
+        port = free_port()
+        server = start_server(directory, port)
+        url = f"http://127.0.0.1:{port}"
+        key = read_admin_key(directory)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        conn = aiohttp.TCPConnector(limit=args.concurrency * 2)
+        try:
+            async with aiohttp.ClientSession(connector=conn) as http:
+                await wait_up(http, url)
+                results: dict[str, Any] = {}
+                created = 0
+
+                async def create_one(n: int) -> None:
+                    body = json.dumps(entity(n, rng))
+                    async with http.post(url + BASE + "/entities", data=body, headers=headers) as r:
+                        if r.status != 201:
+                            raise RuntimeError(f"create answered {r.status}: {await r.text()}")
+
+                single_cap = max(0, min(args.entities // 2, 50_000))
+                results["create_single"] = await timed_load(
+                    args.concurrency, args.seconds, create_one, limit=single_cap
+                )
+                created = int(results["create_single"]["requests"])
+
+                batch_size = 1000
+                t0 = time.perf_counter()
+                batch_count = 0
+
+                async def create_batch(start: int) -> None:
+                    nonlocal batch_count
+                    stop = min(start + batch_size, args.entities)
+                    body = json.dumps([entity(i, rng) for i in range(start, stop)])
+                    async with http.post(
+                        url + BASE + "/entityOperations/create", data=body, headers=headers
+                    ) as r:
+                        if r.status != 201:
+                            raise RuntimeError(f"batch answered {r.status}: {await r.text()}")
+                    batch_count += stop - start
+
+                starts = list(range(created, args.entities, batch_size))
+                sem = asyncio.Semaphore(4)
+
+                async def guarded(start: int) -> None:
+                    async with sem:
+                        await create_batch(start)
+
+                await asyncio.gather(*(guarded(s) for s in starts))
+                elapsed = time.perf_counter() - t0
+                results["create_batch"] = {
+                    "entities": batch_count,
+                    "batch_size": batch_size,
+                    "entities_per_s": round(batch_count / elapsed, 1) if elapsed else 0.0,
+                }
+                total = args.entities
+                get_headers = {"Authorization": f"Bearer {key}"}
+
+                async def retrieve(n: int) -> None:
+                    i = rng.randrange(total)
+                    eid = entity_id(i)
+                    async with http.get(url + BASE + "/entities/" + eid, headers=get_headers) as r:
+                        if r.status != 200:
+                            raise RuntimeError(f"retrieve answered {r.status}")
+                        await r.read()
+
+                results["retrieve_by_id"] = await timed_load(
+                    args.concurrency, args.seconds, retrieve
+                )
+
+                async def query(n: int) -> None:
+                    low = rng.randint(30, 90)
+                    params = {"type": "AirQualityObserved", "q": f"NO2>{low};PM10<50"}
+                    async with http.get(
+                        url + BASE + "/entities", params=params, headers=get_headers
+                    ) as r:
+                        if r.status != 200:
+                            raise RuntimeError(f"query answered {r.status}: {await r.text()}")
+                        await r.read()
+
+                results["query_type_q"] = await timed_load(args.concurrency, args.seconds, query)
+
+                async def geo(n: int) -> None:
+                    lon = rng.uniform(BOX[0], BOX[2])
+                    lat = rng.uniform(BOX[1], BOX[3])
+                    params = {
+                        "type": "AirQualityObserved",
+                        "georel": "near;maxDistance==1000",
+                        "geometry": "Point",
+                        "coordinates": f"[{lon:.5f},{lat:.5f}]",
+                    }
+                    async with http.get(
+                        url + BASE + "/entities", params=params, headers=get_headers
+                    ) as r:
+                        if r.status != 200:
+                            raise RuntimeError(f"geo answered {r.status}: {await r.text()}")
+                        await r.read()
+
+                results["geo_query"] = await timed_load(args.concurrency, args.seconds, geo)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    best_create = max(BASELINE["create_per_s"])
+    best_query = max(BASELINE["query_type_q_per_s"])
+    best_p95 = min(BASELINE["query_p95_s"])
+    ratios = {
+        "create_single_vs_best_baseline": round(results["create_single"]["per_s"] / best_create, 2),
+        "create_batch_vs_best_baseline": round(
+            results["create_batch"]["entities_per_s"] / best_create, 2
+        ),
+        "query_type_q_vs_best_baseline": round(results["query_type_q"]["per_s"] / best_query, 2),
+        "query_p95_improvement_vs_best_baseline": round(
+            best_p95 / max(results["query_type_q"]["p95_s"], 1e-6), 2
+        ),
+    }
+    return {
+        "benchmark": "ngsild",
+        "entities": args.entities,
+        "engine": "sqlite",
+        "concurrency": args.concurrency,
+        "cpus": os.cpu_count(),
+        "results": results,
+        "baseline": BASELINE,
+        "target": f">= {TARGET_FACTOR}x the best baseline figure (throughput up, p95 down)",
+        "ratios": ratios,
+        "target_met": all(v >= TARGET_FACTOR for v in ratios.values()),
+    }
+
+
+def entity_id(i: int) -> str:
+    kind = i % 4
+    name = "AirQualityObserved" if kind < 2 else "ParkingSpot" if kind == 2 else "WasteContainer"
+    return f"urn:ngsi-ld:{name}:{i:07d}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ngsild")
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
