@@ -32,6 +32,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.management.api import ManagementApi
     from connector.ngsild.component import NgsiLdBroker
     from connector.ngsild.subscriptions.component import NgsiLdSubscriptions
+    from connector.ngsild.temporal.component import NgsiLdTemporal
     from connector.provenance.component import ProvenanceComponent
     from connector.trust.component import TrustComponent
 
@@ -41,6 +42,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
         ProvenanceComponent(),
         DspComponent(),
         NgsiLdSubscriptions(),  # before the broker: joins its routes
+        NgsiLdTemporal(),  # before the broker: joins its routes
         NgsiLdBroker(),
         EnforcementComponent(),  # last: needs provenance and dsp started
     ]

@@ -1,0 +1,52 @@
+"""The temporal API as a connector component: records every change the broker publishes and
+serves ``/ngsi-ld/v1/temporal/entities`` through the broker's routes hook (listed before
+:class:`connector.ngsild.component.NgsiLdBroker`). Idle in proxy mode: the upstream broker
+keeps its own history."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from connector.http.context import ConnectorContext
+from connector.ngsild.events import ChangeEvent
+from connector.ngsild.proxy.settings import ngsild_settings
+from connector.ngsild.temporal import api
+from connector.ngsild.temporal.store import TemporalStore
+
+ROUTES = "ngsild.routes"
+log = logging.getLogger("agora.ngsild.temporal")
+
+
+class NgsiLdTemporal:
+    name = "ngsild.temporal"
+
+    def __init__(self) -> None:
+        self._unsubscribe: Callable[[], None] | None = None
+        self._store: TemporalStore | None = None
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        if ngsild_settings(ctx.settings).mode != "embedded":
+            return
+        self._store = TemporalStore(ctx.engine)
+        ctx.components[api.STORE] = self._store
+        ctx.components.setdefault(ROUTES, []).append(api.add_routes)
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        if self._store is None:
+            return
+        store = self._store
+
+        async def record(event: ChangeEvent) -> None:
+            # Written before the writer's answer: a client that updates and then reads the
+            # history sees its change. One small insert per change.
+            await store.record(event)
+
+        self._unsubscribe = ctx.components["ngsild.events"].subscribe(record)
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None

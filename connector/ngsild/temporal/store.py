@@ -1,0 +1,215 @@
+"""History rows in SQL: writing them from change events or temporal POSTs, and reading the
+instances of a set of entities within a time window.
+
+Time properties are stored as normalized UTC text (see :mod:`.times`), so ``before``/``after``/
+``between`` are plain indexed string comparisons on both engines.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
+
+from connector.ngsild.events import ChangeEvent
+from connector.ngsild.model import now_iso
+from connector.ngsild.temporal.tables import temporal_attrs, temporal_entities, temporal_types
+from connector.ngsild.temporal.times import normalize
+
+Doc = dict[str, Any]
+TE = temporal_entities.c
+TT = temporal_types.c
+TA = temporal_attrs.c
+TIME_COLUMNS = {
+    "observedAt": TA.observed_at,
+    "modifiedAt": TA.modified_at,
+    "createdAt": TA.created_at,
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """timerel/timeAt/endTimeAt on one time property (already normalized UTC text)."""
+
+    timeproperty: str = "observedAt"
+    timerel: str | None = None
+    time_at: str | None = None
+    end_time_at: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    instance_id: str
+    entity_id: str
+    name: str
+    dataset_id: str | None
+    instance: Doc
+    observed_at: str | None
+    modified_at: str
+    created_at: str
+
+    def time(self, prop: str) -> str:
+        if prop == "observedAt":
+            return self.observed_at or self.modified_at
+        return self.created_at if prop == "createdAt" else self.modified_at
+
+
+def new_instance_id() -> str:
+    return f"urn:ngsi-ld:attribute:instance:{uuid.uuid4()}"
+
+
+def row_for(entity_id: str, name: str, inst: Doc, fallback_time: str) -> dict[str, Any]:
+    """The table row of one attribute instance (its stored form)."""
+    modified = normalize(inst.get("modifiedAt") or fallback_time, "modifiedAt")
+    observed = inst.get("observedAt")
+    return {
+        "instance_id": new_instance_id(),
+        "entity_id": entity_id,
+        "name": name,
+        "dataset_id": inst.get("datasetId"),
+        "kind": inst.get("type", "Property"),
+        "instance": json.dumps(inst, separators=(",", ":"), ensure_ascii=False),
+        "observed_at": normalize(observed, "observedAt") if observed else None,
+        "modified_at": modified,
+        "created_at": normalize(inst.get("createdAt") or fallback_time, "createdAt"),
+    }
+
+
+def rows_for_event(event: ChangeEvent) -> list[dict[str, Any]]:
+    """One row per attribute instance the change created or altered (deletions keep history)."""
+    after = event.after
+    if after is None:
+        return []
+    before = event.before or {}
+    when: str = after.get("modifiedAt") or after.get("createdAt") or now_iso()
+    rows = []
+    for name in sorted(event.changed_attributes):
+        old = {i.get("datasetId"): i for i in before.get(name) or []}
+        for inst in after.get(name) or []:
+            if old.get(inst.get("datasetId")) != inst:
+                rows.append(row_for(after["id"], name, inst, when))
+    return rows
+
+
+class TemporalStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+
+    async def _upsert_entity(
+        self, conn: AsyncConnection, entity_id: str, types: Sequence[str], at: str
+    ) -> bool:
+        """Create or touch the entity row; True when it was new."""
+        existing = (await conn.execute(select(TE.types).where(TE.entity_id == entity_id))).first()
+        if existing is None:
+            stmt = self._dialect.insert(temporal_entities).values(
+                entity_id=entity_id, types=json.dumps(list(types)), created_at=at, modified_at=at
+            )
+            await conn.execute(stmt.on_conflict_do_nothing(index_elements=["entity_id"]))
+            merged = list(types)
+        else:
+            merged = list(dict.fromkeys([*json.loads(existing[0]), *types]))
+            await conn.execute(
+                update(temporal_entities)
+                .where(TE.entity_id == entity_id)
+                .values(types=json.dumps(merged), modified_at=at)
+            )
+        for t in merged:
+            stmt = self._dialect.insert(temporal_types).values(type=t, entity_id=entity_id)
+            await conn.execute(stmt.on_conflict_do_nothing(index_elements=["type", "entity_id"]))
+        return existing is None
+
+    async def append(
+        self, entity_id: str, types: Sequence[str], rows: list[dict[str, Any]], at: str
+    ) -> bool:
+        """Store instances of one entity; True when the entity had no history before."""
+        async with self.engine.begin() as conn:
+            created = await self._upsert_entity(conn, entity_id, types, at)
+            if rows:
+                await conn.execute(insert(temporal_attrs), rows)
+        return created
+
+    async def record(self, event: ChangeEvent) -> None:
+        rows = rows_for_event(event)
+        if not rows:
+            return
+        assert event.after is not None
+        at = normalize(event.after.get("modifiedAt"), "modifiedAt")
+        await self.append(event.entity_id, event.entity_types, rows, at)
+
+    async def types_of(self, entity_id: str) -> list[str] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(TE.types).where(TE.entity_id == entity_id))).first()
+        return json.loads(row[0]) if row else None
+
+    async def candidates(
+        self,
+        ids: Sequence[str] | None,
+        flat_types: Sequence[str] | None,
+        after_id: str | None,
+        limit: int,
+    ) -> list[tuple[str, list[str]]]:
+        """A page of (entity id, types) in id order, narrowed by ids and a flat type list."""
+        stmt = select(TE.entity_id, TE.types)
+        if ids is not None:
+            stmt = stmt.where(TE.entity_id.in_(list(ids)))
+        if flat_types is not None:
+            stmt = stmt.where(
+                TE.entity_id.in_(select(TT.entity_id).where(TT.type.in_(list(flat_types))))
+            )
+        if after_id is not None:
+            stmt = stmt.where(TE.entity_id > after_id)
+        stmt = stmt.order_by(TE.entity_id).limit(limit)
+        async with self.engine.connect() as conn:
+            return [(r[0], json.loads(r[1])) for r in await conn.execute(stmt)]
+
+    async def instances(
+        self, entity_ids: Sequence[str], names: frozenset[str] | None, window: Window
+    ) -> list[HistoryRow]:
+        """The instances of these entities (and attributes) in the window, oldest first."""
+        if not entity_ids:
+            return []
+        column = TIME_COLUMNS[window.timeproperty]
+        conds: list[ColumnElement[bool]] = [TA.entity_id.in_(list(entity_ids))]
+        if names is not None:
+            conds.append(TA.name.in_(sorted(names)))
+        if window.timerel == "before":
+            conds.append(column < window.time_at)
+        elif window.timerel == "after":
+            conds.append(column > window.time_at)
+        elif window.timerel == "between":
+            conds.append(and_(column >= window.time_at, column < window.end_time_at))
+        order = func.coalesce(column, TA.modified_at)
+        stmt = (
+            select(
+                TA.instance_id,
+                TA.entity_id,
+                TA.name,
+                TA.dataset_id,
+                TA.instance,
+                TA.observed_at,
+                TA.modified_at,
+                TA.created_at,
+            )
+            .where(*conds)
+            .order_by(TA.entity_id, TA.name, order, TA.instance_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            HistoryRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in rows
+        ]
+
+    async def delete(self, entity_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(temporal_attrs).where(TA.entity_id == entity_id))
+            await conn.execute(delete(temporal_types).where(TT.entity_id == entity_id))
+            result = await conn.execute(delete(temporal_entities).where(TE.entity_id == entity_id))
+        return bool(result.rowcount)
