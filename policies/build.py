@@ -106,7 +106,6 @@ class Builder:
         perms = tuple(
             self.permission(n, f"{path}.permission[{i}]")
             for i, n in enumerate(self.values(node, "permission"))
-            for n in [n]
         )
         prohibs = tuple(
             self.prohibition(n, f"{path}.prohibition[{i}]")

@@ -9,7 +9,7 @@ author wrote them (so round trips are faithful); :func:`effective_rules` pushes 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias, TypeVar
@@ -160,7 +160,6 @@ class Policy:
     inherit_from: tuple[str, ...] = ()
     conflict: ConflictStrategy | None = None
     timestamp: datetime | None = None
-    extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def rules(self) -> Iterator[tuple[str, Rule]]:
         """Every top-level rule with its JSON path segment (``permission[0]`` …)."""
