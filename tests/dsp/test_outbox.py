@@ -1,0 +1,206 @@
+"""The persisted outbox: retries with back-off until the peer answers, exactly-once leasing
+when several workers (replicas) share one database, and per-process ordering."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from connector.dsp import messages as m
+from connector.dsp.outbox import Delivery, OutboxWorker, RetryPolicy, enqueue
+from connector.dsp.tables import outbox
+from connector.dsp.validation import SchemaViolation
+from connector.storage import create_engine, upgrade
+from tests.dsp.helpers import Node, start_node, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_messages_wait_for_a_peer_that_is_down(tmp_path: Path) -> None:
+    from connector.config import load_settings
+    from connector.participant import init_participant
+    from connector.runtime import Connector
+
+    port = free_port()
+    async with aiohttp.ClientSession() as http:
+        company = await start_node(tmp_path, "company", "company", http=http)
+        city = await start_node(tmp_path, "city", "city", http=http)
+        try:
+            dataset_id, _, offer = await city.publish()
+            await city.connector.stop()
+            # the same provider, now on a fixed port and down
+            init_participant(
+                tmp_path / "city2",
+                "city",
+                "city",
+                port=port,
+                extra_settings={"dsp": {"authentication": "self-issued"}},
+            )
+            city2 = Connector(load_settings(tmp_path / "city2", env={}))
+            status, neg = await company.admin(
+                "POST",
+                "/negotiations",
+                {
+                    "counterPartyAddress": f"http://127.0.0.1:{port}/dsp",
+                    "offer": offer,
+                    "target": dataset_id,
+                },
+            )
+            assert status == 201
+            await asyncio.sleep(0.6)  # a few failed attempts
+            assert company.connector.ctx is not None
+            async with company.connector.ctx.engine.connect() as conn:
+                row = (
+                    await conn.execute(select(outbox).where(outbox.c.process_pid == neg["id"]))
+                ).one()
+            assert row.status == "pending" and row.attempts >= 1 and "Connect" in row.last_error
+            # the provider comes up (with the offer now), the request goes through
+            await city2.start()
+            try:
+                node = Node(city2, (tmp_path / "city2" / "admin-api-key").read_text().strip(), http)
+                await node.admin(
+                    "POST",
+                    "/datasets",
+                    {"id": dataset_id, "title": "AQ", "entityTypes": ["AirQualityObserved"]},
+                )
+                await node.admin(
+                    "POST", "/policies", {"id": "urn:p", "permission": [{"action": "use"}]}
+                )
+                await node.admin(
+                    "POST",
+                    "/offers",
+                    {"id": offer["@id"], "datasetId": dataset_id, "policyId": "urn:p"},
+                )
+                company.dsp.worker.wake()  # type: ignore[union-attr]
+                done = await wait_for(
+                    company.negotiation, neg["id"], {"FINALIZED", "TERMINATED"}, within=30
+                )
+                assert done["state"] == "FINALIZED", done
+            finally:
+                await city2.stop()
+        finally:
+            await company.connector.stop()
+
+
+class Sink:
+    """A peer that counts what it receives, per process, in arrival order."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        await asyncio.sleep(0.005)
+        self.received.append((request.match_info["pid"], body["code"]))
+        return web.json_response({})
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[tuple[Sink, str]]:
+    s = Sink()
+    app = web.Application()
+    app.router.add_post("/negotiations/{pid}/termination", s.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield s, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+class StubIssuer:
+    async def token_for(self, audience_did: str) -> str:
+        return "t"
+
+
+async def test_replicas_deliver_each_message_exactly_once_in_order(
+    db_url: str, sink: tuple[Sink, str]
+) -> None:
+    receiver, base = sink
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    outcomes: list[tuple[int, bool]] = []
+
+    async def on_outcome(conn: AsyncConnection, d: Delivery, ok: bool) -> None:
+        outcomes.append((d.row_id, ok))
+
+    try:
+        async with engine.begin() as conn:
+            for p in range(12):
+                for seq in range(3):
+                    msg = m.negotiation_termination(f"p{p}", "c", f"{seq}", "x")
+                    await enqueue(
+                        conn,
+                        process_pid=f"p{p}",
+                        kind="negotiation",
+                        message=msg,
+                        url=f"{base}/negotiations/p{p}/termination",
+                        audience_did="d",
+                    )
+        async with aiohttp.ClientSession() as http:
+            workers = [
+                OutboxWorker(
+                    engine,
+                    StubIssuer(),
+                    lambda: http,
+                    on_outcome,
+                    __import__("logging").getLogger("t"),
+                    batch=5,
+                )
+                for _ in range(3)
+            ]
+
+            async def drain(w: OutboxWorker) -> None:
+                idle = 0
+                while idle < 3:
+                    idle = 0 if await w.run_once() else idle + 1
+                    await asyncio.sleep(0.01)
+
+            await asyncio.gather(*(drain(w) for w in workers))
+        assert len(receiver.received) == 36
+        assert sorted(set(receiver.received)) == sorted(receiver.received)  # no duplicates
+        for p in range(12):
+            assert [c for pid, c in receiver.received if pid == f"p{p}"] == ["0", "1", "2"]
+        assert len(outcomes) == 36 and all(ok for _, ok in outcomes)
+    finally:
+        await engine.dispose()
+
+
+async def test_outgoing_messages_must_validate(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    await upgrade(engine)
+    try:
+        async with engine.begin() as conn:
+            with pytest.raises(SchemaViolation):
+                await enqueue(
+                    conn,
+                    process_pid="p",
+                    kind="negotiation",
+                    message={"@type": "ContractRequestMessage"},
+                    url="http://x",
+                    audience_did="d",
+                )
+    finally:
+        await engine.dispose()
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    policy = RetryPolicy(base_s=1, cap_s=8)
+    delays = [policy.delay(n) for n in range(1, 8)]
+    assert all(0.5 <= d / min(8, 2 ** (n - 1)) <= 1.0 for n, d in enumerate(delays, 1))
+    assert max(delays) <= 8
