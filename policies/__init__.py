@@ -5,9 +5,12 @@ a fast decision function with NGSI-LD narrowing, keep usage counters, explain de
 language and start from city templates. No HTTP, no DSP state — the connector wires those.
 """
 
+from .agreements import same_terms, to_agreement
 from .compiler import CompiledPolicy, Verdict, compile_policy
 from .errors import PoliciesError, PolicyError, UsageError
 from .evaluator import evaluate
+from .explain import explain_policy, explain_report
+from .inherit import resolve as resolve_inheritance
 from .jsonld import from_expanded, parse_policy, to_compact, to_expanded
 from .model import (
     Action,
@@ -25,6 +28,7 @@ from .model import (
 )
 from .narrowing import Narrowing
 from .report import CounterSpec, Decision, Report
+from .usage import InMemoryUsageStore, SqlUsageStore, authorize, create_schema
 from .validate import validate
 from .values import IRI, Literal
 from .world import Consent, EvaluationRequest, World
@@ -41,6 +45,7 @@ __all__ = [
     "Decision",
     "Duty",
     "EvaluationRequest",
+    "InMemoryUsageStore",
     "Literal",
     "LogicalConstraint",
     "LogicalOperator",
@@ -53,13 +58,21 @@ __all__ = [
     "PolicyType",
     "Prohibition",
     "Report",
+    "SqlUsageStore",
     "UsageError",
     "Verdict",
     "World",
+    "authorize",
     "compile_policy",
+    "create_schema",
     "evaluate",
+    "explain_policy",
+    "explain_report",
     "from_expanded",
     "parse_policy",
+    "resolve_inheritance",
+    "same_terms",
+    "to_agreement",
     "to_compact",
     "to_expanded",
     "validate",

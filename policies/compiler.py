@@ -523,6 +523,12 @@ class CompiledPolicy:
         """The full reference report (slow path, for denials and audits)."""
         return evaluate(self.policy, request, world)
 
+    def explain_text(self, request: EvaluationRequest, world: World) -> str:
+        """One plain-language sentence for the decision (e.g. for a 403 detail)."""
+        from .explain import explain_report
+
+        return explain_report(self.explain(request, world), world)
+
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile once per agreement; reuse the result for every request."""

@@ -175,3 +175,9 @@ def test_explain_policy_covers_rules() -> None:
     assert "If you do, you must delete the data." in text
     assert "Otherwise you must inform the provider." in text
     assert "the permission wins" in text
+
+
+def test_compiled_explain_text() -> None:
+    c = compile_policy(parse_policy(doc([perm(constraint("purpose", "eq", "research"))])))
+    text = c.explain_text(request(), world(values={"purpose": "ads"}))
+    assert text == "denied — the declared purpose must be research; it is ads"
