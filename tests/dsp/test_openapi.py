@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.dsp.management import ROUTES
+from connector.management.api import MANAGEMENT_APP
 from tests.dsp.helpers import Node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -94,7 +93,14 @@ def _rpc_ready(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def ganache_url() -> Iterator[str]:
-    """A ganache JSON-RPC node on a free loopback port, from .cache/evm (see INSTALL_HINT)."""
+    """A ganache JSON-RPC node on a free loopback port, from .cache/evm (see INSTALL_HINT).
+    ``LEDGER_EVM_URL`` points the tests at a node that is already running instead."""
+    external = os.environ.get("LEDGER_EVM_URL")
+    if external:
+        if not _rpc_ready(external):
+            pytest.fail(f"LEDGER_EVM_URL={external} does not answer JSON-RPC")
+        yield external
+        return
     if not GANACHE.exists():
         pytest.skip(f"ganache is not installed; install it with: {INSTALL_HINT}")
     port = _free_port()
@@ -116,6 +122,3 @@ def ganache_url() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
 
-
-async def settle() -> None:
-    await asyncio.sleep(0)
