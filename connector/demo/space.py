@@ -20,6 +20,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: Loopback http for did:web, the authority admits at once, and a short status-list cache so
+#: the demo sees a revocation within a second.
+DEMO_STATUS_LIST_TTL_S = 1.0
+
+
+def demo_identity(role: str) -> dict[str, Any]:
+    return {
+        "allow_http_hosts": ["127.0.0.1"],
+        "status_list_ttl_s": DEMO_STATUS_LIST_TTL_S,
+        "trusted_issuers_ttl_s": 5.0,
+        "auto_approve": role == "authority",
+    }
+
+
 CAST = [
     ("authority", "Murcia Data Space Authority", "authority"),
     ("city", "City of Murcia", "city"),
@@ -53,6 +67,7 @@ class DataSpace:
     http: aiohttp.ClientSession
     members: dict[str, Member] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    status_list_ttl_s: float = DEMO_STATUS_LIST_TTL_S
 
     def __getitem__(self, key: str) -> Member:
         return self.members[key]
@@ -71,14 +86,25 @@ class DataSpace:
 
     async def start(self) -> None:
         for key, name, role in CAST:
-            directory = self.root / key
-            if not (directory / "agora.toml").exists():
-                # A fixed port per participant keeps its did:web stable across demo restarts.
-                init_participant(directory, name, role, port=free_port())
-            settings = load_settings(directory)
-            connector = Connector(settings)
-            await connector.start()
-            self.members[key] = Member(key, connector, read_admin_key(directory))
+            await self.add(key, name, role)
+
+    async def add(self, key: str, name: str, role: str) -> Member:
+        """Create (first run) and start one participant's connector."""
+        directory = self.root / key
+        if not (directory / "agora.toml").exists():
+            # A fixed port per participant keeps its did:web stable across demo restarts.
+            init_participant(
+                directory,
+                name,
+                role,
+                port=free_port(),
+                extra_settings={"identity": demo_identity(role)},
+            )
+        settings = load_settings(directory)
+        connector = Connector(settings)
+        await connector.start()
+        self.members[key] = Member(key, connector, read_admin_key(directory))
+        return self.members[key]
 
     async def stop(self) -> None:
         for member in reversed(list(self.members.values())):

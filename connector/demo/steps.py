@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from connector.demo.space import DataSpace
 from connector.ngsild.demo import city_publishes_context_data
+from connector.trust.demo import dcp_tokens_verify, members_join, revocation_bites
 
 StepFn = Callable[[DataSpace], Awaitable[list[str]]]
 
@@ -51,5 +52,8 @@ async def management_is_guarded(space: DataSpace) -> list[str]:
 STEPS: list[Step] = [
     Step("Start the data space: authority, city, company and auditor", data_space_is_up),
     Step("Each connector's management API needs its admin key", management_is_guarded),
+    Step("City, company and auditor join through the authority", members_join),
+    Step("The city verifies the company's DCP token; auditors read ledgers", dcp_tokens_verify),
+    Step("A revoked member's token is refused", revocation_bites),
     Step("The city publishes NGSI-LD context data and queries it", city_publishes_context_data),
 ]

@@ -12,9 +12,9 @@ from connector.http.auth import AUTHENTICATORS
 from connector.http.context import ConnectorContext
 from connector.keys import participant_of
 from connector.management.api import MANAGEMENT_APP
-from connector.trust import authority as authority_api
 from connector.trust import credential_service_api, membership
 from connector.trust.auth import dcp_authenticator
+from connector.trust.authority import mount as mount_authority
 from connector.trust.core import (
     CREDENTIAL_SERVICE_PATH,
     DEFAULT_SCOPES,
@@ -51,7 +51,7 @@ class TrustComponent:
             root.router.add_get("/status/{list_id}", get_status_list)
             root.router.add_get("/registry/participants", get_participants)
             root.router.add_get("/registry/trusted-issuers", get_trusted_issuers)
-            authority_api.mount(root, api)
+            mount_authority(root, api)
         root[AUTHENTICATORS].append(dcp_authenticator)
 
     async def stop(self) -> None:

@@ -5,8 +5,9 @@ apply to the authority with a DCP-authenticated membership request. The authorit
 *before* applying, because an auto-approving authority delivers the credentials to our storage
 endpoint while our request is still in flight, and only our authority may write there.
 
-Also here: ``GET /api/v1/membership`` (state and credentials), ``GET /api/v1/trust/credentials``
-and ``POST /api/v1/trust/tokens`` (a DCP token for our own applications, e.g. audit tools).
+Also here: ``GET /api/v1/membership`` (state and credentials), ``GET /api/v1/trust/credentials``,
+``POST /api/v1/trust/tokens`` (a DCP token for our own applications, e.g. audit tools) and
+``POST /api/v1/trust/verify`` (the DCP check on a token our application was handed).
 """
 
 from __future__ import annotations
@@ -152,8 +153,46 @@ async def create_token(request: web.Request) -> web.Response:
     )
 
 
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=16 * 1024)
+    scopes: list[str] = Field(default_factory=list, max_length=16)
+
+
+async def verify_token(request: web.Request) -> web.Response:
+    """POST /api/v1/trust/verify: run the DCP check on a token our application received.
+
+    Answers 200 either way: ``verified`` with the caller and its credentials, or the identity
+    ``reason`` it was refused for (the token is the subject here, not this request's caller).
+    """
+    try:
+        body = VerifyRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    scopes = [_scope(s) for s in body.scopes] or list(DEFAULT_SCOPES)
+    token = body.token.removeprefix("Bearer ").strip()
+    try:
+        caller = await trust_of(request).verify_authorization(f"Bearer {token}", scopes)
+    except IdentityError as exc:
+        return web.json_response(
+            {"verified": False, "reason": exc.reason.value, "detail": exc.detail}
+        )
+    return web.json_response(
+        {
+            "verified": True,
+            "did": caller.did,
+            "credentials": [
+                {"id": c.id, "types": list(c.types), "issuer": c.issuer} for c in caller.credentials
+            ],
+            "claims": [c.model_dump(by_alias=True) for c in caller.claims],
+        }
+    )
+
+
 def mount(api: web.Application) -> None:
     api.router.add_post("/membership", apply_for_membership)
     api.router.add_get("/membership", get_membership)
     api.router.add_get("/trust/credentials", list_credentials)
     api.router.add_post("/trust/tokens", create_token)
+    api.router.add_post("/trust/verify", verify_token)

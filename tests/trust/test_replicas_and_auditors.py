@@ -97,3 +97,17 @@ async def test_auditor_reads_the_ledger_member_gets_403(onboarded: Space) -> Non
         headers={"Authorization": f"Bearer {forged}"},
     )
     assert status == 401 and body["reason"] == "wrong_audience", body
+
+
+async def test_verify_endpoint_reports_the_reason(onboarded: Space) -> None:
+    city, company = onboarded["city"], onboarded["company"]
+    token = await company.trust.token_for(city.did)
+    status, body = await city.call("POST", "/api/v1/trust/verify", json={"token": token})
+    assert status == 200 and body["verified"] and body["did"] == company.did, body
+    status, body = await city.call("POST", "/api/v1/trust/verify", json={"token": token})
+    assert status == 200 and body == {**body, "verified": False, "reason": "replayed"}
+    for bad in (b"{", b"[]", b'{"token": ""}', b'{"token": "x", "more": 1}'):
+        status, body = await city.call("POST", "/api/v1/trust/verify", data=bad)
+        assert status == 400 and body["status"] == 400, bad
+    status, body = await city.call("POST", "/api/v1/trust/verify", admin=False, json={"token": "x"})
+    assert status == 401
