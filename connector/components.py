@@ -31,6 +31,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.enforcement.component import EnforcementComponent
     from connector.management.api import ManagementApi
     from connector.ngsild.component import NgsiLdBroker
+    from connector.ngsild.proxy.component import NgsiLdProxy
     from connector.ngsild.subscriptions.component import NgsiLdSubscriptions
     from connector.ngsild.temporal.component import NgsiLdTemporal
     from connector.provenance.component import ProvenanceComponent
@@ -41,6 +42,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
         TrustComponent(),
         ProvenanceComponent(),
         DspComponent(),
+        NgsiLdProxy(),  # serves /ngsi-ld/v1 instead of the broker in proxy mode
         NgsiLdSubscriptions(),  # before the broker: joins its routes
         NgsiLdTemporal(),  # before the broker: joins its routes
         NgsiLdBroker(),

@@ -19,6 +19,10 @@ import pytest
 from aiohttp import web
 
 from connector.config import load_settings
+from connector.http.auth import PRINCIPAL_KEY, Principal, authenticate, bearer_token
+from connector.http.problems import Problem
+from connector.ngsild.context import term_map
+from connector.ngsild.pep import FULL_ACCESS, AccessScope
 from connector.participant import init_participant, read_admin_key
 from connector.runtime import Connector
 
@@ -185,3 +189,39 @@ def subscription(uri: str, **extra: Any) -> dict[str, Any]:
 async def settle(seconds: float = 0.3) -> None:
     """Give background deliveries a moment (used only to assert that nothing arrives)."""
     await asyncio.sleep(seconds)
+
+
+TM = term_map(None)
+CONSUMER = "consumer-token"
+# the consumer may see air quality stations' NO2 and location, only around Murcia
+NARROW = AccessScope(
+    entity_types=frozenset({TM.expand("AirQualityObserved")}),
+    attributes=frozenset({TM.expand("NO2"), TM.expand("location")}),
+    area={
+        "type": "Polygon",
+        "coordinates": [[[-1.3, 37.8], [-1.0, 37.8], [-1.0, 38.1], [-1.3, 38.1], [-1.3, 37.8]]],
+    },
+)
+
+
+class ConsumerPep:
+    """A stand-in for the policy component: one consumer with a narrowed scope."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def scope_for(
+        self, request: web.Request, operation: str, target_types: set[str] | None
+    ) -> AccessScope:
+        self.seen.append(operation)
+        if bearer_token(request) == CONSUMER:
+            request[PRINCIPAL_KEY] = Principal("agreement", "did:web:company.example")
+            return NARROW
+        found = await authenticate(request)
+        if found is None:
+            raise Problem(401, "Unauthorized")
+        request[PRINCIPAL_KEY] = found
+        return FULL_ACCESS
+
+    async def after(self, *args: Any) -> None:
+        return None
