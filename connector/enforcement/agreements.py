@@ -38,8 +38,10 @@ from policies.vocab import ODRL
 #: ``modify``; on the data plane we do not: an agreement to *use* data never lets the consumer
 #: change the city's data, only an explicit ``modify`` (or the deprecated ``write``) does.
 WRITE_ACTIONS = frozenset({ODRL + "modify", ODRL + "write"})
-#: Duties the data plane does not block on: paying is settled by the marketplace.
-DEFERRED_DUTIES = frozenset({ODRL + "compensate"})
+#: Duties the provider's data plane does not block on, because it cannot observe them: paying
+#: is settled by the marketplace, deleting is done by the consumer's connector, and informing
+#: and attribution are done by this PEP on every access itself.
+DEFERRED_DUTIES = frozenset(ODRL + a for a in ("compensate", "delete", "inform", "attribute"))
 
 
 def expand(name: str) -> str:

@@ -84,7 +84,7 @@ class Evidence:
         if access.recorded:
             return
         access.recorded = True
-        body = await request.read() if request.can_read_body else b""
+        body = await request.read() if request.body_exists else b""
         scope = access.scope
         details: dict[str, Any] = {
             "operation": access.operation,

@@ -43,7 +43,7 @@ from connector.enforcement.evidence import Evidence
 from connector.http.auth import ADMIN, PRINCIPAL_KEY, Principal, bearer_token, is_admin_key
 from connector.http.problems import Problem
 from connector.ngsild.pep import FULL_ACCESS, READ_OPERATIONS, AccessScope
-from policies import EvaluationRequest, World
+from policies import EvaluationRequest, PoliciesError, World
 from policies.explain import explain_report
 from policies.usage import UsageStore, authorize
 from policies.vocab import AGORA
@@ -141,7 +141,16 @@ class AgreementPep:
         request[PRINCIPAL_KEY] = Principal(
             AGREEMENT_PRINCIPAL, grant.consumer_did, {"agreementId": grant.agreement_id}
         )
-        agreement = await self.agreements.get(grant)
+        try:
+            agreement = await self.agreements.get(grant)
+        except PoliciesError as exc:
+            raise Problem(
+                403,
+                "Forbidden",
+                detail=f"denied — the agreement cannot be enforced: {exc}",
+                type_=FORBIDDEN_TYPE,
+                agreementId=grant.agreement_id,
+            ) from None
         access = Access(grant, agreement, operation, action_of(operation))
         request[ACCESS_KEY] = access
         try:
@@ -247,9 +256,9 @@ class AgreementPep:
                     "the data plane has no verified claims of the caller)"
                 )
             raise Refusal(text)
-        access.pending_duties = verdict.pending_duties + tuple(
-            k for k in agreement.deferred if k in agreement.duties
-        )
+        owed = [d if isinstance(d, str) else d.key for d in verdict.pending_duties]
+        owed += [k for k in agreement.deferred if k in agreement.duties]
+        access.pending_duties = tuple(dict.fromkeys(owed))
         return AccessScope(
             entity_types=types,
             attributes=attrs,

@@ -181,3 +181,15 @@ class Grant:
             raw = await resp.read()
             body = json.loads(raw) if raw else None
             return resp.status, body, resp.headers
+
+
+async def ledger_records(provider: Provider, agreement_id: str) -> list[dict[str, Any]]:
+    """The provider's provenance records under ``agreement_id`` (management API)."""
+    async with provider.http.get(
+        provider.url + "/api/v1/ledger/records",
+        params={"agreement": agreement_id},
+        headers={"Authorization": f"Bearer {provider.admin_key}"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+    return [r["record"] for r in body["records"]]
