@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from hashlib import sha256
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .anchor import Anchorer, ChainAnchor
 from .errors import ProofError, RecordError
 from .log import Ledger
 from .merkle import LEAF_PREFIX, MerkleTree, leaf_hash, verify_consistency
@@ -28,6 +27,9 @@ from .records import Record
 from .signing import PublicKey
 from .store import AnchorRow, Entry
 from .treehead import TreeHead
+
+if TYPE_CHECKING:  # web3 is heavy to import; audits only read these objects
+    from .anchor import Anchorer, ChainAnchor
 
 
 class Finding(StrEnum):

@@ -9,11 +9,10 @@ import json
 import random
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .anchor import Anchorer
 from .audit import (
     AuditReport,
     Finding,
@@ -29,6 +28,9 @@ from .records import canonicalize
 from .signing import PublicKey
 from .store import AnchorRow, Entry
 from .treehead import TreeHead
+
+if TYPE_CHECKING:
+    from .anchor import Anchorer
 
 PREFIX = "/api/v1/ledger"
 
