@@ -29,9 +29,11 @@ SMART = "https://smartdatamodels.org/context.jsonld"
 
 
 @pytest.fixture
-async def pair(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Client, Client]]:
-    """(upstream broker, proxy connector in front of it)."""
-    async with serving(make_participant(tmp_path, db_url)) as upstream:
+async def pair(tmp_path: Path) -> AsyncIterator[tuple[Client, Client]]:
+    """(upstream broker, proxy connector in front of it). SQLite only: what is tested is the
+    forwarding; the upstream's storage is the embedded broker's own concern."""
+    lite = f"sqlite+aiosqlite:///{tmp_path / 'upstream.db'}"
+    async with serving(make_participant(tmp_path, lite)) as upstream:
         proxy_dir = make_participant(
             tmp_path,
             f"sqlite+aiosqlite:///{tmp_path / 'proxy.db'}",
@@ -182,11 +184,11 @@ async def test_unreachable_upstream_is_502_and_slow_upstream_504(tmp_path: Path)
 
     app = web.Application()
     app.router.add_get("/ngsi-ld/v1/entities", slow)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    await web.SockSite(runner, sock, shutdown_timeout=0.1).start()
+    await web.SockSite(runner, sock).start()
     try:
         lite2 = f"sqlite+aiosqlite:///{tmp_path / 'p2.db'}"
         slow_dir = make_participant(
