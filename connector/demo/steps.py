@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from connector.demo.space import DataSpace
 from connector.ngsild.demo import city_publishes_context_data
+from connector.ngsild.subscriptions.demo import city_subscribes_and_reads_history
 from connector.trust.demo import dcp_tokens_verify, members_join, revocation_bites
 
 StepFn = Callable[[DataSpace], Awaitable[list[str]]]
@@ -56,4 +57,8 @@ STEPS: list[Step] = [
     Step("The city verifies the company's DCP token; auditors read ledgers", dcp_tokens_verify),
     Step("A revoked member's token is refused", revocation_bites),
     Step("The city publishes NGSI-LD context data and queries it", city_publishes_context_data),
+    Step(
+        "The city subscribes to NO2 above 40 and reads a station's history",
+        city_subscribes_and_reads_history,
+    ),
 ]
