@@ -10,6 +10,7 @@ and commits land in index order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -32,7 +33,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .errors import StoreError
@@ -178,17 +179,36 @@ def sqlite_engine(path: str, **kwargs: Any) -> AsyncEngine:
 
 
 async def create_schema(engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> Tables:
-    """Create the ledger's tables (if missing) and its head row; SQLite files switch to WAL."""
+    """Create the ledger's tables (if missing) and its head row; SQLite files switch to WAL.
+
+    Idempotent, and safe when several replicas start at once or when migrations created the
+    tables already (it then only ensures the head row)."""
     tables = make_tables(prefix)
-    async with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            await conn.execute(text("PRAGMA journal_mode=WAL"))
-        await conn.run_sync(tables.metadata.create_all)
-    async with engine.begin() as conn:
-        found = await conn.scalar(select(tables.head.c.size).where(tables.head.c.id == 1))
-        if found is None:
-            await conn.execute(insert(tables.head).values(id=1, size=0))
+    attempts = 10
+    for attempt in range(attempts):
+        try:
+            async with engine.begin() as conn:
+                if engine.dialect.name == "sqlite":
+                    await conn.execute(text("PRAGMA journal_mode=WAL"))
+                await conn.run_sync(tables.metadata.create_all)
+            break
+        except DBAPIError:  # a concurrent replica created a table between check and create
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.02 * (attempt + 1))
+    await ensure_head_row(engine, tables)
     return tables
+
+
+async def ensure_head_row(engine: AsyncEngine, tables: Tables) -> None:
+    """Insert the head row (size 0) that serializes appends, unless it exists."""
+    try:
+        async with engine.begin() as conn:
+            found = await conn.scalar(select(tables.head.c.size).where(tables.head.c.id == 1))
+            if found is None:
+                await conn.execute(insert(tables.head).values(id=1, size=0))
+    except IntegrityError:  # a concurrent replica inserted it first
+        pass
 
 
 async def drop_schema(engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> None:

@@ -124,3 +124,22 @@ async def test_failed_commit_reaches_every_waiter(db: Db, provider_signer: KeySi
     assert all(isinstance(r, StoreError) for r in results)
     assert ledger.size == 1
     await ledger.close()
+
+
+async def test_schema_creation_is_idempotent_and_race_safe(
+    db: Db, provider_signer: KeySigner
+) -> None:
+    from ledger.store import create_schema, drop_schema
+
+    prefix = db.prefix + "race_"
+    try:
+        await asyncio.gather(*(create_schema(db.engine, prefix) for _ in range(4)))
+        ledgers = await asyncio.gather(
+            *(Ledger.open(db.engine, provider_signer, prefix=prefix) for _ in range(2))
+        )
+        await asyncio.gather(*(lg.append(rec(i)) for i, lg in enumerate(ledgers)))
+        assert await ledgers[0].store.size() == 2
+        for ledger in ledgers:
+            await ledger.close()
+    finally:
+        await drop_schema(db.engine, prefix)
