@@ -49,18 +49,27 @@ _NUMERIC = (int, Decimal, float)
 
 
 @dataclass(frozen=True, slots=True)
+class PendingDuty:
+    """A duty owed for a permitted request: its key (uid or path), action IRI and deadline."""
+
+    key: str
+    action: str
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The outcome of one compiled decision.
 
     ``counters`` must be consumed (see :func:`policies.usage.authorize`) before answering;
-    ``pending_duties`` are keys of duties the connector owes (e.g. attribution, deletion).
+    ``pending_duties`` are duties the connector owes (e.g. attribution, deletion by a deadline).
     """
 
     decision: Decision
     rule: str | None
     reason: str
     counters: tuple[CounterSpec, ...] = ()
-    pending_duties: tuple[str, ...] = ()
+    pending_duties: tuple[PendingDuty, ...] = ()
 
     @property
     def permitted(self) -> bool:
@@ -315,14 +324,15 @@ def _compile_collection(
 
 
 class _Duty:
-    __slots__ = ("action", "conditions", "deadline", "duration", "key", "pre_use", "uid")
+    __slots__ = ("action", "conditions", "durations", "fixed", "key", "pre_use", "start", "uid")
 
     def __init__(self, duty: Duty, path: str, start: datetime | None) -> None:
         self.key = duty.uid or path.removeprefix("$.")
         self.uid = duty.uid
         self.action = duty.action.iri
-        self.deadline: datetime | None = None
-        self.duration: Duration | None = None
+        self.start = start
+        self.fixed: datetime | None = None  # earliest dateTime deadline
+        self.durations: list[Duration] = []  # elapsedTime deadlines, anchored at the start
         conds: list[Check] = []
         for i, c in enumerate(duty.constraints):
             if (
@@ -336,33 +346,36 @@ class _Duty:
                 except ValueError:
                     value = None
                 if c.left_operand == ODRL + "dateTime" and isinstance(value, datetime):
-                    self._set_deadline(value)
+                    self.fixed = value if self.fixed is None else min(self.fixed, value)
                     continue
                 if c.left_operand == ODRL + "elapsedTime" and isinstance(value, Duration):
-                    self.duration = value if self.duration is None else self.duration
-                    if start is not None:
-                        self._set_deadline(value.add_to(start))
+                    self.durations.append(value)
                     continue
             conds.append(compile_constraint(c, f"{path}.constraint[{i}]", start))
         self.conditions = conjunction(tuple(conds))
         self.pre_use = duty.action.iri in PRE_USE_DUTIES
 
-    def _set_deadline(self, d: datetime) -> None:
-        self.deadline = d if self.deadline is None else min(self.deadline, d)
+    def deadline(self, w: World) -> datetime | None:
+        deadline = self.fixed
+        start = w.agreement_start or self.start
+        if start is not None:
+            for d in self.durations:
+                due = d.add_to(start)
+                deadline = due if deadline is None else min(deadline, due)
+        # With no start known an elapsedTime deadline cannot be placed; like the reference
+        # evaluator we then treat it as an unevaluable condition, which leaves the duty owed.
+        return deadline
 
-    def state(self, w: World) -> tuple[str, bool]:
-        """(state, blocking) with the same rules as the reference evaluator."""
+    def state(self, w: World) -> tuple[str, bool, datetime | None]:
+        """(state, blocking, deadline) with the same rules as the reference evaluator."""
         if self.key in w.fulfilled or (self.uid is not None and self.uid in w.fulfilled):
-            return "fulfilled", False
+            return "fulfilled", False, None
         if self.conditions(w) is False:
-            return "inactive", False
-        deadline = self.deadline
-        if self.duration is not None and w.agreement_start is not None:
-            own = self.duration.add_to(w.agreement_start)
-            deadline = own if deadline is None else min(deadline, own)
+            return "inactive", False, None
+        deadline = self.deadline(w)
         if deadline is not None and w.now > deadline:
-            return "violated", True
-        return "pending", deadline is None and self.pre_use
+            return "violated", True, deadline
+        return "pending", deadline is None and self.pre_use, deadline
 
 
 class _Rule:
@@ -460,7 +473,7 @@ class CompiledPolicy:
     def decide(self, request: EvaluationRequest, world: World) -> Verdict:
         """Permit, deny or not-applicable for one request, without building a report."""
         permitted: _Rule | None = None
-        pending: list[str] = []
+        pending: list[PendingDuty] = []
         applicable = False
         blocked: str | None = None
         for r in self._perms:
@@ -471,15 +484,15 @@ class CompiledPolicy:
             if s is not True:
                 continue
             if r.duties:
-                pend: list[str] = []
+                pend: list[PendingDuty] = []
                 block = None
                 for d in r.duties:
-                    st, b = d.state(world)
+                    st, b, due = d.state(world)
                     if b:
                         block = d.key
                         break
                     if st == "pending":
-                        pend.append(d.key)
+                        pend.append(PendingDuty(d.key, d.action, due))
                 if block is not None:
                     blocked = blocked or block
                     continue
@@ -513,7 +526,7 @@ class CompiledPolicy:
             return Verdict(Decision.DENY, None, f"duty {blocked} must be fulfilled first")
         return Verdict(Decision.DENY, None, "no permission is active for this request")
 
-    def _permit(self, rule: _Rule, pending: list[str]) -> Verdict:
+    def _permit(self, rule: _Rule, pending: list[PendingDuty]) -> Verdict:
         if not pending:
             return rule.permit
         p = rule.permit

@@ -104,24 +104,26 @@ constraints = st.recursive(
 
 actions = st.sampled_from([ODRL + "use", ODRL + "use", ODRL + "read", ODRL + "distribute"])
 
-duties = st.builds(
-    lambda action, deadline, uid: Duty(
-        Action(ODRL + action),
-        constraints=(
-            (
-                Constraint(
-                    ODRL + "dateTime",
-                    ODRL + "lteq",
-                    lit((T0 + timedelta(days=deadline)).isoformat(), XSD + "dateTime"),
-                ),
-            )
-            if deadline is not None
-            else ()
+deadlines = st.one_of(
+    st.builds(
+        lambda days: Constraint(
+            ODRL + "dateTime",
+            ODRL + "lteq",
+            lit((T0 + timedelta(days=days)).isoformat(), XSD + "dateTime"),
         ),
-        uid=uid,
+        st.integers(0, 60),
     ),
+    st.builds(
+        lambda d: Constraint(ODRL + "elapsedTime", ODRL + "lt", lit(d, XSD + "duration")),
+        st.sampled_from(["P10D", "P1M"]),
+    ),
+    st.just(Constraint(ODRL + "purpose", ODRL + "eq", lit("research"))),
+)
+
+duties = st.builds(
+    lambda action, cs, uid: Duty(Action(ODRL + action), constraints=tuple(cs), uid=uid),
     st.sampled_from(["inform", "attribute", "compensate", "delete"]),
-    st.one_of(st.none(), st.integers(0, 60)),
+    st.lists(deadlines, max_size=2),
     st.sampled_from([None, "urn:duty:1"]),
 )
 

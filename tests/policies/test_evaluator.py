@@ -204,7 +204,11 @@ def test_delete_duty_with_deadline() -> None:
     assert duty.state is DutyState.PENDING and not duty.blocking
     assert duty.deadline == START + timedelta(days=90)
     assert rep.pending_duties[0].key == "permission[0].duty[0]"
-    assert compile_policy(p).decide(request(), world()).pending_duties == ("permission[0].duty[0]",)
+    (owed,) = compile_policy(p).decide(request(), world()).pending_duties
+    assert owed.key == "permission[0].duty[0]"
+    assert owed.action.endswith("delete") and owed.deadline == START + timedelta(days=90)
+    later = world(agreement_start=START + timedelta(days=10), now=START + timedelta(days=95))
+    assert check(p, PERMIT, **{"agreement_start": later.agreement_start, "now": later.now})
     late = check(p, DENY, now=START + timedelta(days=91))
     assert late.rules[0].duties[0].state is DutyState.VIOLATED
     done = check(p, PERMIT, now=START + timedelta(days=91), fulfilled=["permission[0].duty[0]"])
