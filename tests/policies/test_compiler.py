@@ -325,3 +325,19 @@ def test_typed_values_from_strings_are_normalised() -> None:
         assert c.decide(request(), w).permitted is ok
         assert evaluate(p, request(), w).permitted is ok
     _ = (IRI, Any)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies)
+def test_random_policies_round_trip_through_json_ld(policy: Policy) -> None:
+    from dataclasses import replace
+
+    from policies import from_expanded, to_compact, to_expanded
+    from policies.jsonld import expand_with_pyld
+
+    p = replace(policy, type=PolicyType.SET)
+    for style in ("dsp", "odrl"):
+        compact = to_compact(p, style)  # type: ignore[arg-type]
+        assert parse_policy(compact) == p
+    assert from_expanded([to_expanded(p)]) == p
+    assert from_expanded(expand_with_pyld(to_compact(p, "odrl"))) == p
