@@ -7,12 +7,12 @@ import signal
 import sys
 from pathlib import Path
 
-from conftest import Db
-
 from ledger.log import Ledger
 from ledger.merkle import leaf_hash, root_of
 from ledger.records import Record
 from ledger.signing import KeySigner
+
+from .conftest import Db
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 

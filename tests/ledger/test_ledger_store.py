@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Db
 
 from ledger import api
 from ledger.errors import ProofError, StoreError
@@ -14,6 +13,8 @@ from ledger.merkle import root_of, verify_consistency, verify_inclusion
 from ledger.records import Record
 from ledger.signing import KeySigner
 from ledger.store import sqlite_engine
+
+from .conftest import Db
 
 
 def rec(i: int, agreement: str = "urn:uuid:agr-1") -> Record:
