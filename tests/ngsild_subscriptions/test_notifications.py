@@ -174,3 +174,23 @@ async def test_failing_endpoint_is_retried_and_counted(lite: Client, receiver: R
     assert got["status"] == "failed"
     assert got["timesSent"] == 1 and got["timesFailed"] == 1
     assert "lastFailure" in got and "lastSuccess" not in got
+
+
+async def test_deletion_trigger_and_geojson_notifications(lite: Client, receiver: Receiver) -> None:
+    await _subscribe(
+        lite,
+        {
+            **subscription(receiver.url, notificationTrigger=["entityDeleted"]),
+            "notification": {"endpoint": {"uri": receiver.url, "accept": "application/geo+json"}},
+        },
+    )
+    await lite.post("/entities", air(1))
+    await settle()
+    assert receiver.received == []  # creation is not watched
+    assert (await lite.delete("/entities/urn:ngsi-ld:AirQualityObserved:001")).status == 204
+    [note] = await receiver.wait_for(1)
+    assert note["triggerReason"] == "entityDeleted"
+    [feature] = note["data"]["features"]
+    assert feature["id"] == "urn:ngsi-ld:AirQualityObserved:001"
+    assert "deletedAt" in feature["properties"]
+    assert receiver.received[0][0]["Content-Type"].startswith("application/geo+json")

@@ -204,7 +204,11 @@ class Compiled:
 
     def render_deleted(self, doc: Doc, at: str) -> dict[str, Any]:
         types = [self.tm.compact(t) for t in doc.get("type", [])]
-        return {"id": doc["id"], "type": types[0] if len(types) == 1 else types, "deletedAt": at}
+        out = {"id": doc["id"], "type": types[0] if len(types) == 1 else types, "deletedAt": at}
+        if self.accept == "application/geo+json":
+            props = {k: v for k, v in out.items() if k != "id"}
+            return {"id": doc["id"], "type": "Feature", "geometry": None, "properties": props}
+        return out
 
     @property
     def link_url(self) -> str:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from aiohttp import web
 
 from connector.http.context import ConnectorContext
-from connector.ngsild.events import ChangeEvent
 from connector.ngsild.proxy.settings import ngsild_settings
 from connector.ngsild.temporal import api
 from connector.ngsild.temporal.store import TemporalStore
@@ -37,14 +36,15 @@ class NgsiLdTemporal:
     async def start(self, ctx: ConnectorContext) -> None:
         if self._store is None:
             return
-        store = self._store
-
-        async def record(event: ChangeEvent) -> None:
-            # Written before the writer's answer: a client that updates and then reads the
-            # history sees its change. One small insert per change.
-            await store.record(event)
-
-        self._unsubscribe = ctx.components["ngsild.events"].subscribe(record)
+        # Written before the writer's answer, so a client that updates and then reads the
+        # history sees its change; one transaction per group-committed broker write when the
+        # feed offers whole batches.
+        feed = ctx.components["ngsild.events"]
+        subscribe_batch = getattr(feed, "subscribe_batch", None)
+        if subscribe_batch is not None:
+            self._unsubscribe = subscribe_batch(self._store.record_many)
+        else:
+            self._unsubscribe = feed.subscribe(self._store.record)
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:

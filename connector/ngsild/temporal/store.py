@@ -136,13 +136,66 @@ class TemporalStore:
                 await conn.execute(insert(temporal_attrs), rows)
         return created
 
-    async def record(self, event: ChangeEvent) -> None:
-        rows = rows_for_event(event)
+    async def record_many(self, events: Sequence[ChangeEvent]) -> None:
+        """Like :meth:`record` for every event, set-based in one transaction: a handful of
+        statements per group-committed broker write instead of several per entity."""
+        rows: list[dict[str, Any]] = []
+        touched: dict[str, tuple[list[str], str]] = {}
+        for event in events:
+            event_rows = rows_for_event(event)
+            if not event_rows:
+                continue
+            assert event.after is not None
+            rows += event_rows
+            at = normalize(event.after.get("modifiedAt"), "modifiedAt")
+            known, _ = touched.get(event.entity_id, ([], at))
+            touched[event.entity_id] = (list(dict.fromkeys([*known, *event.entity_types])), at)
         if not rows:
             return
-        assert event.after is not None
-        at = normalize(event.after.get("modifiedAt"), "modifiedAt")
-        await self.append(event.entity_id, event.entity_types, rows, at)
+        async with self.engine.begin() as conn:
+            ids = sorted(touched)
+            existing: dict[str, list[str]] = {}
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                for eid, types in await conn.execute(
+                    select(TE.entity_id, TE.types).where(TE.entity_id.in_(chunk))
+                ):
+                    existing[eid] = json.loads(types)
+            new_rows = []
+            for eid, (types, at) in touched.items():
+                if eid in existing:
+                    merged = list(dict.fromkeys([*existing[eid], *types]))
+                    await conn.execute(
+                        update(temporal_entities)
+                        .where(TE.entity_id == eid)
+                        .values(types=json.dumps(merged), modified_at=at)
+                    )
+                    touched[eid] = (merged, at)
+                else:
+                    new_rows.append(
+                        {
+                            "entity_id": eid,
+                            "types": json.dumps(types),
+                            "created_at": at,
+                            "modified_at": at,
+                        }
+                    )
+            if new_rows:
+                stmt = self._dialect.insert(temporal_entities)
+                await conn.execute(
+                    stmt.on_conflict_do_nothing(index_elements=["entity_id"]), new_rows
+                )
+            type_rows = [
+                {"type": t, "entity_id": eid} for eid, (ts, _) in touched.items() for t in ts
+            ]
+            stmt = self._dialect.insert(temporal_types)
+            await conn.execute(
+                stmt.on_conflict_do_nothing(index_elements=["type", "entity_id"]), type_rows
+            )
+            await conn.execute(insert(temporal_attrs), rows)
+
+    async def record(self, event: ChangeEvent) -> None:
+        await self.record_many([event])
 
     async def types_of(self, entity_id: str) -> list[str] | None:
         async with self.engine.connect() as conn:
