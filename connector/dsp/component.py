@@ -220,7 +220,9 @@ class DspComponent:
 
         if ctx.engine.dialect.name == "sqlite":
             await release_leases(ctx.engine)  # one process per SQLite file: leases are ours
-        dsp.worker = OutboxWorker(ctx.engine, dsp.issuer, ctx.http, on_outcome, ctx.log)
+        dsp.worker = OutboxWorker(
+            ctx.engine, dsp.issuer, ctx.http, on_outcome, ctx.log, transaction=dsp.transaction
+        )
         ctx.tasks.spawn(dsp.worker.run(), name="dsp-outbox")
 
     async def stop(self) -> None:

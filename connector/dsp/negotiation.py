@@ -30,7 +30,7 @@ from connector.dsp.negotiation_states import (
     next_state,
 )
 from connector.dsp.outbox import enqueue
-from connector.dsp.runtime import DSP_KEY, Dsp, digest, now
+from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, record_change
 from connector.dsp.tables import agreements, negotiations, received
 
 KIND = "negotiation"
@@ -101,6 +101,8 @@ async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> None:
     await conn.execute(
         update(negotiations).where(negotiations.c.pid == pid).values(updated_at=now(), **values)
     )
+    if "state" in values:
+        record_change(conn, KIND, pid, values["state"])
 
 
 class Negotiations:

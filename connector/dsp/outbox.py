@@ -21,6 +21,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,8 @@ class Delivery:
 
 #: Called in the transaction that records a final outcome (delivered or given up).
 OnOutcome = Callable[[AsyncConnection, Delivery, bool], Awaitable[None]]
+#: Opens a write transaction (the component's, which serialises writers on SQLite).
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,15 @@ async def release_leases(engine: AsyncEngine) -> None:
         )
 
 
+_EARLIER = outbox.alias("earlier")
+#: Only the oldest pending message of a process may go: delivery in order, per process.
+_NO_EARLIER_PENDING = ~exists().where(
+    _EARLIER.c.process_pid == outbox.c.process_pid,
+    _EARLIER.c.status == PENDING,
+    _EARLIER.c.id < outbox.c.id,
+)
+
+
 def _retryable(status: int) -> bool:
     return status >= 500 or status in (408, 425, 429)
 
@@ -116,8 +128,10 @@ class OutboxWorker:
         policy: RetryPolicy | None = None,
         batch: int = 32,
         poll_s: float = 0.5,
+        transaction: Transaction | None = None,
     ) -> None:
         self.engine = engine
+        self.transaction: Transaction = transaction or engine.begin
         self.issuer = issuer
         self.http = http
         self.on_outcome = on_outcome
@@ -133,6 +147,8 @@ class OutboxWorker:
 
     async def run(self) -> None:
         while True:
+            # Clear before looking, so a wake-up during the pass is never lost.
+            self._wake.clear()
             try:
                 sent = await self.run_once()
             except asyncio.CancelledError:
@@ -142,7 +158,6 @@ class OutboxWorker:
                 sent = 0
             if sent:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
             except TimeoutError:
@@ -155,23 +170,26 @@ class OutboxWorker:
         return len(rows)
 
     def _due(self, now: float) -> Any:
-        earlier = outbox.alias("earlier")
         return and_(
             outbox.c.status == PENDING,
             outbox.c.next_attempt_at <= now,
             or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
-            ~exists().where(
-                earlier.c.process_pid == outbox.c.process_pid,
-                earlier.c.status == PENDING,
-                earlier.c.id < outbox.c.id,
-            ),
+            _NO_EARLIER_PENDING,
         )
+
+    async def _any_due(self, now: float) -> bool:
+        """A read-only look first, so an idle pass never opens a write transaction."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(select(outbox.c.id).where(self._due(now)).limit(1))
+            return found.first() is not None
 
     async def _lease(self) -> list[Any]:
         now = time.time()
+        if not await self._any_due(now):
+            return []
         until = now + self.policy.lease_s
         batch_owner = f"{self.owner}:{uuid.uuid4().hex[:8]}"
-        async with self.engine.begin() as conn:
+        async with self.transaction() as conn:
             if self.engine.dialect.name == "postgresql":
                 ids = (
                     (
@@ -248,7 +266,7 @@ class OutboxWorker:
             not ok and attempts >= self.policy.max_attempts
         )
         error = delivery.error or (None if ok else f"HTTP {status}: {str(delivery.answer)[:300]}")
-        async with self.engine.begin() as conn:
+        async with self.transaction() as conn:
             if ok or final_failure:
                 await conn.execute(
                     update(outbox)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,23 @@ if TYPE_CHECKING:
 BASE_PATH = "/dsp"
 
 
+CHANGES = "agora.dsp.changes"
+
+
+@dataclass(frozen=True)
+class StateChange:
+    kind: str  # "negotiation" or "transfer"
+    pid: str
+    state: str
+
+
+def record_change(conn: AsyncConnection, kind: str, pid: str, state: str) -> None:
+    """Note a state change for the listeners (fired when the transaction commits)."""
+    changes = conn.info.get(CHANGES)
+    if changes is not None:
+        changes.append(StateChange(kind, pid, state))
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -53,6 +70,8 @@ class Dsp:
     transfers: Transfers = field(init=False)
     tokens: AccessTokens = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Called after commit with every state change (in-process observers: demo, benchmarks).
+    listeners: list[Callable[[StateChange], None]] = field(default_factory=list)
 
     @property
     def did(self) -> str:
@@ -70,13 +89,20 @@ class Dsp:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction. On SQLite our writers queue on a lock: read-then-write
-        transactions of one process would otherwise deadlock on the database lock upgrade."""
+        transactions of one process would otherwise deadlock on the database lock upgrade.
+        State changes recorded in it are told to the listeners once it has committed."""
+        changes: list[StateChange] = []
         if self.ctx.engine.dialect.name == "sqlite":
             async with self._lock, self.ctx.engine.begin() as conn:
+                conn.info[CHANGES] = changes
                 yield conn
         else:
             async with self.ctx.engine.begin() as conn:
+                conn.info[CHANGES] = changes
                 yield conn
+        for change in changes:
+            for listener in self.listeners:
+                listener(change)
 
     def wake(self) -> None:
         if self.worker is not None:

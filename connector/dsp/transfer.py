@@ -20,7 +20,7 @@ from connector.dsp.negotiation import remember, seen
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import enqueue
 from connector.dsp.push import PushTransfer
-from connector.dsp.runtime import Dsp, digest, now
+from connector.dsp.runtime import Dsp, digest, now, record_change
 from connector.dsp.tables import agreements, negotiations, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 
@@ -58,6 +58,8 @@ async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> None:
     await conn.execute(
         update(transfers).where(transfers.c.pid == pid).values(updated_at=now(), **values)
     )
+    if "state" in values:
+        record_change(conn, KIND, pid, values["state"])
 
 
 class Transfers:

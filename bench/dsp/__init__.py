@@ -1,0 +1,1 @@
+"""DSP control-plane benchmark: ``python -m bench.dsp``."""

@@ -1,0 +1,253 @@
+"""How fast two connectors on loopback agree and start a transfer over DSP 2025-1.
+
+One flow = a consumer-initiated contract negotiation to FINALIZED on both sides (request,
+agreement, verification, finalization: four DSP messages through both outboxes) plus a PULL
+transfer to STARTED (request, start). We report the p50/p95 latency of one flow run alone,
+the flows per second with several in flight, and as baseline the p50 of one authenticated DSP
+round trip (a catalog request), measured in the same run. Target: p50 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from connector import logs
+from connector.config import did_web_for, load_settings
+from connector.dsp.runtime import Dsp, StateChange
+from connector.participant import init_participant, read_admin_key
+from connector.runtime import Connector
+
+TARGET_P50_MS = 50.0
+SEQUENTIAL = 40
+CONCURRENT = 60
+IN_FLIGHT = 8
+
+
+class Node:
+    def __init__(self, connector: Connector, key: str, http: aiohttp.ClientSession) -> None:
+        self.connector, self.key, self.http = connector, key, http
+        self.states: dict[str, str] = {}
+        self.waiters: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self.dsp.listeners.append(self._changed)
+
+    @property
+    def dsp(self) -> Dsp:
+        assert self.connector.ctx is not None
+        found: Dsp = self.connector.ctx.components["dsp"]
+        return found
+
+    def _changed(self, change: StateChange) -> None:
+        self.states[change.pid] = change.state
+        waiter = self.waiters.pop((change.pid, change.state), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if change.state == "TERMINATED":
+            for (pid, _), w in list(self.waiters.items()):
+                if pid == change.pid and not w.done():
+                    w.set_exception(RuntimeError(f"{pid} terminated"))
+
+    async def until(self, pid: str, state: str) -> None:
+        """Wait for a committed state change (told by the component, no polling)."""
+        if self.states.get(pid) == state:
+            return
+        waiter = self.waiters.setdefault((pid, state), asyncio.get_running_loop().create_future())
+        await asyncio.wait_for(waiter, 20)
+
+    async def admin(self, method: str, path: str, body: Any = None) -> Any:
+        async with self.http.request(
+            method,
+            self.connector.url + "/api/v1" + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.key}"},
+        ) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status >= 300:
+                raise RuntimeError(f"{method} {path}: {resp.status} {data}")
+            return data
+
+
+async def one_flow(city_url: str, company: Node, offer: dict[str, Any], dataset: str) -> float:
+    started = time.perf_counter()
+    neg = await company.admin(
+        "POST",
+        "/negotiations",
+        {
+            "counterPartyAddress": city_url + "/dsp",
+            "offer": offer,
+            "target": dataset,
+        },
+    )
+    # the consumer is FINALIZED only after the provider committed FINALIZED and told it so
+    await company.until(neg["id"], "FINALIZED")
+    agreement = (await company.admin("GET", f"/negotiations/{neg['id']}"))["agreementId"]
+    tr = await company.admin(
+        "POST", "/transfers", {"agreementId": agreement, "format": "NGSI-LD-PULL"}
+    )
+    await company.until(tr["id"], "STARTED")
+    return (time.perf_counter() - started) * 1000
+
+
+async def baseline(city_url: str, company: Node) -> float:
+    dsp = company.dsp
+    city_did = did_web_for(city_url)
+    times = []
+    body = {
+        "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+        "@type": "CatalogRequestMessage",
+    }
+    for _ in range(SEQUENTIAL):
+        started = time.perf_counter()
+        token = await dsp.issuer.token_for(city_did)
+        async with company.http.post(
+            city_url + "/dsp/catalog/request",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
+            await resp.read()
+            assert resp.status == 200
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn(directory: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "connector", "serve", str(directory)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "AGORA_LOGGING_LEVEL": "ERROR"},
+    )
+
+
+async def provider_process(root: Path, http: aiohttp.ClientSession) -> tuple[Any, str, str]:
+    """The city as its own process (``python -m connector serve``), as deployed."""
+    port = free_port()
+    directory = root / "city"
+    init_participant(
+        directory,
+        "city",
+        "city",
+        port=port,
+        extra_settings={"dsp": {"authentication": "self-issued"}},
+    )
+    proc = spawn(directory)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            async with http.get(url + "/health") as resp:
+                if resp.status == 200:
+                    break
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    return proc, url, read_admin_key(directory)
+
+
+class Remote:
+    """The provider seen from the benchmark: its admin API only."""
+
+    def __init__(self, url: str, key: str, http: aiohttp.ClientSession) -> None:
+        self.url, self.key, self.http = url, key, http
+
+    async def admin(self, method: str, path: str, body: Any = None) -> Any:
+        async with self.http.request(
+            method,
+            self.url + "/api/v1" + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.key}"},
+        ) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status >= 300:
+                raise RuntimeError(f"{method} {path}: {resp.status} {data}")
+            return data
+
+
+async def main() -> dict[str, Any]:
+    logs.configure("ERROR", json_format=True)
+    with tempfile.TemporaryDirectory(prefix="bench-dsp-") as tmp:
+        root = Path(tmp)
+        async with aiohttp.ClientSession() as http:
+            proc, city_url, city_key = await provider_process(root, http)
+            city = Remote(city_url, city_key, http)
+            init_participant(
+                root / "company",
+                "company",
+                "company",
+                port=0,
+                extra_settings={"dsp": {"authentication": "self-issued"}},
+            )
+            consumer = Connector(load_settings(root / "company", env={}))
+            await consumer.start()
+            company = Node(consumer, read_admin_key(root / "company"), http)
+            try:
+                ds = await city.admin(
+                    "POST", "/datasets", {"title": "AQ", "entityTypes": ["AirQualityObserved"]}
+                )
+                pol = await city.admin("POST", "/policies", {"permission": [{"action": "use"}]})
+                offer = await city.admin(
+                    "POST", "/offers", {"datasetId": ds["id"], "policyId": pol["id"]}
+                )
+
+                async def flow() -> float:
+                    return await one_flow(city_url, company, offer["offer"], ds["id"])
+
+                for _ in range(3):  # warm-up: DID resolution, connection pools
+                    await flow()
+                base = await baseline(city_url, company)
+                lat = [await flow() for _ in range(SEQUENTIAL)]
+                sem = asyncio.Semaphore(IN_FLIGHT)
+
+                async def bounded() -> float:
+                    async with sem:
+                        return await flow()
+
+                started = time.perf_counter()
+                await asyncio.gather(*(bounded() for _ in range(CONCURRENT)))
+                elapsed = time.perf_counter() - started
+            finally:
+                await consumer.stop()
+                proc.terminate()
+                proc.wait(20)
+    lat.sort()
+    p50 = statistics.median(lat)
+    p95 = lat[int(0.95 * (len(lat) - 1))]
+    return {
+        "bench": "dsp",
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "flow": "negotiation to FINALIZED + PULL transfer to STARTED",
+        "setup": "provider `agora serve` process + consumer in-process, loopback, SQLite",
+        "auth": "self-issued DCP ID tokens",
+        "p50_ms": round(p50, 2),
+        "p95_ms": round(p95, 2),
+        "flows_per_s": round(CONCURRENT / elapsed, 1),
+        "in_flight": IN_FLIGHT,
+        "baseline_catalog_roundtrip_p50_ms": round(base, 2),
+        "target_p50_ms": TARGET_P50_MS,
+        "ratio_p50_to_target": round(p50 / TARGET_P50_MS, 3),
+        "ratio_p50_to_baseline": round(p50 / base, 2),
+        "meets_target": p50 <= TARGET_P50_MS,
+    }
+
+
+if __name__ == "__main__":
+    result = asyncio.run(main())
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
