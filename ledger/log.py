@@ -114,20 +114,28 @@ class Ledger:
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
             first = await self.store.append_batch([(lh, d, a) for lh, d, a, _ in batch])
-            async with self._tree_lock:
-                if first > self.tree.size:
-                    self.tree.extend(await self.store.leaf_hashes(self.tree.size, first))
-                for lh, _, _, _ in batch:
-                    self.tree.append(lh)
-        except Exception as exc:  # every waiter learns; the loop keeps serving
+        except Exception as exc:  # nothing was committed: every waiter learns why
             error = exc if isinstance(exc, StoreError) else StoreError(f"append failed: {exc}")
             for *_, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
+        try:
+            await self._mirror(first, [lh for lh, *_ in batch])
+        except StoreError:
+            pass  # committed all the same; the next sync() reloads what the mirror missed
         for i, (*_, future) in enumerate(batch):
             if not future.done():
                 future.set_result(first + i)
+
+    async def _mirror(self, first: int, hashes: list[bytes]) -> None:
+        """Add a committed batch to the in-memory tree, after rows other replicas committed
+        before it; a concurrent sync() may already have loaded some or all of it."""
+        async with self._tree_lock:
+            if self.tree.size < first:
+                self.tree.extend(await self.store.leaf_hashes(self.tree.size, first))
+            for lh in hashes[self.tree.size - first :]:
+                self.tree.append(lh)
 
     async def close(self) -> None:
         """Commit what is pending, then stop the writer task."""

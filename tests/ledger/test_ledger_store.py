@@ -144,3 +144,21 @@ async def test_schema_creation_is_idempotent_and_race_safe(
             await ledger.close()
     finally:
         await drop_schema(db.engine, prefix)
+
+
+async def test_heads_read_while_appending_keep_the_tree_exact(
+    db: Db, provider_signer: KeySigner
+) -> None:
+    """sync() from tree-head requests may load a batch before its writer mirrors it."""
+    ledger = await Ledger.open(db.engine, provider_signer, prefix=db.prefix)
+
+    async def read_heads() -> None:
+        for _ in range(40):
+            await ledger.tree_head()
+            await asyncio.sleep(0)
+
+    await asyncio.gather(read_heads(), *(ledger.append(rec(i)) for i in range(400)), read_heads())
+    entries = await ledger.entries()
+    assert ledger.tree.size == len(entries) == 400
+    assert ledger.tree.root() == root_of([e.leaf_hash for e in entries])
+    await ledger.close()
