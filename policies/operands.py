@@ -29,7 +29,7 @@ from .vocab import (
     XSD_DURATION,
     XSD_INTEGER,
 )
-from .world import World
+from .world import World, forget_keys
 
 
 class MissingValueError(LookupError):
@@ -59,6 +59,13 @@ REGISTRY: dict[str, LeftOperand] = {}
 def register(spec: LeftOperand) -> None:
     """Add (or replace) a left operand."""
     REGISTRY[spec.iri] = spec
+    forget_keys()
+
+
+def unregister(iri: str) -> None:
+    """Remove a left operand; constraints on it then fail closed again."""
+    REGISTRY.pop(iri, None)
+    forget_keys()
 
 
 def _core(name: str, label: str, datatype: str | None = None, source: str = "value") -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from .values import parse_datetime
@@ -90,6 +91,28 @@ class Consent:
 
 
 _REGISTRY: dict[str, Any] = {}
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+# (left operand as written) -> (IRI, datatype hint); cleared when the registry changes.
+_KEYS: dict[str, tuple[str, str | None]] = {}
+_SCALARS = (str, int, bool, dict)
+_ALREADY_TYPED: dict[str | None, tuple[type, ...]] = {
+    None: _SCALARS,
+    XSD_DECIMAL: (int, Decimal),
+    XSD_INTEGER: (int, Decimal),
+}
+
+
+def _key(key: str) -> tuple[str, str | None]:
+    iri = normalize_iri(key)
+    entry = (iri, _hint_for(iri))
+    if len(_KEYS) < 4096:
+        _KEYS[key] = entry
+    return entry
+
+
+def forget_keys() -> None:
+    """Drop memoised operand keys (the operand registry changed)."""
+    _KEYS.clear()
 
 
 def _hint_for(iri: str) -> str | None:
@@ -164,20 +187,29 @@ class World:
         now = now or datetime.now(UTC)
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         vals: dict[str, Any] = {}
-        for key, value in (values or {}).items():
-            iri = normalize_iri(key)
-            hint = _hint_for(iri)
-            vals[iri] = (
-                value if hint is None and type(value) is str else normalize_value(value, hint)
-            )
+        if values:
+            for key, value in values.items():
+                try:
+                    iri, hint = _KEYS[key]
+                except KeyError:
+                    iri, hint = _key(key)
+                if type(value) in _ALREADY_TYPED.get(hint, ()):
+                    vals[iri] = value
+                else:
+                    vals[iri] = normalize_value(value, hint)
         self.values = vals
         self.claims = tuple(claims)
         self.consents = tuple(consents)
-        self.usage = dict(usage or {})
-        self.usage_updated = dict(usage_updated or {})
+        # Per-request objects: the caller's mappings are used as given, not copied.
+        self.usage: Mapping[str, int] = usage if usage is not None else _EMPTY
+        self.usage_updated: Mapping[str, datetime] = (
+            usage_updated if usage_updated is not None else _EMPTY
+        )
         self.fulfilled = frozenset(fulfilled)
         self.agreement_start = agreement_start
-        self.broader = {k: frozenset(v) for k, v in (broader or {}).items()}
+        self.broader: Mapping[str, frozenset[str]] = (
+            {k: frozenset(v) for k, v in broader.items()} if broader else _EMPTY
+        )
         self._cache: dict[str, Any] = {}
 
     def cached(self, key: str, make: Any) -> Any:

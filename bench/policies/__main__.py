@@ -55,6 +55,16 @@ def agreement() -> dict[str, Any]:
     }
 
 
+RAW_VALUES = {
+    "purpose": "research",
+    "spatial": "ES",
+    "percentage": 25,
+    "industry": "mobility",
+    "language": "es",
+    "ngsi-ld:entityType": "AirQualityObserved",
+}
+
+
 def worlds(n: int) -> list[World]:
     base = datetime(2026, 3, 1, tzinfo=UTC)
     return [
@@ -74,17 +84,23 @@ def worlds(n: int) -> list[World]:
     ]
 
 
-def rate(fn: Any, args: list[Any], seconds: float) -> float:
+def rate(fn: Any, args: list[Any], seconds: float) -> tuple[float, float]:
+    """(decisions per CPU-second of this thread, decisions per wall-clock second).
+
+    CPU time is the fair "one core" figure on a shared machine: other processes stealing the
+    core slow the wall clock, not the work per decision.
+    """
     count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
+    wall0, cpu0 = time.perf_counter(), time.thread_time()
+    deadline = wall0 + seconds
     while True:
         for a in args:
             fn(*a)
         count += len(args)
         now = time.perf_counter()
         if now >= deadline:
-            return count / (now - start)
+            cpu = time.thread_time() - cpu0
+            return count / max(cpu, 1e-9), count / (now - wall0)
 
 
 def main() -> None:
@@ -95,18 +111,31 @@ def main() -> None:
     args = [(request, w) for w in ws]
     assert all(compiled.decide(request, w).permitted for w in ws)
     assert all(evaluate(policy, request, w).permitted for w in ws)
-    compiled_rate = rate(compiled.decide, args, 2.0)
-    reference_rate = rate(lambda r, w: evaluate(policy, r, w), args, 1.0)
+    compiled_cpu, compiled_wall = rate(compiled.decide, args, 3.0)
+    reference_cpu, reference_wall = rate(lambda r, w: evaluate(policy, r, w), args, 1.5)
+
+    def with_world(r: EvaluationRequest, w: World) -> Any:
+        # What an enforcement point does per request: build the world from raw values, decide.
+        return compiled.decide(r, World(now=w.now, values=RAW_VALUES, usage=w.usage))
+
+    per_request_cpu, _ = rate(with_world, args, 1.5)
     print(
         json.dumps(
             {
                 "benchmark": "policies.compiled_decision",
                 "constraints": 10,
-                "decisions_per_second": round(compiled_rate),
+                "decisions_per_second": round(compiled_cpu),
+                "unit": "decisions per CPU-second, one thread",
                 "target_decisions_per_second": TARGET,
-                "meets_target": compiled_rate >= TARGET,
-                "reference_decisions_per_second": round(reference_rate),
-                "ratio_to_reference": round(compiled_rate / reference_rate, 1),
+                "meets_target": compiled_cpu >= TARGET,
+                "reference_decisions_per_second": round(reference_cpu),
+                "ratio_to_reference": round(compiled_cpu / reference_cpu, 1),
+                "decisions_per_second_including_world_construction": round(per_request_cpu),
+                "wall_clock": {
+                    "compiled_decisions_per_second": round(compiled_wall),
+                    "reference_decisions_per_second": round(reference_wall),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                },
                 "ngsild_enforced_ratio": None,
                 "ngsild_enforced_ratio_note": (
                     "TODO: enforced vs unenforced NGSI-LD GET throughput, to be measured by "

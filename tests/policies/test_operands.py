@@ -217,3 +217,18 @@ def test_json_path_subset() -> None:
     assert json_path(doc, "$.nope") == []
     with pytest.raises(ValueError):
         json_path(doc, "a.b")
+
+
+def test_registering_a_profile_operand() -> None:
+    from policies.operands import LeftOperand, register, unregister
+
+    iri = "https://example.org/profile#deadline"
+    p = policy_with(constraint(iri, "gteq", "2026-03-01T00:00:00Z"))
+    assert both(p, world(values={iri: "2026-03-10T00:00:00Z"})) is DENY  # unknown: fails closed
+    register(LeftOperand(iri, "the deadline", "http://www.w3.org/2001/XMLSchema#dateTime"))
+    try:
+        p = policy_with(constraint(iri, "gteq", "2026-03-01T00:00:00Z"))
+        assert both(p, world(values={iri: "2026-03-10T00:00:00Z"})) is PERMIT  # string → dateTime
+        assert both(p, world(values={iri: "2026-02-10T00:00:00"})) is DENY
+    finally:
+        unregister(iri)
