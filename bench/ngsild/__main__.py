@@ -138,7 +138,7 @@ def start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "connector", "serve", str(directory)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=open(os.environ.get("AGORA_BENCH_SERVER_LOG", os.devnull), "wb"),  # noqa: SIM115
     )
 
 
@@ -183,6 +183,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     args.concurrency, args.seconds, create_one, limit=single_cap
                 )
                 created = int(results["create_single"]["requests"])
+                print(f"create_single: {results['create_single']}", file=sys.stderr)
 
                 batch_size = 1000
                 t0 = time.perf_counter()

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 Kind = Literal["create", "update", "delete"]
 Listener = Callable[["ChangeEvent"], Awaitable[None]]
+BatchListener = Callable[[list["ChangeEvent"]], Awaitable[None]]
 log = logging.getLogger("agora.ngsild.events")
 
 
@@ -64,6 +65,7 @@ class ChangeFeed:
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._batch_listeners: list[BatchListener] = []
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -81,7 +83,25 @@ class ChangeFeed:
             except Exception:  # a listener's failure is its own, never the writer's
                 log.exception("change listener failed for %s", event.entity_id)
 
+    def subscribe_batch(self, listener: BatchListener) -> Callable[[], None]:
+        """Hear all events of one committed transaction in one call (e.g. to store them in
+        one transaction of one's own: the broker group-commits concurrent writes)."""
+        self._batch_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._batch_listeners:
+                self._batch_listeners.remove(listener)
+
+        return unsubscribe
+
     async def publish_all(self, events: list[ChangeEvent]) -> None:
+        if not events:
+            return
+        for batch_listener in list(self._batch_listeners):
+            try:
+                await batch_listener(events)
+            except Exception:  # a listener's failure is its own, never the writer's
+                log.exception("change listener failed for %d events", len(events))
         if not self._listeners:
             return
         for event in events:

@@ -8,6 +8,7 @@ validation or a precondition is never written.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,62 +74,105 @@ class Outcome:
 Change = Callable[[Doc | None], Doc | None]
 
 
+@dataclass
+class _Job:
+    changes: Sequence[tuple[str, Change]]
+    scope: AccessScope
+    future: asyncio.Future[Outcome]
+
+
 class Broker:
+    """Writes go through a group-committing queue: requests arriving while a transaction is
+    being written are applied together in the next one (one fsync for many creates), each
+    still with its own outcome and errors."""
+
+    MAX_GROUP_CHANGES = 5000
+
     def __init__(self, store: Store, feed: ChangeFeed) -> None:
         self.store = store
         self.feed = feed
+        self._pending: list[_Job] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def apply(self, changes: Sequence[tuple[str, Change]], scope: AccessScope) -> Outcome:
-        """Apply per-entity changes in one transaction; collect errors per entity."""
-        outcome = Outcome()
+        """Apply per-entity changes atomically; errors are collected per entity."""
+        job = _Job(changes, scope, asyncio.get_running_loop().create_future())
+        self._pending.append(job)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="ngsild-group-commit")
+        return await job.future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                group: list[_Job] = []
+                size = 0
+                while self._pending and (not group or size < self.MAX_GROUP_CHANGES):
+                    job = self._pending.pop(0)
+                    group.append(job)
+                    size += len(job.changes)
+                try:
+                    outcomes, events = await self._write(group)
+                except BaseException as exc:
+                    for job in group:
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                # committed: listeners hear of it before any writer gets its answer
+                await self.feed.publish_all(_squash(events))
+                for job, outcome in zip(group, outcomes, strict=True):
+                    if not job.future.done():
+                        job.future.set_result(outcome)
+        finally:
+            self._flusher = None
+
+    async def _write(self, group: list[_Job]) -> tuple[list[Outcome], list[ChangeEvent]]:
+        outcomes: list[Outcome] = []
         events: list[ChangeEvent] = []
         async with self.store.writing() as conn:
-            current = await self.store.load_for_update(conn, [eid for eid, _ in changes])
-            inserts: dict[str, Doc] = {}
-            replaces: dict[str, Doc] = {}
-            deletes: list[str] = []
-            for eid, change in changes:
-                before = current.get(eid)
-                try:
-                    if before is not None:
-                        check_write(scope, before)
-                    after = change(before)
-                    if after is not None:
-                        check_write(scope, after)
-                except (NgsiError, Problem) as exc:
-                    outcome.errors.append((eid, exc))
-                    continue
-                if before is None and after is None:
-                    continue
-                if after is None:
-                    deletes.append(eid)
-                    inserts.pop(eid, None)
-                    replaces.pop(eid, None)
-                    current.pop(eid, None)
-                    outcome.deleted.append(eid)
-                elif before is None:
-                    inserts[eid] = after
-                    current[eid] = after
-                    outcome.created.append(eid)
-                else:
-                    if eid in inserts:
-                        inserts[eid] = after
+            ids = sorted({eid for job in group for eid, _ in job.changes})
+            current = await self.store.load_for_update(conn, ids)
+            original = set(current)
+            final: dict[str, Doc | None] = {}
+            for job in group:
+                outcome = Outcome()
+                outcomes.append(outcome)
+                for eid, change in job.changes:
+                    before = current.get(eid)
+                    try:
+                        if before is not None:
+                            check_write(job.scope, before)
+                        after = change(before)
+                        if after is not None:
+                            check_write(job.scope, after)
+                    except (NgsiError, Problem) as exc:
+                        outcome.errors.append((eid, exc))
+                        continue
+                    if before is None and after is None:
+                        continue
+                    if after is None:
+                        current.pop(eid, None)
+                        outcome.deleted.append(eid)
                     else:
-                        replaces[eid] = after
-                    current[eid] = after
-                    outcome.updated.append(eid)
-                events.append(event_for(before, after))
+                        current[eid] = after
+                        (outcome.created if before is None else outcome.updated).append(eid)
+                    final[eid] = after
+                    events.append(event_for(before, after))
+            deletes = [eid for eid, doc in final.items() if doc is None and eid in original]
+            replaces = [doc for eid, doc in final.items() if doc is not None and eid in original]
+            inserts = [doc for eid, doc in final.items() if doc is not None and eid not in original]
             try:
                 await self.store.delete(conn, deletes)
-                await self.store.replace(conn, list(replaces.values()))
-                await self.store.insert(conn, list(inserts.values()))
+                await self.store.replace(conn, replaces)
+                await self.store.insert(conn, inserts)
             except IntegrityError:
                 # another replica created one of these ids concurrently
                 raise already_exists(
                     "an entity with one of these ids was created meanwhile"
                 ) from None
-        await self.feed.publish_all(_squash(events))
-        return outcome
+        return outcomes, events
 
     async def apply_one(self, entity_id: str, change: Change, scope: AccessScope) -> Outcome:
         outcome = await self.apply([(entity_id, change)], scope)

@@ -81,7 +81,8 @@ attr_index = Table(
     Column("kind", String(24), nullable=False),
     Column("num", Float, nullable=True),
     Column("txt", String(MAX_TXT), nullable=True),
-    Index("ix_ngsild_attr_entity", "entity_id", "name"),
+    # covering: correlated q probes (entity, name, value) never touch the table rows
+    Index("ix_ngsild_attr_entity", "entity_id", "name", "num", "txt"),
     Index("ix_ngsild_attr_num", "name", "num"),
     Index("ix_ngsild_attr_txt", "name", "txt"),
 )

@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("num", sa.Float, nullable=True),
         sa.Column("txt", sa.String(500), nullable=True),
     )
-    op.create_index("ix_ngsild_attr_entity", "ngsild_attr", ["entity_id", "name"])
+    op.create_index("ix_ngsild_attr_entity", "ngsild_attr", ["entity_id", "name", "num", "txt"])
     op.create_index("ix_ngsild_attr_num", "ngsild_attr", ["name", "num"])
     op.create_index("ix_ngsild_attr_txt", "ngsild_attr", ["name", "txt"])
     op.create_table(
