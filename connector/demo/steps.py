@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from connector.demo.space import DataSpace
+from connector.dsp.demo import company_acquires_air_quality
 from connector.ngsild.demo import city_publishes_context_data
 from connector.ngsild.subscriptions.demo import city_subscribes_and_reads_history
 from connector.trust.demo import dcp_tokens_verify, members_join, revocation_bites
@@ -60,5 +61,9 @@ STEPS: list[Step] = [
     Step(
         "The city subscribes to NO2 above 40 and reads a station's history",
         city_subscribes_and_reads_history,
+    ),
+    Step(
+        "The company finds the city's air-quality offer, negotiates and pulls data (DSP)",
+        company_acquires_air_quality,
     ),
 ]

@@ -20,7 +20,12 @@ class DatasetIn(_In):
     id: str | None = Field(default=None, max_length=300, description="default: a new urn:uuid")
     title: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=5000)
-    entity_types: list[str] = Field(alias="entityTypes", min_length=1, max_length=100)
+    entity_types: list[str] = Field(
+        alias="entityTypes",
+        min_length=1,
+        max_length=100,
+        description="entity type IRIs (short names resolve against the NGSI-LD core context)",
+    )
     attributes: list[str] | None = Field(default=None, max_length=500)
     area: dict[str, Any] | None = Field(default=None, description="a GeoJSON geometry")
 
