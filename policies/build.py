@@ -52,6 +52,7 @@ class Builder:
     """Turns one expanded JSON-LD policy (nested or flattened) into a :class:`Policy`."""
 
     def __init__(self, nodes: list[Any] | None = None) -> None:
+        self.policy_action: list[Any] = []  # a compact policy's action, applied to its rules
         self.node_map: dict[str, Node] = {}
         for n in nodes or ():
             if isinstance(n, dict) and "@id" in n and len(n) > 1:
@@ -103,6 +104,9 @@ class Builder:
         uid = node.get("@id")
         if not isinstance(uid, str) or uid.startswith("_:"):
             raise PolicyError(f"{path}.@id", "a policy needs a uid (@id) that is an IRI")
+        self.policy_action = self.values(node, "action")
+        if len(self.policy_action) > 1:
+            raise PolicyError(f"{path}.action", "a compact policy names at most one action")
         perms = tuple(
             self.permission(n, f"{path}.permission[{i}]")
             for i, n in enumerate(self.values(node, "permission"))
@@ -158,7 +162,7 @@ class Builder:
     def _common(self, node: Node, path: str) -> dict[str, Any]:
         if not isinstance(node, dict) or "@value" in node:
             raise PolicyError(path, "a rule must be an object")
-        actions = self.values(node, "action")
+        actions = self.values(node, "action") or self.policy_action
         if not actions:
             raise PolicyError(f"{path}.action", "a rule needs an action")
         if len(actions) > 1:

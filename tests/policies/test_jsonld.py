@@ -335,3 +335,17 @@ def test_nested_context_goes_through_pyld_with_the_dsp_default() -> None:
     left = [c.left_operand for c in p.permissions[0].constraints]
     assert left == [ODRL + "purpose", "https://example.org/level"]
     assert p.timestamp is not None
+
+
+def test_policy_level_action_applies_to_rules() -> None:
+    body = {
+        "@context": DSP,
+        "@type": "Set",
+        "@id": "urn:s",
+        "action": "odrl:read",
+        "permission": [{"constraint": [constraint("purpose", "eq", "x")]}],
+        "prohibition": [{"action": "odrl:distribute"}],
+    }
+    p = parse_policy(body)
+    assert p.permissions[0].action.iri == ODRL + "read"
+    assert p.prohibitions[0].action.iri == ODRL + "distribute"
