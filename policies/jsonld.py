@@ -51,6 +51,7 @@ from .vocab import (
     CLAIM_PATH,
     DSPACE_TIMESTAMP,
     ODRL,
+    ODRL_TERMS,
     RDF_JSON,
     RDF_TYPE,
     RDF_VALUE,
@@ -372,9 +373,10 @@ def _iso(policy: Policy) -> str:
 class _Compactor:
     """Writes compact JSON-LD for one of the two bundled contexts, term by term."""
 
-    def __init__(self, style: Style, embedded: bool) -> None:
+    def __init__(self, style: Style, embedded: bool, bare: bool = False) -> None:
         self.style = style
         self.embedded = embedded
+        self.bare = bare
         url = DSP_ODRL_PROFILE_URL if style == "dsp" else ODRL_CONTEXT_URL
         table = term_table(url)
         # Reverse map; skip the two erratum terms of the ODRL context (neq→neg, industry).
@@ -395,7 +397,10 @@ class _Compactor:
             return "odrl:" + iri[len(ODRL) :]
         return iri
 
-    vocab = key
+    def vocab(self, iri: str) -> str:
+        if self.bare and iri.startswith(ODRL) and iri[len(ODRL) :] in ODRL_TERMS:
+            return iri[len(ODRL) :]
+        return self.key(iri)
 
     def literal(self, v: Literal) -> Any:
         if v.datatype == RDF_JSON:
@@ -528,11 +533,18 @@ class _Compactor:
         return out
 
 
-def to_compact(policy: Policy, style: Style = "dsp", *, embedded: bool = False) -> dict[str, Any]:
+def to_compact(
+    policy: Policy, style: Style = "dsp", *, embedded: bool = False, bare_odrl_terms: bool = False
+) -> dict[str, Any]:
     """Compact JSON-LD. ``style="dsp"`` uses the DSP 2025-1 ODRL profile context (as DSP messages
     do), ``"odrl"`` the ODRL 2.2 context. ``embedded=True`` omits ``@context`` for a policy placed
-    inside a DSP message (whose context then applies)."""
-    return _Compactor(style, embedded).policy(policy)
+    inside a DSP message (whose context then applies).
+
+    ``bare_odrl_terms=True`` writes ODRL vocabulary values the DSP way (``"leftOperand":
+    "dateTime"``) even where the context defines no such term — what DSP examples and some peers
+    expect, though a generic JSON-LD processor then reads a relative IRI. We read both forms.
+    """
+    return _Compactor(style, embedded, bare_odrl_terms).policy(policy)
 
 
 __all__ = [

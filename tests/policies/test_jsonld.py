@@ -349,3 +349,11 @@ def test_policy_level_action_applies_to_rules() -> None:
     p = parse_policy(body)
     assert p.permissions[0].action.iri == ODRL + "read"
     assert p.prohibitions[0].action.iri == ODRL + "distribute"
+
+
+def test_bare_odrl_terms_for_dsp_peers() -> None:
+    p = parse_policy(RICH)
+    bare = to_compact(p, "dsp", embedded=True, bare_odrl_terms=True)
+    text = json.dumps(bare)
+    assert '"leftOperand": "dateTime"' in text and '"action": "use"' not in text
+    assert parse_policy(bare) == p
