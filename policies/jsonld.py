@@ -175,9 +175,12 @@ def expand(doc: Mapping[str, Any], default_context: str | None = DSP_CONTEXT_URL
 
 def expand_with_pyld(doc: Mapping[str, Any]) -> list[Any]:
     """JSON-LD 1.1 expansion with pyld, bundled contexts only."""
+    dropped: list[str | None] = []
     try:
         result: list[Any] = jsonld.expand(
-            dict(doc), {"documentLoader": document_loader, "base": None}
+            dict(doc),
+            {"documentLoader": document_loader, "base": None},
+            on_property_dropped=dropped.append,
         )
     except PolicyError:
         raise
@@ -188,6 +191,10 @@ def expand_with_pyld(doc: Mapping[str, Any]) -> list[Any]:
                 raise cause from None
             cause = getattr(cause, "cause", None) or cause.__cause__
         raise PolicyError("$", f"JSON-LD expansion failed: {exc}") from None
+    if dropped:
+        # JSON-LD silently drops keys its context does not define; a misspelt "constraints"
+        # would turn a restricted permission into an unrestricted one, so we refuse instead.
+        raise PolicyError("$", f"unknown term(s) {sorted(map(str, dropped))} for this @context")
     return result
 
 

@@ -357,3 +357,12 @@ def test_bare_odrl_terms_for_dsp_peers() -> None:
     text = json.dumps(bare)
     assert '"leftOperand": "dateTime"' in text and '"action": "use"' not in text
     assert parse_policy(bare) == p
+
+
+def test_pyld_path_refuses_dropped_terms_too() -> None:
+    body = doc([perm(constraint("purpose", "eq", "x"))])
+    body["@context"] = [DSP, {"ex": "https://example.org/"}]
+    body["permission"][0]["constraints"] = body["permission"][0].pop("constraint")
+    with pytest.raises(PolicyError) as e:
+        parse_policy(body)
+    assert "constraints" in e.value.reason
