@@ -38,6 +38,7 @@ from connector.dsp.management import add_routes
 from connector.dsp.negotiation import Negotiations
 from connector.dsp.openapi import openapi_document
 from connector.dsp.outbox import Delivery, OutboxWorker, release_leases
+from connector.dsp.provenance import LedgerRecorder
 from connector.dsp.push import RecordOnlyPush
 from connector.dsp.runtime import BASE_PATH, DSP_KEY, Dsp
 from connector.dsp.settings import dsp_settings
@@ -165,6 +166,7 @@ class DspComponent:
         dsp.negotiations = Negotiations(dsp)
         dsp.transfers = Transfers(dsp)
         dsp.tokens = AccessTokens(identity, ctx.engine, ttl=cfg.access_token_ttl_s)
+        dsp.listeners.append(LedgerRecorder(dsp))
         return dsp
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:

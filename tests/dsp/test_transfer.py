@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from connector.dsp import messages as m
@@ -162,3 +164,19 @@ async def test_schema_invalid_transfer_requests_are_400(
     status, answer = await signed(company, city, "POST", "/transfers/request", body)
     assert status == 400
     validate("TransferError", answer)
+
+
+async def test_both_ledgers_log_the_agreement_and_the_transfer(shared: tuple[Node, Node]) -> None:
+    city, company = shared
+    consumer, _ = await _started(city, company)
+    agreement_id = consumer["agreementId"]
+    for node in (city, company):
+        for _ in range(100):
+            status, body = await node.admin("GET", f"/ledger/records?agreement={agreement_id}")
+            assert status == 200, body
+            records = body.get("records", body) if isinstance(body, dict) else body
+            actions = {r["record"]["action"] if "record" in r else r["action"] for r in records}
+            if {"negotiation:FINALIZED", "transfer:STARTED"} <= actions:
+                break
+            await asyncio.sleep(0.05)
+        assert {"negotiation:FINALIZED", "transfer:STARTED"} <= actions, (node.did, records)
