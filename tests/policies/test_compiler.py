@@ -226,7 +226,7 @@ requests = st.builds(
 )
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies, requests, worlds)
 def test_compiled_path_agrees_with_reference(
     policy: Policy, req: EvaluationRequest, w: World
@@ -327,7 +327,7 @@ def test_typed_values_from_strings_are_normalised() -> None:
     _ = (IRI, Any)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies)
 def test_random_policies_round_trip_through_json_ld(policy: Policy) -> None:
     from dataclasses import replace
