@@ -37,6 +37,23 @@ def test_canonicalize_equals_rfc8785(doc: dict[str, Any]) -> None:
     assert canonicalize(doc) == expected
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.text(), min_size=9, max_size=9),
+    st.dictionaries(st.text(), json_values, max_size=3),
+)
+def test_record_canonical_equals_rfc8785(texts: list[str], details: dict[str, Any]) -> None:
+    r = Record(*texts[:8], details=details)  # type: ignore[misc]
+    r = dataclasses.replace(r, kind=texts[8])
+    try:
+        expected = rfc8785.dumps(r.to_json())
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(RecordError):
+            r.canonical()
+        return
+    assert r.canonical() == expected
+
+
 def record(i: int = 0, **changes: Any) -> Record:
     base = Record(
         provider="did:web:city.example",
