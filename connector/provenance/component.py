@@ -65,7 +65,7 @@ def _ledger(request: web.Request) -> Ledger:
 
 
 def _proof_problem(exc: ProofError) -> Problem:
-    status = 404 if exc.reason.startswith("no record") else 400
+    status = 404 if exc.reason.startswith("no record at") else 400
     return Problem(status, "Not Found" if status == 404 else "Bad Request", detail=exc.reason)
 
 
@@ -86,13 +86,29 @@ async def record_at(request: web.Request) -> web.Response:
 
 
 @accepts("auditor")
-async def records_by_agreement(request: web.Request) -> web.Response:
+async def records(request: web.Request) -> web.Response:
+    """Records of one agreement (``?agreement=``) or a range (``?start=&end=``, CT get-entries)."""
+    ledger = _ledger(request)
+    agreement = request.query.get("agreement")
+    if agreement:
+        return web.json_response(await ledger_api.records_by_agreement_json(ledger, agreement))
+    if "start" not in request.query:
+        raise Problem(
+            400, "Bad Request", detail="give either 'agreement' or 'start' and 'end' parameters"
+        )
+    start, end = _int_param(request, "start"), _int_param(request, "end")
+    try:
+        return web.json_response(await ledger_api.records_range_json(ledger, start, end))
+    except ProofError as exc:
+        raise _proof_problem(exc) from None
+
+
+@accepts("auditor")
+async def receipts(request: web.Request) -> web.Response:
     agreement = request.query.get("agreement")
     if not agreement:
         raise Problem(400, "Bad Request", detail="the query parameter 'agreement' is required")
-    return web.json_response(
-        await ledger_api.records_by_agreement_json(_ledger(request), agreement)
-    )
+    return web.json_response(await ledger_api.receipts_json(_ledger(request), agreement))
 
 
 @accepts("auditor")
@@ -191,11 +207,12 @@ class ProvenanceComponent:
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         api = root[MANAGEMENT_APP]
         api.router.add_get("/ledger/tree-head", tree_head)
-        api.router.add_get("/ledger/records", records_by_agreement)
+        api.router.add_get("/ledger/records", records)
         api.router.add_get("/ledger/records/{index}", record_at)
         api.router.add_get("/ledger/proofs/inclusion", inclusion)
         api.router.add_get("/ledger/proofs/consistency", consistency)
         api.router.add_get("/ledger/anchors", anchors)
+        api.router.add_get("/ledger/receipts", receipts)
 
     async def stop(self) -> None:
         if self.provenance is not None:

@@ -96,12 +96,30 @@ async def test_anchor_lands_on_the_embedded_chain(running: Running) -> None:
     assert on_chain[0].root == row.root
 
 
+async def test_records_by_range_like_ct_get_entries(running: Running) -> None:
+    await _append(running, 5)
+    body = await (await running.call("GET", "/api/v1/ledger/records?start=1&end=4")).json()
+    assert body["start"] == 1
+    assert [r["index"] for r in body["records"]] == [1, 2, 3]
+    past_end = await (await running.call("GET", "/api/v1/ledger/records?start=3&end=99")).json()
+    assert [r["index"] for r in past_end["records"]] == [3, 4]
+
+
+async def test_receipts_of_an_agreement_start_empty(running: Running) -> None:
+    body = await (await running.call("GET", "/api/v1/ledger/receipts?agreement=urn:x")).json()
+    assert body == {"agreement": "urn:x", "receipts": []}
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
         ("/api/v1/ledger/records/99", 404),
         ("/api/v1/ledger/records/minus-one", 400),
         ("/api/v1/ledger/records", 400),
+        ("/api/v1/ledger/records?start=2&end=2", 400),
+        ("/api/v1/ledger/records?start=1", 400),
+        ("/api/v1/ledger/records?start=a&end=3", 400),
+        ("/api/v1/ledger/receipts", 400),
         ("/api/v1/ledger/proofs/inclusion?index=0", 400),
         ("/api/v1/ledger/proofs/inclusion?index=x&size=1", 400),
         ("/api/v1/ledger/proofs/inclusion?index=-1&size=1", 400),
