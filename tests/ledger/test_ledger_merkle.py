@@ -90,7 +90,7 @@ def test_empty_tree() -> None:
     assert MerkleTree().consistency_proof(0, 0) == []
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.integers(1, 300), st.data())
 def test_inclusion_proofs_match_rfc_and_verify(n: int, data: st.DataObject) -> None:
     d = leaves(n)
@@ -118,7 +118,7 @@ def test_inclusion_proofs_match_rfc_and_verify(n: int, data: st.DataObject) -> N
         assert not verify_inclusion(leaf_hash(d[index]), index, size, bad, root)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.integers(1, 300), st.data())
 def test_consistency_proofs_match_rfc_and_verify(n: int, data: st.DataObject) -> None:
     d = leaves(n)

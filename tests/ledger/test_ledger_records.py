@@ -25,7 +25,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.dictionaries(st.text(), json_values, max_size=6))
 def test_canonicalize_equals_rfc8785(doc: dict[str, Any]) -> None:
     try:
@@ -37,7 +37,7 @@ def test_canonicalize_equals_rfc8785(doc: dict[str, Any]) -> None:
     assert canonicalize(doc) == expected
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.text(), min_size=9, max_size=9),
     st.dictionaries(st.text(), json_values, max_size=3),
