@@ -5,6 +5,7 @@ and :func:`audit_remote`, the ``agora audit`` check of a remote log that trusts 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 from collections.abc import Mapping
@@ -177,11 +178,14 @@ async def audit_remote(
     previous: TreeHead | None = None,
     anchorer: Anchorer | None = None,
     anchor_sender: str | None = None,
+    log_id: bytes | None = None,
     samples: int = 8,
 ) -> AuditReport:
     """Audit a remote log end to end: every record against the signed head, the log's consistency
     with a head the auditor saw before, a sample of the server's inclusion proofs, and (given an
-    anchorer bound to the anchor contract) its anchors on chain."""
+    anchorer bound to the anchor contract) its anchors on chain. The chain is read under
+    ``log_id`` (default: SHA-256 of the head's kid, as :class:`~ledger.log.Ledger` derives it),
+    never under an id the server chooses."""
     head = await client.tree_head()
     entries = await client.entries(head.size)
     earlier = [previous] if previous is not None else []
@@ -192,8 +196,14 @@ async def audit_remote(
         report.merge(check_heads(previous, head, proof, public_key))
     await _sample_inclusion(client, head, tree, samples, report)
     if anchorer is not None:
-        log_id, claimed = await client.anchors()
-        chain = await anchorer.anchored_async(log_id)
+        served_id, claimed = await client.anchors()
+        expected_id = log_id or hashlib.sha256(head.kid.encode()).digest()  # Ledger's default
+        if served_id != expected_id:
+            report.add(
+                Finding.ANCHOR_MISMATCH,
+                f"the log names its anchors log id {served_id.hex()}, not {expected_id.hex()}",
+            )
+        chain = await anchorer.anchored_async(expected_id)
         report.merge(
             check_anchors(chain, tree.root, tree.size, claimed=claimed, sender=anchor_sender)
         )

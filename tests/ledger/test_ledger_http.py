@@ -183,6 +183,7 @@ async def test_remote_lies_are_named(site: Site) -> None:
             doc["hashes"] = doc["hashes"][1:]
         if name == "anchors":
             doc["anchors"].append(dict(doc["anchors"][0], tx_hash="0x" + "cd" * 32))
+            doc["log_id"] = "00" * 32  # points auditors at an empty log id
         return doc
 
     await site.ledger.append(Record("did:web:a", "did:web:b", "urn:uuid:agr-9", "use", "deny"))
@@ -190,7 +191,12 @@ async def test_remote_lies_are_named(site: Site) -> None:
         report = await audit_remote(
             client, key, previous=earlier, anchorer=site.anchorer, samples=40
         )
-    assert {Finding.BAD_PROOF, Finding.FORKED, Finding.ANCHOR_MISSING} <= report.kinds()
+    assert {
+        Finding.BAD_PROOF,
+        Finding.FORKED,
+        Finding.ANCHOR_MISSING,
+        Finding.ANCHOR_MISMATCH,
+    } <= report.kinds()
     assert json.loads(json.dumps(report.to_json()))["ok"] is False
 
 
