@@ -32,6 +32,7 @@ from connector.dsp.auth import (
     TokenIssuer,
     resolver_for,
 )
+from connector.dsp.callbacks import CallbackRefused, check_callback
 from connector.dsp.catalog import catalog_request, dataset_request, version_document
 from connector.dsp.decisions import PoliciesDecider
 from connector.dsp.management import add_routes
@@ -222,8 +223,22 @@ class DspComponent:
 
         if ctx.engine.dialect.name == "sqlite":
             await release_leases(ctx.engine)  # one process per SQLite file: leases are ours
+
+        def url_allowed(url: str) -> bool:
+            try:
+                check_callback(url, dsp.allowed_hosts)
+            except CallbackRefused:
+                return False
+            return True
+
         dsp.worker = OutboxWorker(
-            ctx.engine, dsp.issuer, ctx.http, on_outcome, ctx.log, transaction=dsp.transaction
+            ctx.engine,
+            dsp.issuer,
+            ctx.http,
+            on_outcome,
+            ctx.log,
+            transaction=dsp.transaction,
+            url_allowed=url_allowed,
         )
         ctx.tasks.spawn(dsp.worker.run(), name="dsp-outbox")
 

@@ -129,9 +129,11 @@ class OutboxWorker:
         batch: int = 32,
         poll_s: float = 0.5,
         transaction: Transaction | None = None,
+        url_allowed: Callable[[str], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.transaction: Transaction = transaction or engine.begin
+        self.url_allowed = url_allowed or (lambda url: True)
         self.issuer = issuer
         self.http = http
         self.on_outcome = on_outcome
@@ -238,6 +240,11 @@ class OutboxWorker:
         status: int | None = None
         answer: Any = None
         error: str | None = None
+        if not self.url_allowed(row.url):
+            # The allow-list may have shrunk since the message was queued: never send there.
+            refused = Delivery(row.id, row.process_pid, row.kind, message, 403, None, "refused")
+            await self._record(row, refused)
+            return
         try:
             token = await self.issuer.token_for(row.audience_did)
             async with self.http().post(

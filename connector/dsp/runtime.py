@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from connector.dsp.transfer import Transfers
 
 BASE_PATH = "/dsp"
+#: Process, agreement and dataset ids we store are at most this long (a longer one is a 400).
+MAX_ID = 200
+ID_FIELDS = ("providerPid", "consumerPid", "agreementId")
 
 
 CHANGES = "agora.dsp.changes"
@@ -159,6 +162,17 @@ class Dsp:
                 consumer_pid=pids.get("consumer_pid"),
             ) from None
         assert isinstance(doc, dict)
+        for key in ID_FIELDS:
+            value = doc.get(key)
+            if isinstance(value, str) and len(value) > MAX_ID:
+                raise DspError(area, 400, Code.SCHEMA, f"/{key}: longer than {MAX_ID} characters")
+        for key in ("offer", "agreement"):
+            inner = doc.get(key)
+            if isinstance(inner, dict) and any(
+                isinstance(inner.get(k), str) and len(inner[k]) > MAX_ID
+                for k in ("@id", "target", "assigner", "assignee")
+            ):
+                raise DspError(area, 400, Code.SCHEMA, f"/{key}: an id is too long")
         return doc
 
 

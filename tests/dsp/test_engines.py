@@ -7,7 +7,7 @@ import jwt
 from connector.dsp import messages as m
 from connector.dsp.agreements import verify_agreement_signature
 from connector.dsp.validation import validate
-from tests.dsp.helpers import Node, negotiate
+from tests.dsp.helpers import Node, negotiate, signed
 
 CTX = ["https://w3id.org/dspace/2025/1/context.jsonld"]
 CATALOG_REQUEST = {"@context": CTX, "@type": "CatalogRequestMessage"}
@@ -37,6 +37,16 @@ async def test_consumer_initiated_negotiation_ends_finalized_on_both_engines(
     # the consumer keeps the same agreement
     status, kept = await company.admin("GET", f"/agreements/{theirs['agreementId']}")
     assert status == 200 and kept["agreement"] == terms
+    # ids longer than the columns are refused as bad messages, on every engine (never a 500)
+    long = "urn:uuid:" + "x" * 300
+    offer = {**mine["offer"], "target": mine["datasetId"]}
+    msg = m.contract_request(long, offer, callback_address=company.dsp_url)
+    status, body = await signed(company, city, "POST", "/negotiations/request", msg)
+    assert status == 400, body
+    validate("ContractNegotiationError", body)
+    msg = m.transfer_request("urn:uuid:t", long, "NGSI-LD-PULL", company.dsp_url)
+    status, body = await signed(company, city, "POST", "/transfers/request", msg)
+    assert status == 400, body
 
 
 async def test_catalog_pages_with_link_headers(pair: tuple[Node, Node]) -> None:

@@ -4,6 +4,7 @@ when several workers (replicas) share one database, and per-process ordering."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,25 +31,29 @@ def free_port() -> int:
 
 async def test_messages_wait_for_a_peer_that_is_down(tmp_path: Path) -> None:
     from connector.config import load_settings
-    from connector.participant import init_participant
+    from connector.participant import init_participant, read_admin_key
     from connector.runtime import Connector
 
     port = free_port()
+    directory = tmp_path / "city"
+    init_participant(
+        directory,
+        "city",
+        "city",
+        port=port,
+        extra_settings={"dsp": {"authentication": "self-issued"}},
+    )
     async with aiohttp.ClientSession() as http:
+        # the provider publishes, then goes down (its fixed port keeps its did:web)
+        city = Node(Connector(load_settings(directory, env={})), read_admin_key(directory), http)
+        await city.connector.start()
+        dataset_id, _, offer = await city.publish()
+        await city.connector.stop()
         company = await start_node(tmp_path, "company", "company", http=http)
-        city = await start_node(tmp_path, "city", "city", http=http)
         try:
-            dataset_id, _, offer = await city.publish()
-            await city.connector.stop()
-            # the same provider, now on a fixed port and down
-            init_participant(
-                tmp_path / "city2",
-                "city",
-                "city",
-                port=port,
-                extra_settings={"dsp": {"authentication": "self-issued"}},
-            )
-            city2 = Connector(load_settings(tmp_path / "city2", env={}))
+            # short, capped back-off so the test does not wait minutes on a loaded machine
+            assert company.dsp.worker is not None
+            company.dsp.worker.policy = RetryPolicy(base_s=0.05, cap_s=0.4, max_attempts=10_000)
             status, neg = await company.admin(
                 "POST",
                 "/negotiations",
@@ -62,34 +67,18 @@ async def test_messages_wait_for_a_peer_that_is_down(tmp_path: Path) -> None:
             await asyncio.sleep(0.6)  # a few failed attempts
             assert company.connector.ctx is not None
             async with company.connector.ctx.engine.connect() as conn:
-                row = (
-                    await conn.execute(select(outbox).where(outbox.c.process_pid == neg["id"]))
-                ).one()
+                q = select(outbox).where(outbox.c.process_pid == neg["id"])
+                row = (await conn.execute(q)).one()
             assert row.status == "pending" and row.attempts >= 1 and "Connect" in row.last_error
-            # the provider comes up (with the offer now), the request goes through
-            await city2.start()
+            city.connector = Connector(load_settings(directory, env={}))
+            await city.connector.start()  # back up: the queued request goes through
             try:
-                node = Node(city2, (tmp_path / "city2" / "admin-api-key").read_text().strip(), http)
-                await node.admin(
-                    "POST",
-                    "/datasets",
-                    {"id": dataset_id, "title": "AQ", "entityTypes": ["AirQualityObserved"]},
-                )
-                await node.admin(
-                    "POST", "/policies", {"id": "urn:p", "permission": [{"action": "use"}]}
-                )
-                await node.admin(
-                    "POST",
-                    "/offers",
-                    {"id": offer["@id"], "datasetId": dataset_id, "policyId": "urn:p"},
-                )
-                company.dsp.worker.wake()  # type: ignore[union-attr]
                 done = await wait_for(
                     company.negotiation, neg["id"], {"FINALIZED", "TERMINATED"}, within=30
                 )
                 assert done["state"] == "FINALIZED", done
             finally:
-                await city2.stop()
+                await city.connector.stop()
         finally:
             await company.connector.stop()
 
@@ -159,7 +148,7 @@ async def test_replicas_deliver_each_message_exactly_once_in_order(
                     StubIssuer(),
                     lambda: http,
                     on_outcome,
-                    __import__("logging").getLogger("t"),
+                    logging.getLogger("t"),
                     batch=5,
                 )
                 for _ in range(3)
@@ -204,3 +193,42 @@ def test_backoff_grows_and_is_capped() -> None:
     delays = [policy.delay(n) for n in range(1, 8)]
     assert all(0.5 <= d / min(8, 2 ** (n - 1)) <= 1.0 for n, d in enumerate(delays, 1))
     assert max(delays) <= 8
+
+
+async def test_a_host_no_longer_allowed_is_never_contacted(
+    tmp_path: Path, sink: tuple[Sink, str]
+) -> None:
+    receiver, base = sink
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    await upgrade(engine)
+    outcomes: list[bool] = []
+
+    async def on_outcome(conn: AsyncConnection, d: Delivery, ok: bool) -> None:
+        outcomes.append(ok)
+
+    try:
+        async with engine.begin() as conn:
+            msg = m.negotiation_termination("p", "c", "x", "y")
+            await enqueue(
+                conn,
+                process_pid="p",
+                kind="negotiation",
+                message=msg,
+                url=f"{base}/negotiations/p/termination",
+                audience_did="d",
+            )
+        async with aiohttp.ClientSession() as http:
+            worker = OutboxWorker(
+                engine,
+                StubIssuer(),
+                lambda: http,
+                on_outcome,
+                logging.getLogger("t"),
+                url_allowed=lambda url: False,
+            )
+            assert await worker.run_once() == 1
+        assert receiver.received == [] and outcomes == [False]
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(outbox.c.status))).scalar_one() == "failed"
+    finally:
+        await engine.dispose()
