@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from connector.http.problems import Problem, read_json
 from connector.management.api import validation_problem
 from connector.trust.core import Trust, trust_of
+from connector.trust.membership_state import load_membership, save_membership
 from connector.trust.problems import dcp_problem
 from identity import (
     CredentialError,
@@ -128,7 +129,20 @@ async def store_credentials(request: web.Request) -> web.Response:
             )
         received.append((vc, item.payload))
     await trust.credentials.add_all(received)
+    await _note_admission(trust, claims.did, received)
     return web.json_response({"stored": [vc.id for vc, _ in received]})
+
+
+async def _note_admission(
+    trust: Trust, sender: str, received: list[tuple[VerifiedCredential, str]]
+) -> None:
+    """A membership credential from the authority we applied to means we were admitted
+    (also when an operator approved our request long after we applied)."""
+    state = await load_membership(trust.ctx.engine)
+    if state is None or state.get("authority_did") != sender or state.get("state") == "approved":
+        return
+    if any(vc.has_type("MembershipCredential") for vc, _ in received):
+        await save_membership(trust.ctx.engine, {**state, "state": "approved"})
 
 
 def _mismatch(vc: VerifiedCredential, declared: str, sender: str, me: str) -> str | None:

@@ -155,3 +155,25 @@ def test_bad_identity_settings_are_refused(tmp_path: object) -> None:
     with pytest.raises(ConfigError) as err:
         identity_settings(load_settings(d, env={}))
     assert "identity.allow_http_hosts" in str(err.value)
+
+
+def test_a_first_generation_key_file_is_imported(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    d = Path(str(tmp_path)) / "old"
+    init_participant(d, "City", "city", port=0)
+    for f in (d / "keys").iterdir():
+        f.unlink()
+    key = ed25519.Ed25519PrivateKey.generate()
+    (d / "keys" / "signing-ed25519.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ring = load_keyring(load_settings(d, env={}))
+    assert ring.active.public_key == key.public_key()

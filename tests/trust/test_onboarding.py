@@ -57,7 +57,7 @@ async def test_onboarding_end_to_end(any_space: Space) -> None:
     assert "Movilidad Sostenible" in approved.output
 
     status, membership = await company.call("GET", "/api/v1/membership")
-    assert status == 200
+    assert status == 200 and membership["state"] == "approved"
     types = sorted(c["type"] for c in membership["credentials"])
     assert types == ["MembershipCredential", "ParticipantCredential"]
     assert all(c["issuer"] == authority.did for c in membership["credentials"])
