@@ -84,7 +84,7 @@ def test_every_schema_is_bundled_and_loads() -> None:
 def test_messages_expand_with_bundled_contexts_only() -> None:
     from pyld import jsonld
 
-    from connector.dsp.contexts import document_loader
+    from connector.dsp.contexts import UnknownContext, document_loader
 
     msg = m.contract_request("urn:c", OFFER, callback_address="http://x/dsp")
     expanded = jsonld.expand(msg, {"documentLoader": document_loader})
