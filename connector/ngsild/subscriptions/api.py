@@ -146,15 +146,11 @@ async def retrieve_subscription(request: web.Request) -> web.Response:
     stored = await _visible(request, sub_id)
     sys_attrs = "sysAttrs" in options(request.query)
     await done(request, "subscription.retrieve", scope, status=200, ids=[sub_id])
-    headers = {}
+    response = respond(neg, render(stored, ld=neg.accept == JSONLD, sys_attrs=sys_attrs))
     context = stored.doc.get("@context")
     if neg.accept != JSONLD and isinstance(context, str):
-        headers["Link"] = link_header(context)
-    response = respond(
-        neg, render(stored, ld=neg.accept == JSONLD, sys_attrs=sys_attrs), headers=headers
-    )
-    if "Link" in headers:
-        response.headers["Link"] = headers["Link"]
+        # the subscription's names are those of its own context, not the request's
+        response.headers["Link"] = link_header(context)
     return response
 
 
