@@ -30,6 +30,15 @@ async def test_create_append_read_delete(broker: Client) -> None:
         [11, "2024-01-01T01:00:00Z"],
         [12, "2024-01-01T02:00:00Z"],
     ]
+    appended = await broker.post(
+        f"/temporal/entities/{EID}/attrs",
+        {"NO2": {"type": "Property", "value": 13, "observedAt": "2024-01-01T03:00:00Z"}},
+    )
+    assert appended.status == 204, appended.body
+    got = await broker.get(f"/temporal/entities/{EID}", options="temporalValues", lastN="1")
+    assert got.body["NO2"]["values"] == [[13, "2024-01-01T03:00:00Z"]]
+    unknown = await broker.post("/temporal/entities/urn:x:none/attrs", {"NO2": 1})
+    assert unknown.status == 404 and unknown.body["type"] == ERR + "ResourceNotFound"
     # the current-state API is not affected by temporal writes
     assert (await broker.get(f"/entities/{EID}")).status == 404
     assert (await broker.delete(f"/temporal/entities/{EID}")).status == 204

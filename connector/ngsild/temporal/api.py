@@ -1,6 +1,6 @@
 """/temporal/entities (§6.18-6.19): query and retrieve history, create/append instances, delete
 an entity's history. Every handler asks the PEP first (operations ``temporal.query``,
-``temporal.retrieve``, ``temporal.create``, ``temporal.delete``)."""
+``temporal.retrieve``, ``temporal.create``, ``temporal.append``, ``temporal.delete``)."""
 
 from __future__ import annotations
 
@@ -96,16 +96,8 @@ async def retrieve_temporal(request: web.Request) -> web.Response:
     return respond(neg, _with_context(neg, body))
 
 
-def _parse_temporal_entity(body: Any, neg: Negotiated, now: str) -> tuple[str, list[str], Any]:
-    """Validate a temporal entity fragment; returns (id, expanded types, {name: instances})."""
-    if not isinstance(body, dict):
-        raise bad_data("a temporal entity must be a JSON object")
-    eid = check_id(body.get("id"))
-    raw_types = body.get("type")
-    types_list = raw_types if isinstance(raw_types, list) else [raw_types]
-    if not types_list or not all(isinstance(t, str) and t for t in types_list):
-        raise bad_data("the temporal entity needs a type")
-    types = [neg.tm.expand(check_name(t, "type")) for t in types_list]
+def _parse_instances(body: dict[str, Any], neg: Negotiated, now: str) -> dict[str, Any]:
+    """{expanded name: [stored instances]} of a temporal fragment's attributes."""
     attrs: dict[str, list[dict[str, Any]]] = {}
     total = 0
     for name, raw in body.items():
@@ -120,7 +112,20 @@ def _parse_temporal_entity(body: Any, neg: Negotiated, now: str) -> tuple[str, l
         total += len(items)
     if total > MAX_INSTANCES:
         raise bad_data(f"at most {MAX_INSTANCES} instances per request")
-    return eid, types, attrs
+    return attrs
+
+
+def _parse_temporal_entity(body: Any, neg: Negotiated, now: str) -> tuple[str, list[str], Any]:
+    """Validate a temporal entity; returns (id, expanded types, {name: instances})."""
+    if not isinstance(body, dict):
+        raise bad_data("a temporal entity must be a JSON object")
+    eid = check_id(body.get("id"))
+    raw_types = body.get("type")
+    types_list = raw_types if isinstance(raw_types, list) else [raw_types]
+    if not types_list or not all(isinstance(t, str) and t for t in types_list):
+        raise bad_data("the temporal entity needs a type")
+    types = [neg.tm.expand(check_name(t, "type")) for t in types_list]
+    return eid, types, _parse_instances(body, neg, now)
 
 
 async def create_temporal(request: web.Request) -> web.Response:
@@ -135,6 +140,30 @@ async def create_temporal(request: web.Request) -> web.Response:
     await done(request, "temporal.create", scope, status=201 if created else 204, ids=[eid])
     if created:
         return web.Response(status=201, headers={"Location": f"{BASE}/{quote(eid, safe=':')}"})
+    return web.Response(status=204)
+
+
+async def append_temporal_attrs(request: web.Request) -> web.Response:
+    """POST /temporal/entities/{id}/attrs (§6.20): add instances to a known entity."""
+    eid = check_id(request.match_info["entityId"])
+    body, ctype = await read_body(request)
+    neg = negotiate(request, body_context(body, ctype, request))
+    if not isinstance(body, dict):
+        raise bad_data("the body must be a JSON object of attributes")
+    if "id" in body and body["id"] != eid:
+        raise bad_data(f"the body's id {body['id']!r} differs from {eid!r}")
+    now = now_iso()
+    attrs = _parse_instances(body, neg, now)
+    if not attrs:
+        raise bad_data("the body has no attributes")
+    scope = await enforce(request, "temporal.append")
+    types = await store(request).types_of(eid)
+    if types is None:
+        raise not_found(f"no temporal history for the entity {eid}")
+    check_write(scope, {"id": eid, "type": types, **attrs})
+    rows = [row_for(eid, name, inst, now) for name, insts in attrs.items() for inst in insts]
+    await store(request).append(eid, types, rows, now)
+    await done(request, "temporal.append", scope, status=204, ids=[eid])
     return web.Response(status=204)
 
 
@@ -156,3 +185,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/temporal/entities", create_temporal)
     r.add_get("/temporal/entities/{entityId}", retrieve_temporal)
     r.add_delete("/temporal/entities/{entityId}", delete_temporal)
+    r.add_post("/temporal/entities/{entityId}/attrs", append_temporal_attrs)
