@@ -12,14 +12,13 @@ discrepancy it finds instead of stopping at the first.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from enum import StrEnum
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import ProofError, RecordError
+from .findings import AuditReport, Discrepancy, Finding, TimelineEvent
 from .log import Ledger
 from .merkle import LEAF_PREFIX, MerkleTree, leaf_hash, verify_consistency
 from .receipts import Receipt, receipt_problems
@@ -31,88 +30,17 @@ from .treehead import TreeHead
 if TYPE_CHECKING:  # web3 is heavy to import; audits only read these objects
     from .anchor import Anchorer, ChainAnchor
 
-
-class Finding(StrEnum):
-    BAD_SIGNATURE = "bad-signature"
-    TAMPERED_RECORD = "tampered-record"
-    NON_CANONICAL_RECORD = "non-canonical-record"
-    REORDERED = "reordered"
-    TRUNCATED = "truncated"
-    ROOT_MISMATCH = "root-mismatch"
-    FORKED = "forked"
-    BAD_PROOF = "bad-proof"
-    MISSING_RECORD = "missing-record"
-    RECORD_MISMATCH = "record-mismatch"
-    MISSING_COUNTERSIGNATURE = "missing-countersignature"
-    BAD_RECEIPT = "bad-receipt"
-    ANCHOR_MISMATCH = "anchor-mismatch"
-    ANCHOR_MISSING = "anchor-missing"
-
-
-@dataclass(frozen=True, slots=True)
-class Discrepancy:
-    kind: Finding
-    detail: str
-    index: int | None = None
-    agreement_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": str(self.kind),
-            "detail": self.detail,
-            "index": self.index,
-            "agreement_id": self.agreement_id,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEvent:
-    """A point of the report's timeline: a record (``kind`` from the record) or an anchor."""
-
-    time_ms: int
-    category: str  # "record" or "anchor"
-    label: str
-    index: int | None = None
-
-
-@dataclass
-class AuditReport:
-    subject: str
-    checks: list[str] = field(default_factory=list)
-    discrepancies: list[Discrepancy] = field(default_factory=list)
-    head: TreeHead | None = None
-    records_checked: int = 0
-    timeline: list[TimelineEvent] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.discrepancies
-
-    def kinds(self) -> set[Finding]:
-        return {d.kind for d in self.discrepancies}
-
-    def add(
-        self, kind: Finding, detail: str, index: int | None = None, agreement: str | None = None
-    ) -> None:
-        self.discrepancies.append(Discrepancy(kind, detail, index, agreement))
-
-    def merge(self, other: AuditReport) -> AuditReport:
-        self.checks += other.checks
-        self.discrepancies += other.discrepancies
-        self.timeline += other.timeline
-        self.records_checked = max(self.records_checked, other.records_checked)
-        self.head = self.head or other.head
-        return self
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "ok": self.ok,
-            "checks": self.checks,
-            "records_checked": self.records_checked,
-            "tree_head": None if self.head is None else self.head.to_json(),
-            "discrepancies": [d.to_json() for d in self.discrepancies],
-        }
+__all__ = [
+    "AuditReport",
+    "Discrepancy",
+    "Finding",
+    "TimelineEvent",
+    "audit_ledger",
+    "check_anchors",
+    "check_heads",
+    "compare_parties",
+    "verify_log",
+]
 
 
 # -- one log end to end -------------------------------------------------------------------------
@@ -421,13 +349,6 @@ def _root(root_at: Callable[[int], bytes], size: int) -> bytes | None:
         return root_at(size)
     except ProofError:
         return None
-
-
-def receipts_by_agreement(receipts: Iterable[Receipt]) -> Mapping[str, list[Receipt]]:
-    grouped: dict[str, list[Receipt]] = {}
-    for r in receipts:
-        grouped.setdefault(r.agreement_id, []).append(r)
-    return grouped
 
 
 async def audit_ledger(
