@@ -47,7 +47,7 @@ def entity(i: int, rng: random.Random) -> dict[str, Any]:
     lat = rng.uniform(BOX[1], BOX[3])
     kind = i % 4
     loc = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}}
-    eid = f"urn:ngsi-ld:{'AirQualityObserved' if kind < 2 else 'ParkingSpot' if kind == 2 else 'WasteContainer'}:{i:07d}"
+    eid = entity_id(i)
     if kind < 2:
         return {
             "id": eid,
@@ -129,16 +129,19 @@ def start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
     from connector.participant import init_participant
 
     init_participant(directory, "Bench City", "city", port=port)
+    # AGORA_BENCH_PROFILE=file: run the server under cProfile (written when it stops)
+    out = os.environ.get("AGORA_BENCH_PROFILE")
+    profile = ["-m", "cProfile", "-o", out] if out else []
     env = {
         **os.environ,
         "AGORA_LOGGING_LEVEL": "WARNING",
         "AGORA_SERVER_MAX_BODY_BYTES": "16777216",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "connector", "serve", str(directory)],
+        [sys.executable, *profile, "-m", "connector", "serve", str(directory)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("AGORA_BENCH_SERVER_LOG", os.devnull), "wb"),  # noqa: SIM115
+        stderr=open(os.environ.get("AGORA_BENCH_SERVER_LOG", os.devnull), "wb"),
     )
 
 

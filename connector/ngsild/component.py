@@ -49,6 +49,7 @@ class NgsiLdBroker:
 
     def __init__(self) -> None:
         self.feed = ChangeFeed()
+        self.store: Store | None = None
 
     async def start(self, ctx: ConnectorContext) -> None:
         return None
@@ -56,7 +57,8 @@ class NgsiLdBroker:
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         if proxy_mode(ctx.settings):
             return  # connector.ngsild.proxy serves /ngsi-ld/v1 from the upstream broker
-        ctx.components["ngsild.broker"] = Broker(Store(ctx.engine), self.feed)
+        self.store = Store(ctx.engine)
+        ctx.components["ngsild.broker"] = Broker(self.store, self.feed)
         ctx.components["ngsild.events"] = self.feed
         ctx.components.setdefault("ngsild.pep", AdminOnlyPep())
         app = web.Application(middlewares=[ngsi_not_found])
@@ -70,4 +72,6 @@ class NgsiLdBroker:
         root.add_subapp(PREFIX, app)
 
     async def stop(self) -> None:
-        return None
+        if self.store is not None:
+            self.store.close()
+            self.store = None

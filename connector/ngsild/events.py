@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from sqlalchemy import Connection
+
 Kind = Literal["create", "update", "delete"]
 Listener = Callable[["ChangeEvent"], Awaitable[None]]
 BatchListener = Callable[[list["ChangeEvent"]], Awaitable[None]]
+#: called inside the broker's write transaction with its (synchronous) SQLAlchemy Connection
+TransactionListener = Callable[[Connection, list["ChangeEvent"]], None]
 log = logging.getLogger("agora.ngsild.events")
 
 
@@ -66,6 +70,7 @@ class ChangeFeed:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
         self._batch_listeners: list[BatchListener] = []
+        self._tx_listeners: list[TransactionListener] = []
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -93,6 +98,25 @@ class ChangeFeed:
                 self._batch_listeners.remove(listener)
 
         return unsubscribe
+
+    def subscribe_in_transaction(self, listener: TransactionListener) -> Callable[[], None]:
+        """Write one's own rows atomically with the change (e.g. attribute history).
+
+        The listener runs synchronously inside the broker's write transaction (on its writer
+        thread for SQLite), before the commit: it must only add rows to its own tables, stay
+        quick, and raise only to abort the whole write."""
+        self._tx_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._tx_listeners:
+                self._tx_listeners.remove(listener)
+
+        return unsubscribe
+
+    def in_transaction(self, conn: Connection, events: list[ChangeEvent]) -> None:
+        """Called by the broker before it commits ``events``."""
+        for listener in list(self._tx_listeners):
+            listener(conn, events)
 
     async def publish_all(self, events: list[ChangeEvent]) -> None:
         if not events:

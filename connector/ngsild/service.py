@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from connector.http.problems import Problem
@@ -129,49 +130,54 @@ class Broker:
             self._flusher = None
 
     async def _write(self, group: list[_Job]) -> tuple[list[Outcome], list[ChangeEvent]]:
+        try:
+            return await self.store.transaction(self._write_sync, group)
+        except IntegrityError:
+            # another replica created one of these ids concurrently
+            raise already_exists("an entity with one of these ids was created meanwhile") from None
+
+    def _write_sync(
+        self, conn: Connection, group: list[_Job]
+    ) -> tuple[list[Outcome], list[ChangeEvent]]:
+        """One transaction for a group of jobs (runs on the store's writer)."""
         outcomes: list[Outcome] = []
         events: list[ChangeEvent] = []
-        async with self.store.writing() as conn:
-            ids = sorted({eid for job in group for eid, _ in job.changes})
-            current = await self.store.load_for_update(conn, ids)
-            original = set(current)
-            final: dict[str, Doc | None] = {}
-            for job in group:
-                outcome = Outcome()
-                outcomes.append(outcome)
-                for eid, change in job.changes:
-                    before = current.get(eid)
-                    try:
-                        if before is not None:
-                            check_write(job.scope, before)
-                        after = change(before)
-                        if after is not None:
-                            check_write(job.scope, after)
-                    except (NgsiError, Problem) as exc:
-                        outcome.errors.append((eid, exc))
-                        continue
-                    if before is None and after is None:
-                        continue
-                    if after is None:
-                        current.pop(eid, None)
-                        outcome.deleted.append(eid)
-                    else:
-                        current[eid] = after
-                        (outcome.created if before is None else outcome.updated).append(eid)
-                    final[eid] = after
-                    events.append(event_for(before, after))
-            deletes = [eid for eid, doc in final.items() if doc is None and eid in original]
-            replaces = [doc for eid, doc in final.items() if doc is not None and eid in original]
-            inserts = [doc for eid, doc in final.items() if doc is not None and eid not in original]
-            try:
-                await self.store.delete(conn, deletes)
-                await self.store.replace(conn, replaces)
-                await self.store.insert(conn, inserts)
-            except IntegrityError:
-                # another replica created one of these ids concurrently
-                raise already_exists(
-                    "an entity with one of these ids was created meanwhile"
-                ) from None
+        ids = sorted({eid for job in group for eid, _ in job.changes})
+        current = self.store.load_for_update(conn, ids)
+        original = set(current)
+        final: dict[str, Doc | None] = {}
+        for job in group:
+            outcome = Outcome()
+            outcomes.append(outcome)
+            for eid, change in job.changes:
+                before = current.get(eid)
+                try:
+                    if before is not None:
+                        check_write(job.scope, before)
+                    after = change(before)
+                    if after is not None:
+                        check_write(job.scope, after)
+                except (NgsiError, Problem) as exc:
+                    outcome.errors.append((eid, exc))
+                    continue
+                if before is None and after is None:
+                    continue
+                if after is None:
+                    current.pop(eid, None)
+                    outcome.deleted.append(eid)
+                else:
+                    current[eid] = after
+                    (outcome.created if before is None else outcome.updated).append(eid)
+                final[eid] = after
+                events.append(event_for(before, after))
+        deletes = [eid for eid, doc in final.items() if doc is None and eid in original]
+        replaces = [doc for eid, doc in final.items() if doc is not None and eid in original]
+        inserts = [doc for eid, doc in final.items() if doc is not None and eid not in original]
+        self.store.delete(conn, deletes)
+        self.store.replace(conn, replaces)
+        self.store.insert(conn, inserts)
+        if events:  # e.g. attribute history, committed atomically with the change
+            self.feed.in_transaction(conn, _squash(events))
         return outcomes, events
 
     async def apply_one(self, entity_id: str, change: Change, scope: AccessScope) -> Outcome:

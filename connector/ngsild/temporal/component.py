@@ -41,7 +41,10 @@ class NgsiLdTemporal:
         # feed offers whole batches.
         feed = ctx.components["ngsild.events"]
         subscribe_batch = getattr(feed, "subscribe_batch", None)
-        if subscribe_batch is not None:
+        in_transaction = getattr(feed, "subscribe_in_transaction", None)
+        if in_transaction is not None:  # atomic with the change, no commit of its own
+            self._unsubscribe = in_transaction(self._store.record_in)
+        elif subscribe_batch is not None:
             self._unsubscribe = subscribe_batch(self._store.record_many)
         else:
             self._unsubscribe = feed.subscribe(self._store.record)

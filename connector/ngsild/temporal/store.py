@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -137,8 +137,13 @@ class TemporalStore:
         return created
 
     async def record_many(self, events: Sequence[ChangeEvent]) -> None:
-        """Like :meth:`record` for every event, set-based in one transaction: a handful of
-        statements per group-committed broker write instead of several per entity."""
+        """Like :meth:`record` for every event, set-based in one transaction of its own."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(self.record_in, events)
+
+    def record_in(self, conn: Connection, events: Sequence[ChangeEvent]) -> None:
+        """Record events set-based on a synchronous connection: a handful of statements per
+        group-committed broker write, inside the broker's own transaction when it offers one."""
         rows: list[dict[str, Any]] = []
         touched: dict[str, tuple[list[str], str]] = {}
         for event in events:
@@ -152,47 +157,40 @@ class TemporalStore:
             touched[event.entity_id] = (list(dict.fromkeys([*known, *event.entity_types])), at)
         if not rows:
             return
-        async with self.engine.begin() as conn:
-            ids = sorted(touched)
-            existing: dict[str, list[str]] = {}
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                for eid, types in await conn.execute(
-                    select(TE.entity_id, TE.types).where(TE.entity_id.in_(chunk))
-                ):
-                    existing[eid] = json.loads(types)
-            new_rows = []
-            for eid, (types, at) in touched.items():
-                if eid in existing:
-                    merged = list(dict.fromkeys([*existing[eid], *types]))
-                    await conn.execute(
-                        update(temporal_entities)
-                        .where(TE.entity_id == eid)
-                        .values(types=json.dumps(merged), modified_at=at)
-                    )
-                    touched[eid] = (merged, at)
-                else:
-                    new_rows.append(
-                        {
-                            "entity_id": eid,
-                            "types": json.dumps(types),
-                            "created_at": at,
-                            "modified_at": at,
-                        }
-                    )
-            if new_rows:
-                stmt = self._dialect.insert(temporal_entities)
-                await conn.execute(
-                    stmt.on_conflict_do_nothing(index_elements=["entity_id"]), new_rows
+        ids = sorted(touched)
+        existing: dict[str, list[str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for eid, types in conn.execute(
+                select(TE.entity_id, TE.types).where(TE.entity_id.in_(chunk))
+            ):
+                existing[eid] = json.loads(types)
+        new_rows = []
+        for eid, (types, at) in touched.items():
+            if eid in existing:
+                merged = list(dict.fromkeys([*existing[eid], *types]))
+                conn.execute(
+                    update(temporal_entities)
+                    .where(TE.entity_id == eid)
+                    .values(types=json.dumps(merged), modified_at=at)
                 )
-            type_rows = [
-                {"type": t, "entity_id": eid} for eid, (ts, _) in touched.items() for t in ts
-            ]
-            stmt = self._dialect.insert(temporal_types)
-            await conn.execute(
-                stmt.on_conflict_do_nothing(index_elements=["type", "entity_id"]), type_rows
-            )
-            await conn.execute(insert(temporal_attrs), rows)
+                touched[eid] = (merged, at)
+            else:
+                new_rows.append(
+                    {
+                        "entity_id": eid,
+                        "types": json.dumps(types),
+                        "created_at": at,
+                        "modified_at": at,
+                    }
+                )
+        if new_rows:
+            stmt = self._dialect.insert(temporal_entities)
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["entity_id"]), new_rows)
+        type_rows = [{"type": t, "entity_id": eid} for eid, (ts, _) in touched.items() for t in ts]
+        stmt = self._dialect.insert(temporal_types)
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=["type", "entity_id"]), type_rows)
+        conn.execute(insert(temporal_attrs), rows)
 
     async def record(self, event: ChangeEvent) -> None:
         await self.record_many([event])
