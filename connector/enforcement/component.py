@@ -20,7 +20,9 @@ from aiohttp import web
 
 from connector.enforcement import received as received_api
 from connector.enforcement.agreements import AgreementCache
+from connector.enforcement.counters import BatchingUsageStore
 from connector.enforcement.evidence import Evidence, on_response_prepare
+from connector.enforcement.grants import Grants
 from connector.enforcement.pep import AgreementPep
 from connector.enforcement.received import Received
 from connector.http.context import ConnectorContext
@@ -34,7 +36,7 @@ class EnforcementComponent:
     def __init__(self, deletion_interval_s: float = 1.0) -> None:
         self.deletion_interval_s = deletion_interval_s
         self.pep: AgreementPep | None = None
-        self.usage: SqlUsageStore | None = None
+        self.usage: BatchingUsageStore | None = None
         self.received: Received | None = None
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
@@ -43,15 +45,17 @@ class EnforcementComponent:
 
     async def start(self, ctx: ConnectorContext) -> None:
         dsp = ctx.components["dsp"]
-        self.usage = SqlUsageStore(ctx.engine)
+        self.usage = BatchingUsageStore(SqlUsageStore(ctx.engine))
         evidence = Evidence(
             ctx.settings.did, ctx.settings.participant.name, ctx.components["provenance"]
         )
-        self.pep = AgreementPep(dsp.tokens, AgreementCache(ctx.engine), self.usage, evidence)
+        grants = Grants(dsp.tokens, ctx.engine)
+        self.pep = AgreementPep(grants, AgreementCache(ctx.engine), self.usage, evidence)
         ctx.components["ngsild.pep"] = self.pep
         self.received = Received(ctx, self.deletion_interval_s)
         ctx.components["enforcement"] = self
         ctx.tasks.spawn(self.received.run(), name="enforcement-received-deletion")
 
     async def stop(self) -> None:
-        return None
+        if self.usage is not None:
+            await self.usage.close()

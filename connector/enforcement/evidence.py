@@ -155,8 +155,13 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
         return
     pep = request.app[CTX].components.get("ngsild.pep")
     evidence: Evidence | None = getattr(pep, "evidence", None)
-    if evidence is None:
+    if pep is None or evidence is None:
         return
+    if access.confirming is not None:  # the handler failed before after(): settle anyway
+        try:
+            await pep.settle(request, access)
+        except Exception:  # the answer is already an error; settle() recorded the refusal
+            pass
     if access.decision == "permit" and response.status < 400:
         for name, value in evidence.attribution(access).items():
             response.headers.add(name, value)

@@ -5,9 +5,10 @@ Per request, in this order:
 
 1. **Who.** The admin key is the owner: full access, nothing recorded. Any other bearer token
    must be a transfer access token: :meth:`AccessTokens.verify_access_token` checks signature,
-   expiry, consumer binding and that the transfer is STARTED *now* (a suspension or termination
-   revokes access on the next request; nothing about the transfer is cached). Failure: 401 with
-   the DSP's reason.
+   expiry, consumer binding and that the transfer is STARTED; later requests with the same
+   token re-read only the transfer's state (:mod:`connector.enforcement.grants`), so a
+   suspension or termination revokes access from the next request on. Failure: 401 with the
+   reason.
 2. **What the agreement allows.** The agreement is compiled once per id
    (:class:`~connector.enforcement.agreements.AgreementCache`); its narrowing for the action
    (``read`` for retrieval, query, discovery, subscriptions; ``modify`` for writes) intersected
@@ -31,21 +32,25 @@ closed) and the refusal says so. They are checked by the DSP at negotiation time
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from connector.dsp.access_tokens import AccessDenied, AccessTokens, TransferGrant
+from connector.dsp.access_tokens import AccessDenied, TransferGrant
 from connector.enforcement.agreements import AgreementCache, CompiledAgreement, ScopeLimits
 from connector.enforcement.evidence import Evidence
+from connector.enforcement.grants import Grants
 from connector.http.auth import ADMIN, PRINCIPAL_KEY, Principal, bearer_token, is_admin_key
 from connector.http.problems import Problem
 from connector.ngsild.pep import FULL_ACCESS, READ_OPERATIONS, AccessScope
-from policies import EvaluationRequest, PoliciesError, World
-from policies.explain import explain_report
-from policies.usage import UsageStore, authorize
+from policies import EvaluationRequest, PoliciesError, Verdict, World
+from policies.explain import exhausted, explain_report
+from policies.report import CounterSpec
+from policies.usage import UsageStore
 from policies.vocab import AGORA
 
 PURPOSE_HEADER = "Agora-Purpose"
@@ -67,6 +72,8 @@ class Access:
     reason: str = ""
     scope: AccessScope | None = None
     pending_duties: tuple[str, ...] = ()
+    state_checked: bool = False
+    confirming: asyncio.Future[None] | None = None
     recorded: bool = False
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -115,15 +122,18 @@ class AgreementPep:
 
     def __init__(
         self,
-        tokens: AccessTokens,
+        grants: Grants,
         agreements: AgreementCache,
         usage: UsageStore,
         evidence: Evidence,
+        *,
+        overlap: bool = True,
     ) -> None:
-        self.tokens = tokens
+        self.grants = grants
         self.agreements = agreements
         self.usage = usage
         self.evidence = evidence
+        self.overlap = overlap
 
     async def scope_for(
         self, request: web.Request, operation: str, target_types: set[str] | None
@@ -135,7 +145,7 @@ class AgreementPep:
             request[PRINCIPAL_KEY] = Principal(ADMIN, self.evidence.provider_did)
             return FULL_ACCESS
         try:
-            grant = await self.tokens.verify_access_token(token)
+            grant, state_checked = await self.grants.verify(token)
         except AccessDenied as exc:
             raise _unauthorized(exc.reason) from None
         request[PRINCIPAL_KEY] = Principal(
@@ -152,21 +162,29 @@ class AgreementPep:
                 agreementId=grant.agreement_id,
             ) from None
         access = Access(grant, agreement, operation, action_of(operation))
+        access.state_checked = state_checked
         request[ACCESS_KEY] = access
         try:
-            scope = await self._decide(request, access, target_types)
+            try:
+                scope, verdict = await self._decide(request, access, target_types)
+            except Refusal:
+                if not access.state_checked:
+                    await self.grants.check(grant)  # a revoked transfer is a 401, not a 403
+                raise
+            access.decision = "permit"
+            access.scope = scope
+            confirm = self._confirm(access, verdict)
+            if access.action == "read" and self.overlap:
+                # Reads run their query while the state read and the counter consume are in
+                # flight; after() waits for both before anything is answered.
+                access.confirming = asyncio.ensure_future(confirm)
+            else:
+                await confirm
+        except AccessDenied as exc:
+            access.recorded = True  # 401s name no agreement we act under: logged, not recorded
+            raise _unauthorized(exc.reason) from None
         except Refusal as refusal:
-            access.reason = refusal.text
-            await self.evidence.record(request, access, {"status": 403, "detail": refusal.text})
-            raise Problem(
-                403,
-                "Forbidden",
-                detail=refusal.text,
-                type_=FORBIDDEN_TYPE,
-                agreementId=grant.agreement_id,
-            ) from None
-        access.decision = "permit"
-        access.scope = scope
+            raise await self._refuse(request, access, refusal) from None
         return scope
 
     async def after(
@@ -179,13 +197,73 @@ class AgreementPep:
         access = request.get(ACCESS_KEY)
         if access is None:
             return  # the owner: nothing to enforce or record
+        await self.settle(request, access)
         await self.evidence.record(request, access, response_summary)
+
+    async def settle(self, request: web.Request, access: Access) -> None:
+        """Wait for an overlapped confirmation; a Problem if it refused the request."""
+        task, access.confirming = access.confirming, None
+        if task is None:
+            return
+        try:
+            await task
+        except AccessDenied as exc:
+            access.decision = "deny"
+            access.recorded = True
+            raise _unauthorized(exc.reason) from None
+        except Refusal as refusal:
+            raise await self._refuse(request, access, refusal) from None
+
+    async def _refuse(self, request: web.Request, access: Access, refusal: Refusal) -> Problem:
+        access.decision = "deny"
+        access.reason = refusal.text
+        access.pending_duties = ()
+        await self.evidence.record(request, access, {"status": 403, "detail": refusal.text})
+        return Problem(
+            403,
+            "Forbidden",
+            detail=refusal.text,
+            type_=FORBIDDEN_TYPE,
+            agreementId=access.grant.agreement_id,
+        )
+
+    async def _confirm(self, access: Access, verdict: Verdict) -> None:
+        """The transfer still STARTED and every counter consumed, concurrently; a consumed
+        unit is given back if the transfer turned out revoked."""
+        aid = access.grant.agreement_id
+        now = datetime.now(UTC)
+        consumed: list[CounterSpec] = []
+
+        async def state() -> None:
+            if not access.state_checked:
+                await self.grants.check(access.grant)
+
+        async def consume() -> None:
+            for spec in verdict.counters:
+                result = await self.usage.consume(aid, spec, now)
+                if not result.ok:
+                    for done in consumed:
+                        await self.usage.release(aid, done, now)
+                    consumed.clear()
+                    raise Refusal("denied — " + exhausted(spec, result))
+                consumed.append(spec)
+
+        outcomes = await asyncio.gather(state(), consume(), return_exceptions=True)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if not errors:
+            return
+        denied = next((e for e in errors if isinstance(e, AccessDenied)), None)
+        if denied is not None:
+            for done in consumed:
+                await self.usage.release(aid, done, now)
+            raise denied
+        raise errors[0]
 
     # ------------------------------------------------------------------ the decision
 
     async def _decide(
         self, request: web.Request, access: Access, target_types: set[str] | None
-    ) -> AccessScope:
+    ) -> tuple[AccessScope, Verdict]:
         agreement = access.agreement
         if access.action == "modify" and not agreement.may_modify:
             raise Refusal(
@@ -243,12 +321,8 @@ class AgreementPep:
             fulfilled=agreement.deferred,
             agreement_start=agreement.start,
         )
-        verdict = await authorize(
-            compiled, ev_request, world, self.usage, access.grant.agreement_id
-        )
+        verdict = compiled.decide(ev_request, world)
         if not verdict.permitted:
-            if verdict.reason.startswith("denied"):
-                raise Refusal(verdict.reason)  # an exhausted counter, already in plain words
             text = explain_report(compiled.explain(ev_request, world), world)
             if any(op in json.dumps(access.grant.agreement) for op in _claim_markers()):
                 text += (
@@ -259,12 +333,13 @@ class AgreementPep:
         owed = [d if isinstance(d, str) else d.key for d in verdict.pending_duties]
         owed += [k for k in agreement.deferred if k in agreement.duties]
         access.pending_duties = tuple(dict.fromkeys(owed))
-        return AccessScope(
+        scope = AccessScope(
             entity_types=types,
             attributes=attrs,
             area=limits.area,
             may_write=access.action == "modify",
         )
+        return scope, verdict
 
 
 async def _require_inside(request: web.Request, area: dict[str, Any]) -> None:

@@ -1,0 +1,215 @@
+"""Usage-control benchmark: an enforced NGSI-LD GET against the same GET unenforced.
+
+Two real connectors run as child processes on loopback (SQLite, logging at WARNING): a city
+(provider) and a company (consumer). The company negotiates an agreement over DSP (NGSI-LD
+scope: AirQualityObserved, NO2 + location, a count limit far from exhausted) and starts a PULL
+transfer; this process then plays the company's application and sends the same query
+(``GET /ngsi-ld/v1/entities?type=AirQualityObserved&limit=20``) to the city with
+
+* the city's admin key (unenforced: the owner, nothing counted or recorded) — the baseline;
+* the transfer's access token (enforced: token + transfer state check, compiled decision,
+  narrowing, atomic count consume, durable provenance record before the answer).
+
+Rounds alternate baseline and enforced for ``--seconds`` each (``--rounds``, default 3) with
+``--concurrency`` requests in flight; the figure per mode is the median round. Target: enforced
+throughput >= 0.8 x unenforced. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+TARGET_RATIO = 0.8
+ENTITIES = 200
+QUERY = {"type": "AirQualityObserved", "limit": "20"}
+DEV = {"dsp": {"authentication": "self-issued"}}
+POLICY = {
+    "permission": [
+        {
+            "action": "use",
+            "constraint": [
+                {
+                    "leftOperand": "ngsi-ld:entityType",
+                    "operator": "isPartOf",
+                    "rightOperand": ["AirQualityObserved"],
+                },
+                {
+                    "leftOperand": "ngsi-ld:attribute",
+                    "operator": "isPartOf",
+                    "rightOperand": ["NO2", "location"],
+                },
+                {
+                    "leftOperand": "count",
+                    "operator": "lteq",
+                    "rightOperand": {"@value": "100000000", "@type": "xsd:integer"},
+                },
+            ],
+        }
+    ]
+}
+
+
+def air(i: int) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:AirQualityObserved:{i:05d}",
+        "type": "AirQualityObserved",
+        "NO2": {"type": "Property", "value": i % 100, "unitCode": "GQ"},
+        "PM10": {"type": "Property", "value": i % 80, "unitCode": "GQ"},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [-1.13 + i * 1e-4, 37.98]},
+        },
+    }
+
+
+def start(directory: Path, name: str, role: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    from bench.ngsild.__main__ import free_port
+    from connector.participant import init_participant, read_admin_key
+
+    port = free_port()
+    init_participant(directory, name, role, port=port, extra_settings=DEV)
+    env = {**os.environ, "AGORA_LOGGING_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector", "serve", str(directory)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, f"http://127.0.0.1:{port}", read_admin_key(directory)
+
+
+async def load(
+    http: aiohttp.ClientSession, url: str, token: str, concurrency: int, seconds: float
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    done = 0
+    failures = 0
+    deadline = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+
+    async def worker() -> None:
+        nonlocal done, failures
+        while time.perf_counter() < deadline:
+            async with http.get(url, params=QUERY, headers=headers) as resp:
+                await resp.read()
+                if resp.status == 200:
+                    done += 1
+                else:
+                    failures += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    return {"per_s": round(done / elapsed, 1), "failures": failures}
+
+
+async def wait_up(http: aiohttp.ClientSession, url: str, seconds: float = 120.0) -> None:
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        try:
+            async with http.get(url + "/health") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"the connector at {url} did not come up")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from connector.enforcement.flow import publish_and_start
+
+    with tempfile.TemporaryDirectory(prefix="agora-bench-enf-") as tmp:
+        city, city_url, city_key = start(Path(tmp) / "city", "Bench City", "city")
+        company, company_url, company_key = start(Path(tmp) / "company", "Bench Co", "company")
+        nodes = {"provider": (city_url, city_key), "consumer": (company_url, company_key)}
+        try:
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=args.concurrency * 2)
+            ) as http:
+                await wait_up(http, city_url)
+                await wait_up(http, company_url)
+
+                async def call(who: str, method: str, path: str, body: Any) -> tuple[int, Any]:
+                    base, key = nodes[who]
+                    async with http.request(
+                        method, base + path, json=body, headers={"Authorization": f"Bearer {key}"}
+                    ) as resp:
+                        raw = await resp.read()
+                        return resp.status, json.loads(raw) if raw else None
+
+                status, body = await call(
+                    "provider",
+                    "POST",
+                    "/ngsi-ld/v1/entityOperations/upsert",
+                    [air(i) for i in range(ENTITIES)],
+                )
+                if status not in (201, 204):
+                    raise RuntimeError(f"seeding answered {status}: {body}")
+                started = await publish_and_start(
+                    call,
+                    city_url + "/dsp",
+                    {"title": "Air quality", "entityTypes": ["AirQualityObserved"]},
+                    POLICY,
+                )
+                url = city_url + "/ngsi-ld/v1/entities"
+                # warm both paths (compiled agreement cache, connection pool)
+                await load(http, url, city_key, args.concurrency, 1.0)
+                await load(http, url, started.token, args.concurrency, 1.0)
+                base_rounds, enforced_rounds = [], []
+                for _ in range(args.rounds):
+                    base_rounds.append(
+                        await load(http, url, city_key, args.concurrency, args.seconds)
+                    )
+                    enforced_rounds.append(
+                        await load(http, url, started.token, args.concurrency, args.seconds)
+                    )
+        finally:
+            for proc in (company, city):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    base = statistics.median(r["per_s"] for r in base_rounds)
+    enforced = statistics.median(r["per_s"] for r in enforced_rounds)
+    ratio = round(enforced / base, 3) if base else 0.0
+    return {
+        "benchmark": "enforced vs unenforced NGSI-LD GET (type query, 20 entities)",
+        "storage": "sqlite",
+        "concurrency": args.concurrency,
+        "seconds_per_round": args.seconds,
+        "rounds": args.rounds,
+        "unenforced_per_s": base,
+        "enforced_per_s": enforced,
+        "baseline_rounds": [r["per_s"] for r in base_rounds],
+        "enforced_rounds": [r["per_s"] for r in enforced_rounds],
+        "failures": sum(r["failures"] for r in base_rounds + enforced_rounds),
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+        "met": ratio >= TARGET_RATIO,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.enforcement")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args))))
+
+
+if __name__ == "__main__":
+    main()
