@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ledger.signing import KeySigner
@@ -121,3 +122,16 @@ def ganache_url() -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def scratch_engine(path: Path) -> AsyncEngine:
+    """A SQLite engine without fsync, for tests about audits rather than durability."""
+    engine = sqlite_engine(str(path))
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_fsync(dbapi_connection: object, _record: object) -> None:
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
+
+    return engine

@@ -15,8 +15,9 @@ from ledger.errors import AnchorError
 from ledger.log import Ledger
 from ledger.records import Record
 from ledger.signing import KeySigner
-from ledger.store import sqlite_engine
 from ledger.treehead import sign_tree_head
+
+from .conftest import scratch_engine
 
 
 def rec(i: int) -> Record:
@@ -24,7 +25,7 @@ def rec(i: int) -> Record:
 
 
 async def anchored_ledger(tmp_path: Path, signer: KeySigner, w3: Web3) -> tuple[Ledger, Anchorer]:
-    engine = sqlite_engine(str(tmp_path / "anchored.db"))
+    engine = scratch_engine(tmp_path / "anchored.db")
     ledger = await Ledger.open(engine, signer)
     anchorer = await asyncio.to_thread(Anchorer.deploy, w3)
     scheduler = AnchorScheduler(
@@ -84,7 +85,7 @@ async def test_anchored_size_beyond_the_log_reveals_truncation(
 
 
 async def test_anchors_every_t_seconds(tmp_path: Path, provider_signer: KeySigner) -> None:
-    engine = sqlite_engine(str(tmp_path / "timed.db"))
+    engine = scratch_engine(tmp_path / "timed.db")
     ledger = await Ledger.open(engine, provider_signer)
     anchorer = await asyncio.to_thread(Anchorer.deploy, embedded_web3())
     scheduler = AnchorScheduler(

@@ -26,8 +26,10 @@ from ledger.receipts import Receipt, countersign
 from ledger.records import Record, sha256_hex
 from ledger.report import render_html
 from ledger.signing import KeySigner
-from ledger.store import Entry, sqlite_engine
+from ledger.store import Entry
 from ledger.treehead import sign_tree_head
+
+from .conftest import scratch_engine
 
 AGREEMENTS = ["urn:uuid:agr-a", "urn:uuid:agr-b", "urn:uuid:agr-c"]
 
@@ -76,7 +78,7 @@ async def parties(
     tmp_path: Path, provider_signer: KeySigner, consumer_signer: KeySigner
 ) -> AsyncIterator[Parties]:
     """30 events logged by both sides, each with a receipt the consumer countersigned."""
-    engine = sqlite_engine(str(tmp_path / "parties.db"))
+    engine = scratch_engine(tmp_path / "parties.db")
     provider = await Ledger.open(engine, provider_signer, prefix="p_")
     consumer = await Ledger.open(engine, consumer_signer, prefix="c_")
     receipts = []

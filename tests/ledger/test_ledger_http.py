@@ -22,7 +22,8 @@ from ledger.receipts import countersign
 from ledger.records import Record
 from ledger.report import render_html
 from ledger.signing import KeySigner
-from ledger.store import sqlite_engine
+
+from .conftest import scratch_engine
 
 Tamper = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -95,7 +96,7 @@ class Site:
 
 @pytest.fixture
 async def site(tmp_path: Path, provider_signer: KeySigner) -> AsyncIterator[Site]:
-    engine = sqlite_engine(str(tmp_path / "served.db"))
+    engine = scratch_engine(tmp_path / "served.db")
     ledger = await Ledger.open(engine, provider_signer)
     anchorer = await asyncio.to_thread(Anchorer.deploy, embedded_web3())
     scheduler = AnchorScheduler(ledger, anchorer)
@@ -224,7 +225,7 @@ async def test_remote_truncation_is_named(site: Site) -> None:
 async def test_two_connectors_agree_on_an_agreement(
     tmp_path: Path, provider_signer: KeySigner, consumer_signer: KeySigner
 ) -> None:
-    engine = sqlite_engine(str(tmp_path / "two.db"))
+    engine = scratch_engine(tmp_path / "two.db")
     provider = await Ledger.open(engine, provider_signer, prefix="prov_")
     consumer = await Ledger.open(engine, consumer_signer, prefix="cons_")
     agreement = "urn:uuid:agr-two"
