@@ -453,6 +453,9 @@ class Negotiations:
         answer: Any,
         status: int | None,
     ) -> None:
+        initial = message["@type"] in ("ContractRequestMessage", "ContractOfferMessage")
+        if ok and not initial:
+            return  # an acknowledged message changes nothing more: we moved when we queued it
         row = await lock(conn, pid)
         if row is None:
             return

@@ -67,6 +67,12 @@ class RetryPolicy:
         return raw * (0.5 + random.random() / 2)
 
 
+#: ``conn.info`` keys: who may pre-lease new messages, and which ones it leased.
+LEASE_OWNER = "agora.dsp.outbox_owner"
+SEND_NOW = "agora.dsp.send_now"
+PRE_LEASE_S = 30.0
+
+
 async def enqueue(
     conn: AsyncConnection,
     *,
@@ -76,10 +82,26 @@ async def enqueue(
     url: str,
     audience_did: str,
 ) -> None:
-    """Store ``message`` for delivery; it must validate against its DSP schema."""
+    """Store ``message`` for delivery; it must validate against its DSP schema.
+
+    When the transaction belongs to a worker (``conn.info[LEASE_OWNER]``) and no earlier
+    message of the process is pending, the new row is leased to that worker at insert and
+    listed in ``conn.info[SEND_NOW]``: it is sent right after commit, without waiting for a
+    worker pass. The lease keeps every other worker (replica) away; if we crash before sending,
+    it expires like any other lease.
+    """
     validate(str(message["@type"]), message)
     now = time.time()
-    await conn.execute(
+    owner = conn.info.get(LEASE_OWNER)
+    if owner is not None:
+        earlier = await conn.execute(
+            select(outbox.c.id)
+            .where(outbox.c.process_pid == process_pid, outbox.c.status == PENDING)
+            .limit(1)
+        )
+        if earlier.first() is not None:
+            owner = None
+    result = await conn.execute(
         insert(outbox).values(
             process_pid=process_pid,
             kind=kind,
@@ -91,8 +113,12 @@ async def enqueue(
             attempts=0,
             next_attempt_at=now,
             created_at=now,
+            lease_owner=owner,
+            lease_until=now + PRE_LEASE_S if owner else None,
         )
     )
+    if owner is not None and result.inserted_primary_key is not None:
+        conn.info.setdefault(SEND_NOW, []).append(result.inserted_primary_key[0])
 
 
 async def release_leases(engine: AsyncEngine) -> None:
@@ -164,6 +190,23 @@ class OutboxWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
             except TimeoutError:
                 pass
+
+    def send_now(self, ids: list[int], spawn: Callable[[Any], Any]) -> None:
+        """Deliver rows this worker leased at insert (see :func:`enqueue`), right away."""
+        if ids:
+            spawn(self._send_leased(list(ids)))
+
+    async def _send_leased(self, ids: list[int]) -> None:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(outbox)
+                    .where(outbox.c.id.in_(ids), outbox.c.lease_owner == self.owner)
+                    .where(outbox.c.status == PENDING)
+                    .order_by(outbox.c.id)
+                )
+            ).all()
+        await asyncio.gather(*(self._deliver(row) for row in rows))
 
     async def run_once(self) -> int:
         rows = await self._lease()

@@ -18,7 +18,7 @@ from connector.dsp.auth import Caller, CallerAuthenticator, LocalIdentity, Token
 from connector.dsp.callbacks import CallbackRefused, check_callback
 from connector.dsp.decisions import OfferDecider
 from connector.dsp.errors import Area, Code, DspError
-from connector.dsp.outbox import OutboxWorker
+from connector.dsp.outbox import LEASE_OWNER, SEND_NOW, OutboxWorker
 from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
@@ -95,17 +95,30 @@ class Dsp:
         transactions of one process would otherwise deadlock on the database lock upgrade.
         State changes recorded in it are told to the listeners once it has committed."""
         changes: list[StateChange] = []
-        if self.ctx.engine.dialect.name == "sqlite":
-            async with self._lock, self.ctx.engine.begin() as conn:
-                conn.info[CHANGES] = changes
+        send_now: list[int] = []
+        lock = self._lock if self.ctx.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        async with lock, self.ctx.engine.begin() as conn:
+            # conn.info belongs to the pooled DBAPI connection: set for this transaction only
+            self._prepare(conn, changes, send_now)
+            try:
                 yield conn
-        else:
-            async with self.ctx.engine.begin() as conn:
-                conn.info[CHANGES] = changes
-                yield conn
+            finally:
+                for key in (CHANGES, LEASE_OWNER, SEND_NOW):
+                    conn.info.pop(key, None)
+        if send_now and self.worker is not None:
+            self.worker.send_now(send_now, self._spawn)
         for change in changes:
             for listener in self.listeners:
                 listener(change)
+
+    def _prepare(self, conn: AsyncConnection, changes: list[Any], send_now: list[int]) -> None:
+        conn.info[CHANGES] = changes
+        if self.worker is not None:
+            conn.info[LEASE_OWNER] = self.worker.owner
+            conn.info[SEND_NOW] = send_now
+
+    def _spawn(self, coro: Any) -> None:
+        self.ctx.tasks.spawn(coro, name="dsp-send-now")
 
     def wake(self) -> None:
         if self.worker is not None:

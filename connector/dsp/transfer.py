@@ -340,6 +340,8 @@ class Transfers:
         answer: Any,
         status: int | None,
     ) -> None:
+        if ok and message["@type"] != "TransferRequestMessage":
+            return  # an acknowledged message changes nothing more: we moved when we queued it
         row = await lock(conn, pid)
         if row is None:
             return
