@@ -69,3 +69,34 @@ async def test_narrowed_scope_limits_notifications(lite: Client, receiver: Recei
     )
     assert other.status == 404
     assert len((await lite.get("/subscriptions")).body) == 5
+
+
+class Switch:
+    """A notification guard that the test turns on and off (access revoked, then restored)."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.asked: list[tuple[str, str]] = []
+
+    async def allow(self, subscription_id: str, owner: str, restriction: object) -> bool:
+        self.asked.append((subscription_id, owner))
+        return self.open
+
+
+async def test_notification_guard_can_suppress_notifications(
+    lite: Client, receiver: Receiver
+) -> None:
+    guard = Switch()
+    assert lite.connector.ctx is not None
+    lite.connector.ctx.components["ngsild.notification_guard"] = guard
+    r = await lite.post(
+        "/subscriptions", subscription(receiver.url, id="urn:ngsi-ld:Subscription:g")
+    )
+    assert r.status == 201
+    await lite.post("/entities", air(1))
+    await settle()
+    assert receiver.received == []
+    assert guard.asked and guard.asked[0][0] == "urn:ngsi-ld:Subscription:g"
+    guard.open = True
+    await lite.patch("/entities/urn:ngsi-ld:AirQualityObserved:001/attrs", {"NO2": 41})
+    await receiver.wait_for(1)

@@ -17,6 +17,7 @@ from connector.http.context import ConnectorContext
 from connector.ngsild.proxy.settings import ngsild_settings
 from connector.ngsild.subscriptions import api
 from connector.ngsild.subscriptions.delivery import DeliveryPolicy, Notifier, Sender
+from connector.ngsild.subscriptions.guard import GUARD
 from connector.ngsild.subscriptions.manager import SubscriptionManager
 from connector.ngsild.subscriptions.store import SubscriptionStore
 
@@ -54,7 +55,9 @@ class NgsiLdSubscriptions:
             await manager.record(sub_id, ok)
 
         notifier = Notifier(Sender(ctx.http), policy, record)
-        manager = SubscriptionManager(store, notifier, ctx.components["ngsild.broker"])
+        manager = SubscriptionManager(
+            store, notifier, ctx.components["ngsild.broker"], lambda: ctx.components.get(GUARD)
+        )
         await manager.reload()
         ctx.components[api.MANAGER] = manager
         self._unsubscribe = ctx.components["ngsild.events"].subscribe(manager.on_change)

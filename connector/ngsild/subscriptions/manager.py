@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from connector.ngsild.events import ChangeEvent
@@ -20,6 +21,7 @@ from connector.ngsild.model import now_iso
 from connector.ngsild.service import Broker
 from connector.ngsild.subscriptions.compiled import Compiled
 from connector.ngsild.subscriptions.delivery import Delivery, Notifier
+from connector.ngsild.subscriptions.guard import NotificationGuard
 from connector.ngsild.subscriptions.store import StoredSubscription, SubscriptionStore
 from connector.ngsild.temporal.times import now_utc
 
@@ -28,10 +30,17 @@ PERIODIC_LIMIT = 1000
 
 
 class SubscriptionManager:
-    def __init__(self, store: SubscriptionStore, notifier: Notifier, broker: Broker) -> None:
+    def __init__(
+        self,
+        store: SubscriptionStore,
+        notifier: Notifier,
+        broker: Broker,
+        guard: Callable[[], NotificationGuard | None] = lambda: None,
+    ) -> None:
         self.store = store
         self.notifier = notifier
         self.broker = broker
+        self.guard = guard
         self.compiled: dict[str, Compiled] = {}
         self._last_sent: dict[str, float] = {}
         self._last_periodic: dict[str, float] = {}
@@ -78,7 +87,7 @@ class SubscriptionManager:
             except Exception:
                 log.exception("matching subscription %s failed", sub.id)
                 continue
-            if not self._throttle_ok(sub):
+            if not await self._allowed(sub) or not self._throttle_ok(sub):
                 continue
             at = now_iso()
             if event.kind == "delete":
@@ -90,6 +99,16 @@ class SubscriptionManager:
                 data = [sub.render(event.after)]
                 reason = "newlyMatching" if event.kind == "create" else "updated"
             self.notify(sub, data, at, reason)
+
+    async def _allowed(self, sub: Compiled) -> bool:
+        guard = self.guard()
+        if guard is None:
+            return True
+        try:
+            return await guard.allow(sub.id, sub.stored.owner, sub.scope)
+        except Exception:  # fail closed: no decision, no notification
+            log.exception("the notification guard failed for %s", sub.id)
+            return False
 
     def _throttle_ok(self, sub: Compiled) -> bool:
         if sub.throttling <= 0:
@@ -148,7 +167,7 @@ class SubscriptionManager:
             except Exception:
                 log.exception("periodic query of subscription %s failed", sub.id)
                 continue
-            if docs:
+            if docs and await self._allowed(sub):
                 self.notify(sub, [sub.render(d) for d in docs], now_iso())
 
     async def current_entities(self, sub: Compiled) -> list[dict[str, Any]]:
