@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from connector.demo.space import DataSpace
 from connector.dsp.demo import company_acquires_air_quality
+from connector.enforcement.demo import company_uses_data_within_its_terms
 from connector.ngsild.demo import city_publishes_context_data
 from connector.ngsild.subscriptions.demo import city_subscribes_and_reads_history
 from connector.trust.demo import dcp_tokens_verify, members_join, revocation_bites
@@ -65,5 +66,9 @@ STEPS: list[Step] = [
     Step(
         "The company finds the city's air-quality offer, negotiates and pulls data (DSP)",
         company_acquires_air_quality,
+    ),
+    Step(
+        "Usage control: narrowed data within the terms, refusals beyond them (PEP)",
+        company_uses_data_within_its_terms,
     ),
 ]

@@ -51,6 +51,7 @@ async def publish_and_start(
     dataset: dict[str, Any],
     policy: dict[str, Any],
     wait_s: float = 20.0,
+    provider_did: str | None = None,
 ) -> Started:
     """The provider publishes ``dataset`` under ``policy``; the consumer negotiates and starts
     a PULL transfer; returns the consumer's view of what it can now use."""
@@ -68,7 +69,12 @@ async def publish_and_start(
             "consumer",
             "POST",
             "/api/v1/negotiations",
-            {"counterPartyAddress": provider_dsp_url, "offer": offer["offer"], "target": ds["id"]},
+            {
+                "counterPartyAddress": provider_dsp_url,
+                "offer": offer["offer"],
+                "target": ds["id"],
+                **({"counterPartyId": provider_did} if provider_did else {}),
+            },
         ),
         201,
         "negotiation",
