@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from connector.http.context import ConnectorContext
+from connector.config import did_web_for
+from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
 from connector.trust.credential_store import CredentialStore
 from connector.trust.fetching import fetch_policy
@@ -35,6 +36,7 @@ from identity import (
     HttpStatusListFetcher,
     IdentityError,
     Participant,
+    Reason,
     StatusListChecker,
     TrustedIssuersList,
     VerifiedCaller,
@@ -42,6 +44,7 @@ from identity import (
     issue_access_token,
     type_scope,
 )
+from identity.http_guard import parse_json
 
 #: What a member presents by default: it belongs to the data space, and who it is.
 DEFAULT_SCOPES: tuple[str, ...] = (
@@ -55,7 +58,9 @@ DSP_PATH = "/dsp"
 class Trust:
     """This participant's identity and the DCP verifier, wired to settings and storage."""
 
-    def __init__(self, ctx: ConnectorContext, participant: Participant, cfg: IdentitySettings):
+    def __init__(
+        self, ctx: ConnectorContext, participant: Participant, cfg: IdentitySettings
+    ) -> None:
         self.ctx = ctx
         self.cfg = cfg
         self.participant = participant
@@ -107,8 +112,6 @@ class Trust:
         if self.is_authority:
             return self.did, self.ctx.settings.public_url
         if self.cfg.authority_url:
-            from connector.config import did_web_for
-
             return self.cfg.authority_did or did_web_for(self.cfg.authority_url), (
                 self.cfg.authority_url
             )
@@ -123,9 +126,6 @@ class Trust:
         found = await self.authority()
         if found is None:
             return None
-        from identity import Reason
-        from identity.http_guard import parse_json
-
         _, url = found
         status, body = await self.http.request_bytes(
             "GET", url + "/registry/trusted-issuers", error_reason=Reason.UNTRUSTED_ISSUER
@@ -171,15 +171,11 @@ class Trust:
 
 async def did_document(request: web.Request) -> web.Response:
     """GET /.well-known/did.json: the did:web document (public, no authentication)."""
-    from connector.http.context import CTX
-
     trust: Trust = request.app[CTX].components["trust"]
     return web.json_response(trust.did_document(), content_type="application/did+json")
 
 
 def trust_of(request: web.Request) -> Trust:
-    from connector.http.context import CTX
-
     found = request.app[CTX].components.get("trust")
     if not isinstance(found, Trust):
         raise Problem(503, "Service Unavailable", detail="the trust layer is not running")
