@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from web3 import Web3
+from web3.types import Wei
 
 from ledger.anchor import Anchorer, AnchorScheduler, embedded_web3, http_web3
 from ledger.audit import Finding, audit_ledger
@@ -115,7 +116,7 @@ def test_contract_guards_the_log_id() -> None:
     anchorer.anchor(log_id, signer_head)
     with pytest.raises(AnchorError):  # the log may not shrink
         anchorer.anchor(log_id, dataclasses.replace(signer_head, size=4))
-    intruder = Anchorer(w3, anchorer.address, account=w3.eth.accounts[1])
+    intruder = Anchorer(w3, anchorer.address, account=list(w3.eth.accounts)[1])
     with pytest.raises(AnchorError):  # another account may not anchor this log
         intruder.anchor(log_id, signer_head)
     assert [a.size for a in anchorer.anchored(log_id)] == [5]
@@ -150,7 +151,7 @@ def test_locally_signed_transactions_on_a_json_rpc_node(ganache_url: str) -> Non
     w3 = http_web3(ganache_url)
     account = w3.eth.account.create()
     funder = w3.eth.accounts[0]
-    tx = w3.eth.send_transaction({"from": funder, "to": account.address, "value": 10**18})
+    tx = w3.eth.send_transaction({"from": funder, "to": account.address, "value": Wei(10**18)})
     w3.eth.wait_for_transaction_receipt(tx)
     anchorer = Anchorer.deploy(w3, private_key=account.key.hex())
     head = dataclasses.replace(sign_tree_head(_DummySigner(), 3, b"\x05" * 32), signature=b"")

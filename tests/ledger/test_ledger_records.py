@@ -43,8 +43,10 @@ def test_canonicalize_equals_rfc8785(doc: dict[str, Any]) -> None:
     st.dictionaries(st.text(), json_values, max_size=3),
 )
 def test_record_canonical_equals_rfc8785(texts: list[str], details: dict[str, Any]) -> None:
-    r = Record(*texts[:8], details=details)  # type: ignore[misc]
-    r = dataclasses.replace(r, kind=texts[8])
+    provider, consumer, agreement, action, decision, request, response, time, kind = texts
+    r = Record(
+        provider, consumer, agreement, action, decision, request, response, time, kind, details
+    )
     try:
         expected = rfc8785.dumps(r.to_json())
     except rfc8785.CanonicalizationError:
