@@ -11,6 +11,7 @@ from tests.ngsild_subscriptions.support import (
     air,
     make_participant,
     serving,
+    settle,
     subscription,
 )
 
@@ -78,5 +79,24 @@ async def test_subscriptions_survive_a_restart(db_url: str, tmp_path: Path) -> N
             await second.post("/entities", air(1, no2=41))
             [note] = await receiver.wait_for(1)
             assert note["subscriptionId"] == "urn:ngsi-ld:Subscription:keep"
+    finally:
+        await receiver.stop()
+
+
+async def test_throttling_holds_across_a_restart(tmp_path: Path) -> None:
+    directory = make_participant(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'thr.db'}")
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        async with serving(directory) as first:
+            body = subscription(receiver.url, throttling=60)
+            assert (await first.post("/subscriptions", body)).status == 201
+            await first.post("/entities", air(1))
+            await receiver.wait_for(1)
+            await settle()  # the delivery is recorded
+        async with serving(directory) as second:
+            await second.patch("/entities/urn:ngsi-ld:AirQualityObserved:001/attrs", {"NO2": 9})
+            await settle()
+        assert len(receiver.received) == 1
     finally:
         await receiver.stop()

@@ -23,7 +23,7 @@ from connector.ngsild.subscriptions.compiled import Compiled
 from connector.ngsild.subscriptions.delivery import Delivery, Notifier
 from connector.ngsild.subscriptions.guard import NotificationGuard
 from connector.ngsild.subscriptions.store import StoredSubscription, SubscriptionStore
-from connector.ngsild.temporal.times import now_utc
+from connector.ngsild.temporal.times import now_utc, parse_time
 
 log = logging.getLogger("agora.ngsild.subscriptions")
 PERIODIC_LIMIT = 1000
@@ -116,6 +116,14 @@ class SubscriptionManager:
         now = time.monotonic()
         last = self._last_sent.get(sub.id)
         if last is not None and now - last < sub.throttling:
+            return False
+        # the persisted time of the last notification covers restarts and other replicas
+        stored = sub.stored.last_notification
+        if (
+            stored is not None
+            and (now_utc() - parse_time(stored, "lastNotification")).total_seconds()
+            < sub.throttling
+        ):
             return False
         self._last_sent[sub.id] = now
         return True
