@@ -99,6 +99,7 @@ async def timed_load(
     counter = 0
     deadline = time.perf_counter() + seconds
     started = time.perf_counter()
+    cpu0 = cpu_seconds(SERVER_PID)
 
     async def worker() -> None:
         nonlocal counter
@@ -111,12 +112,25 @@ async def timed_load(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    cpu_ms = (cpu_seconds(SERVER_PID) - cpu0) * 1000 / max(len(latencies), 1)
     return {
+        "server_cpu_ms_per_request": round(cpu_ms, 3),
+        "per_server_core_per_s": round(1000 / cpu_ms, 1) if cpu_ms > 0 else 0.0,
         "requests": len(latencies),
         "per_s": round(len(latencies) / elapsed, 1),
         "p95_s": round(p95(latencies), 4),
         "p50_s": round(sorted(latencies)[len(latencies) // 2], 4) if latencies else 0.0,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report cost per request even
+    when other work shares the machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def free_port() -> int:
@@ -165,6 +179,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         directory = Path(tmp) / "city"
         port = free_port()
         server = start_server(directory, port)
+        global SERVER_PID
+        SERVER_PID = server.pid
         url = f"http://127.0.0.1:{port}"
         key = read_admin_key(directory)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -190,6 +206,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 batch_size = 1000
                 t0 = time.perf_counter()
+                cpu0 = cpu_seconds(server.pid)
                 batch_count = 0
 
                 async def create_batch(start: int) -> None:
@@ -212,7 +229,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 await asyncio.gather(*(guarded(s) for s in starts))
                 elapsed = time.perf_counter() - t0
+                batch_cpu = cpu_seconds(server.pid) - cpu0
                 results["create_batch"] = {
+                    "server_cpu_ms_per_entity": round(batch_cpu * 1000 / max(batch_count, 1), 3),
                     "entities": batch_count,
                     "batch_size": batch_size,
                     "entities_per_s": round(batch_count / elapsed, 1) if elapsed else 0.0,

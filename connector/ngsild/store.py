@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -62,7 +64,8 @@ from connector.ngsild.query.selectors import AllOf, AnyOf, Expr, Leaf, leaves
 T = TypeVar("T")
 metadata = MetaData()
 MAX_TXT = 500
-SMALL_DEG = 0.1  # geometries up to this width/height use the point-like index branch
+CELL_DEG = 0.01  # grid cell (about 1 km): geometries up to this size are found by cell
+MAX_CELLS = 256  # a query box covering more cells scans the min_x range instead
 
 entities = Table(
     "ngsild_entity",
@@ -98,12 +101,14 @@ geo_index = Table(
     Column("entity_id", String(2048), nullable=False),
     Column("name", String(1024), nullable=False),
     Column("big", Integer, nullable=False),
+    Column("cell", Integer, nullable=True),
     Column("min_x", Float, nullable=False),
     Column("min_y", Float, nullable=False),
     Column("max_x", Float, nullable=False),
     Column("max_y", Float, nullable=False),
     Index("ix_ngsild_geo_entity", "entity_id"),
     Index("ix_ngsild_geo_box", "name", "big", "min_x", "min_y"),
+    Index("ix_ngsild_geo_cell", "name", "cell"),
 )
 
 E = entities.c
@@ -146,12 +151,13 @@ def _index_rows(
                 )
             if kind == "GeoProperty" and isinstance(inst.get("value"), dict):
                 minx, miny, maxx, maxy = bbox_of(inst["value"])
-                big = int(maxx - minx > SMALL_DEG or maxy - miny > SMALL_DEG)
+                big = int(maxx - minx > CELL_DEG or maxy - miny > CELL_DEG)
                 geos.append(
                     {
                         "entity_id": eid,
                         "name": name,
                         "big": big,
+                        "cell": None if big else cell_of(minx, miny),
                         "min_x": minx,
                         "min_y": miny,
                         "max_x": maxx,
@@ -247,17 +253,36 @@ def type_condition(expr: Expr) -> ColumnElement[bool]:
     return and_(*parts) if isinstance(expr, AllOf) else or_(*parts)
 
 
-def bbox_condition(name: str, box: BBox) -> ColumnElement[bool]:
+def cell_of(x: float, y: float) -> int:
+    """The grid cell holding a point (a small geometry is filed under its min corner)."""
+    return math.floor(x / CELL_DEG) * 20_000 + math.floor(y / CELL_DEG)
+
+
+def cells_for(box: BBox) -> list[int] | None:
+    """Cells whose small geometries may meet ``box`` (None: too many, use a range)."""
     minx, miny, maxx, maxy = box
-    small = and_(
-        G.big == 0,
-        G.min_x >= minx - SMALL_DEG,
-        G.min_x <= maxx,
-        G.min_y >= miny - SMALL_DEG,
-        G.min_y <= maxy,
-    )
+    x0, x1 = math.floor((minx - CELL_DEG) / CELL_DEG), math.floor(maxx / CELL_DEG)
+    y0, y1 = math.floor((miny - CELL_DEG) / CELL_DEG), math.floor(maxy / CELL_DEG)
+    if (x1 - x0 + 1) * (y1 - y0 + 1) > MAX_CELLS:
+        return None
+    return [x * 20_000 + y for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def bbox_condition(name: str, box: BBox) -> ColumnElement[bool]:
+    """Entities with a geometry under ``name`` whose bounding box meets ``box``."""
+    minx, miny, maxx, maxy = box
     overlap = and_(G.min_x <= maxx, G.max_x >= minx, G.min_y <= maxy, G.max_y >= miny)
-    ids = select(G.entity_id).where(G.name == name, or_(small, G.big == 1), overlap)
+    cells = cells_for(box)
+    if cells is None:
+        small = and_(G.big == 0, G.min_x >= minx - CELL_DEG, G.min_x <= maxx)
+    else:
+        small = G.cell.in_(cells)
+    # two index paths (cells of small geometries, the few big ones) joined by UNION ALL:
+    # an OR here would make SQLite read every geometry of the attribute
+    ids = union_all(
+        select(G.entity_id).where(G.name == name, small, overlap),
+        select(G.entity_id).where(G.name == name, G.big == 1, overlap),
+    )
     return E.id.in_(ids)
 
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("entity_id", sa.String(2048), nullable=False),
         sa.Column("name", sa.String(1024), nullable=False),
         sa.Column("big", sa.Integer, nullable=False),
+        sa.Column("cell", sa.Integer, nullable=True),
         sa.Column("min_x", sa.Float, nullable=False),
         sa.Column("min_y", sa.Float, nullable=False),
         sa.Column("max_x", sa.Float, nullable=False),
@@ -52,6 +53,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_ngsild_geo_entity", "ngsild_geo", ["entity_id"])
     op.create_index("ix_ngsild_geo_box", "ngsild_geo", ["name", "big", "min_x", "min_y"])
+    op.create_index("ix_ngsild_geo_cell", "ngsild_geo", ["name", "cell"])
 
 
 def downgrade() -> None:

@@ -47,6 +47,13 @@ class GeoQuery:
         return (minx, miny, maxx, maxy)
 
     def matches(self, geometry: dict[str, Any]) -> bool:
+        if self.georel == "near" and geometry.get("type") == "Point":
+            # the common case without building shapely objects
+            x, y = geometry["coordinates"][:2]
+            d = _haversine(self.shape.x, self.shape.y, x, y)
+            if self.max_distance is not None and d > self.max_distance:
+                return False
+            return not (self.min_distance is not None and d < self.min_distance)
         try:
             other = shape_of(geometry)
         except (ValueError, TypeError, KeyError):
