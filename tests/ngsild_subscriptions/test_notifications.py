@@ -194,3 +194,20 @@ async def test_deletion_trigger_and_geojson_notifications(lite: Client, receiver
     assert feature["id"] == "urn:ngsi-ld:AirQualityObserved:001"
     assert "deletedAt" in feature["properties"]
     assert receiver.received[0][0]["Content-Type"].startswith("application/geo+json")
+
+
+async def test_show_changes_carries_previous_values(lite: Client, receiver: Receiver) -> None:
+    await _subscribe(
+        lite,
+        {
+            **subscription(receiver.url, watchedAttributes=["NO2"]),
+            "notification": {"showChanges": True, "endpoint": {"uri": receiver.url}},
+        },
+    )
+    await lite.post("/entities", air(1, no2=30))
+    await lite.patch("/entities/urn:ngsi-ld:AirQualityObserved:001/attrs", {"NO2": 47})
+    notes = await receiver.wait_for(2)
+    assert "previousValue" not in notes[0]["data"][0]["NO2"]
+    changed = notes[1]["data"][0]
+    assert changed["NO2"]["value"] == 47 and changed["NO2"]["previousValue"] == 30
+    assert "previousValue" not in changed["temperature"]

@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 
 from connector.ngsild.context import CORE_URL, TermMap, term_map
 from connector.ngsild.events import ChangeEvent
+from connector.ngsild.model import CONTENT_KEY
 from connector.ngsild.query.geo import GeoQuery, parse_geoquery, shape_of
 from connector.ngsild.query.q import compile_q, parse_q
 from connector.ngsild.query.selectors import (
@@ -101,6 +102,7 @@ class Compiled:
             i["key"]: i["value"] for i in endpoint.get("notifierInfo", [])
         }
         self.timeout: float | None = endpoint.get("timeout")
+        self.show_changes = bool(note.get("showChanges", doc.get("showChanges", False)))
         wanted = note.get("attributes")
         attrs = frozenset(expand(a) for a in wanted) if wanted else None
         if scope.attributes is not None:
@@ -195,12 +197,31 @@ class Compiled:
 
     # -- rendering -----------------------------------------------------------------------
 
-    def render(self, doc: Doc) -> dict[str, Any]:
+    def render(self, doc: Doc, before: Doc | None = None) -> dict[str, Any]:
         shown = visible(doc, self.scope) or {"id": doc["id"], "type": doc.get("type", [])}
         rendered = render_entity(shown, self.tm, self.view)
+        if self.show_changes and before is not None and self.view.fmt == "normalized":
+            self._previous_values(shown, before, rendered)
         if self.accept == "application/geo+json":
             return to_feature(shown, rendered, LOCATION, None)
         return rendered
+
+    def _previous_values(self, doc: Doc, before: Doc, rendered: dict[str, Any]) -> None:
+        """showChanges: each changed instance carries its former content as previousValue
+        (previousObject, previousLanguageMap, ... by attribute type)."""
+        for name, instances in doc.items():
+            if ":" not in name or name not in before:
+                continue
+            out = rendered.get(self.tm.compact(name))
+            items = out if isinstance(out, list) else [out]
+            old = {i.get("datasetId"): i for i in before[name]}
+            for inst, item in zip(instances, items, strict=False):
+                prev = old.get(inst.get("datasetId"))
+                if not isinstance(item, dict) or prev is None or prev == inst:
+                    continue
+                key = CONTENT_KEY.get(prev.get("type", "Property"), "value")
+                if key in prev:
+                    item["previous" + key[0].upper() + key[1:]] = prev[key]
 
     def render_deleted(self, doc: Doc, at: str) -> dict[str, Any]:
         types = [self.tm.compact(t) for t in doc.get("type", [])]

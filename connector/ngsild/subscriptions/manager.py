@@ -96,7 +96,7 @@ class SubscriptionManager:
                 reason = "entityDeleted"
             else:
                 assert event.after is not None
-                data = [sub.render(event.after)]
+                data = [sub.render(event.after, event.before)]
                 reason = "newlyMatching" if event.kind == "create" else "updated"
             self.notify(sub, data, at, reason)
 

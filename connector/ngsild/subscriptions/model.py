@@ -151,8 +151,9 @@ def _notification(value: Any, allowed_hosts: list[str]) -> Doc:
     fmt = out.get("format", "normalized")
     if fmt not in FORMATS:
         raise bad_data(f"notification.format {fmt!r} is not one of {', '.join(FORMATS)}")
-    if "sysAttrs" in out and not isinstance(out["sysAttrs"], bool):
-        raise bad_data("notification.sysAttrs must be true or false")
+    for flag in ("sysAttrs", "showChanges"):
+        if flag in out and not isinstance(out[flag], bool):
+            raise bad_data(f"notification.{flag} must be true or false")
     endpoint = out.get("endpoint")
     if not isinstance(endpoint, dict):
         raise bad_data("notification.endpoint is required: an object with a uri")
