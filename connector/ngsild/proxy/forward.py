@@ -69,14 +69,17 @@ def _check_narrowed(scope: AccessScope, operation: str, method: str, accept: str
 
 
 def _narrow_query(request: web.Request, scope: AccessScope, operation: str) -> dict[str, str]:
-    """Push the type restriction upstream when the client gave none, so counts stay right."""
+    """Push the type and area restrictions upstream when the client gave none of its own, so
+    the upstream's paging and counts already reflect them (answers are filtered anyway)."""
     params = dict(request.query)
-    if (
-        operation in ("entities.query", "temporal.query")
-        and scope.entity_types is not None
-        and "type" not in params
-    ):
+    if operation not in ("entities.query", "temporal.query"):
+        return params
+    if scope.entity_types is not None and "type" not in params:
         params["type"] = ",".join(sorted(scope.entity_types))
+    if scope.area is not None and not {"georel", "geometry", "coordinates"} & set(params):
+        params["georel"] = "intersects"
+        params["geometry"] = str(scope.area["type"])
+        params["coordinates"] = json.dumps(scope.area["coordinates"], separators=(",", ":"))
     return params
 
 
