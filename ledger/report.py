@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .audit import AuditReport, TimelineEvent
 
-WIDTH, HEIGHT, MARGIN = 900, 190, 40
+WIDTH, HEIGHT, MARGIN = 900, 190, 70
 ROWS = {"record": 70, "anchor": 130}
 COLORS = {"record": "#3b6fb6", "anchor": "#2e8b57", "flagged": "#c62828"}
 
