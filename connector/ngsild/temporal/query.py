@@ -67,18 +67,6 @@ def _in_area(doc: dict[str, Any], area: Any) -> bool:
     return False
 
 
-def last_n(rows: list[HistoryRow], n: int | None, prop: str) -> list[HistoryRow]:
-    if n is None:
-        return rows
-    groups: dict[tuple[str, str | None], list[HistoryRow]] = {}
-    for row in rows:
-        groups.setdefault((row.name, row.dataset_id), []).append(row)
-    out: list[HistoryRow] = []
-    for group in groups.values():
-        out += sorted(group, key=lambda r: r.time(prop))[-n:]
-    return out
-
-
 class TemporalQueryRunner:
     def __init__(self, store: TemporalStore) -> None:
         self.store = store
@@ -92,9 +80,12 @@ class TemporalQueryRunner:
     async def run(
         self, tq: TemporalQuery, scope: AccessScope, tm: TermMap
     ) -> tuple[list[TemporalEntity], int | None]:
+        """Entities are matched page by page in id order: on the latest state in the window
+        (one row per attribute) when q, geo or an area must be checked, else on the mere
+        existence of history; only the entities of the requested page have their instances
+        read, and lastN is applied by the database."""
         shown = self._shown_names(tq, scope)
         needs_state = tq.q is not None or tq.geo is not None or scope.area is not None
-        fetch_names = None if needs_state else shown
         q_pred: Callable[[dict[str, Any]], bool] | None = (
             compile_q(tq.q, tm.expand, scope.attributes) if tq.q is not None else None
         )
@@ -109,43 +100,64 @@ class TemporalQueryRunner:
             if not batch:
                 break
             after = batch[-1][0]
-            kept = []
-            for eid, types in batch:
-                if tq.id_pattern is not None and tq.id_pattern.search(eid) is None:
-                    continue
-                if tq.types is not None and not matches_types(tq.types, set(types)):
-                    continue
-                if scope.entity_types is not None and not set(types) & scope.entity_types:
-                    continue
-                kept.append((eid, types))
-            rows = await self.store.instances([e for e, _ in kept], fetch_names, tq.window)
-            by_entity: dict[str, list[HistoryRow]] = {}
-            for row in rows:
-                by_entity.setdefault(row.entity_id, []).append(row)
+            kept = [(eid, types) for eid, types in batch if self._selected(tq, scope, eid, types)]
+            ids = [eid for eid, _ in kept]
+            if needs_state:
+                latest = await self.store.instances(ids, None, tq.window, last_n=1)
+                states: dict[str, list[HistoryRow]] = {}
+                for row in latest:
+                    states.setdefault(row.entity_id, []).append(row)
+                shown_has = {r.entity_id for r in latest if shown is None or r.name in shown}
+                hits = {
+                    eid
+                    for eid, types in kept
+                    if eid in shown_has
+                    and self._state_ok(
+                        tq, scope, q_pred, area, snapshot(eid, types, states.get(eid, []))
+                    )
+                }
+            else:
+                hits = await self.store.with_history(ids, shown, tq.window)
+            chosen: list[tuple[str, list[str]]] = []
             for eid, types in kept:
-                entity_rows = by_entity.get(eid, [])
-                if needs_state:
-                    state = snapshot(eid, types, entity_rows)
-                    if q_pred is not None and not q_pred(state):
-                        continue
-                    if tq.geo is not None and not self._geo_ok(tq, state, scope):
-                        continue
-                    if area is not None and not _in_area(state, area):
-                        continue
-                    if shown is not None:
-                        entity_rows = [r for r in entity_rows if r.name in shown]
-                if not entity_rows:
+                if eid not in hits:
                     continue
                 if tq.offset <= matched < want:
-                    page.append(
-                        TemporalEntity(
-                            eid, types, last_n(entity_rows, tq.last_n, tq.window.timeproperty)
-                        )
-                    )
+                    chosen.append((eid, types))
                 matched += 1
+            if chosen:
+                rows = await self.store.instances(
+                    [e for e, _ in chosen], shown, tq.window, last_n=tq.last_n
+                )
+                by_entity: dict[str, list[HistoryRow]] = {}
+                for row in rows:
+                    by_entity.setdefault(row.entity_id, []).append(row)
+                page += [TemporalEntity(e, t, by_entity.get(e, [])) for e, t in chosen]
             if len(batch) < PAGE or (matched >= want and not tq.count):
                 break
         return page, (matched if tq.count else None)
+
+    @staticmethod
+    def _selected(tq: TemporalQuery, scope: AccessScope, eid: str, types: list[str]) -> bool:
+        if tq.id_pattern is not None and tq.id_pattern.search(eid) is None:
+            return False
+        if tq.types is not None and not matches_types(tq.types, set(types)):
+            return False
+        return scope.entity_types is None or bool(set(types) & scope.entity_types)
+
+    def _state_ok(
+        self,
+        tq: TemporalQuery,
+        scope: AccessScope,
+        q_pred: Callable[[dict[str, Any]], bool] | None,
+        area: Any,
+        state: dict[str, Any],
+    ) -> bool:
+        if q_pred is not None and not q_pred(state):
+            return False
+        if tq.geo is not None and not self._geo_ok(tq, state, scope):
+            return False
+        return area is None or _in_area(state, area)
 
     @staticmethod
     def _geo_ok(tq: TemporalQuery, state: dict[str, Any], scope: AccessScope) -> bool:

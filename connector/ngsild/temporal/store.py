@@ -221,12 +221,9 @@ class TemporalStore:
         async with self.engine.connect() as conn:
             return [(r[0], json.loads(r[1])) for r in await conn.execute(stmt)]
 
-    async def instances(
+    def _window_conditions(
         self, entity_ids: Sequence[str], names: frozenset[str] | None, window: Window
-    ) -> list[HistoryRow]:
-        """The instances of these entities (and attributes) in the window, oldest first."""
-        if not entity_ids:
-            return []
+    ) -> list[ColumnElement[bool]]:
         column = TIME_COLUMNS[window.timeproperty]
         conds: list[ColumnElement[bool]] = [TA.entity_id.in_(list(entity_ids))]
         if names is not None:
@@ -237,23 +234,64 @@ class TemporalStore:
             conds.append(column > window.time_at)
         elif window.timerel == "between":
             conds.append(and_(column >= window.time_at, column < window.end_time_at))
+        return conds
+
+    async def with_history(
+        self, entity_ids: Sequence[str], names: frozenset[str] | None, window: Window
+    ) -> set[str]:
+        """Which of these entities have at least one instance in the window (no rows read)."""
+        if not entity_ids:
+            return set()
+        stmt = select(TA.entity_id).where(*self._window_conditions(entity_ids, names, window))
+        async with self.engine.connect() as conn:
+            return {r[0] for r in await conn.execute(stmt.distinct())}
+
+    async def instances(
+        self,
+        entity_ids: Sequence[str],
+        names: frozenset[str] | None,
+        window: Window,
+        last_n: int | None = None,
+    ) -> list[HistoryRow]:
+        """The instances of these entities (and attributes) in the window, oldest first; with
+        ``last_n`` only the newest n per attribute and datasetId, chosen by the database (a
+        window function), so a long history is never read to keep a few rows."""
+        if not entity_ids:
+            return []
+        column = TIME_COLUMNS[window.timeproperty]
         order = func.coalesce(column, TA.modified_at)
-        stmt = (
-            select(
-                TA.instance_id,
-                TA.entity_id,
-                TA.name,
-                TA.dataset_id,
-                TA.instance,
-                TA.observed_at,
-                TA.modified_at,
-                TA.created_at,
+        columns = (
+            TA.instance_id,
+            TA.entity_id,
+            TA.name,
+            TA.dataset_id,
+            TA.instance,
+            TA.observed_at,
+            TA.modified_at,
+            TA.created_at,
+        )
+        conds = self._window_conditions(entity_ids, names, window)
+        if last_n is None:
+            stmt = select(*columns, order.label("t")).where(*conds)
+        else:
+            rank = (
+                func.row_number()
+                .over(
+                    partition_by=(TA.entity_id, TA.name, TA.dataset_id),
+                    order_by=(order.desc(), TA.instance_id.desc()),
+                )
+                .label("rn")
             )
-            .where(*conds)
-            .order_by(TA.entity_id, TA.name, order, TA.instance_id)
+            ranked = select(*columns, order.label("t"), rank).where(*conds).subquery()
+            stmt = select(*[ranked.c[c.name] for c in columns], ranked.c.t).where(
+                ranked.c.rn <= last_n
+            )
+        sub = stmt.subquery()
+        final = select(*[sub.c[c.name] for c in columns]).order_by(
+            sub.c.entity_id, sub.c.name, sub.c.t, sub.c.instance_id
         )
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(final)).all()
         return [
             HistoryRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7]) for r in rows
         ]
