@@ -2,8 +2,9 @@
 geo-queries and the access scope on the state the history shows, then lastN and paging.
 
 ``q`` and geo-queries are evaluated on the entity as the selected history leaves it (the
-latest instance of each attribute within the time window), which answers "which stations had
-NO2 above 40 in this period?" without scanning instance by instance. The access scope applies
+latest instance of each attribute within the time window): "stations whose last NO2 reading
+of the period was above 40", answered from one row per attribute rather than by scanning every
+instance (a per-instance reading of q is not implemented). The access scope applies
 exactly as for current entities: hidden types are skipped, hidden attributes never shown nor
 usable in q, and entities outside the permitted area are left out.
 """
