@@ -13,12 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from web3 import Web3
 
+from connector.dsp.auth import resolver_for
 from connector.errors import ConfigError
 from connector.http.auth import accepts
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
 from connector.keys import participant_of
 from connector.management.api import MANAGEMENT_APP
+from connector.provenance.dsp_events import NegotiationRecorder
+from connector.provenance.exchange import RECEIPTS_PATH, RECORDS_PATH, ReceiptExchange
+from connector.provenance.peers import Peers
 from connector.provenance.settings import LedgerSettings, ledger_settings
 from connector.storage.schema import settings_kv
 from ledger import api as ledger_api
@@ -35,13 +39,23 @@ CONTRACT_KEY = "ledger.contract"
 class Provenance:
     """The participant's log of everything it did with other participants."""
 
-    def __init__(self, ledger: Ledger, scheduler: AnchorScheduler | None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        scheduler: AnchorScheduler | None,
+        exchange: ReceiptExchange | None = None,
+    ) -> None:
         self.ledger = ledger
         self.scheduler = scheduler
+        self.exchange = exchange
 
     async def record(self, record: Record) -> Appended:
-        """Append a record; returns once it is durable."""
-        return await self.ledger.append(record)
+        """Append a record; returns once it is durable. A record under an agreement is then owed
+        to the other party (receipt or copy), delivered in the background."""
+        done = await self.ledger.append(record)
+        if self.exchange is not None:
+            self.exchange.logged(record, done.index, record.canonical())
+        return done
 
 
 def _int_param(request: web.Request, name: str) -> int:
@@ -62,6 +76,13 @@ def _int_param(request: web.Request, name: str) -> int:
 def _ledger(request: web.Request) -> Ledger:
     provenance: Provenance = request.app[CTX].components["provenance"]
     return provenance.ledger
+
+
+def _exchange(request: web.Request) -> ReceiptExchange:
+    provenance: Provenance | None = request.app[CTX].components.get("provenance")
+    if provenance is None or provenance.exchange is None:
+        raise Problem(503, "Service Unavailable", detail="the ledger is not running")
+    return provenance.exchange
 
 
 def _proof_problem(exc: ProofError) -> Problem:
@@ -201,8 +222,15 @@ class ProvenanceComponent:
             every_seconds=cfg.anchor_every_seconds,
         )
         await scheduler.start()
-        self.provenance = Provenance(ledger, scheduler)
+        exchange = ReceiptExchange(
+            ctx, ledger, Peers(ctx.engine, resolver_for(ctx.settings)), me.did
+        )
+        self.provenance = Provenance(ledger, scheduler, exchange)
         ctx.components["provenance"] = self.provenance
+        dsp = ctx.components.get("dsp")
+        if dsp is not None:  # mounted before any component starts
+            dsp.listeners.append(NegotiationRecorder(dsp))
+        exchange.start()
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         api = root[MANAGEMENT_APP]
@@ -214,8 +242,20 @@ class ProvenanceComponent:
         api.router.add_get("/ledger/anchors", anchors)
         api.router.add_get("/ledger/receipts", receipts)
 
+        async def receive_receipts(request: web.Request) -> web.StreamResponse:
+            return await _exchange(request).receive_receipts(request)
+
+        async def receive_records(request: web.Request) -> web.StreamResponse:
+            return await _exchange(request).receive_records(request)
+
+        root.router.add_post(RECEIPTS_PATH, receive_receipts)
+        root.router.add_post(RECORDS_PATH, receive_records)
+
     async def stop(self) -> None:
         if self.provenance is not None:
+            if self.provenance.exchange is not None:
+                await self.provenance.exchange.stop()
+                await self.provenance.exchange.peers.close()
             if self.provenance.scheduler is not None:
                 await self.provenance.scheduler.stop()
             await self.provenance.ledger.close()

@@ -1,0 +1,423 @@
+"""Receipts between the two connectors of an agreement, so that neither log can lie alone.
+
+Every record logged under an agreement ends up, byte for byte, in both parties' logs, and the
+consumer countersigns the provider's receipt for it:
+
+- a record the **provider** logs: its connector issues a receipt (leaf hash, index, signed tree
+  head, inclusion proof) and sends ``POST /ledger/v1/receipts`` with the record to the consumer's
+  connector, which checks the receipt against the provider's key (from its DID document), appends
+  the same canonical record to its own log, countersigns and keeps the receipt and returns it; the
+  provider keeps the countersigned receipt too;
+- a record the **consumer** logs: its connector sends it with ``POST /ledger/v1/records`` to the
+  provider's connector, which appends it and then issues and delivers a receipt as above.
+
+Both endpoints authenticate the calling connector with a DCP token (the DSP authentication seam)
+and accept only records of an agreement both sides store, naming the caller and us as its parties.
+Deliveries run in a background task with retries and backoff; the protocol that logged the record
+never waits for them. What is still owed is derived from the database at start (records under an
+agreement without a countersigned receipt), so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from connector.dsp.auth import AuthenticationFailed
+from connector.http.context import CTX, ConnectorContext
+from connector.http.problems import Problem
+from connector.provenance.peers import AgreementParties, PeerError, Peers
+from ledger.errors import LedgerError
+from ledger.log import Ledger
+from ledger.merkle import leaf_hash
+from ledger.receipts import Receipt, countersign
+from ledger.records import Record
+from ledger.signing import verify_signature
+
+RECEIPTS_PATH = "/ledger/v1/receipts"
+RECORDS_PATH = "/ledger/v1/records"
+MAX_BATCH = 200
+MAX_ATTEMPTS = 12
+FIRST_DELAY_S = 0.25
+MAX_DELAY_S = 30.0
+PROVIDER, CONSUMER = "provider", "consumer"
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """A record of our log the peer has not yet acknowledged (receipt or copy)."""
+
+    agreement_id: str
+    index: int
+    data: bytes
+    role: str  # our role in the agreement
+    attempts: int = 0
+
+
+class ReceiptExchange:
+    """Delivers receipts (as provider) and records (as consumer); answers the peer's calls."""
+
+    def __init__(self, ctx: ConnectorContext, ledger: Ledger, peers: Peers, me: str) -> None:
+        self.ctx = ctx
+        self.ledger = ledger
+        self.peers = peers
+        self.me = me
+        self._owed: list[Owed] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._known: dict[str, dict[bytes, int]] = {}  # agreement -> leaf hash -> our index
+        self._receipted: dict[str, set[bytes]] = {}  # agreement -> countersigned leaf hashes
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._sleeping = 0
+
+    # -- what we owe -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = self.ctx.tasks.spawn(self._run(), name="ledger-receipts")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._inflight):
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    def logged(self, record: Record, index: int, data: bytes) -> None:
+        """Called after a record of ours is durable: owe it to the peer if it has one."""
+        role = self._role(record)
+        if role is None:
+            return
+        self._remember(record.agreement_id, leaf_hash(data), index)
+        self._owe([Owed(record.agreement_id, index, data, role)])
+
+    def _role(self, record: Record) -> str | None:
+        if not record.agreement_id or record.provider == record.consumer:
+            return None
+        if record.provider == self.me:
+            return PROVIDER
+        if record.consumer == self.me:
+            return CONSUMER
+        return None
+
+    def _owe(self, items: Iterable[Owed]) -> None:
+        self._owed.extend(items)
+        self._idle.clear()
+        self._wake.set()
+
+    async def settled(self, within: float = 10.0) -> bool:
+        """Wait until nothing is owed or in flight (tests and the demo use it)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), within)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _recover(self) -> None:
+        """Owe every record under an agreement that lacks a countersigned receipt."""
+        size = await self.ledger.sync()
+        countersigned = {
+            (r.agreement_id, r.leaf_hash)
+            for r in await self.ledger.receipts()
+            if r.countersignature is not None
+        }
+        owed: list[Owed] = []
+        for start in range(0, size, 1000):
+            for entry in await self.ledger.entries(start, min(size, start + 1000)):
+                try:
+                    record = Record.from_canonical(entry.data)
+                except LedgerError:
+                    continue
+                role = self._role(record)
+                if role is None or (record.agreement_id, entry.leaf_hash) in countersigned:
+                    continue
+                owed.append(Owed(record.agreement_id, entry.index, entry.data, role))
+        if owed:
+            self.ctx.log.info("ledger: %d records still owe a receipt", len(owed))
+            self._owe(owed)
+
+    async def _run(self) -> None:
+        try:
+            await self._recover()
+        except Exception as exc:  # a damaged log must not stop the connector
+            self.ctx.log.warning("ledger: receipt recovery failed: %s", exc)
+        while True:
+            self._check_idle()
+            await self._wake.wait()
+            self._wake.clear()
+            items, self._owed = self._owed, []
+            batches = await self._batches(items)
+            for (peer, role, parties), owed in batches.items():
+                for start in range(0, len(owed), MAX_BATCH):
+                    chunk = owed[start : start + MAX_BATCH]
+                    task = asyncio.create_task(self._deliver(parties, peer, role, chunk))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._done)
+
+    def _check_idle(self) -> None:
+        if not self._owed and not self._inflight and not self._sleeping:
+            self._idle.set()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.ctx.log.error("ledger: delivery failed", exc_info=task.exception())
+        self._check_idle()
+
+    async def _batches(
+        self, items: list[Owed]
+    ) -> dict[tuple[str, str, AgreementParties], list[Owed]]:
+        out: dict[tuple[str, str, AgreementParties], list[Owed]] = {}
+        for item in items:
+            parties = await self.peers.parties(item.agreement_id)
+            if parties is None:
+                self._retry([item], f"agreement {item.agreement_id} is not stored here (yet)")
+                continue
+            peer = parties.peer_of(self.me)
+            same = [p for p in out if p[0] == peer and p[1] == item.role]
+            key = same[0] if same else (peer, item.role, parties)
+            out.setdefault(key, []).append(item)
+        return out
+
+    def _retry(self, items: list[Owed], why: str) -> None:
+        again = [
+            replace(i, attempts=i.attempts + 1) for i in items if i.attempts + 1 < MAX_ATTEMPTS
+        ]
+        if len(again) < len(items):
+            self.ctx.log.warning(
+                "ledger: gave up delivering %d records (%s); retried at next start",
+                len(items) - len(again),
+                why,
+            )
+        if not again:
+            return
+        delay = min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** again[0].attempts)
+        self.ctx.log.info("ledger: delivery retried in %.1fs: %s", delay, why)
+        self._idle.clear()
+        self._sleeping += 1
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._sleeping -= 1
+            self._owe(again)
+
+        self.ctx.tasks.spawn(later(), name="ledger-receipts-retry")
+
+    async def _deliver(
+        self, parties: AgreementParties, peer: str, role: str, items: list[Owed]
+    ) -> None:
+        try:
+            if role == PROVIDER:
+                await self._send_receipts(parties, peer, items)
+            else:
+                await self._send_records(parties, peer, items)
+        except (aiohttp.ClientError, TimeoutError, PeerError, LedgerError, ValueError) as exc:
+            self._retry(items, f"{peer}: {exc}")
+
+    async def _post(self, url: str, peer: str, body: dict[str, Any]) -> tuple[int, Any]:
+        dsp = self.ctx.components.get("dsp")
+        if dsp is None:
+            raise PeerError("no DSP component: cannot authenticate to the peer")
+        token = await dsp.issuer.token_for(peer)
+        async with self.ctx.http().post(
+            url, json=body, headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
+            doc = await resp.json(content_type=None) if resp.content_length != 0 else None
+            return resp.status, doc
+
+    async def _send_receipts(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
+        issued = [await self.ledger.receipt(i.index, i.agreement_id) for i in items]
+        body = {
+            "items": [
+                {"record": i.data.decode(), "receipt": r.to_json()}
+                for i, r in zip(items, issued, strict=True)
+            ]
+        }
+        base = await self.peers.base_url(parties, self.me)
+        status, doc = await self._post(base + RECEIPTS_PATH, peer, body)
+        if status != 200 or not isinstance(doc, dict):
+            raise PeerError(f"{RECEIPTS_PATH} answered {status}: {str(doc)[:200]}")
+        results = doc.get("results")
+        if not isinstance(results, list) or len(results) != len(items):
+            raise PeerError("the peer's answer does not match the receipts sent")
+        refused: list[Owed] = []
+        problems = []
+        for item, receipt, result in zip(items, issued, results, strict=True):
+            problem = await self._keep_countersigned(peer, receipt, result)
+            if problem:
+                refused.append(item)
+                problems.append(f"record {item.index}: {problem}")
+        if refused:  # e.g. the consumer has not stored the agreement yet: try again later
+            self._retry(refused, f"{peer} refused receipts: " + "; ".join(problems[:3]))
+
+    async def _keep_countersigned(self, peer: str, issued: Receipt, result: Any) -> str | None:
+        if not isinstance(result, dict) or "receipt" not in result:
+            return str(result.get("problem") if isinstance(result, dict) else result)
+        signed = Receipt.from_json(result["receipt"])
+        if replace(signed, countersignature=None, countersigner_kid=None) != issued:
+            return "the countersigned receipt is not the one we issued"
+        if signed.countersignature is None or signed.countersigner_kid is None:
+            return "no countersignature"
+        key = await self.peers.key(peer, signed.countersigner_kid)
+        if not verify_signature(key, signed.message(), signed.countersignature):
+            return "the countersignature does not verify"
+        await self._keep(signed)
+        return None
+
+    async def _send_records(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
+        body = {"records": [i.data.decode() for i in items]}
+        base = await self.peers.base_url(parties, self.me)
+        status, doc = await self._post(base + RECORDS_PATH, peer, body)
+        if status != 202 or not isinstance(doc, dict):
+            raise PeerError(f"{RECORDS_PATH} answered {status}: {str(doc)[:200]}")
+        refused = [
+            (item, result["problem"])
+            for item, result in zip(items, doc.get("results", []), strict=False)
+            if isinstance(result, dict) and "problem" in result
+        ]
+        if refused:
+            why = "; ".join(f"record {i.index}: {p}" for i, p in refused[:3])
+            self._retry([i for i, _ in refused], f"{peer} refused records: {why}")
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    async def _index_of(self, agreement_id: str, lh: bytes) -> int | None:
+        known = self._known.get(agreement_id)
+        if known is None:
+            known = {}
+            for index in await self.ledger.store.indices_for_agreement(agreement_id):
+                known[(await self.ledger.entry(index)).leaf_hash] = index
+            self._known[agreement_id] = known
+        return known.get(lh)
+
+    def _remember(self, agreement_id: str, lh: bytes, index: int) -> None:
+        known = self._known.get(agreement_id)
+        if known is not None:
+            known.setdefault(lh, index)
+
+    async def _keep(self, receipt: Receipt) -> None:
+        """Keep one countersigned receipt per record (a retried delivery is not kept twice)."""
+        done = self._receipted.get(receipt.agreement_id)
+        if done is None:
+            done = {
+                r.leaf_hash
+                for r in await self.ledger.receipts(receipt.agreement_id)
+                if r.countersignature is not None
+            }
+            self._receipted[receipt.agreement_id] = done
+        if receipt.leaf_hash in done:
+            return
+        done.add(receipt.leaf_hash)
+        await self.ledger.keep_receipt(receipt)
+
+    async def _append_once(self, agreement_id: str, data: bytes) -> tuple[int, bool]:
+        """Our index of the record, appending it unless we already hold it."""
+        lh = leaf_hash(data)
+        async with self._lock:
+            found = await self._index_of(agreement_id, lh)
+            if found is not None:
+                return found, False
+            done = await self.ledger.append_data(data, agreement_id)
+            self._remember(agreement_id, lh, done.index)
+            return done.index, True
+
+    # -- the peer's calls --------------------------------------------------------------------
+
+    async def _caller(self, request: web.Request) -> str:
+        dsp = request.app[CTX].components.get("dsp")
+        if dsp is None:
+            raise Problem(503, "Service Unavailable", detail="DSP authentication is not running")
+        try:
+            caller = await dsp.authenticator.authenticate(request)
+        except AuthenticationFailed as exc:
+            raise Problem(
+                401,
+                "Unauthorized",
+                detail=f"send a DCP token of the agreement's other party: {exc.reason}",
+                headers={"WWW-Authenticate": 'Bearer realm="agora-ledger"'},
+            ) from None
+        return str(caller.did)
+
+    async def _items(self, request: web.Request, key: str) -> list[Any]:
+        try:
+            doc = await request.json()
+        except ValueError:
+            raise Problem(400, "Bad Request", detail="the body is not JSON") from None
+        items = doc.get(key) if isinstance(doc, dict) else None
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+            raise Problem(
+                400, "Bad Request", detail=f"'{key}' must be a list of 1 to {MAX_BATCH} items"
+            )
+        return items
+
+    async def _check_record(self, text: Any, caller: str, role_of_caller: str) -> Record:
+        """The canonical record the caller sends, if it is one of our agreement with it."""
+        if not isinstance(text, str):
+            raise PeerError("the record must be its RFC 8785 canonical JSON as a string")
+        record = Record.from_canonical(text.encode())
+        parties = await self.peers.parties(record.agreement_id) if record.agreement_id else None
+        if parties is None:
+            raise PeerError(f"no agreement '{record.agreement_id}' is stored here")
+        expected = (caller, self.me) if role_of_caller == PROVIDER else (self.me, caller)
+        if (parties.provider, parties.consumer) != expected:
+            raise PeerError("the agreement's parties are not the caller and this participant")
+        if (record.provider, record.consumer) != expected:
+            raise PeerError("the record's provider and consumer are not the agreement's parties")
+        return record
+
+    async def receive_receipts(self, request: web.Request) -> web.Response:
+        """Consumer side: check, log, countersign and keep the provider's receipts."""
+        caller = await self._caller(request)
+        results: list[dict[str, Any]] = []
+        for item in await self._items(request, "items"):
+            try:
+                results.append({"receipt": (await self._countersign(item, caller)).to_json()})
+            except (PeerError, LedgerError) as exc:
+                results.append({"problem": exc.reason})
+        return web.json_response({"results": results})
+
+    async def _countersign(self, item: Any, caller: str) -> Receipt:
+        if not isinstance(item, dict) or not isinstance(item.get("receipt"), dict):
+            raise PeerError("each item needs 'record' and 'receipt'")
+        record = await self._check_record(item.get("record"), caller, PROVIDER)
+        receipt = Receipt.from_json(item["receipt"])
+        data = record.canonical()
+        if receipt.agreement_id != record.agreement_id or receipt.leaf_hash != leaf_hash(data):
+            raise PeerError("the receipt is not for this record")
+        key = await self.peers.key(caller, receipt.tree_head.kid)
+        signed = countersign(receipt, self.ledger.signer, key)  # checks head and inclusion
+        await self._append_once(record.agreement_id, data)
+        await self._keep(signed)
+        return signed
+
+    async def receive_records(self, request: web.Request) -> web.Response:
+        """Provider side: log the consumer's records; receipts follow in the background."""
+        caller = await self._caller(request)
+        results: list[dict[str, Any]] = []
+        owed = []
+        for text in await self._items(request, "records"):
+            try:
+                record = await self._check_record(text, caller, CONSUMER)
+                data = record.canonical()
+                index, _ = await self._append_once(record.agreement_id, data)
+            except (PeerError, LedgerError) as exc:
+                results.append({"problem": exc.reason})
+                continue
+            results.append({"index": index})
+            owed.append(Owed(record.agreement_id, index, data, PROVIDER))
+        if owed:
+            self._owe(owed)
+        return web.json_response({"results": results}, status=202)

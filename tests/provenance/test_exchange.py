@@ -1,0 +1,108 @@
+"""Both parties' ledgers hold the same records of an agreement, with countersigned receipts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from ledger.audit import compare_parties
+from ledger.receipts import receipt_problems
+from tests.provenance.trade import (
+    Trade,
+    agreement_entries,
+    provenance,
+    public_key,
+    start_trade,
+)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def trade(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Trade]:
+    async with aiohttp.ClientSession() as http:
+        t = await start_trade(tmp_path_factory.mktemp("exchange"), http)
+        try:
+            yield t
+        finally:
+            await t.stop()
+
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+async def test_both_logs_hold_the_same_agreement_records(trade: Trade) -> None:
+    mine = await agreement_entries(trade.city, trade.agreement_id)
+    theirs = await agreement_entries(trade.company, trade.agreement_id)
+    assert {e.data for e in mine} == {e.data for e in theirs}
+    text = b"".join(e.data for e in mine)
+    for expected in (
+        b'"kind":"agreement"',
+        b'"kind":"access"',
+        b'"transfer:STARTED"',
+        b'"negotiation:FINALIZED"',
+        b'"negotiation:AGREED"',
+    ):
+        assert expected in text
+    city_key, company_key = public_key(trade.city), public_key(trade.company)
+    receipts = await provenance(trade.company).ledger.receipts(trade.agreement_id)
+    assert len(receipts) == len(mine)
+    for receipt in receipts:
+        assert receipt_problems(receipt, city_key, company_key) == []
+    report = compare_parties(trade.agreement_id, mine, theirs, receipts, city_key, company_key)
+    assert report.ok, report.to_json()
+    assert len(await provenance(trade.city).ledger.receipts(trade.agreement_id)) == len(mine)
+
+
+async def test_the_exchange_endpoints_need_the_peers_dcp_token(trade: Trade) -> None:
+    for path in ("/ledger/v1/receipts", "/ledger/v1/records"):
+        async with trade.company.http.post(trade.company.url + path, json={"items": []}) as resp:
+            assert resp.status == 401
+            assert resp.content_type == "application/problem+json"
+            assert (await resp.json())["status"] == 401
+
+
+async def test_a_receipt_that_does_not_verify_is_refused_and_nothing_logged(trade: Trade) -> None:
+    city, company = trade.city, trade.company
+    ledger = provenance(company).ledger
+    before = await ledger.sync()
+    entry = (await agreement_entries(city, trade.agreement_id))[0]
+    issued = (await provenance(city).ledger.receipt(entry.index, trade.agreement_id)).to_json()
+    forged = {**issued, "tree_head": {**issued["tree_head"], "size": issued["tree_head"]["size"]}}
+    forged["tree_head"]["signature"] = "00" * 64
+    stranger = {
+        "record": entry.data.decode().replace(trade.agreement_id, "urn:uuid:unknown"),
+        "receipt": issued,
+    }
+    body = {"items": [{"record": entry.data.decode(), "receipt": forged}, stranger, "junk"]}
+    token = await city.dsp.issuer.token_for(company.did)
+    async with city.http.post(
+        company.url + "/ledger/v1/receipts",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as resp:
+        assert resp.status == 200
+        results = (await resp.json())["results"]
+    assert "not signed by the provider" in results[0]["problem"]
+    assert "no agreement 'urn:uuid:unknown'" in results[1]["problem"]
+    assert "problem" in results[2]
+    assert await ledger.sync() == before
+
+
+async def test_records_from_someone_not_party_to_the_agreement_are_refused(trade: Trade) -> None:
+    """The company cannot push a record claiming to be the provider of the city's agreement."""
+    city, company = trade.city, trade.company
+    entry = (await agreement_entries(city, trade.agreement_id))[0]
+    before = await provenance(city).ledger.sync()
+    token = await company.dsp.issuer.token_for(city.did)
+    swapped = entry.data.decode().replace(city.did, "did:web:elsewhere.example")
+    async with company.http.post(
+        city.url + "/ledger/v1/records",
+        json={"records": [swapped, "{}"]},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as resp:
+        assert resp.status == 202
+        results = (await resp.json())["results"]
+    assert all("problem" in r for r in results)
+    assert await provenance(city).ledger.sync() == before
