@@ -64,3 +64,34 @@ async def test_bad_temporal_entities_store_nothing(lite: Client) -> None:
     assert (await lite.get(f"/temporal/entities/{EID}")).status == 404
     listed = await lite.get("/temporal/entities", type="AirQualityObserved", count="true")
     assert listed.body == [] and listed.headers["NGSILD-Results-Count"] == "0"
+
+
+async def test_datasets_are_kept_apart(lite: Client) -> None:
+    def inst(v: float, at: str, ds: str | None = None) -> dict[str, object]:
+        out: dict[str, object] = {"type": "Property", "value": v, "observedAt": at}
+        if ds:
+            out["datasetId"] = ds
+        return out
+
+    body = {
+        "id": EID,
+        "type": "AirQualityObserved",
+        "NO2": [
+            inst(1, "2024-01-01T00:00:00Z"),
+            inst(2, "2024-01-01T01:00:00Z"),
+            inst(10, "2024-01-01T00:30:00Z", "urn:ngsi-ld:Dataset:sensorB"),
+            inst(20, "2024-01-01T01:30:00Z", "urn:ngsi-ld:Dataset:sensorB"),
+        ],
+    }
+    assert (await lite.post("/temporal/entities", body)).status == 201
+    last = await lite.get(f"/temporal/entities/{EID}", lastN="1", options="temporalValues")
+    assert last.body["NO2"] == [
+        {"type": "Property", "values": [[2, "2024-01-01T01:00:00Z"]]},
+        {
+            "type": "Property",
+            "datasetId": "urn:ngsi-ld:Dataset:sensorB",
+            "values": [[20, "2024-01-01T01:30:00Z"]],
+        },
+    ]
+    full = await lite.get(f"/temporal/entities/{EID}")
+    assert [i["value"] for i in full.body["NO2"]] == [1, 10, 2, 20]  # in time order
