@@ -45,10 +45,22 @@ def _mark(event: TimelineEvent, x: float, flagged: bool) -> str:
     )
 
 
+def _legend() -> str:
+    items = [("record", COLORS["record"]), ("anchor", COLORS["anchor"])]
+    items.append(("record named in a discrepancy", COLORS["flagged"]))
+    parts, x = [], MARGIN
+    for label, color in items:
+        parts.append(f'<circle cx="{x}" cy="24" r="5" fill="{color}"/>')
+        parts.append(f'<text x="{x + 10}" y="28" font-size="11">{escape(label)}</text>')
+        x += 30 + 7 * len(label)
+    return "".join(parts)
+
+
 def timeline_svg(report: AuditReport) -> str:
     """An inline SVG: records on one lane, anchors on another, flagged records in red."""
     events = sorted(report.timeline, key=lambda e: e.time_ms)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img">']
+    parts.append(_legend())
     parts.append('<text x="8" y="74" font-size="11">records</text>')
     parts.append('<text x="8" y="134" font-size="11">anchors</text>')
     for y in ROWS.values():
