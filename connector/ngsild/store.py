@@ -507,8 +507,8 @@ class Store:
 
     async def query(self, plan: QueryPlan) -> tuple[list[Doc], int | None]:
         """One page of matching entities (id order) and, if asked, the total count."""
-        light = self.exact(plan) and not plan.count and plan.limit <= 100 and plan.offset <= 1000
-        return await self.read(self._query, plan, inline=light)
+        # on reader threads: even an indexed query may walk many rows before it has a page
+        return await self.read(self._query, plan)
 
     def _query(self, conn: Connection, plan: QueryPlan) -> tuple[list[Doc], int | None]:
         if self.exact(plan):
