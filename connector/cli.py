@@ -205,3 +205,12 @@ def authority_revoke(directory: Path, did: str, url: str | None) -> None:
     )
     assert isinstance(result, dict)
     click.echo(f"Revoked {did}: {len(result['revokedCredentials'])} credential(s).")
+
+
+def _register_audit() -> None:
+    from connector.audit.cli import audit
+
+    main.add_command(audit)
+
+
+_register_audit()

@@ -48,6 +48,8 @@ class Provenance:
         self.ledger = ledger
         self.scheduler = scheduler
         self.exchange = exchange
+        #: "embedded" (in-process eth-tester) or "json-rpc" (a node auditors can reach)
+        self.chain = "embedded"
 
     async def record(self, record: Record) -> Appended:
         """Append a record; returns once it is durable. A record under an agreement is then owed
@@ -159,6 +161,8 @@ async def anchors(request: web.Request) -> web.Response:
     if scheduler is not None:
         body["contract"] = scheduler.anchorer.address
         body["chain_id"] = int(scheduler.anchorer.w3.eth.chain_id)
+    # an auditor cannot reach an in-process chain: say so rather than let it look for one
+    body["chain"] = request.app[CTX].components["provenance"].chain
     return web.json_response(body)
 
 
@@ -226,6 +230,7 @@ class ProvenanceComponent:
             ctx, ledger, Peers(ctx.engine, resolver_for(ctx.settings)), me.did
         )
         self.provenance = Provenance(ledger, scheduler, exchange)
+        self.provenance.chain = "embedded" if cfg.chain == "embedded" else "json-rpc"
         ctx.components["provenance"] = self.provenance
         dsp = ctx.components.get("dsp")
         if dsp is not None:  # mounted before any component starts
