@@ -127,6 +127,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of the provider process, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def spawn(directory: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "connector", "serve", str(directory)],
@@ -179,6 +188,52 @@ class Remote:
             return data
 
 
+def dsp_only(ctx: Any) -> list[Any]:
+    """Only the management API and the DSP component: the control plane without the ledger,
+    the NGSI-LD broker and the PEP that a full connector also runs."""
+    from connector.dsp.component import DspComponent
+    from connector.management.api import ManagementApi
+
+    return [ManagementApi(), DspComponent()]
+
+
+async def control_plane_only(root: Path, http: aiohttp.ClientSession) -> list[float]:
+    """Both connectors in this process, each with only the DSP component mounted."""
+    import connector.runtime
+
+    saved = connector.runtime.default_components
+    connector.runtime.default_components = dsp_only
+    nodes: list[Node] = []
+    try:
+        for name, role in (("city-cp", "city"), ("company-cp", "company")):
+            init_participant(
+                root / name,
+                name,
+                role,
+                port=0,
+                extra_settings={"dsp": {"authentication": "self-issued"}},
+            )
+            c = Connector(load_settings(root / name, env={}))
+            await c.start()
+            nodes.append(Node(c, read_admin_key(root / name), http))
+        city, company = nodes
+        ds = await city.admin("POST", "/datasets", {"title": "AQ", "entityTypes": ["X"]})
+        pol = await city.admin("POST", "/policies", {"permission": [{"action": "use"}]})
+        offer = await city.admin("POST", "/offers", {"datasetId": ds["id"], "policyId": pol["id"]})
+        for _ in range(3):
+            await one_flow(city.connector.url, company, offer["offer"], ds["id"])
+        return sorted(
+            [
+                await one_flow(city.connector.url, company, offer["offer"], ds["id"])
+                for _ in range(SEQUENTIAL)
+            ]
+        )
+    finally:
+        connector.runtime.default_components = saved
+        for n in reversed(nodes):
+            await n.connector.stop()
+
+
 async def main() -> dict[str, Any]:
     logs.configure("ERROR", json_format=True)
     with tempfile.TemporaryDirectory(prefix="bench-dsp-") as tmp:
@@ -211,7 +266,10 @@ async def main() -> dict[str, Any]:
                 for _ in range(3):  # warm-up: DID resolution, connection pools
                     await flow()
                 base = await baseline(city_url, company)
+                cpu_before = time.process_time() + child_cpu(proc.pid)
                 lat = [await flow() for _ in range(SEQUENTIAL)]
+                cpu_ms = (time.process_time() + child_cpu(proc.pid) - cpu_before) * 1000
+
                 sem = asyncio.Semaphore(IN_FLIGHT)
 
                 async def bounded() -> float:
@@ -225,6 +283,7 @@ async def main() -> dict[str, Any]:
                 await consumer.stop()
                 proc.terminate()
                 proc.wait(20)
+            control = await control_plane_only(root, http)
     lat.sort()
     p50 = statistics.median(lat)
     p95 = lat[int(0.95 * (len(lat) - 1))]
@@ -237,6 +296,9 @@ async def main() -> dict[str, Any]:
         "auth": "self-issued DCP ID tokens",
         "p50_ms": round(p50, 2),
         "p95_ms": round(p95, 2),
+        "cpu_ms_per_flow_both_sides": round(cpu_ms / SEQUENTIAL, 1),
+        "control_plane_only_p50_ms": round(statistics.median(control), 2),
+        "control_plane_only_p95_ms": round(control[int(0.95 * (len(control) - 1))], 2),
         "flows_per_s": round(CONCURRENT / elapsed, 1),
         "in_flight": IN_FLIGHT,
         "baseline_catalog_roundtrip_p50_ms": round(base, 2),

@@ -197,6 +197,14 @@ class OutboxWorker:
             spawn(self._send_leased(list(ids)))
 
     async def _send_leased(self, ids: list[int]) -> None:
+        try:
+            await self._send_rows(ids)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the rows stay leased; a worker pass retries them after the lease
+            self.log.warning("dsp immediate send failed; the outbox will retry", exc_info=True)
+
+    async def _send_rows(self, ids: list[int]) -> None:
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
