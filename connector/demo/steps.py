@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from connector.audit.demo import auditor_audits_both_ledgers
 from connector.demo.space import DataSpace
 from connector.dsp.demo import company_acquires_air_quality
 from connector.enforcement.demo import company_uses_data_within_its_terms
@@ -70,5 +71,9 @@ STEPS: list[Step] = [
     Step(
         "Usage control: narrowed data within the terms, refusals beyond them (PEP)",
         company_uses_data_within_its_terms,
+    ),
+    Step(
+        "The auditor verifies both ledgers and their agreement records; tampering is caught",
+        auditor_audits_both_ledgers,
     ),
 ]
