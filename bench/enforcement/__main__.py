@@ -10,6 +10,10 @@ transfer; this process then plays the company's application and sends the same q
 * the transfer's access token (enforced: token + transfer state check, compiled decision,
   narrowing, atomic count consume, durable provenance record before the answer).
 
+``--record-before-answer false`` measures the connector configured to answer once the access
+record is queued rather than committed (``[policies] record_before_answer``); ``--storage
+postgres`` puts the city on PostgreSQL (``AGORA_BENCH_PG``, default ``postgres@127.0.0.1:5432``).
+
 Rounds alternate baseline and enforced for ``--seconds`` each (``--rounds``, default 3) with
 ``--concurrency`` requests in flight; the figure per mode is the median round. Target: enforced
 throughput >= 0.8 x unenforced. Prints one JSON object.
@@ -74,13 +78,19 @@ def air(i: int) -> dict[str, Any]:
     }
 
 
-def start(directory: Path, name: str, role: str) -> tuple[subprocess.Popen[bytes], str, str]:
+def start(
+    directory: Path,
+    name: str,
+    role: str,
+    storage_url: str | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], str, str]:
     from bench.ngsild.__main__ import free_port
     from connector.participant import init_participant, read_admin_key
 
     port = free_port()
-    init_participant(directory, name, role, port=port, extra_settings=DEV)
-    env = {**os.environ, "AGORA_LOGGING_LEVEL": "WARNING"}
+    init_participant(directory, name, role, port=port, storage_url=storage_url, extra_settings=DEV)
+    env = {**os.environ, "AGORA_LOGGING_LEVEL": "WARNING", **(env_extra or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector", "serve", str(directory)],
         env=env,
@@ -127,11 +137,33 @@ async def wait_up(http: aiohttp.ClientSession, url: str, seconds: float = 120.0)
     raise RuntimeError(f"the connector at {url} did not come up")
 
 
+async def create_database() -> str:
+    """A fresh PostgreSQL database for the city (AGORA_BENCH_PG, default the test server)."""
+    import uuid
+
+    import asyncpg
+
+    server = os.environ.get("AGORA_BENCH_PG", "postgres@127.0.0.1:5432")
+    user, _, hostport = server.partition("@")
+    host, _, port = hostport.partition(":")
+    name = f"agora_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(host=host, port=int(port or 5432), user=user, database="postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://{user}@{host}:{port or 5432}/{name}"
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from connector.enforcement.flow import publish_and_start
 
+    database = await create_database() if args.storage == "postgres" else None
     with tempfile.TemporaryDirectory(prefix="agora-bench-enf-") as tmp:
-        city, city_url, city_key = start(Path(tmp) / "city", "Bench City", "city")
+        durable = {"AGORA_POLICIES_RECORD_BEFORE_ANSWER": args.record_before_answer}
+        city, city_url, city_key = start(
+            Path(tmp) / "city", "Bench City", "city", database, durable
+        )
         company, company_url, company_key = start(Path(tmp) / "company", "Bench Co", "company")
         nodes = {"provider": (city_url, city_key), "consumer": (company_url, company_key)}
         try:
@@ -187,7 +219,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ratio = round(enforced / base, 3) if base else 0.0
     return {
         "benchmark": "enforced vs unenforced NGSI-LD GET (type query, 20 entities)",
-        "storage": "sqlite",
+        "storage": args.storage,
+        "record_before_answer": args.record_before_answer == "true",
         "concurrency": args.concurrency,
         "seconds_per_round": args.seconds,
         "rounds": args.rounds,
@@ -207,6 +240,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--storage", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--record-before-answer",
+        choices=["true", "false"],
+        default="true",
+        help="false: answer once the access record is queued, not committed (see settings)",
+    )
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))))
 

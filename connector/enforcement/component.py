@@ -25,6 +25,7 @@ from connector.enforcement.evidence import Evidence, on_response_prepare
 from connector.enforcement.grants import Grants
 from connector.enforcement.pep import AgreementPep
 from connector.enforcement.received import Received
+from connector.enforcement.settings import enforcement_settings
 from connector.http.context import ConnectorContext
 from connector.management.api import MANAGEMENT_APP
 from policies.usage import SqlUsageStore
@@ -33,8 +34,7 @@ from policies.usage import SqlUsageStore
 class EnforcementComponent:
     name = "enforcement"
 
-    def __init__(self, deletion_interval_s: float = 1.0) -> None:
-        self.deletion_interval_s = deletion_interval_s
+    def __init__(self) -> None:
         self.pep: AgreementPep | None = None
         self.usage: BatchingUsageStore | None = None
         self.received: Received | None = None
@@ -44,15 +44,20 @@ class EnforcementComponent:
         received_api.add_routes(root[MANAGEMENT_APP])
 
     async def start(self, ctx: ConnectorContext) -> None:
+        cfg = enforcement_settings(ctx.settings)
         dsp = ctx.components["dsp"]
         self.usage = BatchingUsageStore(SqlUsageStore(ctx.engine))
         evidence = Evidence(
-            ctx.settings.did, ctx.settings.participant.name, ctx.components["provenance"]
+            ctx.settings.did,
+            ctx.settings.participant.name,
+            ctx.components["provenance"],
+            durable=cfg.record_before_answer,
+            background=ctx.tasks,
         )
         grants = Grants(dsp.tokens, ctx.engine)
         self.pep = AgreementPep(grants, AgreementCache(ctx.engine), self.usage, evidence)
         ctx.components["ngsild.pep"] = self.pep
-        self.received = Received(ctx, self.deletion_interval_s)
+        self.received = Received(ctx, cfg.deletion_interval_s)
         ctx.components["enforcement"] = self
         ctx.tasks.spawn(self.received.run(), name="enforcement-received-deletion")
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from connector.http.context import TaskGroup
 from ledger.records import Record
 
 if TYPE_CHECKING:
@@ -53,10 +54,20 @@ def summary_hash(summary: dict[str, Any]) -> str:
 class Evidence:
     """Writes access records to the provenance ledger and performs per-access duties."""
 
-    def __init__(self, provider_did: str, provider_name: str, provenance: Any) -> None:
+    def __init__(
+        self,
+        provider_did: str,
+        provider_name: str,
+        provenance: Any,
+        *,
+        durable: bool = True,
+        background: TaskGroup | None = None,
+    ) -> None:
         self.provider_did = provider_did
         self.provider_name = provider_name
         self.provenance = provenance  # connector.provenance.component.Provenance
+        self.durable = durable or background is None
+        self.background = background
 
     def duty_details(self, access: Access) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -126,7 +137,11 @@ class Evidence:
             response_hash=summary_hash(summary),
             details=details,
         )
-        await self.provenance.record(record)
+        if self.durable:
+            await self.provenance.record(record)
+        else:  # queued for the ledger's next group commit; see enforcement.settings
+            assert self.background is not None
+            self.background.spawn(self.provenance.record(record), name="access-record")
 
     def attribution(self, access: Access) -> dict[str, str]:
         """Headers the ``attribute`` duty asks for (empty when the agreement has none)."""
