@@ -199,11 +199,16 @@ async def _included(
 
 
 async def agreement(
-    provider_url: str, consumer_url: str, agreement_id: str, access: Access
+    provider_url: str,
+    consumer_url: str,
+    agreement_id: str,
+    access: Access,
+    consumer_access: Access | None = None,
 ) -> Outcome:
     """What both parties logged about one agreement matches, with countersigned receipts, and
     the provider's log still extends every head it gave the consumer in a receipt."""
-    async with opened(provider_url, access) as p, opened(consumer_url, access) as c:
+    c_access = consumer_access or access
+    async with opened(provider_url, access) as p, opened(consumer_url, c_access) as c:
         p_head, c_head = await p.client.tree_head(), await c.client.tree_head()
         report = AuditReport(f"agreement {agreement_id}", head=p_head)
         pk, ck = p.key_or_finding(p_head, report), c.key_or_finding(c_head, report)

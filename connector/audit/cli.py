@@ -207,6 +207,11 @@ def consistency(
 @click.argument("consumer_url")
 @click.argument("agreement_id")
 @_access_options
+@click.option(
+    "--consumer-admin-key",
+    envvar="AGORA_AUDIT_CONSUMER_ADMIN_KEY",
+    help="With --admin-key: the consumer connector's admin key (default: the same key).",
+)
 @_output_options
 def agreement(
     provider_url: str,
@@ -215,13 +220,17 @@ def agreement(
     admin_key: str | None,
     via: str | None,
     via_key: str | None,
+    consumer_admin_key: str | None,
     html: Path | None,
     as_json: bool,
 ) -> None:
     """Check that provider and consumer logged the same records about AGREEMENT_ID, each with
     the consumer's countersigned receipt."""
     access = _access(admin_key, via, via_key)
-    work = checks.agreement(provider_url, consumer_url, agreement_id, access)
+    if consumer_admin_key and via:
+        raise Unusable("--consumer-admin-key goes with --admin-key, not with --via")
+    consumer = Access(admin_key=consumer_admin_key) if consumer_admin_key else None
+    work = checks.agreement(provider_url, consumer_url, agreement_id, access, consumer)
     _run("agreement", work, as_json, html)
 
 

@@ -60,7 +60,7 @@ async def test_honest_logs_pass_every_command(trade: Trade, tmp_path: Path) -> N
 
 
 async def test_agreement_records_match_across_parties(trade: Trade) -> None:
-    """With each party's own key (the operator of both, as in a test bed)."""
+    """With each party's own admin key (the operator of both, as in a test bed)."""
     ran = await _agreement(trade)
     assert ran.code == 0, ran.output
     assert ran.report["ok"] is True
@@ -68,17 +68,11 @@ async def test_agreement_records_match_across_parties(trade: Trade) -> None:
 
 
 async def _agreement(trade: Trade) -> Any:
-    """`agora audit agreement` when one key opens both ledgers: give the company the city's."""
-    company_key = trade.company.connector.settings.security.admin_key_sha256
-    city_key = trade.city.connector.settings.security.admin_key_sha256
-    trade.company.connector.settings.security.admin_key_sha256 = city_key
-    try:
-        return await agora(
-            "agreement", trade.city.url, trade.company.url, trade.agreement_id,
-            "--admin-key", trade.city.admin_key, "--json",
-        )  # fmt: skip
-    finally:
-        trade.company.connector.settings.security.admin_key_sha256 = company_key
+    return await agora(
+        "agreement", trade.city.url, trade.company.url, trade.agreement_id,
+        "--admin-key", trade.city.admin_key, "--consumer-admin-key", trade.company.admin_key,
+        "--json",
+    )  # fmt: skip
 
 
 async def _verify(trade: Trade, *extra: str) -> Any:
