@@ -17,6 +17,7 @@ from datetime import datetime
 from hashlib import sha256
 from typing import TYPE_CHECKING
 
+from .bulk import paused_gc
 from .errors import ProofError, RecordError
 from .findings import AuditReport, Discrepancy, Finding, TimelineEvent
 from .log import Ledger
@@ -58,9 +59,22 @@ def verify_log(
     """Check a whole log against its signed head (and heads it signed earlier).
 
     Each stored record is re-hashed (RFC 9162 §2.1.1 leaf hash) and compared with its stored leaf
-    hash, then the tree of recomputed leaves must have the signed root. Earlier heads bound where a
-    change happened and reveal forks and truncation.
+    hash (naming altered and moved records), then the leaf hashes must produce the signed root
+    (catching a record rewritten together with its leaf hash). Earlier heads bound where a change
+    happened and reveal forks and truncation.
     """
+    with paused_gc():
+        return _verify_log(entries, head, public_key, earlier_heads, check_canonical, subject)
+
+
+def _verify_log(
+    entries: Sequence[Entry],
+    head: TreeHead,
+    public_key: PublicKey,
+    earlier_heads: Iterable[TreeHead],
+    check_canonical: bool,
+    subject: str,
+) -> AuditReport:
     report = AuditReport(subject, checks=["signature", "leaf hashes", "root"], head=head)
     if not head.verify(public_key):
         report.add(Finding.BAD_SIGNATURE, f"tree head of size {head.size} is not validly signed")

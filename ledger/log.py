@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .bulk import paused_gc
 from .errors import ProofError, StoreError
 from .merkle import MerkleTree, leaf_hash
 from .receipts import Receipt, make_receipt
@@ -74,7 +75,9 @@ class Ledger:
         store = LedgerStore(engine, prefix)
         if create:
             await store.create_schema()
-        tree = MerkleTree(await store.leaf_hashes(0))
+        hashes = await store.leaf_hashes(0)
+        with paused_gc():
+            tree = MerkleTree(hashes)
         ledger = cls(store, signer, tree, log_id=log_id, max_batch=max_batch)
         ledger._head = await store.latest_tree_head()
         return ledger

@@ -11,10 +11,8 @@ and commits land in index order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .bulk import paused_gc
 from .errors import StoreError
 from .treehead import TreeHead
 
@@ -141,19 +140,6 @@ def make_tables(prefix: str = DEFAULT_PREFIX, metadata: MetaData | None = None) 
 #: The tables under the default prefix, for the connector's Alembic migrations.
 TABLES = make_tables()
 metadata = TABLES.metadata
-
-
-@contextlib.contextmanager
-def _bulk() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a million acyclic rows are built: its repeated
-    passes over the growing heap would otherwise triple the cost of reading a large log."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _param_marks(paramstyle: str, n: int) -> list[str]:
@@ -285,7 +271,7 @@ class LedgerStore:
                 cursor.close()
 
         async with self.engine.connect() as conn:
-            with _bulk():
+            with paused_gc():
                 return await conn.run_sync(fetch)
 
     async def leaf_hashes(self, start: int, end: int | None = None) -> list[bytes]:
@@ -299,7 +285,7 @@ class LedgerStore:
     async def entries(self, start: int = 0, end: int | None = None) -> list[Entry]:
         """Stored leaves of ``[start, end)`` in index order, exactly as stored (not checked)."""
         rows = await self._range("idx, data, leaf_hash", start, end)
-        with _bulk():
+        with paused_gc():
             return [Entry(i, bytes(d), bytes(h)) for i, d, h in rows]
 
     async def entry(self, index: int) -> Entry | None:
