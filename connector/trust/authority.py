@@ -47,6 +47,7 @@ from identity import (
 from identity.credential_service import DCP_CONTEXT, bearer
 
 REQUEST_ID_MAX = 64
+STATES = ("pending", "approving", "approved", "rejected", "failed")
 
 
 class MembershipRequest(BaseModel):
@@ -164,12 +165,37 @@ class Authority:
             )
         return claims
 
+    async def _claim(self, request_id: str) -> bool:
+        """Move a pending (or failed) request to 'approving'; exactly one replica wins."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(membership_requests)
+                .where(
+                    membership_requests.c.id == request_id,
+                    membership_requests.c.state.in_(("pending", "failed")),
+                )
+                .values(state="approving")
+            )
+        return bool(result.rowcount)
+
     async def approve(self, request_id: str) -> dict[str, Any]:
         req = await self.get_request(request_id)
         if req is None:
             raise Problem(404, "Not Found", detail=f"no membership request {request_id}")
-        if req["state"] not in ("pending", "failed"):
-            raise Problem(409, "Conflict", detail=f"request {request_id} is {req['state']}")
+        if not await self._claim(request_id):
+            current = await self.get_request(request_id)
+            state = current["state"] if current else "gone"
+            raise Problem(409, "Conflict", detail=f"request {request_id} is {state}")
+        try:
+            return await self._admit(request_id, req)
+        except BaseException:
+            # Whatever stopped the approval half-way, the request stays retryable.
+            current = await self.get_request(request_id)
+            if current is not None and current["state"] == "approving":
+                await self._decide(request_id, "failed", "the approval was interrupted")
+            raise
+
+    async def _admit(self, request_id: str, req: dict[str, Any]) -> dict[str, Any]:
         try:
             document = await self.trust.resolver.resolve(req["did"])
         except IdentityError as exc:
@@ -278,9 +304,17 @@ class Authority:
         req = await self.get_request(request_id)
         if req is None:
             raise Problem(404, "Not Found", detail=f"no membership request {request_id}")
-        if req["state"] not in ("pending", "failed"):
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(membership_requests)
+                .where(
+                    membership_requests.c.id == request_id,
+                    membership_requests.c.state.in_(("pending", "failed")),
+                )
+                .values(state="rejected", detail=reason or None, decided_at=datetime.now(UTC))
+            )
+        if not result.rowcount:
             raise Problem(409, "Conflict", detail=f"request {request_id} is {req['state']}")
-        await self._decide(request_id, "rejected", reason or None)
         found = await self.get_request(request_id)
         assert found is not None
         return found
@@ -348,8 +382,8 @@ def _request_id(request: web.Request) -> str:
 
 async def list_requests(request: web.Request) -> web.Response:
     state = request.query.get("state")
-    if state is not None and state not in ("pending", "approved", "rejected", "failed"):
-        raise Problem(400, "Bad Request", detail="state: pending, approved, rejected or failed")
+    if state is not None and state not in STATES:
+        raise Problem(400, "Bad Request", detail="state: one of " + ", ".join(STATES))
     return web.json_response(await _authority(request).list_requests(state))
 
 

@@ -61,7 +61,7 @@ membership_requests = Table(
     Column("name", Text, nullable=False),
     Column("role", String(20), nullable=False),
     Column("country", String(2), nullable=False),
-    Column("state", String(20), nullable=False),  # pending | approved | rejected | failed
+    Column("state", String(20), nullable=False),  # see connector.trust.authority.STATES
     Column("detail", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=True),

@@ -230,3 +230,28 @@ async def test_member_side_refuses_bad_applications(space: Space) -> None:
     _problem(*await member.call("POST", "/api/v1/membership", admin=False, json={}), 401)
     _problem(*await member.call("POST", "/api/v1/trust/tokens", json={"audience": "nope"}), 400)
     assert await member.trust.credentials.count() == 0
+
+
+async def test_approval_is_claimed_once_and_retryable_after_a_failure(space: Space) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    authority = await space.add("authority", "authority")
+    member = await space.add("member", "company", port=port)
+    applied = await space.onboard(member, authority)
+    path = f"/api/v1/authority/requests/{applied['requestId']}/approve"
+
+    await space.stop("member")  # its DID document cannot be fetched now
+    status, body = await authority.call("POST", path)
+    _problem(status, body, 422)
+    _, listed = await authority.call("GET", "/api/v1/authority/requests?state=failed")
+    assert [r["id"] for r in listed] == [applied["requestId"]]
+
+    member = await space.start("member")
+    first, second = await asyncio.gather(authority.call("POST", path), authority.call("POST", path))
+    assert sorted([first[0], second[0]]) == [200, 409], (first, second)
+    assert await member.trust.credentials.count() == 2
+    _, members = await authority.call("GET", "/api/v1/authority/members")
+    assert [m["did"] for m in members] == [member.did]
