@@ -15,6 +15,40 @@ from typing import Any, Protocol
 
 from connector.dsp.auth import Caller
 
+_ODRL = "http://www.w3.org/ns/odrl/2/"
+_AGORA = "https://w3id.org/agora/policy#"
+#: Left operands whose value exists only when data is requested. An unmet constraint on any
+#: other operand (the caller's credentials, the date, an unknown operand) refuses the offer.
+REQUEST_TIME = frozenset(
+    [
+        *(
+            _ODRL + name
+            for name in (
+                "purpose",
+                "count",
+                "elapsedTime",
+                "meteredTime",
+                "delayPeriod",
+                "timeInterval",
+                "percentage",
+                "absoluteSize",
+                "relativeSize",
+                "resolution",
+                "spatial",
+                "spatialCoordinates",
+                "fileFormat",
+                "deliveryChannel",
+                "systemDevice",
+                "virtualLocation",
+                "event",
+            )
+        ),
+        _AGORA + "entityType",
+        _AGORA + "attribute",
+        _AGORA + "area",
+    ]
+)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -64,10 +98,12 @@ class PoliciesDecider:
         as_dict: dict[str, Any] = report.to_dict()
         if report.permitted:
             return Decision(True, "; ".join(report.reasons) or "permit", as_dict)
-        failed = [c for c in _constraints(as_dict) if c.get("state") == "not-satisfied"]
-        if not failed and _constraints(as_dict):
-            # Every unmet constraint lacks a value that only a data request supplies (purpose,
-            # counts, the requested entity): decided per request by the PEP, not here.
+        unmet = [c for c in _constraints(as_dict) if c.get("state") != "satisfied"]
+        if unmet and all(
+            c.get("state") == "error" and c.get("left_operand") in REQUEST_TIME for c in unmet
+        ):
+            # Every unmet constraint lacks a value only a data request supplies (purpose,
+            # counts, the requested entities): the PEP decides those per request.
             return Decision(True, "deferred to the data plane: " + "; ".join(report.reasons))
         return Decision(False, "; ".join(report.reasons) or "deny", as_dict)
 

@@ -21,6 +21,7 @@ IDENTITY = {
     "did_cache_ttl_s": 0,
 }
 DCP = {"dsp": {"authentication": "dcp"}}
+CREDENTIAL_TYPE = "https://w3id.org/agora/policy#credentialType"
 
 
 async def _onboard(member: Node, authority: Node) -> None:
@@ -71,6 +72,40 @@ async def test_members_negotiate_and_transfer_with_dcp(members: tuple[Node, Node
     )
     assert status == 201
     await wait_for(company.transfer, tr["id"], {"STARTED"}, field="providerPid")
+    # the provider decides on the caller's verified credentials (policies' evaluator)
+    members_only = {
+        "permission": [
+            {
+                "action": "use",
+                "constraint": [
+                    {
+                        "leftOperand": CREDENTIAL_TYPE,
+                        "operator": "isAnyOf",
+                        "rightOperand": ["MembershipCredential"],
+                    }
+                ],
+            }
+        ]
+    }
+    mine, theirs = await negotiate(city, company, members_only)
+    assert mine["state"] == theirs["state"] == "FINALIZED", theirs
+    auditors_only = {
+        "permission": [
+            {
+                "action": "use",
+                "constraint": [
+                    {
+                        "leftOperand": CREDENTIAL_TYPE,
+                        "operator": "isAnyOf",
+                        "rightOperand": ["AuditorCredential"],
+                    }
+                ],
+            }
+        ]
+    }
+    mine, theirs = await negotiate(city, company, auditors_only)
+    assert mine["state"] == theirs["state"] == "TERMINATED"
+    assert "AuditorCredential" in theirs["error"]
 
 
 async def test_a_self_issued_token_alone_is_not_enough(

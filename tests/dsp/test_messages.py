@@ -99,3 +99,38 @@ def test_messages_expand_with_bundled_contexts_only() -> None:
     assert exc.value.code == "loading remote context failed"
     with pytest.raises(UnknownContext):
         document_loader("https://example.com/ctx")
+
+
+def _offer(left: str, op: str, right: object) -> dict[str, object]:
+    rule = {
+        "action": "use",
+        "constraint": [{"leftOperand": left, "operator": op, "rightOperand": right}],
+    }
+    return {"@id": "urn:uuid:o", "@type": "Offer", "permission": [rule]}
+
+
+CT = "https://w3id.org/agora/policy#credentialType"
+MEMBER = ({"type": ["VerifiableCredential", "MembershipCredential"]},)
+
+
+@pytest.mark.parametrize(
+    ("offer", "credentials", "permit"),
+    [
+        ({"@id": "urn:uuid:o", "@type": "Offer", "permission": [{"action": "use"}]}, (), True),
+        (_offer(CT, "isAnyOf", ["MembershipCredential"]), MEMBER, True),
+        (_offer(CT, "isAnyOf", ["AuditorCredential"]), MEMBER, False),
+        (_offer(CT, "isAnyOf", ["MembershipCredential"]), (), False),
+        (_offer("https://example.com/unknown", "eq", "x"), (), False),
+        (_offer("dateTime", "lt", "2020-01-01T00:00:00Z"), (), False),
+        (_offer("purpose", "eq", "research"), (), True),  # decided per request by the PEP
+        (_offer("count", "lteq", "10"), (), True),
+    ],
+)
+async def test_provider_decisions(
+    offer: dict[str, object], credentials: tuple[dict[str, object], ...], permit: bool
+) -> None:
+    from connector.dsp.auth import Caller
+    from connector.dsp.decisions import PoliciesDecider
+
+    decision = await PoliciesDecider().decide(offer, "urn:uuid:d", Caller("did:web:x", credentials))
+    assert decision.permit is permit, decision.reason
