@@ -46,8 +46,7 @@ async def record_json(ledger: Ledger, index: int) -> dict[str, Any]:
 
 
 async def records_by_agreement_json(ledger: Ledger, agreement_id: str) -> dict[str, Any]:
-    indices = await ledger.store.indices_for_agreement(agreement_id)
-    entries = [await ledger.entry(i) for i in indices]
+    entries = await ledger.store.entries_for_agreement(agreement_id)
     return {"agreement": agreement_id, "records": [_entry_json(e) for e in entries]}
 
 

@@ -292,6 +292,14 @@ class LedgerStore:
         found = await self.entries(index, index + 1)
         return found[0] if found else None
 
+    async def entries_for_agreement(self, agreement_id: str) -> list[Entry]:
+        """Every stored leaf logged under ``agreement_id``, in index order (one query)."""
+        r = self.tables.records
+        stmt = select(r.c.idx, r.c.data, r.c.leaf_hash).where(r.c.agreement_id == agreement_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt.order_by(r.c.idx))).all()
+        return [Entry(int(i), bytes(d), bytes(h)) for i, d, h in rows]
+
     async def indices_for_agreement(self, agreement_id: str) -> list[int]:
         r = self.tables.records
         stmt = select(r.c.idx).where(r.c.agreement_id == agreement_id).order_by(r.c.idx)
