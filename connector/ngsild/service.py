@@ -122,7 +122,7 @@ class Broker:
                         raise
                     continue
                 # committed: listeners hear of it before any writer gets its answer
-                await self.feed.publish_all(_squash(events))
+                await self.feed.publish_all(events)
                 for job, outcome in zip(group, outcomes, strict=True):
                     if not job.future.done():
                         job.future.set_result(outcome)
@@ -149,6 +149,7 @@ class Broker:
         for job in group:
             outcome = Outcome()
             outcomes.append(outcome)
+            job_events: list[ChangeEvent] = []
             for eid, change in job.changes:
                 before = current.get(eid)
                 try:
@@ -169,7 +170,9 @@ class Broker:
                     current[eid] = after
                     (outcome.created if before is None else outcome.updated).append(eid)
                 final[eid] = after
-                events.append(event_for(before, after))
+                job_events.append(event_for(before, after))
+            # one event per entity and request, as if each request had its own transaction
+            events.extend(_squash(job_events))
         deletes = [eid for eid, doc in final.items() if doc is None and eid in original]
         replaces = [doc for eid, doc in final.items() if doc is not None and eid in original]
         inserts = [doc for eid, doc in final.items() if doc is not None and eid not in original]
@@ -177,7 +180,7 @@ class Broker:
         self.store.replace(conn, replaces)
         self.store.insert(conn, inserts)
         if events:  # e.g. attribute history, committed atomically with the change
-            self.feed.in_transaction(conn, _squash(events))
+            self.feed.in_transaction(conn, events)
         return outcomes, events
 
     async def apply_one(self, entity_id: str, change: Change, scope: AccessScope) -> Outcome:
@@ -198,7 +201,7 @@ class Broker:
 
 
 def _squash(events: list[ChangeEvent]) -> list[ChangeEvent]:
-    """One event per entity and transaction (a batch may touch an id twice)."""
+    """One event per entity for one request (a batch may touch an id twice)."""
     first: dict[str, ChangeEvent] = {}
     last: dict[str, ChangeEvent] = {}
     for event in events:

@@ -327,14 +327,21 @@ class Store:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self._sync: Engine | None = None
+        self._sync_writer: Engine | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
         if not self.postgres:
             url = engine.url.set(drivername="sqlite")
-            self._sync = create_engine(
-                url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=8
-            )
+            args = {"check_same_thread": False}
+            self._sync = create_engine(url, connect_args=args, pool_size=8, max_overflow=8)
             event.listen(self._sync, "connect", _sqlite_pragmas)
+            # Writes start with BEGIN IMMEDIATE: a deferred transaction that reads first and
+            # then writes fails at once (SQLITE_BUSY_SNAPSHOT) if another connection committed
+            # in between; taking the write lock up front makes it wait (busy_timeout) instead.
+            self._sync_writer = create_engine(url, connect_args=args, pool_size=1, max_overflow=0)
+            event.listen(self._sync_writer, "connect", _sqlite_pragmas)
+            event.listen(self._sync_writer, "connect", _driver_autocommit)
+            event.listen(self._sync_writer, "begin", _begin_immediate)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="ngsild-writer")
             self._readers = ThreadPoolExecutor(2, thread_name_prefix="ngsild-reader")
 
@@ -345,13 +352,16 @@ class Store:
             self._readers.shutdown(wait=True)
             self._sync.dispose()
             self._sync = None
+        if self._sync_writer is not None:
+            self._sync_writer.dispose()
+            self._sync_writer = None
 
     async def transaction(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in one write transaction, committed when it returns."""
-        if self._sync is None:
+        if self._sync_writer is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(fn, *args)
-        sync = self._sync
+        sync = self._sync_writer
 
         def run() -> T:
             with sync.begin() as conn:
@@ -530,11 +540,12 @@ class Store:
         matched = 0
         page: list[Doc] = []
         last: str | None = None
+        size = self.PAGE if plan.count else min(self.PAGE, max(64, 2 * want))
         while True:
             stmt, order = self._select(plan, [E.id, E.doc])
             if last is not None:
                 stmt = stmt.where(order > last)
-            rows = conn.execute(stmt.order_by(order).limit(self.PAGE)).all()
+            rows = conn.execute(stmt.order_by(order).limit(size)).all()
             for eid, raw in rows:
                 last = eid
                 doc = json.loads(raw)
@@ -543,8 +554,11 @@ class Store:
                 if plan.offset <= matched < want:
                     page.append(doc)
                 matched += 1
-            if len(rows) < self.PAGE or (matched >= want and not plan.count):
+                if matched >= want and not plan.count:
+                    return page, None
+            if len(rows) < size:
                 break
+            size = self.PAGE
         return page, (matched if plan.count else None)
 
     def _accept(self, plan: QueryPlan, doc: Doc) -> bool:
@@ -619,3 +633,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _driver_autocommit(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN itself
+
+
+def _begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

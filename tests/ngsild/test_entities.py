@@ -176,3 +176,24 @@ async def test_sub_attributes_and_attribute_types(ngsi: Ngsi) -> None:
     assert len(reply.body) == 1
     reply = await ngsi.get("/entities", type="Thing", scopeQ="/Madrid")
     assert reply.body == []
+
+
+async def test_concurrent_writes_are_all_applied(ngsi: Ngsi) -> None:
+    """Many writers at once: group commit applies each change on top of the previous one."""
+    import asyncio
+
+    events = _listen(ngsi)
+    await ngsi.create(air(1, 1))
+    patches = [ngsi.call("PATCH", f"/entities/{E1}", {f"a{i}": i}) for i in range(30)]
+    creates = [ngsi.post("/entities", air(100 + i)) for i in range(30)]
+    duplicate = [ngsi.post("/entities", air(100)) for _ in range(3)]
+    replies = await asyncio.gather(*patches, *creates, *duplicate)
+    statuses = [r.status for r in replies]
+    assert statuses[:60] == [204] * 30 + [201] * 30
+    assert sorted(statuses[60:]) == [409, 409, 409]
+    got = (await ngsi.get(f"/entities/{E1}", options="keyValues")).body
+    assert all(got[f"a{i}"] == i for i in range(30))
+    listed = await ngsi.get("/entities", type="AirQualityObserved", count="true", limit="0")
+    assert listed.headers["NGSILD-Results-Count"] == "31"
+    kinds = [e.kind for e in events]
+    assert kinds.count("create") == 31 and kinds.count("update") == 30
