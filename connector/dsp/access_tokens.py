@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connector.dsp.auth import LocalIdentity
 from connector.dsp.tables import agreements, transfers
 from connector.dsp.transfer_states import TState
+from connector.http.context import ConnectorContext
 
 TOKEN_TYP = "agora-transfer+jwt"
 DEFAULT_TTL_S = 600
@@ -135,3 +136,9 @@ class AccessTokens:
             target=agreement.target,
             expires_at=float(claims["exp"]),
         )
+
+
+async def verify_access_token(ctx: ConnectorContext, token: str) -> TransferGrant:
+    """The PEP's entry point: the grant behind ``token`` on this connector, or AccessDenied."""
+    tokens: AccessTokens = ctx.components["dsp"].tokens
+    return await tokens.verify_access_token(token)

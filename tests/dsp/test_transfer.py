@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from connector.dsp import messages as m
-from connector.dsp.access_tokens import AccessDenied
+from connector.dsp.access_tokens import AccessDenied, verify_access_token
 from connector.dsp.tables import transfers
 from connector.dsp.validation import validate
 from tests.dsp.helpers import Node, db_state, negotiate, signed, wait_for
@@ -41,7 +41,8 @@ async def test_pull_transfer_hands_a_token_bound_to_the_agreement(
     assert address["endpoint"] == city.url + "/ngsi-ld/v1"
     props = m.endpoint_properties(address)
     assert props["authType"] == "bearer"
-    grant = await city.dsp.tokens.verify_access_token(props["authorization"])
+    assert city.connector.ctx is not None
+    grant = await verify_access_token(city.connector.ctx, props["authorization"])
     assert grant.agreement_id == consumer["agreementId"]
     assert grant.transfer_id == provider["id"]
     assert grant.consumer_did == company.did
