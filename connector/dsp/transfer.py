@@ -175,6 +175,9 @@ class Transfers:
                 "a push transfer needs the consumer's dataAddress",
                 consumer_pid=cpid,
             )
+        if fmt == FORMAT_PUSH:
+            # the provider's subscription will call this endpoint: same allow-list as callbacks
+            dsp.check_callback(msg["dataAddress"].get("endpoint"), AREA, consumer_pid=cpid)
         d = digest("transfer-request", msg)
         async with dsp.transaction() as conn:
             existing = (

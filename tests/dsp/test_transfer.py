@@ -128,6 +128,15 @@ async def test_transfer_request_needs_a_finalized_agreement_of_the_caller(
     )
     status, body = await signed(company, city, "POST", "/transfers/request", evil)
     assert status == 400 and body["code"] == "CallbackAddressRefused"
+    push = m.transfer_request(
+        "urn:uuid:t-5",
+        mine["agreementId"],
+        "NGSI-LD-PUSH",
+        company.dsp_url,
+        m.data_address("https://uri.etsi.org/ngsi-ld/v1", "http://169.254.169.254/latest"),
+    )
+    status, body = await signed(company, city, "POST", "/transfers/request", push)
+    assert status == 400 and body["code"] == "CallbackAddressRefused"
     # the provider itself (another DID) may not use the company's agreement
     ok = m.transfer_request("urn:uuid:t-4", mine["agreementId"], "NGSI-LD-PULL", company.dsp_url)
     status, body = await signed(city, city, "POST", "/transfers/request", ok)
