@@ -36,7 +36,7 @@ from connector.provenance.peers import AgreementParties, PeerError, Peers
 from ledger.errors import LedgerError
 from ledger.log import Ledger
 from ledger.merkle import leaf_hash
-from ledger.receipts import Receipt, countersign
+from ledger.receipts import Receipt, countersign, make_receipt
 from ledger.records import Record
 from ledger.signing import verify_signature
 
@@ -239,7 +239,18 @@ class ReceiptExchange:
             return resp.status, doc
 
     async def _send_receipts(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
-        issued = [await self.ledger.receipt(i.index, i.agreement_id) for i in items]
+        head = await self.ledger.tree_head()  # one signed head for the whole batch
+        tree = self.ledger.tree
+        issued = [
+            make_receipt(
+                tree.leaf(i.index),
+                i.index,
+                head,
+                tree.inclusion_proof(i.index, head.size),
+                i.agreement_id,
+            )
+            for i in items
+        ]
         body = {
             "items": [
                 {"record": i.data.decode(), "receipt": r.to_json()}
@@ -297,9 +308,12 @@ class ReceiptExchange:
     async def _index_of(self, agreement_id: str, lh: bytes) -> int | None:
         known = self._known.get(agreement_id)
         if known is None:
+            indices = await self.ledger.store.indices_for_agreement(agreement_id)
+            if indices and max(indices) >= self.ledger.tree.size:
+                await self.ledger.sync()
             known = {}
-            for index in await self.ledger.store.indices_for_agreement(agreement_id):
-                known[(await self.ledger.entry(index)).leaf_hash] = index
+            for index in indices:  # leaf hashes from the in-memory tree: no row reads
+                known.setdefault(self.ledger.tree.leaf(index), index)
             self._known[agreement_id] = known
         return known.get(lh)
 
