@@ -1,9 +1,12 @@
 """The broker's operations on stored entities, independent of HTTP.
 
-Every write runs as: load the affected entities in one transaction, compute the new stored
-forms in Python (pure functions of :mod:`connector.ngsild.model`), write them, commit, and only
-then publish the change events. Batch operations report per entity; an entity that fails
-validation or a precondition is never written.
+Every write is a list of per-entity *changes* (pure functions: current stored form or None ->
+new stored form or None, raising an NGSI-LD error to refuse). Writes arriving together are
+group-committed: one transaction loads the affected entities, applies each request's changes
+in arrival order, writes the results, lets in-transaction listeners (attribute history) add
+their rows, and commits; only then are the change events published and the requests answered.
+Each request keeps its own outcome; an entity that fails validation, a precondition or the
+access scope is never written.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shapely.geometry import shape
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -23,11 +27,13 @@ from connector.ngsild.model import (
     Doc,
     Instance,
     attribute_names,
+    check_geometry,
     merge_instances,
     now_iso,
     put_instances,
 )
 from connector.ngsild.pep import AccessScope
+from connector.ngsild.query.geo import bbox_of
 from connector.ngsild.store import QueryPlan, Store
 
 
@@ -190,7 +196,21 @@ class Broker:
         return outcome
 
     async def get(self, entity_id: str, scope: AccessScope) -> Doc:
-        doc = await self.store.get(entity_id)
+        if scope.unrestricted:
+            doc = await self.store.get(entity_id)
+        else:  # the scope's types and area apply in the store query, as for any query
+            plan = QueryPlan(
+                ids=[entity_id],
+                limit=1,
+                allowed_types=scope.entity_types,
+                allowed_attrs=scope.attributes,
+            )
+            if scope.area is not None:
+                area = check_geometry(scope.area, "access area")
+                plan.area = shape(area)
+                plan.area_box = bbox_of(area)
+            docs, _ = await self.store.query(plan)
+            doc = docs[0] if docs else None
         shown = visible(doc, scope) if doc is not None else None
         if shown is None:
             raise not_found(f"no entity {entity_id}")

@@ -91,6 +91,7 @@ async def test_narrowed_scope_narrows_reads(ngsi_lite: Ngsi) -> None:
     assert (await n.get("/entities", type="ParkingSpot")).body == []
     # retrieve: hidden type is 404, visible entity without hidden attributes
     assert (await n.get("/entities/urn:ngsi-ld:ParkingSpot:001")).status == 404
+    assert (await n.get("/entities/urn:ngsi-ld:AirQualityObserved:002")).status == 404  # area
     got = (await n.get("/entities/urn:ngsi-ld:AirQualityObserved:001")).body
     assert set(got) == {"id", "type", "NO2", "location"}
     # batch query
