@@ -82,6 +82,7 @@ class ReceiptExchange:
     # -- what we owe -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._idle.clear()  # until the recovery pass has run
         self._task = self.ctx.tasks.spawn(self._run(), name="ledger-receipts")
 
     async def stop(self) -> None:

@@ -8,8 +8,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from connector.provenance.exchange import ReceiptExchange
 from ledger.audit import compare_parties
 from ledger.receipts import receipt_problems
+from ledger.records import Record
 from tests.provenance.trade import (
     Trade,
     agreement_entries,
@@ -106,3 +108,31 @@ async def test_records_from_someone_not_party_to_the_agreement_are_refused(trade
         results = (await resp.json())["results"]
     assert all("problem" in r for r in results)
     assert await provenance(city).ledger.sync() == before
+
+
+async def test_what_a_stopped_process_still_owed_is_delivered_at_start(trade: Trade) -> None:
+    """A record whose delivery never happened (the process stopped first) is found in the
+    database by the next process's exchange and reaches the consumer with its receipt."""
+    city = provenance(trade.city)
+    assert city.exchange is not None and trade.city.connector.ctx is not None
+    late = Record(
+        provider=trade.city.did,
+        consumer=trade.company.did,
+        agreement_id=trade.agreement_id,
+        action="read",
+        decision="permit",
+    )
+    done = await city.ledger.append(late)  # bypasses Provenance.record: nothing is queued
+    restarted = ReceiptExchange(
+        trade.city.connector.ctx, city.ledger, city.exchange.peers, trade.city.did
+    )
+    restarted.start()
+    try:
+        assert await restarted.settled(20.0)
+        await trade.settle()
+    finally:
+        await restarted.stop()
+    receipts = await provenance(trade.company).ledger.receipts(trade.agreement_id)
+    assert done.leaf_hash in {r.leaf_hash for r in receipts}
+    theirs = await agreement_entries(trade.company, trade.agreement_id)
+    assert late.canonical() in {e.data for e in theirs}
