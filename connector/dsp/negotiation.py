@@ -30,7 +30,7 @@ from connector.dsp.negotiation_states import (
     next_state,
 )
 from connector.dsp.outbox import enqueue
-from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, record_change
+from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, record_change, serialize_on
 from connector.dsp.tables import agreements, negotiations, received
 
 KIND = "negotiation"
@@ -220,6 +220,7 @@ class Negotiations:
         offer = msg["offer"]
         d = digest("request", msg)
         async with dsp.transaction() as conn:
+            await serialize_on(conn, "negotiation-request", caller.did, cpid)
             existing = (
                 await conn.execute(
                     select(negotiations).where(
@@ -288,6 +289,7 @@ class Negotiations:
         callback = dsp.check_callback(msg.get("callbackAddress"), AREA, provider_pid=ppid)
         d = digest("offers", msg)
         async with dsp.transaction() as conn:
+            await serialize_on(conn, "negotiation-offer", caller.did, ppid)
             existing = (
                 await conn.execute(
                     select(negotiations).where(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import rfc8785
 from aiohttp import web
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp.auth import Caller, CallerAuthenticator, LocalIdentity, TokenIssuer
@@ -49,6 +50,16 @@ def record_change(conn: AsyncConnection, kind: str, pid: str, state: str) -> Non
     changes = conn.info.get(CHANGES)
     if changes is not None:
         changes.append(StateChange(kind, pid, state))
+
+
+async def serialize_on(conn: AsyncConnection, *parts: str) -> None:
+    """On PostgreSQL, hold a transaction-scoped advisory lock on ``parts``: two replicas that
+    receive the same initial message at once then create one process, not two. (On SQLite our
+    writers are already serialized by the component's lock.)"""
+    if conn.dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256("\0".join(parts).encode()).digest()[:8], "big") >> 1
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def now() -> datetime:

@@ -20,7 +20,7 @@ from connector.dsp.negotiation import remember, seen
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import enqueue
 from connector.dsp.push import PushTransfer
-from connector.dsp.runtime import Dsp, digest, now, record_change
+from connector.dsp.runtime import Dsp, digest, now, record_change, serialize_on
 from connector.dsp.tables import agreements, negotiations, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 
@@ -180,6 +180,7 @@ class Transfers:
             dsp.check_callback(msg["dataAddress"].get("endpoint"), AREA, consumer_pid=cpid)
         d = digest("transfer-request", msg)
         async with dsp.transaction() as conn:
+            await serialize_on(conn, "transfer-request", caller.did, cpid)
             existing = (
                 await conn.execute(
                     select(transfers).where(

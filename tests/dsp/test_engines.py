@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import jwt
 
 from connector.dsp import messages as m
@@ -47,6 +49,13 @@ async def test_consumer_initiated_negotiation_ends_finalized_on_both_engines(
     msg = m.transfer_request("urn:uuid:t", long, "NGSI-LD-PULL", company.dsp_url)
     status, body = await signed(company, city, "POST", "/transfers/request", msg)
     assert status == 400, body
+    # the same initial request arriving five times at once creates one negotiation
+    msg = m.contract_request("urn:uuid:burst", offer, callback_address=company.dsp_url)
+    answers = await asyncio.gather(
+        *(signed(company, city, "POST", "/negotiations/request", msg) for _ in range(5))
+    )
+    assert {status for status, _ in answers} == {201}, answers
+    assert len({body["providerPid"] for _, body in answers}) == 1
 
 
 async def test_catalog_pages_with_link_headers(pair: tuple[Node, Node]) -> None:
