@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.dsp.access_tokens import TransferGrant
-from connector.dsp.tables import datasets
+from connector.dsp.tables import agreements, datasets
 from connector.ngsild.context import CORE
 from policies import CompiledPolicy, Narrowing, compile_policy, parse_policy
 from policies.explain import describe_duty
@@ -200,6 +200,26 @@ class AgreementCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return entry
+
+    async def by_id(self, agreement_id: str) -> CompiledAgreement | None:
+        """The compiled agreement without a token (e.g. for a subscription's notifications)."""
+        hit = self._entries.get(agreement_id)
+        if hit is not None:
+            return await asyncio.shield(hit)
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        agreements.c.agreement, agreements.c.target, agreements.c.consumer_did
+                    ).where(agreements.c.id == agreement_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        grant = TransferGrant(
+            agreement_id, "", row.consumer_did, json.loads(row.agreement), row.target, 0.0
+        )
+        return await self.get(grant)
 
     async def _load(self, grant: TransferGrant) -> CompiledAgreement:
         async with self.engine.connect() as conn:

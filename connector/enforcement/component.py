@@ -23,6 +23,7 @@ from connector.enforcement.agreements import AgreementCache
 from connector.enforcement.counters import BatchingUsageStore
 from connector.enforcement.evidence import Evidence, on_response_prepare
 from connector.enforcement.grants import Grants
+from connector.enforcement.notifications import AgreementNotificationGuard
 from connector.enforcement.pep import AgreementPep
 from connector.enforcement.received import Received
 from connector.enforcement.settings import enforcement_settings
@@ -56,7 +57,9 @@ class EnforcementComponent:
         )
         grants = Grants(dsp.tokens, ctx.engine)
         self.pep = AgreementPep(grants, AgreementCache(ctx.engine), self.usage, evidence)
+        self.pep.notifications = AgreementNotificationGuard(self.pep, ctx.engine)
         ctx.components["ngsild.pep"] = self.pep
+        ctx.components["ngsild.notification_guard"] = self.pep.notifications
         self.received = Received(ctx, cfg.deletion_interval_s)
         ctx.components["enforcement"] = self
         ctx.tasks.spawn(self.received.run(), name="enforcement-received-deletion")

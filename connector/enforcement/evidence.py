@@ -94,8 +94,14 @@ class Evidence:
         """Append the access record (once per request); returns when it is durable."""
         if access.recorded:
             return
-        access.recorded = True
         body = await request.read() if request.body_exists else b""
+        await self.write(access, request_hash(request.method, request.path_qs, body), summary)
+
+    async def write(self, access: Access, req_hash: str, summary: dict[str, Any]) -> None:
+        """Append the record of ``access`` (once) with the given request hash."""
+        if access.recorded:
+            return
+        access.recorded = True
         scope = access.scope
         details: dict[str, Any] = {
             "operation": access.operation,
@@ -133,7 +139,7 @@ class Evidence:
             agreement_id=access.grant.agreement_id,
             action=access.action,
             decision=access.decision,
-            request_hash=request_hash(request.method, request.path_qs, body),
+            request_hash=req_hash,
             response_hash=summary_hash(summary),
             details=details,
         )

@@ -44,6 +44,7 @@ from connector.dsp.access_tokens import AccessDenied, TransferGrant
 from connector.enforcement.agreements import AgreementCache, CompiledAgreement, ScopeLimits
 from connector.enforcement.evidence import Evidence
 from connector.enforcement.grants import Grants
+from connector.enforcement.notifications import AgreementNotificationGuard
 from connector.http.auth import ADMIN, PRINCIPAL_KEY, Principal, bearer_token, is_admin_key
 from connector.http.problems import Problem
 from connector.ngsild.pep import FULL_ACCESS, READ_OPERATIONS, AccessScope
@@ -134,6 +135,7 @@ class AgreementPep:
         self.usage = usage
         self.evidence = evidence
         self.overlap = overlap
+        self.notifications: AgreementNotificationGuard | None = None
 
     async def scope_for(
         self, request: web.Request, operation: str, target_types: set[str] | None
@@ -198,6 +200,9 @@ class AgreementPep:
         if access is None:
             return  # the owner: nothing to enforce or record
         await self.settle(request, access)
+        if operation == "subscription.create" and self.notifications is not None:
+            for subscription_id in response_summary.get("ids", []):
+                await self.notifications.bind(subscription_id, access.grant)
         await self.evidence.record(request, access, response_summary)
 
     async def settle(self, request: web.Request, access: Access) -> None:
@@ -226,6 +231,50 @@ class AgreementPep:
             type_=FORBIDDEN_TYPE,
             agreementId=access.grant.agreement_id,
         )
+
+    def evaluate(
+        self,
+        access: Access,
+        limits: ScopeLimits,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+        purpose: str | None,
+        requested_types: set[str] | None = None,
+    ) -> Verdict:
+        """The compiled decision for this access (no I/O); :class:`Refusal` if not permitted.
+        Sets the duties the access owes."""
+        agreement = access.agreement
+        values: dict[str, Any] = {"recipient": access.grant.consumer_did}
+        if purpose:
+            values["purpose"] = purpose_iri(purpose)
+        if types is not None:
+            values["ngsi-ld:entityType"] = _names(types, limits)
+        elif requested_types:
+            values["ngsi-ld:entityType"] = sorted(requested_types)
+        if limits.attributes is not None:
+            values["ngsi-ld:attribute"] = _names(
+                attrs if attrs is not None else limits.attributes, limits
+            )
+        if limits.area is not None:
+            values["ngsi-ld:area"] = limits.area
+        compiled = agreement.compiled
+        ev_request = EvaluationRequest.create(
+            access.action, target=agreement.target, assignee=access.grant.consumer_did
+        )
+        world = World(values=values, fulfilled=agreement.deferred, agreement_start=agreement.start)
+        verdict = compiled.decide(ev_request, world)
+        if not verdict.permitted:
+            text = explain_report(compiled.explain(ev_request, world), world)
+            if any(op in json.dumps(access.grant.agreement) for op in _claim_markers()):
+                text += (
+                    " (credential constraints are checked when the agreement is negotiated; "
+                    "the data plane has no verified claims of the caller)"
+                )
+            raise Refusal(text)
+        owed = [d if isinstance(d, str) else d.key for d in verdict.pending_duties]
+        owed += [k for k in agreement.deferred if k in agreement.duties]
+        access.pending_duties = tuple(dict.fromkeys(owed))
+        return verdict
 
     async def _confirm(self, access: Access, verdict: Verdict) -> None:
         """The transfer still STARTED and every counter consumed, concurrently; a consumed
@@ -298,41 +347,9 @@ class AgreementPep:
             attrs = attrs & requested_attrs
         if access.operation == "entity.retrieve" and limits.area is not None:
             await _require_inside(request, limits.area)
-        values: dict[str, Any] = {"recipient": access.grant.consumer_did}
-        purpose = request.headers.get(PURPOSE_HEADER)
-        if purpose:
-            values["purpose"] = purpose_iri(purpose)
-        if types is not None:
-            values["ngsi-ld:entityType"] = _names(types, limits)
-        elif requested_types:
-            values["ngsi-ld:entityType"] = sorted(requested_types)
-        if limits.attributes is not None:
-            values["ngsi-ld:attribute"] = _names(
-                attrs if attrs is not None else limits.attributes, limits
-            )
-        if limits.area is not None:
-            values["ngsi-ld:area"] = limits.area
-        compiled = agreement.compiled
-        ev_request = EvaluationRequest.create(
-            access.action, target=agreement.target, assignee=access.grant.consumer_did
+        verdict = self.evaluate(
+            access, limits, types, attrs, request.headers.get(PURPOSE_HEADER), requested_types
         )
-        world = World(
-            values=values,
-            fulfilled=agreement.deferred,
-            agreement_start=agreement.start,
-        )
-        verdict = compiled.decide(ev_request, world)
-        if not verdict.permitted:
-            text = explain_report(compiled.explain(ev_request, world), world)
-            if any(op in json.dumps(access.grant.agreement) for op in _claim_markers()):
-                text += (
-                    " (credential constraints are checked when the agreement is negotiated; "
-                    "the data plane has no verified claims of the caller)"
-                )
-            raise Refusal(text)
-        owed = [d if isinstance(d, str) else d.key for d in verdict.pending_duties]
-        owed += [k for k in agreement.deferred if k in agreement.duties]
-        access.pending_duties = tuple(dict.fromkeys(owed))
         scope = AccessScope(
             entity_types=types,
             attributes=attrs,

@@ -30,4 +30,15 @@ received = Table(
     Column("deleted_at", Float, nullable=True),
 )
 
-__all__ = ["metadata", "received", "usage_counters"]
+#: Subscriptions created with a transfer access token: their notifications stay under the
+#: agreement (transfer still STARTED, terms still met, counted, recorded).
+subscriptions = Table(
+    "enforcement_subscriptions",
+    metadata,
+    Column("subscription_id", String(2048), primary_key=True),
+    Column("agreement_id", String(300), nullable=False),
+    Column("transfer_id", String(200), nullable=False),
+    Column("consumer_did", Text, nullable=False),
+)
+
+__all__ = ["metadata", "received", "subscriptions", "usage_counters"]

@@ -1,5 +1,6 @@
-"""Usage control: the usage counters of ``policies.usage.SqlUsageStore`` and the consumer's
-record of data it received under an agreement (for ``delete`` duties).
+"""Usage control: the usage counters of ``policies.usage.SqlUsageStore``, the consumer's
+record of data it received under an agreement (for ``delete`` duties), and which agreement and
+transfer each subscription made with an access token belongs to (for its notifications).
 
 Revision ID: 0007_usage
 Revises: 0001_runtime
@@ -42,9 +43,17 @@ def upgrade() -> None:
     op.create_index(
         "ix_enforcement_received_due", "enforcement_received", ["deleted_at", "delete_at"]
     )
+    op.create_table(
+        "enforcement_subscriptions",
+        sa.Column("subscription_id", sa.String(2048), primary_key=True),
+        sa.Column("agreement_id", sa.String(300), nullable=False),
+        sa.Column("transfer_id", sa.String(200), nullable=False),
+        sa.Column("consumer_did", sa.Text, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("enforcement_subscriptions")
     op.drop_index("ix_enforcement_received_due", "enforcement_received")
     op.drop_table("enforcement_received")
     op.drop_table("policy_usage_counters")
