@@ -6,7 +6,8 @@ for subscriptions created with a transfer access token (their binding to agreeme
 is stored when the PEP permits the creation): the transfer must still be STARTED (read from the
 database, as for requests), the agreement must still permit ``read`` now (time windows, purpose
 as declared when subscribing), a ``count`` unit is consumed per notification, and each decision
-is a provenance record (kind ``access``, operation ``notification``). No binding — e.g. a
+is a provenance record (kind ``access``, operation ``notification``). The purpose is the
+``Agora-Purpose`` declared when subscribing. No binding — e.g. a
 subscription made by someone other than the owner before this component existed — means no
 notification (fail closed). The owner's own subscriptions (admin key) are not restricted.
 """
@@ -34,6 +35,7 @@ class Binding:
     agreement_id: str
     transfer_id: str
     consumer_did: str
+    purpose: str | None = None
 
 
 class AgreementNotificationGuard:
@@ -42,14 +44,17 @@ class AgreementNotificationGuard:
         self.engine = engine
         self._bindings: dict[str, Binding] = {}
 
-    async def bind(self, subscription_id: str, grant: TransferGrant) -> None:
-        binding = Binding(grant.agreement_id, grant.transfer_id, grant.consumer_did)
+    async def bind(
+        self, subscription_id: str, grant: TransferGrant, purpose: str | None = None
+    ) -> None:
+        binding = Binding(grant.agreement_id, grant.transfer_id, grant.consumer_did, purpose)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(subscriptions).values(
             subscription_id=subscription_id,
             agreement_id=binding.agreement_id,
             transfer_id=binding.transfer_id,
             consumer_did=binding.consumer_did,
+            purpose=purpose,
         )
         async with self.engine.begin() as conn:
             await conn.execute(stmt.on_conflict_do_nothing(index_elements=["subscription_id"]))
@@ -68,7 +73,7 @@ class AgreementNotificationGuard:
         if row is None:
             return None
         found = self._bindings[subscription_id] = Binding(
-            row.agreement_id, row.transfer_id, row.consumer_did
+            row.agreement_id, row.transfer_id, row.consumer_did, row.purpose
         )
         return found
 
@@ -93,7 +98,11 @@ class AgreementNotificationGuard:
             if limits is None:
                 raise Refusal("denied — no permission of this agreement covers 'read'")
             verdict = self.pep.evaluate(
-                access, limits, restriction.entity_types, restriction.attributes, None
+                access,
+                limits,
+                restriction.entity_types,
+                restriction.attributes,
+                binding.purpose,
             )
             await self.pep._confirm(access, verdict)
         except AccessDenied:

@@ -202,7 +202,9 @@ class AgreementPep:
         await self.settle(request, access)
         if operation == "subscription.create" and self.notifications is not None:
             for subscription_id in response_summary.get("ids", []):
-                await self.notifications.bind(subscription_id, access.grant)
+                await self.notifications.bind(
+                    subscription_id, access.grant, request.headers.get(PURPOSE_HEADER)
+                )
         await self.evidence.record(request, access, response_summary)
 
     async def settle(self, request: web.Request, access: Access) -> None:

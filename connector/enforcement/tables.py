@@ -39,6 +39,7 @@ subscriptions = Table(
     Column("agreement_id", String(300), nullable=False),
     Column("transfer_id", String(200), nullable=False),
     Column("consumer_did", Text, nullable=False),
+    Column("purpose", Text, nullable=True),  # Agora-Purpose declared when subscribing
 )
 
 __all__ = ["metadata", "received", "subscriptions", "usage_counters"]

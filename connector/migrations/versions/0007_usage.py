@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("agreement_id", sa.String(300), nullable=False),
         sa.Column("transfer_id", sa.String(200), nullable=False),
         sa.Column("consumer_did", sa.Text, nullable=False),
+        sa.Column("purpose", sa.Text, nullable=True),
     )
 
 
