@@ -41,6 +41,7 @@ from connector.dsp.openapi import openapi_document
 from connector.dsp.outbox import Delivery, OutboxWorker, release_leases
 from connector.dsp.provenance import LedgerRecorder
 from connector.dsp.push import RecordOnlyPush
+from connector.dsp.retention import prune_forever
 from connector.dsp.runtime import BASE_PATH, DSP_KEY, Dsp
 from connector.dsp.settings import dsp_settings
 from connector.dsp.transfer import Transfers
@@ -241,6 +242,8 @@ class DspComponent:
             url_allowed=url_allowed,
         )
         ctx.tasks.spawn(dsp.worker.run(), name="dsp-outbox")
+        retention_s = dsp_settings(ctx.settings).retention_days * 86_400
+        ctx.tasks.spawn(prune_forever(ctx.engine, retention_s, ctx.log), name="dsp-retention")
 
     async def stop(self) -> None:
         if self._self_issued is not None:

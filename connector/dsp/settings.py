@@ -24,6 +24,8 @@ class DspSettings(BaseModel):
 
     authentication: Literal["dcp", "self-issued"] = "dcp"
     access_token_ttl_s: int = Field(default=600, ge=30, le=86_400)
+    #: Delivered outbox rows and message digests of ended processes are kept this long.
+    retention_days: float = Field(default=30.0, gt=0)
 
 
 def dsp_settings(settings: Settings) -> DspSettings:

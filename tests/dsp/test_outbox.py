@@ -232,3 +232,54 @@ async def test_a_host_no_longer_allowed_is_never_contacted(
             assert (await conn.execute(select(outbox.c.status))).scalar_one() == "failed"
     finally:
         await engine.dispose()
+
+
+async def test_retention_forgets_old_deliveries_and_digests(db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, insert, update
+
+    from connector.dsp.retention import prune
+    from connector.dsp.tables import negotiations, received
+
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    try:
+        long_ago = datetime.now(UTC) - timedelta(days=60)
+        async with engine.begin() as conn:
+            for pid, state in (("old", "FINALIZED"), ("live", "REQUESTED")):
+                await conn.execute(
+                    insert(negotiations).values(
+                        pid=pid,
+                        role="provider",
+                        provider_pid=pid,
+                        consumer_pid="c",
+                        state=state,
+                        counterparty_did="d",
+                        counterparty_address="http://x",
+                        created_at=long_ago,
+                        updated_at=long_ago,
+                    )
+                )
+                await conn.execute(insert(received).values(process_pid=pid, digest="x" * 64))
+            for pid in ("old", "live"):
+                await enqueue(
+                    conn,
+                    process_pid=pid,
+                    kind="negotiation",
+                    message=m.negotiation_termination("p", "c"),
+                    url="http://x/t",
+                    audience_did="d",
+                )
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.process_pid == "old")
+                .values(status="sent", created_at=0)
+            )
+        assert await prune(engine, 30 * 86_400) == (1, 1)
+        async with engine.connect() as conn:
+            left = (await conn.execute(select(received.c.process_pid))).scalars().all()
+            pending = (await conn.execute(select(func.count()).select_from(outbox))).scalar()
+        assert left == ["live"] and pending == 1
+    finally:
+        await engine.dispose()
