@@ -29,8 +29,20 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--storage-url", default=None, help="postgresql+asyncpg://… (default: SQLite in DIR)")
+@click.option(
+    "--passphrase-env",
+    default="AGORA_KEY_PASSPHRASE",
+    show_default=True,
+    help="Environment variable whose value (if set) encrypts the key ring.",
+)
 def init(
-    directory: Path, name: str, role: str, host: str, port: int, storage_url: str | None
+    directory: Path,
+    name: str,
+    role: str,
+    host: str,
+    port: int,
+    storage_url: str | None,
+    passphrase_env: str,
 ) -> None:
     """Create a participant directory: settings, fresh keys and an admin API key."""
     try:
@@ -41,7 +53,8 @@ def init(
             host=host,
             port=port,
             storage_url=storage_url,
-            passphrase=os.environ.get("AGORA_KEY_PASSPHRASE"),
+            passphrase=os.environ.get(passphrase_env) or None,
+            passphrase_env=passphrase_env,
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

@@ -49,11 +49,13 @@ def init_participant(
     port: int = 8080,
     storage_url: str | None = None,
     passphrase: str | None = None,
+    passphrase_env: str | None = None,
     extra_settings: dict[str, dict[str, Any]] | None = None,
 ) -> InitResult:
     """Write a fresh participant directory. Refuses to overwrite an existing one.
 
-    ``extra_settings`` adds component sections (e.g. ``{"identity": {...}}``) to agora.toml.
+    ``passphrase_env`` records in agora.toml which environment variable holds the key ring's
+    passphrase; ``extra_settings`` adds component sections (e.g. ``{"identity": {...}}``).
     """
     if (directory / CONFIG_FILE).exists():
         raise ConfigError(str(directory / CONFIG_FILE), "(file)", "no existing participant here")
@@ -71,7 +73,10 @@ def init_participant(
         "participant": {"name": name, "role": role_value},
         "server": {"host": host, "port": port},
         "storage": {"url": storage_url or "sqlite+aiosqlite:///agora.db"},
-        "security": {"admin_key_sha256": hash_admin_key(admin_key)},
+        "security": {
+            "admin_key_sha256": hash_admin_key(admin_key),
+            **({"key_passphrase_env": passphrase_env} if passphrase_env else {}),
+        },
         **(extra_settings or {}),
     }
     (directory / CONFIG_FILE).write_text(tomli_w.dumps(config), encoding="utf-8")

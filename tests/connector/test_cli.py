@@ -50,6 +50,18 @@ def test_init_encrypts_the_key_with_a_passphrase(tmp_path: Path) -> None:
     serialization.load_pem_private_key(pem, password=b"s3cret")
 
 
+def test_init_takes_the_passphrase_from_a_named_variable(tmp_path: Path) -> None:
+    d = tmp_path / "n"
+    result = CliRunner(env={"CITY_KEYS": "pw"}).invoke(
+        main, ["init", str(d), "--name", "A", "--role", "city", "--passphrase-env", "CITY_KEYS"]
+    )
+    assert result.exit_code == 0, result.output
+    assert load_settings(d, env={}).security.key_passphrase_env == "CITY_KEYS"
+    manifest = json.loads((d / "keys" / "keyring.json").read_text())
+    pem = (d / "keys" / f"{manifest['active']}.pem").read_bytes()
+    serialization.load_pem_private_key(pem, password=b"pw")
+
+
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     d = tmp_path / "x"
     runner = CliRunner()
