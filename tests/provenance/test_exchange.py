@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -136,3 +137,21 @@ async def test_what_a_stopped_process_still_owed_is_delivered_at_start(trade: Tr
     assert done.leaf_hash in {r.leaf_hash for r in receipts}
     theirs = await agreement_entries(trade.company, trade.agreement_id)
     assert late.canonical() in {e.data for e in theirs}
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_the_provider_on_each_engine_ends_with_matching_receipted_logs(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        t = await start_trade(tmp_path, http, pulls=1, city_storage=db_url)
+        try:
+            mine = await agreement_entries(t.city, t.agreement_id)
+            theirs = await agreement_entries(t.company, t.agreement_id)
+            receipts = await provenance(t.company).ledger.receipts(t.agreement_id)
+            keys = public_key(t.city), public_key(t.company)
+            report = compare_parties(t.agreement_id, mine, theirs, receipts, *keys)
+            assert report.ok, report.to_json()
+            assert len(mine) >= 6
+        finally:
+            await t.stop()

@@ -68,8 +68,10 @@ async def seed(node: Node, entities: list[dict[str, Any]]) -> None:
         assert resp.status in (201, 204), await resp.text()
 
 
-async def start_trade(root: Path, http: aiohttp.ClientSession, pulls: int = 2) -> Trade:
-    city = await start_node(root, "city", "city", http=http)
+async def start_trade(
+    root: Path, http: aiohttp.ClientSession, pulls: int = 2, city_storage: str | None = None
+) -> Trade:
+    city = await start_node(root, "city", "city", storage_url=city_storage, http=http)
     company = await start_node(root, "company", "company", http=http)
     await seed(city, AIR)
     mine, _ = await negotiate(city, company)
