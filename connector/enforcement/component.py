@@ -20,7 +20,7 @@ from aiohttp import web
 
 from connector.enforcement import received as received_api
 from connector.enforcement.agreements import AgreementCache
-from connector.enforcement.counters import BatchingUsageStore
+from connector.enforcement.counters import BatchingUsageStore, usage_store_for
 from connector.enforcement.evidence import Evidence, on_response_prepare
 from connector.enforcement.grants import Grants
 from connector.enforcement.notifications import AgreementNotificationGuard
@@ -29,7 +29,6 @@ from connector.enforcement.received import Received
 from connector.enforcement.settings import enforcement_settings
 from connector.http.context import ConnectorContext
 from connector.management.api import MANAGEMENT_APP
-from policies.usage import SqlUsageStore
 
 
 class EnforcementComponent:
@@ -39,6 +38,7 @@ class EnforcementComponent:
         self.pep: AgreementPep | None = None
         self.usage: BatchingUsageStore | None = None
         self.received: Received | None = None
+        self.grants: Grants | None = None
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         root.on_response_prepare.append(on_response_prepare)
@@ -47,7 +47,7 @@ class EnforcementComponent:
     async def start(self, ctx: ConnectorContext) -> None:
         cfg = enforcement_settings(ctx.settings)
         dsp = ctx.components["dsp"]
-        self.usage = BatchingUsageStore(SqlUsageStore(ctx.engine))
+        self.usage = BatchingUsageStore(usage_store_for(ctx.engine))
         evidence = Evidence(
             ctx.settings.did,
             ctx.settings.participant.name,
@@ -55,7 +55,7 @@ class EnforcementComponent:
             durable=cfg.record_before_answer,
             background=ctx.tasks,
         )
-        grants = Grants(dsp.tokens, ctx.engine)
+        self.grants = grants = Grants(dsp.tokens, ctx.engine)
         self.pep = AgreementPep(grants, AgreementCache(ctx.engine), self.usage, evidence)
         self.pep.notifications = AgreementNotificationGuard(self.pep, ctx.engine)
         ctx.components["ngsild.pep"] = self.pep
@@ -67,3 +67,5 @@ class EnforcementComponent:
     async def stop(self) -> None:
         if self.usage is not None:
             await self.usage.close()
+        if self.grants is not None:
+            self.grants.close()
