@@ -39,11 +39,14 @@ def _allowed_hosts(request: web.Request) -> list[str]:
 
 
 def _owner(request: web.Request) -> tuple[str, bool]:
-    """The caller's subject and whether it may see every subscription (the admin)."""
+    """The caller's subject and whether it may see every subscription (the admin).
+
+    The participant's own subscriptions (admin key, or a PEP that names no principal) are
+    owned by "": its DID can change with its public URL, its ownership must not."""
     found = request.get(PRINCIPAL_KEY)
-    if found is None:
+    if found is None or found.kind == ADMIN:
         return "", True
-    return found.subject, found.kind == ADMIN
+    return found.subject, False
 
 
 def _int(request: web.Request, name: str, default: int) -> int:
