@@ -17,22 +17,36 @@ from connector.http.auth import Principal
 from connector.http.context import CTX
 from connector.trust.problems import dcp_problem
 from identity import AuditorCredential, IdentityError, Reason, type_scope
+from identity.jwt_codec import Limits, decode_unverified
 
 AUDITOR = "auditor"
 PARTICIPANT = "participant"
 AUDITOR_SCOPES = (type_scope("MembershipCredential"), type_scope("AuditorCredential"))
 
 
-def _looks_like_jwt(token: str) -> bool:
-    parts = token.split(".")
-    return len(parts) == 3 and all(parts) and len(token) < 16 * 1024
+def _dcp_shaped(token: str) -> bool:
+    """A self-issued ID token with an access token inside (``iss`` = ``sub`` = a DID)?
+
+    Other JWT bearer tokens (e.g. DSP agreement tokens) are left to their own authenticators.
+    """
+    try:
+        payload = decode_unverified(token, Limits(max_bytes=16 * 1024, max_depth=8)).payload
+    except IdentityError:
+        return False
+    iss = payload.get("iss")
+    return (
+        isinstance(iss, str)
+        and iss.startswith("did:")
+        and payload.get("sub") == iss
+        and isinstance(payload.get("token"), str)
+    )
 
 
 async def dcp_authenticator(request: web.Request, token: str) -> Principal | None:
     accepted: frozenset[str] = getattr(
         request.match_info.route.handler, "__agora_accepts__", frozenset()
     )
-    if AUDITOR not in accepted or not _looks_like_jwt(token):
+    if AUDITOR not in accepted or not _dcp_shaped(token):
         return None
     trust = request.app[CTX].components.get("trust")
     if trust is None:
@@ -42,8 +56,6 @@ async def dcp_authenticator(request: web.Request, token: str) -> Principal | Non
     except IdentityError as exc:
         if exc.reason is Reason.MISSING_CREDENTIAL:
             # The token and every presented credential verified: a known caller, not an auditor.
-            from identity.jwt_codec import decode_unverified
-
             did = str(decode_unverified(token).payload.get("iss"))
             return Principal(PARTICIPANT, did)
         raise dcp_problem(exc) from None

@@ -89,7 +89,7 @@ async def test_auditor_reads_the_ledger_member_gets_403(onboarded: Space) -> Non
     assert body["status"] == 403
 
     # A JWT that does not verify: 401 with the reason.
-    forged = create_id_token(company.trust.participant, "did:web:someone.else")
+    forged = create_id_token(company.trust.participant, "did:web:someone.else", token="x")
     status, body = await city.call(
         "GET",
         "/api/v1/ledger/tree-head",
@@ -97,6 +97,16 @@ async def test_auditor_reads_the_ledger_member_gets_403(onboarded: Space) -> Non
         headers={"Authorization": f"Bearer {forged}"},
     )
     assert status == 401 and body["reason"] == "wrong_audience", body
+
+    # A JWT that is not a DCP token is left to other authenticators (none accepts it here).
+    plain = create_id_token(company.trust.participant, city.did)
+    status, body = await city.call(
+        "GET",
+        "/api/v1/ledger/tree-head",
+        admin=False,
+        headers={"Authorization": f"Bearer {plain}"},
+    )
+    assert status == 401 and "reason" not in body, body
 
 
 async def test_verify_endpoint_reports_the_reason(onboarded: Space) -> None:
