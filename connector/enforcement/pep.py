@@ -299,6 +299,9 @@ class AgreementPep:
                     raise Refusal("denied — " + exhausted(spec, result))
                 consumed.append(spec)
 
+        if access.state_checked or not verdict.counters:
+            await (consume() if access.state_checked else state())  # one step: no extra tasks
+            return
         outcomes = await asyncio.gather(state(), consume(), return_exceptions=True)
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         if not errors:
