@@ -178,11 +178,13 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     evidence: Evidence | None = getattr(pep, "evidence", None)
     if pep is None or evidence is None:
         return
-    if access.confirming is not None:  # the handler failed before after(): settle anyway
+    if access.confirming is not None:  # the handler did not reach after(): settle here
         try:
             await pep.settle(request, access)
-        except Exception:  # the answer is already an error; settle() recorded the refusal
-            pass
+        except Exception:
+            if response.status < 400:
+                raise  # never send data the confirmation refused: the connection is dropped
+            # the answer is an error already; settle() recorded the refusal
     if access.decision == "permit" and response.status < 400:
         for name, value in evidence.attribution(access).items():
             response.headers.add(name, value)
