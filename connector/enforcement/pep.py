@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from connector.dsp.access_tokens import AccessDenied, TransferGrant
+from connector.enforcement import requested
 from connector.enforcement.agreements import AgreementCache, CompiledAgreement, ScopeLimits
 from connector.enforcement.evidence import Evidence
 from connector.enforcement.grants import Grants
@@ -76,7 +77,6 @@ class Access:
     state_checked: bool = False
     confirming: asyncio.Future[None] | None = None
     recorded: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 ACCESS_KEY: web.RequestKey[Access] = web.RequestKey("agora.enforcement.access", Access)
@@ -327,7 +327,7 @@ class AgreementPep:
         limits = agreement.limits(access.action)
         if limits is None:
             raise Refusal(f"denied — no permission of this agreement covers '{access.action}'")
-        requested_types = target_types or await _requested_types(request, access.operation)
+        requested_types = target_types or await requested.requested_types(request, access.operation)
         types = limits.types
         if requested_types and types is not None:
             if access.action == "modify":
@@ -341,7 +341,7 @@ class AgreementPep:
                 )
             types = types & requested_types
         attrs = limits.attributes
-        requested_attrs = _requested_attrs(request) if access.action == "read" else None
+        requested_attrs = requested.requested_attrs(request) if access.action == "read" else None
         if requested_attrs and attrs is not None:
             if not requested_attrs & attrs:
                 raise Refusal(
@@ -351,7 +351,7 @@ class AgreementPep:
                 )
             attrs = attrs & requested_attrs
         if access.operation == "entity.retrieve" and limits.area is not None:
-            await _require_inside(request, limits.area)
+            await requested.require_inside(request, limits.area)
         verdict = self.evaluate(
             access, limits, types, attrs, request.headers.get(PURPOSE_HEADER), requested_types
         )
@@ -362,27 +362,6 @@ class AgreementPep:
             may_write=access.action == "modify",
         )
         return scope, verdict
-
-
-async def _require_inside(request: web.Request, area: dict[str, Any]) -> None:
-    """Retrieval by id answers outside the area too (the broker's id path checks types and
-    attributes only), so an entity outside the agreement's area is reported as absent here."""
-    from shapely.geometry import shape
-
-    from connector.http.context import CTX
-    from connector.ngsild.errors import not_found
-    from connector.ngsild.query.geo import shape_of
-    from connector.ngsild.render import LOCATION
-
-    eid = request.match_info.get("entityId", "")
-    doc = await request.app[CTX].components["ngsild.broker"].store.get(eid)
-    region = shape(area)
-    locations = (doc or {}).get(LOCATION) or []
-    if not any(
-        isinstance(i.get("value"), dict) and shape_of(i["value"]).intersects(region)
-        for i in locations
-    ):
-        raise not_found(f"no entity {eid}")
 
 
 def _claim_markers() -> tuple[str, ...]:
@@ -397,44 +376,3 @@ def _unauthorized(reason: str) -> Problem:
         detail=reason,
         headers={"WWW-Authenticate": 'Bearer realm="agora", error="invalid_token"'},
     )
-
-
-def _term_map(request: web.Request, body_context: Any = None) -> Any:
-    from connector.ngsild.api.negotiation import negotiate
-
-    return negotiate(request, body_context).tm
-
-
-async def _requested_types(request: web.Request, operation: str) -> set[str]:
-    """The entity types a query names (``type=`` or the batch Query's entity selectors)."""
-    from connector.ngsild.query.selectors import leaves, parse_types
-
-    expressions: list[str] = []
-    context = None
-    if operation == "batch.query":
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            return set()
-        if isinstance(body, dict):
-            context = body.get("@context")
-            for selector in body.get("entities") or []:
-                if isinstance(selector, dict) and isinstance(selector.get("type"), str):
-                    expressions.append(selector["type"])
-    elif "type" in request.query:
-        expressions.append(request.query["type"])
-    if not expressions:
-        return set()
-    tm = _term_map(request, context)
-    names: set[str] = set()
-    for text in expressions:
-        names |= leaves(parse_types(text))
-    return {tm.expand(n) for n in names}
-
-
-def _requested_attrs(request: web.Request) -> set[str] | None:
-    raw = request.query.get("attrs")
-    if not raw:
-        return None
-    tm = _term_map(request)
-    return {tm.expand(a.strip()) for a in raw.split(",") if a.strip()}
