@@ -335,7 +335,6 @@ async def start_negotiation(request: web.Request) -> web.Response:
             conn, row, NMessage.REQUEST, msg, join(base, "negotiations/request")
         )
         row = await _negotiation(conn, pid)
-    dsp.wake()
     return web.json_response(negotiation_view(row), status=201)
 
 
@@ -371,7 +370,6 @@ async def offer_negotiation(request: web.Request) -> web.Response:
             conn, row, NMessage.OFFER, msg, join(base, "negotiations/offers")
         )
         row = await _negotiation(conn, pid)
-    dsp.wake()
     return web.json_response(negotiation_view(row), status=201)
 
 
@@ -422,7 +420,6 @@ async def _negotiation_action(request: web.Request, action: str) -> web.Response
         except IllegalTransition as exc:
             raise Problem(409, "Conflict", detail=str(exc)) from None
         row = await _negotiation(conn, row.pid)
-    dsp.wake()
     return web.json_response(negotiation_view(row))
 
 
@@ -574,7 +571,6 @@ async def start_transfer(request: web.Request) -> web.Response:
             conn, row, TMessage.REQUEST, msg, join(found.counterparty_address, "transfers/request")
         )
         row = await _transfer(conn, pid)
-    dsp.wake()
     return web.json_response(transfer_view(row), status=201)
 
 
@@ -601,7 +597,6 @@ async def transfer_action(request: web.Request) -> web.Response:
         except TIllegal as exc:
             raise Problem(409, "Conflict", detail=str(exc)) from None
         row = await _transfer(conn, row.pid)
-    dsp.wake()
     return web.json_response(transfer_view(row))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import rfc8785
 from aiohttp import web
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
@@ -97,12 +98,24 @@ async def remember(conn: AsyncConnection, pid: str, d: str) -> None:
     await conn.execute(insert(received).values(process_pid=pid, digest=d))
 
 
-async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> None:
-    await conn.execute(
-        update(negotiations).where(negotiations.c.pid == pid).values(updated_at=now(), **values)
+async def first_time(conn: AsyncConnection, pid: str, d: str) -> bool:
+    """Remember a message; False if it was applied before (then this is a retry)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(received).values(process_pid=pid, digest=d).on_conflict_do_nothing()
+    return bool((await conn.execute(stmt)).rowcount)
+
+
+async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> Any:
+    """Update a negotiation and return its new row (one statement: UPDATE … RETURNING)."""
+    result = await conn.execute(
+        update(negotiations)
+        .where(negotiations.c.pid == pid)
+        .values(updated_at=now(), **values)
+        .returning(*negotiations.c)
     )
     if "state" in values:
         record_change(conn, KIND, pid, values["state"])
+    return result.one()
 
 
 class Negotiations:
@@ -267,7 +280,6 @@ class Negotiations:
             await remember(conn, pid, d)
             row = await lock(conn, pid)
             await self._decide(conn, row, offer, caller)
-        dsp.wake()
         return web.json_response(ack(row, state), status=201)
 
     # ------------------------------------------------------------ consumer logic
@@ -360,7 +372,7 @@ class Negotiations:
             theirs = row.consumer_pid if row.role == Role.PROVIDER else row.provider_pid
             if msg.get(mine_key) != mine or (theirs and msg.get(theirs_key) != theirs):
                 raise _err(400, Code.MISMATCH, "providerPid/consumerPid do not match", row)
-            if await seen(conn, pid, d):
+            if not await first_time(conn, pid, d):
                 return web.json_response(ack(row))
             sender = Role.CONSUMER if row.role == Role.PROVIDER else Role.PROVIDER
             try:
@@ -381,11 +393,8 @@ class Negotiations:
                 fields["offer"] = json.dumps({k: v for k, v in offer.items() if k != "target"})
             if kind is NMessage.TERMINATION:
                 fields["error"] = "; ".join(str(r) for r in msg.get("reason", [])) or "terminated"
-            await set_fields(conn, pid, state=new.value, **fields)
-            await remember(conn, pid, d)
-            row = await lock(conn, pid)
+            row = await set_fields(conn, pid, state=new.value, **fields)
             await self._react(conn, row, kind, msg, caller)
-        dsp.wake()
         return web.json_response(ack(row, new))
 
     async def _store_received_agreement(

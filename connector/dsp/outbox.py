@@ -70,6 +70,7 @@ class RetryPolicy:
 #: ``conn.info`` keys: who may pre-lease new messages, and which ones it leased.
 LEASE_OWNER = "agora.dsp.outbox_owner"
 SEND_NOW = "agora.dsp.send_now"
+NEEDS_PASS = "agora.dsp.needs_pass"
 PRE_LEASE_S = 30.0
 
 
@@ -119,6 +120,8 @@ async def enqueue(
     )
     if owner is not None and result.inserted_primary_key is not None:
         conn.info.setdefault(SEND_NOW, []).append(result.inserted_primary_key[0])
+    else:
+        conn.info.setdefault(NEEDS_PASS, []).append(True)  # left for a worker pass
 
 
 async def release_leases(engine: AsyncEngine) -> None:

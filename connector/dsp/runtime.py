@@ -19,7 +19,7 @@ from connector.dsp.auth import Caller, CallerAuthenticator, LocalIdentity, Token
 from connector.dsp.callbacks import CallbackRefused, check_callback
 from connector.dsp.decisions import OfferDecider
 from connector.dsp.errors import Area, Code, DspError
-from connector.dsp.outbox import LEASE_OWNER, SEND_NOW, OutboxWorker
+from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker
 from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
@@ -107,23 +107,33 @@ class Dsp:
         State changes recorded in it are told to the listeners once it has committed."""
         changes: list[StateChange] = []
         send_now: list[int] = []
+        needs_pass: list[bool] = []
         lock = self._lock if self.ctx.engine.dialect.name == "sqlite" else contextlib.nullcontext()
         async with lock, self.ctx.engine.begin() as conn:
             # conn.info belongs to the pooled DBAPI connection: set for this transaction only
-            self._prepare(conn, changes, send_now)
+            self._prepare(conn, changes, send_now, needs_pass)
             try:
                 yield conn
             finally:
-                for key in (CHANGES, LEASE_OWNER, SEND_NOW):
+                for key in (CHANGES, LEASE_OWNER, SEND_NOW, NEEDS_PASS):
                     conn.info.pop(key, None)
         if send_now and self.worker is not None:
             self.worker.send_now(send_now, self._spawn)
+        if needs_pass:
+            self.wake()
         for change in changes:
             for listener in self.listeners:
                 listener(change)
 
-    def _prepare(self, conn: AsyncConnection, changes: list[Any], send_now: list[int]) -> None:
+    def _prepare(
+        self,
+        conn: AsyncConnection,
+        changes: list[Any],
+        send_now: list[int],
+        needs_pass: list[bool],
+    ) -> None:
         conn.info[CHANGES] = changes
+        conn.info[NEEDS_PASS] = needs_pass
         if self.worker is not None:
             conn.info[LEASE_OWNER] = self.worker.owner
             conn.info[SEND_NOW] = send_now

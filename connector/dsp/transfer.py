@@ -16,7 +16,7 @@ from connector.dsp import messages as m
 from connector.dsp.callbacks import join
 from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
 from connector.dsp.errors import Area, Code, DspError
-from connector.dsp.negotiation import remember, seen
+from connector.dsp.negotiation import first_time, remember, seen
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import enqueue
 from connector.dsp.push import PushTransfer
@@ -54,12 +54,17 @@ async def lock(conn: AsyncConnection, pid: str) -> Any:
     ).first()
 
 
-async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> None:
-    await conn.execute(
-        update(transfers).where(transfers.c.pid == pid).values(updated_at=now(), **values)
+async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> Any:
+    """Update a transfer and return its new row (one statement: UPDATE … RETURNING)."""
+    result = await conn.execute(
+        update(transfers)
+        .where(transfers.c.pid == pid)
+        .values(updated_at=now(), **values)
+        .returning(*transfers.c)
     )
     if "state" in values:
         record_change(conn, KIND, pid, values["state"])
+    return result.one()
 
 
 class Transfers:
@@ -243,7 +248,6 @@ class Transfers:
             await remember(conn, pid, d)
             row = await lock(conn, pid)
             await self.start(conn, row)
-        dsp.wake()
         return web.json_response(ack(row, state), status=201)
 
     # ------------------------------------------------------------------ shared receive
@@ -274,7 +278,7 @@ class Transfers:
             theirs = row.consumer_pid if provider else row.provider_pid
             if msg.get(mine_key) != row.pid or (theirs and msg.get(theirs_key) != theirs):
                 raise _err(400, Code.MISMATCH, "providerPid/consumerPid do not match", row)
-            if await seen(conn, pid, d):
+            if not await first_time(conn, pid, d):
                 return web.json_response(ack(row))
             sender = Role.CONSUMER if provider else Role.PROVIDER
             try:
@@ -288,15 +292,12 @@ class Transfers:
                 fields["data_address"] = json.dumps(msg["dataAddress"])
             if kind in (TMessage.TERMINATION, TMessage.SUSPENSION) and msg.get("reason"):
                 fields["error"] = "; ".join(str(r) for r in msg["reason"])
-            await set_fields(conn, pid, state=new.value, **fields)
-            await remember(conn, pid, d)
-            row = await lock(conn, pid)
+            row = await set_fields(conn, pid, state=new.value, **fields)
             if provider and row.format == FORMAT_PUSH:
                 if new is TState.STARTED:
                     await dsp.push.started(await self._push_view(conn, row))
                 else:
                     await dsp.push.stopped(row.pid, new.value)
-        dsp.wake()
         return web.json_response(ack(row, new))
 
     async def get(self, request: web.Request) -> web.Response:
