@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -125,6 +126,9 @@ class BatchingUsageStore:
                 future.set_result(one)
 
 
+LOCK_WAIT_S = 10.0  # as the connector's busy_timeout
+
+
 class OneHopSqliteUsageStore(SqlUsageStore):
     """:class:`SqlUsageStore` whose consume runs as one call on a writer thread (SQLite).
 
@@ -167,27 +171,39 @@ class OneHopSqliteUsageStore(SqlUsageStore):
             .values(used=t.c.used + amount, usage_limit=spec.limit, updated_at=now)
             .returning(t.c.used)
         )
-        try:
-            with self._sync.begin() as conn:
-                row = conn.execute(stmt).first()
-                if row is None:
-                    conn.execute(
-                        sqlite_insert(t)
-                        .values(
-                            agreement_id=agreement_id,
-                            counter_key=spec.key,
-                            window_key=wkey,
-                            used=0,
-                            usage_limit=spec.limit,
-                        )
-                        .on_conflict_do_nothing()
-                    )
+        deadline = time.monotonic() + LOCK_WAIT_S
+        pause = 0.0002
+        while True:
+            try:
+                with self._sync.begin() as conn:
                     row = conn.execute(stmt).first()
-                if row is not None:
-                    return ConsumeResult(True, int(row[0]), spec.limit, wkey, now)
-                cur = conn.execute(sa.select(t.c.used, t.c.updated_at).where(key)).first()
-        except sa.exc.SQLAlchemyError as exc:
-            raise UsageError(f"could not record usage: {exc}") from exc
+                    if row is None:
+                        conn.execute(
+                            sqlite_insert(t)
+                            .values(
+                                agreement_id=agreement_id,
+                                counter_key=spec.key,
+                                window_key=wkey,
+                                used=0,
+                                usage_limit=spec.limit,
+                            )
+                            .on_conflict_do_nothing()
+                        )
+                        row = conn.execute(stmt).first()
+                    if row is not None:
+                        return ConsumeResult(True, int(row[0]), spec.limit, wkey, now)
+                    cur = conn.execute(sa.select(t.c.used, t.c.updated_at).where(key)).first()
+                break
+            except sa.exc.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise UsageError(f"could not record usage: {exc}") from exc
+                # SQLite's own busy handler sleeps in growing steps (up to 100 ms) while the
+                # ledger's commit holds the write lock; fine-grained retries take the lock
+                # as soon as it is free.
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+            except sa.exc.SQLAlchemyError as exc:
+                raise UsageError(f"could not record usage: {exc}") from exc
         at = cur[1] if cur else None
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
@@ -204,7 +220,7 @@ def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA busy_timeout=0")  # lock waits are retried in _consume, finely
     cur.close()
 
 
