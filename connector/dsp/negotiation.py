@@ -51,12 +51,9 @@ def state_of(row: Any) -> NState:
 
 
 def ack(row: Any, state: NState | None = None) -> dict[str, Any]:
+    """The ContractNegotiation we answer with: the process in ``state`` (default: stored)."""
     return m.negotiation(
-        row.provider_pid or "",
-        row.consumer_pid or "",
-        (state or row.state).value
-        if isinstance(state or row.state, NState)
-        else str(state or row.state),
+        row.provider_pid or "", row.consumer_pid or "", state.value if state else str(row.state)
     )
 
 
