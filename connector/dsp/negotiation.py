@@ -398,8 +398,12 @@ class Negotiations:
         self, conn: AsyncConnection, row: Any, agreement: dict[str, Any]
     ) -> None:
         exists = (
-            await conn.execute(select(agreements.c.id).where(agreements.c.id == agreement["@id"]))
+            await conn.execute(
+                select(agreements.c.negotiation_pid).where(agreements.c.id == agreement["@id"])
+            )
         ).first()
+        if exists is not None and exists.negotiation_pid != row.pid:
+            raise _err(400, Code.MISMATCH, "this agreement id belongs to another negotiation", row)
         if exists is None:
             await conn.execute(
                 insert(agreements).values(

@@ -229,3 +229,24 @@ async def test_ids_must_match_the_process(shared: tuple[Node, Node]) -> None:
     status, body = await signed(company, city, "POST", f"/negotiations/{row['pid']}/events", event)
     assert status == 400, body
     assert await db_state(city, negotiations, row["pid"]) == "OFFERED"
+
+
+async def test_an_agreement_id_cannot_be_reused_across_negotiations(
+    shared: tuple[Node, Node],
+) -> None:
+    city, company = shared
+    first, _ = await negotiate(city, company)
+    row = await insert_negotiation(company, role="consumer", state="REQUESTED", peer=city)
+    agreement = {
+        "@id": first["agreementId"],
+        "@type": "Agreement",
+        "target": "urn:uuid:ds",
+        "assigner": city.did,
+        "assignee": company.did,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "permission": [{"action": "use"}],
+    }
+    msg = m.contract_agreement(row["providerPid"], row["consumerPid"], agreement)
+    status, body = await signed(city, company, "POST", f"/negotiations/{row['pid']}/agreement", msg)
+    assert status == 400, body
+    assert await db_state(company, negotiations, row["pid"]) == "REQUESTED"
