@@ -40,11 +40,36 @@ class _Group:
     waiters: list[tuple[int, asyncio.Future[ConsumeResult]]] = field(default_factory=list)
 
 
-class BatchingUsageStore:
-    """A :class:`policies.usage.UsageStore` that coalesces concurrent consumes."""
+#: Units consumed ahead for a busy counter, and how far from its limit it must be for that.
+RESERVE = 32
+RESERVE_FLOOR = 20 * RESERVE
 
-    def __init__(self, store: SqlUsageStore) -> None:
+
+@dataclass
+class _Reserve:
+    """Units already consumed in the database and not yet handed out (this process only)."""
+
+    units: int
+    top: int  # the database's count including them
+    now: datetime  # when they were taken (their window)
+
+
+class BatchingUsageStore:
+    """A :class:`policies.usage.UsageStore` that coalesces concurrent consumes.
+
+    Far from its limit (at least ``RESERVE_FLOOR`` units left), a counter that needed a commit
+    also consumes ``RESERVE`` units ahead, handed out from memory to the next requests: the
+    database's count may then run ahead of the uses served by at most ``RESERVE`` per process
+    (given back on a clean stop; a crash forfeits them, which never grants more than the
+    limit). Near the limit nothing is taken ahead, so the last units go exactly, in order,
+    across replicas.
+    """
+
+    def __init__(self, store: SqlUsageStore, reserve: int = RESERVE) -> None:
         self.store = store
+        self.reserve = reserve
+        self._reserved: dict[tuple[str, str, str], _Reserve] = {}
+        self._specs: dict[tuple[str, str, str], tuple[str, CounterSpec]] = {}
         self._pending: dict[tuple[str, str, str], _Group] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -54,6 +79,11 @@ class BatchingUsageStore:
         self, agreement_id: str, spec: CounterSpec, now: datetime, amount: int = 1
     ) -> ConsumeResult:
         key = (agreement_id, spec.key, window_key(spec.window, now))
+        held = self._reserved.get(key)
+        if held is not None and held.units >= amount:
+            held.units -= amount
+            used = held.top - held.units
+            return ConsumeResult(True, used, spec.limit, key[2], now)
         group = self._pending.get(key)
         if group is None:
             group = self._pending[key] = _Group(agreement_id, spec, now)
@@ -82,6 +112,12 @@ class BatchingUsageStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for key, held in list(self._reserved.items()):
+            if held.units > 0:  # give back what was taken ahead and not used
+                agreement_id, spec = self._specs[key]
+                with contextlib.suppress(Exception):
+                    await self.store.release(agreement_id, spec, held.now, held.units)
+        self._reserved.clear()
         if isinstance(self.store, OneHopSqliteUsageStore):
             self.store.close()
 
@@ -102,10 +138,28 @@ class BatchingUsageStore:
 
     async def _apply(self, group: _Group) -> None:
         total = sum(amount for amount, _ in group.waiters)
-        self.commits += 1
-        result = await self.store.consume(group.agreement_id, group.spec, group.now, total)
+        key = (group.agreement_id, group.spec.key, window_key(group.spec.window, group.now))
+        held = self._reserved.get(key)
+        ahead = 0
+        if held is not None and group.spec.limit - held.top >= RESERVE_FLOOR:
+            ahead = self.reserve
+        result = None
+        if ahead:
+            self.commits += 1
+            result = await self.store.consume(
+                group.agreement_id, group.spec, group.now, total + ahead
+            )
+            if not result.ok:
+                result = None
+                ahead = 0
+        if result is None:
+            self.commits += 1
+            result = await self.store.consume(group.agreement_id, group.spec, group.now, total)
         if result.ok:
-            used = result.used - total
+            leftover = held.units if held is not None else 0
+            self._reserved[key] = _Reserve(leftover + ahead, result.used, group.now)
+            self._specs[key] = (group.agreement_id, group.spec)
+            used = result.used - total - ahead - leftover  # served before this batch
             for amount, future in group.waiters:
                 used += amount
                 if not future.done():

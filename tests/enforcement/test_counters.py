@@ -30,3 +30,26 @@ async def test_concurrent_consumes_are_exact_and_grouped(db_url: str) -> None:
     finally:
         await store.close()
         await engine.dispose()
+
+
+async def test_far_from_the_limit_units_are_taken_ahead_and_given_back(db_url: str) -> None:
+    engine = create_engine(db_url)
+    await create_schema(engine)
+    store = BatchingUsageStore(usage_store_for(engine), reserve=16)
+    spec = CounterSpec("permission[0].constraint[0]", 1_000_000)
+    now = datetime.now(UTC)
+    try:
+        served = 0
+        for _ in range(10):  # waves of concurrent requests
+            results = await asyncio.gather(*(store.consume("a1", spec, now) for _ in range(20)))
+            assert all(r.ok for r in results)
+            served += len(results)
+            used = sorted(r.used for r in results)
+            assert used == list(range(served - 19, served + 1))  # counts stay exact per use
+        assert store.commits < served / 2
+        in_db = (await store.used("a1", spec, now))[0]
+        assert served <= in_db <= served + 16
+    finally:
+        await store.close()
+    assert (await store.store.used("a1", spec, now))[0] == served  # reserve given back
+    await engine.dispose()
