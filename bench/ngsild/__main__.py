@@ -10,6 +10,11 @@ this process is the client, with ``--concurrency`` aiohttp requests in flight. P
 
 The baseline is the published Stellio run the issue names (JVM, 8 vCPU, 2024): 130-240 creates/s
 and 30-36 type+q queries/s with p95 0.17-1.4 s. The target is 5x the best of those figures.
+
+Besides wall-clock throughput and latency, every phase reports the server process's CPU time per
+request (from /proc) and the throughput one server core sustains at that cost, with the
+ratios to the baseline computed both ways: on a machine shared with other work (see
+``load_average_before_after``) the wall-clock figures measure the neighbours as much as Agora.
 Options: ``--entities N`` (default 100,000), ``--seconds S`` (default 10), ``--concurrency C``.
 """
 
