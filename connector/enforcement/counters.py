@@ -75,15 +75,24 @@ class BatchingUsageStore:
         self._task: asyncio.Task[None] | None = None
         self.commits = 0  # observable: how many SQL consumes ran
 
+    def take_reserved(
+        self, agreement_id: str, spec: CounterSpec, now: datetime, amount: int = 1
+    ) -> ConsumeResult | None:
+        """A unit taken ahead, without waiting; None when there is none to hand out."""
+        key = (agreement_id, spec.key, window_key(spec.window, now))
+        held = self._reserved.get(key)
+        if held is None or held.units < amount:
+            return None
+        held.units -= amount
+        return ConsumeResult(True, held.top - held.units, spec.limit, key[2], now)
+
     async def consume(
         self, agreement_id: str, spec: CounterSpec, now: datetime, amount: int = 1
     ) -> ConsumeResult:
+        taken = self.take_reserved(agreement_id, spec, now, amount)
+        if taken is not None:
+            return taken
         key = (agreement_id, spec.key, window_key(spec.window, now))
-        held = self._reserved.get(key)
-        if held is not None and held.units >= amount:
-            held.units -= amount
-            used = held.top - held.units
-            return ConsumeResult(True, used, spec.limit, key[2], now)
         group = self._pending.get(key)
         if group is None:
             group = self._pending[key] = _Group(agreement_id, spec, now)

@@ -89,6 +89,31 @@ class Grants:
         if state != STARTED:
             raise AccessDenied(f"the transfer is {state}, not STARTED")
 
+    def check_inline(self, grant: TransferGrant) -> bool:
+        """On SQLite, the state check done right here (a point read on the loop); False when
+        the engine needs an asynchronous read (PostgreSQL): use :meth:`check`."""
+        if self._inline is None:
+            return False
+        state = self._read_inline(grant.transfer_id)
+        if state != STARTED:
+            raise AccessDenied(f"the transfer is {state}, not STARTED")
+        return True
+
+    def _read_inline(self, transfer_id: str) -> str | None:
+        assert self._inline is not None
+        self.state_reads += 1
+        with self._inline.connect() as sync_conn:
+            state = sync_conn.scalar(self._state_query(transfer_id))
+        return None if state is None else str(state)
+
+    @staticmethod
+    def _state_query(transfer_id: str) -> Any:
+        return (
+            select(transfers.c.state)
+            .where(transfers.c.pid == transfer_id)
+            .where(transfers.c.role == "provider")
+        )
+
     async def _state(self, transfer_id: str) -> str | None:
         reads = self._reads.get(transfer_id)
         if reads is None:
@@ -122,20 +147,13 @@ class Grants:
         reads.running.add_done_callback(finished)
 
     async def _read(self, transfer_id: str) -> str | None:
-        self.state_reads += 1
-        stmt = (
-            select(transfers.c.state)
-            .where(transfers.c.pid == transfer_id)
-            .where(transfers.c.role == "provider")
-        )
         if self._inline is not None:
             # SQLite: an indexed point read costs tens of microseconds on the loop, less than
             # the hand-off to an aiosqlite thread (which a busy machine makes milliseconds).
-            with self._inline.connect() as sync_conn:
-                state = sync_conn.scalar(stmt)
-        else:
-            async with self.engine.connect() as conn:
-                state = await conn.scalar(stmt)
+            return self._read_inline(transfer_id)
+        self.state_reads += 1
+        async with self.engine.connect() as conn:
+            state = await conn.scalar(self._state_query(transfer_id))
         return None if state is None else str(state)
 
     def close(self) -> None:

@@ -175,6 +175,10 @@ class AgreementPep:
                 raise
             access.decision = "permit"
             access.scope = scope
+            if not access.state_checked:
+                access.state_checked = self.grants.check_inline(grant)
+            if access.state_checked and self._taken_ahead(access, verdict):
+                return scope  # state read and counters settled without waiting
             confirm = self._confirm(access, verdict)
             if access.action == "read" and self.overlap:
                 # Reads run their query while the state read and the counter consume are in
@@ -277,6 +281,16 @@ class AgreementPep:
         owed += [k for k in agreement.deferred if k in agreement.duties]
         access.pending_duties = tuple(dict.fromkeys(owed))
         return verdict
+
+    def _taken_ahead(self, access: Access, verdict: Verdict) -> bool:
+        """No counter, or the one counter served from units the store took ahead."""
+        if not verdict.counters:
+            return True
+        take = getattr(self.usage, "take_reserved", None)
+        if take is None or len(verdict.counters) != 1:
+            return False
+        now = datetime.now(UTC)
+        return take(access.grant.agreement_id, verdict.counters[0], now) is not None
 
     async def _confirm(self, access: Access, verdict: Verdict) -> None:
         """The transfer still STARTED and every counter consumed, concurrently; a consumed
