@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 from typing import Literal as Lit
 
+from cachetools import LRUCache
 from pyld import jsonld
+from pyld.context_resolver import ContextResolver
 
 from .build import Builder
 from .contexts import (
@@ -173,13 +175,23 @@ def expand(doc: Mapping[str, Any], default_context: str | None = DSP_CONTEXT_URL
     return expand_with_pyld(doc)
 
 
+#: Our own cache of resolved contexts. pyld's default cache is process-wide and shared with
+#: every other pyld user (the DSP and NGSI-LD code); entries another loader left there have
+#: broken our expansions (pyld then indexes a context URL as if it were an object).
+_RESOLVED_CONTEXTS: LRUCache[Any, Any] = LRUCache(maxsize=256)
+
+
 def expand_with_pyld(doc: Mapping[str, Any]) -> list[Any]:
     """JSON-LD 1.1 expansion with pyld, bundled contexts only."""
     dropped: list[str | None] = []
     try:
         result: list[Any] = jsonld.expand(
             dict(doc),
-            {"documentLoader": document_loader, "base": None},
+            {
+                "documentLoader": document_loader,
+                "base": None,
+                "contextResolver": ContextResolver(_RESOLVED_CONTEXTS, document_loader),
+            },
             on_property_dropped=dropped.append,
         )
     except PolicyError:
