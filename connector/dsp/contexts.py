@@ -37,3 +37,15 @@ def load_context(url: str) -> dict[str, Any]:
 def document_loader(url: str, options: Any = None) -> dict[str, Any]:
     """A pyld document loader over the bundled contexts."""
     return {"contextUrl": None, "documentUrl": url, "document": load_context(url)}
+
+
+def pyld_options() -> dict[str, Any]:
+    """pyld options with our loader *and our own resolved-context cache*: pyld's default cache
+    is process-global, and other packages resolve the same URLs with their own loaders."""
+    from cachetools import LRUCache
+    from pyld.context_resolver import ContextResolver
+
+    return {
+        "documentLoader": document_loader,
+        "contextResolver": ContextResolver(LRUCache(maxsize=32), document_loader),
+    }

@@ -84,18 +84,16 @@ def test_every_schema_is_bundled_and_loads() -> None:
 def test_messages_expand_with_bundled_contexts_only() -> None:
     from pyld import jsonld
 
-    from connector.dsp.contexts import UnknownContext, document_loader
+    from connector.dsp.contexts import UnknownContext, document_loader, pyld_options
 
     msg = m.contract_request("urn:c", OFFER, callback_address="http://x/dsp")
-    expanded = jsonld.expand(msg, {"documentLoader": document_loader})
+    expanded = jsonld.expand(msg, pyld_options())
     (node,) = expanded
     assert node["@type"] == ["https://w3id.org/dspace/2025/1/ContractRequestMessage"]
     offer = node["https://w3id.org/dspace/2025/1/offer"][0]
     assert offer["@type"] == ["http://www.w3.org/ns/odrl/2/Offer"]
     with pytest.raises(jsonld.JsonLdError) as exc:
-        jsonld.expand(
-            {"@context": "https://example.com/ctx", "a": 1}, {"documentLoader": document_loader}
-        )
+        jsonld.expand({"@context": "https://example.com/ctx", "a": 1}, pyld_options())
     assert exc.value.code == "loading remote context failed"
     with pytest.raises(UnknownContext):
         document_loader("https://example.com/ctx")
