@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pyld import jsonld
+from pyld.context_resolver import ContextResolver
 
 from connector.ngsild.errors import NgsiError, bad_data, context_unavailable
 
@@ -81,6 +82,9 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
         "documentUrl": url,
         "document": doc,
     }
+
+
+_PYLD_CACHE: Any = jsonld.LRUCache(maxsize=64)
 
 
 class _NotSimple(Exception):
@@ -210,7 +214,13 @@ def _pyld_terms(item: dict[str, Any], terms: dict[str, str], state: dict[str, st
     seed: dict[str, Any] = {k: v for k, v in terms.items()}
     if state["vocab"]:
         seed["@vocab"] = state["vocab"]
-    options = {"documentLoader": document_loader, "processingMode": "json-ld-1.1"}
+    # A private resolver cache: pyld's default one is process-wide, and entries left there by
+    # other loaders (policies, DSP) must neither leak into our contexts nor ours into theirs.
+    options = {
+        "documentLoader": document_loader,
+        "processingMode": "json-ld-1.1",
+        "contextResolver": ContextResolver(_PYLD_CACHE, document_loader),
+    }
     try:
         active = proc.process_context(active, seed, options)
         active = proc.process_context(active, item, options)
