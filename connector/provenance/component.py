@@ -6,11 +6,8 @@ Other components record through :class:`Provenance.record`; the ledger library d
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from web3 import Web3
 
 from connector.dsp.auth import resolver_for
@@ -22,9 +19,9 @@ from connector.keys import participant_of
 from connector.management.api import MANAGEMENT_APP
 from connector.provenance.dsp_events import NegotiationRecorder
 from connector.provenance.exchange import RECEIPTS_PATH, RECORDS_PATH, ReceiptExchange
+from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import Peers
 from connector.provenance.settings import LedgerSettings, ledger_settings
-from connector.storage.schema import settings_kv
 from ledger import api as ledger_api
 from ledger.anchor import Anchorer, AnchorScheduler, embedded_web3, http_web3
 from ledger.errors import AnchorError, ProofError
@@ -166,25 +163,6 @@ async def anchors(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-async def _kv_get(ctx: ConnectorContext, key: str) -> str | None:
-    async with ctx.engine.connect() as conn:
-        row = (
-            await conn.execute(select(settings_kv.c.value).where(settings_kv.c.key == key))
-        ).first()
-    return None if row is None else str(row[0])
-
-
-async def _kv_put(ctx: ConnectorContext, key: str, value: str) -> None:
-    dialect = postgresql if ctx.engine.dialect.name == "postgresql" else sqlite
-    now = datetime.now(UTC)
-    stmt = dialect.insert(settings_kv).values(key=key, value=value, updated_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["key"], set_={"value": value, "updated_at": now}
-    )
-    async with ctx.engine.begin() as conn:
-        await conn.execute(stmt)
-
-
 async def _anchorer(ctx: ConnectorContext, cfg: LedgerSettings) -> Anchorer:
     import asyncio
 
@@ -195,11 +173,11 @@ async def _anchorer(ctx: ConnectorContext, cfg: LedgerSettings) -> Anchorer:
         w3 = embedded_web3()
         return await asyncio.to_thread(Anchorer.deploy, w3)
     w3 = http_web3(cfg.chain)
-    address = cfg.contract or await _kv_get(ctx, CONTRACT_KEY)
+    address = cfg.contract or await kv_get(ctx.engine, CONTRACT_KEY)
     if address:
         return Anchorer(w3, Web3.to_checksum_address(address), private_key=private_key)
     anchorer = await asyncio.to_thread(Anchorer.deploy, w3, private_key=private_key)
-    await _kv_put(ctx, CONTRACT_KEY, anchorer.address)
+    await kv_put(ctx.engine, CONTRACT_KEY, anchorer.address)
     return anchorer
 
 

@@ -32,6 +32,7 @@ from aiohttp import web
 from connector.dsp.auth import AuthenticationFailed
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
+from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import AgreementParties, PeerError, Peers
 from ledger.errors import LedgerError
 from ledger.log import Ledger
@@ -40,6 +41,7 @@ from ledger.receipts import Receipt, countersign, make_receipt
 from ledger.records import Record
 from ledger.signing import verify_signature
 
+WATERMARK_KEY = "ledger.receipts.settled"
 RECEIPTS_PATH = "/ledger/v1/receipts"
 RECORDS_PATH = "/ledger/v1/records"
 MAX_BATCH = 200
@@ -58,6 +60,7 @@ class Owed:
     data: bytes
     role: str  # our role in the agreement
     attempts: int = 0
+    recovered: bool = False  # found by the start-up pass (counts towards the watermark)
 
 
 class ReceiptExchange:
@@ -78,6 +81,9 @@ class ReceiptExchange:
         self._idle.set()
         self._inflight: set[asyncio.Task[None]] = set()
         self._sleeping = 0
+        self._recovered_open = 0  # start-up items not yet acknowledged
+        self._recovered_end: int | None = None  # where the start-up pass stopped
+        self._recovery_failed = False
 
     # -- what we owe -------------------------------------------------------------------------
 
@@ -125,16 +131,25 @@ class ReceiptExchange:
             return False
         return True
 
+    def _watermarked(self) -> bool:
+        """On SQLite one process owns the log, so a watermark can bound the start-up pass; on
+        PostgreSQL replicas share it and each may still owe records below another's mark."""
+        return self.ctx.engine.dialect.name == "sqlite"
+
     async def _recover(self) -> None:
-        """Owe every record under an agreement that lacks a countersigned receipt."""
+        """Owe every record under an agreement that lacks a countersigned receipt, from the
+        watermark on: records below it were all acknowledged before an earlier stop."""
         size = await self.ledger.sync()
+        first = 0
+        if self._watermarked():
+            first = min(size, int(await kv_get(self.ctx.engine, WATERMARK_KEY) or 0))
         countersigned = {
             (r.agreement_id, r.leaf_hash)
             for r in await self.ledger.receipts()
             if r.countersignature is not None
         }
         owed: list[Owed] = []
-        for start in range(0, size, 1000):
+        for start in range(first, size, 1000):
             for entry in await self.ledger.entries(start, min(size, start + 1000)):
                 try:
                     record = Record.from_canonical(entry.data)
@@ -143,7 +158,9 @@ class ReceiptExchange:
                 role = self._role(record)
                 if role is None or (record.agreement_id, entry.leaf_hash) in countersigned:
                     continue
-                owed.append(Owed(record.agreement_id, entry.index, entry.data, role))
+                owed.append(Owed(record.agreement_id, entry.index, entry.data, role, 0, True))
+        self._recovered_end, self._recovered_open = size, len(owed)
+        await self._advance_watermark()
         if owed:
             self.ctx.log.info("ledger: %d records still owe a receipt", len(owed))
             self._owe(owed)
@@ -191,10 +208,26 @@ class ReceiptExchange:
             out.setdefault(key, []).append(item)
         return out
 
+    async def _acknowledged(self, items: Iterable[Owed]) -> None:
+        self._recovered_open -= sum(1 for i in items if i.recovered)
+        await self._advance_watermark()
+
+    async def _advance_watermark(self) -> None:
+        """Once everything the start-up pass found is acknowledged, the next start can begin
+        where this one's pass ended (later records are delivered from memory meanwhile)."""
+        end = self._recovered_end
+        if end is None or self._recovered_open > 0 or self._recovery_failed:
+            return
+        self._recovered_end = None
+        if self._watermarked():
+            await kv_put(self.ctx.engine, WATERMARK_KEY, str(end))
+
     def _retry(self, items: list[Owed], why: str) -> None:
         again = [
             replace(i, attempts=i.attempts + 1) for i in items if i.attempts + 1 < MAX_ATTEMPTS
         ]
+        if any(i.recovered for i in items if i.attempts + 1 >= MAX_ATTEMPTS):
+            self._recovery_failed = True
         if len(again) < len(items):
             self.ctx.log.warning(
                 "ledger: gave up delivering %d records (%s); retried at next start",
@@ -272,6 +305,7 @@ class ReceiptExchange:
             if problem:
                 refused.append(item)
                 problems.append(f"record {item.index}: {problem}")
+        await self._acknowledged(i for i in items if i not in refused)
         if refused:  # e.g. the consumer has not stored the agreement yet: try again later
             self._retry(refused, f"{peer} refused receipts: " + "; ".join(problems[:3]))
 
@@ -300,6 +334,7 @@ class ReceiptExchange:
             for item, result in zip(items, doc.get("results", []), strict=False)
             if isinstance(result, dict) and "problem" in result
         ]
+        await self._acknowledged(i for i in items if all(i is not r for r, _ in refused))
         if refused:
             why = "; ".join(f"record {i.index}: {p}" for i, p in refused[:3])
             self._retry([i for i, _ in refused], f"{peer} refused records: {why}")

@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from connector.provenance.exchange import ReceiptExchange
+from connector.provenance.exchange import WATERMARK_KEY, ReceiptExchange
+from connector.provenance.kv import kv_get
 from ledger.audit import compare_parties
 from ledger.receipts import receipt_problems
 from ledger.records import Record
@@ -137,6 +138,9 @@ async def test_what_a_stopped_process_still_owed_is_delivered_at_start(trade: Tr
     assert done.leaf_hash in {r.leaf_hash for r in receipts}
     theirs = await agreement_entries(trade.company, trade.agreement_id)
     assert late.canonical() in {e.data for e in theirs}
+    # everything the start-up pass found is acknowledged: the next start begins after it
+    mark = await kv_get(trade.city.connector.ctx.engine, WATERMARK_KEY)
+    assert mark is not None and int(mark) > done.index
 
 
 @pytest.mark.asyncio(loop_scope="function")
