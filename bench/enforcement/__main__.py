@@ -137,21 +137,28 @@ async def wait_up(http: aiohttp.ClientSession, url: str, seconds: float = 120.0)
     raise RuntimeError(f"the connector at {url} did not come up")
 
 
-async def create_database() -> str:
-    """A fresh PostgreSQL database for the city (AGORA_BENCH_PG, default the test server)."""
-    import uuid
-
+async def _pg_admin(sql: str) -> None:
     import asyncpg
 
     server = os.environ.get("AGORA_BENCH_PG", "postgres@127.0.0.1:5432")
     user, _, hostport = server.partition("@")
     host, _, port = hostport.partition(":")
-    name = f"agora_bench_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(host=host, port=int(port or 5432), user=user, database="postgres")
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def create_database() -> str:
+    """A fresh PostgreSQL database for the city (AGORA_BENCH_PG, default the test server)."""
+    import uuid
+
+    server = os.environ.get("AGORA_BENCH_PG", "postgres@127.0.0.1:5432")
+    user, _, hostport = server.partition("@")
+    host, _, port = hostport.partition(":")
+    name = f"agora_bench_{uuid.uuid4().hex[:10]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
     return f"postgresql+asyncpg://{user}@{host}:{port or 5432}/{name}"
 
 
@@ -214,6 +221,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+            if database is not None:
+                name = database.rsplit("/", 1)[-1]
+                await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     base = statistics.median(r["per_s"] for r in base_rounds)
     enforced = statistics.median(r["per_s"] for r in enforced_rounds)
     ratio = round(enforced / base, 3) if base else 0.0
