@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -157,6 +158,13 @@ async def test_did_key_issuer_works_offline(world: World) -> None:
     assert vc.issuer == issuer.did
 
 
+@pytest.fixture
+def without_didkit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hide the optional extra even where it is installed: a None module entry fails import."""
+    monkeypatch.setitem(sys.modules, "didkit", None)
+
+
+@pytest.mark.usefixtures("without_didkit")
 async def test_data_integrity_without_didkit_says_how_to_install() -> None:
     credential = {"@context": [CREDENTIALS_V2], "type": ["VerifiableCredential"], "proof": {}}
     with pytest.raises(DependencyMissingError) as err:
@@ -165,6 +173,7 @@ async def test_data_integrity_without_didkit_says_how_to_install() -> None:
     assert "install agora-dataspace[didkit]" in err.value.detail
 
 
+@pytest.mark.usefixtures("without_didkit")
 async def test_verifier_routes_json_credentials_to_data_integrity(world: World) -> None:
     credential = {"@context": [CREDENTIALS_V2], "type": ["VerifiableCredential"], "proof": {}}
     with pytest.raises(DependencyMissingError):
