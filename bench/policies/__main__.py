@@ -136,11 +136,7 @@ def main() -> None:
                     "reference_decisions_per_second": round(reference_wall),
                     "load_average_1m": round(os.getloadavg()[0], 2),
                 },
-                "ngsild_enforced_ratio": None,
-                "ngsild_enforced_ratio_note": (
-                    "TODO: enforced vs unenforced NGSI-LD GET throughput, to be measured by "
-                    "whoever wires the connector's enforcement point"
-                ),
+                "ngsild_enforced_ratio_see": "python -m bench.enforcement (needs real connectors)",
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),
             }
