@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -120,6 +120,22 @@ class Settings(BaseModel):
 
 KNOWN_SECTIONS = {"participant", "server", "storage", "security", "logging"}
 COMPONENT_SECTIONS = {"ngsild", "dsp", "identity", "ledger", "policies", "marketplace"}
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def component_settings(settings: Settings, section: str, model: type[M]) -> M:
+    """Validate a component's own `[section]` table; the first fault becomes a ConfigError
+    naming the file, the dotted key and what was expected, as for the core sections."""
+    try:
+        return model.model_validate(settings.extra.get(section, {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join([section, *(str(p) for p in err["loc"])])
+        got = None if err["type"] == "missing" else err.get("input")
+        expected = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(str(settings.directory / CONFIG_FILE), key, expected, got) from None
 
 
 def did_web_for(url: str) -> str:

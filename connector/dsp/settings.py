@@ -15,8 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.config import Settings
-from connector.errors import ConfigError
+from connector.config import Settings, component_settings
 
 
 class DspSettings(BaseModel):
@@ -29,8 +28,4 @@ class DspSettings(BaseModel):
 
 
 def dsp_settings(settings: Settings) -> DspSettings:
-    raw = settings.extra.get("dsp", {})
-    try:
-        return DspSettings.model_validate(raw)
-    except ValueError as exc:
-        raise ConfigError("agora.toml", "[dsp]", f"valid DSP settings: {exc}") from None
+    return component_settings(settings, "dsp", DspSettings)

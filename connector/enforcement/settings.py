@@ -13,10 +13,9 @@ answer). Environment: ``AGORA_POLICIES_RECORD_BEFORE_ANSWER=false``.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from connector.config import Settings
-from connector.errors import ConfigError
+from connector.config import Settings, component_settings
 
 
 class EnforcementSettings(BaseModel):
@@ -27,12 +26,4 @@ class EnforcementSettings(BaseModel):
 
 
 def enforcement_settings(settings: Settings) -> EnforcementSettings:
-    raw = settings.extra.get("policies", {})
-    try:
-        return EnforcementSettings.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "policies." + ".".join(str(p) for p in err["loc"])
-        raise ConfigError(
-            str(settings.directory / "agora.toml"), key, err["msg"], err.get("input")
-        ) from None
+    return component_settings(settings, "policies", EnforcementSettings)

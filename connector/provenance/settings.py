@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connector.config import Settings
-from connector.errors import ConfigError
+from connector.config import Settings, component_settings
 
 
 class LedgerSettings(BaseModel):
@@ -30,15 +29,4 @@ class LedgerSettings(BaseModel):
 
 
 def ledger_settings(settings: Settings) -> LedgerSettings:
-    raw = settings.extra.get("ledger", {})
-    try:
-        return LedgerSettings.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "ledger." + ".".join(str(p) for p in err["loc"])
-        raise ConfigError(
-            str(settings.directory / "agora.toml"),
-            key,
-            err["msg"].removeprefix("Value error, "),
-            err.get("input"),
-        ) from None
+    return component_settings(settings, "ledger", LedgerSettings)

@@ -7,10 +7,9 @@ refused except towards the loopback hosts listed in ``allow_http_hosts`` (local 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connector.config import Settings
-from connector.errors import ConfigError
+from connector.config import Settings, component_settings
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -63,15 +62,4 @@ class IdentitySettings(BaseModel):
 
 
 def identity_settings(settings: Settings) -> IdentitySettings:
-    raw = settings.extra.get("identity", {})
-    try:
-        return IdentitySettings.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "identity." + ".".join(str(p) for p in err["loc"])
-        raise ConfigError(
-            str(settings.directory / "agora.toml"),
-            key,
-            err["msg"].removeprefix("Value error, "),
-            err.get("input"),
-        ) from None
+    return component_settings(settings, "identity", IdentitySettings)

@@ -108,3 +108,38 @@ def test_public_url_path_becomes_did_web_path(participant_dir: Callable[..., Pat
     s = load_settings(d, env={"AGORA_SERVER_PUBLIC_URL": "https://murcia.example/agora/"})
     assert s.public_url == "https://murcia.example/agora"
     assert s.did == "did:web:murcia.example:agora"
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ("[ledger]\nanchor_every_records = 0\n", "ledger.anchor_every_records"),
+        ('[dsp]\nauthentication = "none"\n', "dsp.authentication"),
+        ('[identity]\nallow_http_hosts = ["example.org"]\n', "identity.allow_http_hosts"),
+        ('[ngsild]\nmode = "mirror"\n', "ngsild.mode"),
+        ("[policies]\ndeletion_interval_s = 0\n", "policies.deletion_interval_s"),
+    ],
+)
+def test_bad_component_setting_fails_start_naming_its_key(
+    participant_dir: Callable[..., Path], table: str, key: str
+) -> None:
+    from connector.dsp.settings import dsp_settings
+    from connector.enforcement.settings import enforcement_settings
+    from connector.ngsild.proxy.settings import ngsild_settings
+    from connector.provenance.settings import ledger_settings
+    from connector.trust.settings import identity_settings
+
+    d = participant_dir()
+    (d / "agora.toml").write_text((d / "agora.toml").read_text() + "\n" + table)
+    settings = load_settings(d, env={})
+    loaders = {
+        "ledger": ledger_settings,
+        "dsp": dsp_settings,
+        "identity": identity_settings,
+        "ngsild": ngsild_settings,
+        "policies": enforcement_settings,
+    }
+    with pytest.raises(ConfigError) as err:
+        loaders[key.split(".")[0]](settings)
+    assert err.value.key == key
+    assert err.value.source == str(d / "agora.toml")

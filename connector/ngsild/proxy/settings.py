@@ -13,11 +13,11 @@ Also the subscription delivery knobs (both modes): ``notification_timeout_s``,
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connector.config import Settings
+from connector.config import Settings, component_settings
 from connector.errors import ConfigError
 
 
@@ -52,13 +52,7 @@ class NgsiLdSettings(BaseModel):
 
 
 def ngsild_settings(settings: Settings) -> NgsiLdSettings:
-    raw: dict[str, Any] = dict(settings.extra.get("ngsild", {}))
-    try:
-        parsed = NgsiLdSettings.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "ngsild." + ".".join(str(p) for p in err["loc"])
-        raise ConfigError(str(settings.directory / "agora.toml"), key, err["msg"]) from None
+    parsed = component_settings(settings, "ngsild", NgsiLdSettings)
     if parsed.mode == "proxy" and not parsed.upstream:
         raise ConfigError(
             str(settings.directory / "agora.toml"),
