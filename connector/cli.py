@@ -220,6 +220,29 @@ def authority_revoke(directory: Path, did: str, url: str | None) -> None:
     click.echo(f"Revoked {did}: {len(result['revokedCredentials'])} credential(s).")
 
 
+def _suspension_command(action: str, verb: str, doc: str) -> None:
+    @authority.command(action, help=doc)
+    @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+    @click.argument("did")
+    @_URL_OPTION
+    def command(directory: Path, did: str, url: str | None) -> None:
+        from urllib.parse import quote
+
+        result = _authority_call(
+            directory, url, "POST", f"/authority/members/{quote(did, safe='')}/{action}"
+        )
+        assert isinstance(result, dict)
+        click.echo(f"{verb} {did}: {len(result['credentials'])} credential(s).")
+
+
+_suspension_command(
+    "suspend", "Suspended", "Suspend the member DID; verifiers refuse it until reinstated."
+)
+_suspension_command(
+    "reinstate", "Reinstated", "Lift the suspension of the member DID; verifiers accept it again."
+)
+
+
 def _register_audit() -> None:
     from connector.audit.cli import audit
 

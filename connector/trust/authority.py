@@ -1,4 +1,4 @@
-"""The authority role: admit members, issue their credentials, revoke them.
+"""The authority role: admit members, issue their credentials, suspend, reinstate, revoke them.
 
 Public (DCP-authenticated): ``POST /authority/v1/membership-requests`` — an applicant's
 connector sends ``{name, role, country}`` with its self-issued ID token; the token proves it
@@ -6,12 +6,15 @@ controls the did:web it claims (resolved, signature checked, jti remembered).
 
 Management (admin key): ``GET /api/v1/authority/requests``,
 ``POST /api/v1/authority/requests/{id}/approve|reject``, ``GET /api/v1/authority/members``,
-``POST /api/v1/authority/members/{did}/revoke``.
+``POST /api/v1/authority/members/{did}/suspend|reinstate|revoke``.
 
 Approval issues MembershipCredential and ParticipantCredential (plus AuditorCredential for
-auditors), each with its own revocation status entry, delivers them to the member's Credential
-Service (DCP storage endpoint) and only then adds the member to the registry. Revocation flips
-every status bit issued to the member, so verifiers refuse it once their status cache expires.
+auditors), each with its own revocation status entry and a suspension entry at the same index of
+the suspension list, delivers them to the member's Credential Service (DCP storage endpoint) and
+only then adds the member to the registry. Revocation flips every revocation bit issued to the
+member, suspension sets (reinstatement clears) its suspension bits, so verifiers refuse (accept
+again) once their status cache expires. Credentials issued before suspension existed carry no
+suspension entry: suspending such a member only takes it out of the registry until re-issued.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from connector.management.api import validation_problem
 from connector.trust.core import Trust, trust_of
 from connector.trust.problems import dcp_problem
 from connector.trust.registry import Registry
-from connector.trust.status_lists import REVOCATION_LIST, StatusLists
+from connector.trust.status_lists import REVOCATION_LIST, SUSPENSION_LIST, StatusLists
 from connector.trust.tables import issued, membership_requests
 from identity import (
     AuditorCredential,
@@ -111,8 +114,8 @@ class Authority:
 
     async def receive(self, did: str, body: MembershipRequest) -> dict[str, Any]:
         member = await self.registry.get(did)
-        if member is not None and member["state"] == "active":
-            raise Problem(409, "Conflict", detail=f"{did} is already a member")
+        if member is not None and member["state"] in ("active", "suspended"):
+            raise Problem(409, "Conflict", detail=f"{did} is already a member ({member['state']})")
         for pending in await self.list_requests("pending"):
             if pending["did"] == did:
                 raise Problem(
@@ -246,18 +249,20 @@ class Authority:
         async with self.status_lists.lock, self.engine.begin() as conn:
             for claims in self._claims(req):
                 entry = await self.status_lists.allocate(conn, REVOCATION_LIST)
+                index = int(entry["statusListIndex"])
+                # The same index in the suspension list: ``issued`` keeps one position for both.
+                suspension = await self.status_lists.allocate(conn, SUSPENSION_LIST, index)
                 credential_id = f"urn:uuid:{uuid.uuid4()}"
                 body = claims.to_credential(
                     self.trust.did,
                     valid_from=now,
                     valid_until=valid_until,
-                    status=[entry],
+                    status=[entry, suspension],
                     credential_id=credential_id,
                 )
                 tokens.append(
                     (claims.credential_type, issue_credential(self.trust.participant, body))
                 )
-                index = int(entry["statusListIndex"])
                 positions.append((REVOCATION_LIST, index))
                 await conn.execute(
                     issued.insert().values(
@@ -324,8 +329,8 @@ class Authority:
         member = await self.registry.get(did)
         if member is None:
             raise Problem(404, "Not Found", detail=f"{did} is not a member")
-        if member["state"] != "active":
-            raise Problem(409, "Conflict", detail=f"{did} is already {member['state']}")
+        if member["state"] == "revoked":
+            raise Problem(409, "Conflict", detail=f"{did} is already revoked")
         async with self.status_lists.lock, self.engine.begin() as conn:
             rows = (
                 await conn.execute(
@@ -344,6 +349,38 @@ class Authority:
             await self.registry.mark_revoked(conn, did)
         self.trust.trusted_issuers.invalidate()
         return {"did": did, "state": "revoked", "revokedCredentials": [r.id for r in rows]}
+
+    async def suspend(self, did: str) -> dict[str, Any]:
+        """Set the suspension bit of every live credential of ``did``; reversible."""
+        return await self._suspension(did, suspended=True)
+
+    async def reinstate(self, did: str) -> dict[str, Any]:
+        """Clear the suspension bits set by :meth:`suspend`."""
+        return await self._suspension(did, suspended=False)
+
+    async def _suspension(self, did: str, *, suspended: bool) -> dict[str, Any]:
+        old, new = ("active", "suspended") if suspended else ("suspended", "active")
+        member = await self.registry.get(did)
+        if member is None:
+            raise Problem(404, "Not Found", detail=f"{did} is not a member")
+        if member["state"] != old:
+            raise Problem(409, "Conflict", detail=f"{did} is {member['state']}, not {old}")
+        async with self.status_lists.lock, self.engine.begin() as conn:
+            if not await self.registry.move(conn, did, old, new):
+                raise Problem(409, "Conflict", detail=f"{did} is no longer {old}")
+            rows = (
+                await conn.execute(
+                    select(issued.c.id, issued.c.list_index).where(
+                        issued.c.subject == did,
+                        issued.c.revoked.is_(False),
+                        issued.c.list_id == REVOCATION_LIST,
+                    )
+                )
+            ).all()
+            for row in rows:
+                await self.status_lists.set_status(conn, SUSPENSION_LIST, row.list_index, suspended)
+        self.trust.trusted_issuers.invalidate()
+        return {"did": did, "state": new, "credentials": [r.id for r in rows]}
 
 
 def _authority(request: web.Request) -> Authority:
@@ -407,11 +444,23 @@ async def list_members(request: web.Request) -> web.Response:
     return web.json_response(await _authority(request).registry.list(active_only=not everyone))
 
 
-async def revoke_member(request: web.Request) -> web.Response:
+def _member_did(request: web.Request) -> str:
     did = request.match_info["did"]
     if not did.startswith("did:") or len(did) > 500:
         raise Problem(404, "Not Found", detail="no such member")
-    return web.json_response(await _authority(request).revoke(did))
+    return did
+
+
+async def revoke_member(request: web.Request) -> web.Response:
+    return web.json_response(await _authority(request).revoke(_member_did(request)))
+
+
+async def suspend_member(request: web.Request) -> web.Response:
+    return web.json_response(await _authority(request).suspend(_member_did(request)))
+
+
+async def reinstate_member(request: web.Request) -> web.Response:
+    return web.json_response(await _authority(request).reinstate(_member_did(request)))
 
 
 def mount(root: web.Application, api: web.Application) -> None:
@@ -421,3 +470,5 @@ def mount(root: web.Application, api: web.Application) -> None:
     api.router.add_post("/authority/requests/{request_id}/reject", reject_request)
     api.router.add_get("/authority/members", list_members)
     api.router.add_post("/authority/members/{did}/revoke", revoke_member)
+    api.router.add_post("/authority/members/{did}/suspend", suspend_member)
+    api.router.add_post("/authority/members/{did}/reinstate", reinstate_member)

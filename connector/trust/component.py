@@ -37,7 +37,7 @@ class TrustComponent:
     async def start(self, ctx: ConnectorContext) -> None:
         trust = Trust(ctx, participant_of(ctx), identity_settings(ctx.settings))
         if trust.status_lists is not None:
-            await trust.status_lists.ensure()
+            await trust.status_lists.ensure_all()
         self.trust = trust
         ctx.components["trust"] = trust
 

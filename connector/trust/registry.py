@@ -64,8 +64,15 @@ class Registry:
     async def mark_revoked(self, conn: AsyncConnection, did: str) -> bool:
         result = await conn.execute(
             update(members)
-            .where(members.c.did == did, members.c.state == "active")
+            .where(members.c.did == did, members.c.state.in_(("active", "suspended")))
             .values(state="revoked", revoked_at=datetime.now(UTC))
+        )
+        return bool(result.rowcount)
+
+    async def move(self, conn: AsyncConnection, did: str, old: str, new: str) -> bool:
+        """Change a member's state from ``old`` to ``new`` (active <-> suspended)."""
+        result = await conn.execute(
+            update(members).where(members.c.did == did, members.c.state == old).values(state=new)
         )
         return bool(result.rowcount)
 

@@ -1,8 +1,10 @@
-"""Issuer side of the Bitstring Status List, persisted: the authority's revocation list.
+"""Issuer side of the Bitstring Status List, persisted: the authority's revocation and
+suspension lists.
 
-The bits live in SQL (identity.StatusListIssuer.to_json()), so a revocation made through one
-replica is what every replica serves at ``/status/{listId}``. Each change is a read-modify-write
-under a row lock (PostgreSQL) or the process lock (SQLite, which has one writer anyway).
+The bits live in SQL (identity.StatusListIssuer.to_json()), so a revocation or suspension made
+through one replica is what every replica serves at ``/status/{listId}``. Each change is a
+read-modify-write under a row lock (PostgreSQL) or the process lock (SQLite, which has one writer
+anyway).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from connector.trust.tables import status_lists
 from identity import Participant, StatusListIssuer, StatusPurpose
 
 REVOCATION_LIST = "revocation-1"
+SUSPENSION_LIST = "suspension-1"
+#: The lists the authority keeps, and the purpose of each.
+PURPOSES: dict[str, StatusPurpose] = {
+    REVOCATION_LIST: StatusPurpose.REVOCATION,
+    SUSPENSION_LIST: StatusPurpose.SUSPENSION,
+}
 LIST_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: How long a served list credential is valid; verifiers re-fetch sooner (their own TTL).
 LIST_VALIDITY_S = 3600.0
@@ -40,15 +48,20 @@ class StatusLists:
     def url(self, list_id: str) -> str:
         return f"{self._base}/status/{list_id}"
 
+    async def ensure_all(self) -> None:
+        for list_id in PURPOSES:
+            await self.ensure(list_id)
+
     async def ensure(self, list_id: str = REVOCATION_LIST) -> None:
-        """Create the list once; a replica that loses the race finds it created."""
+        """Create the list once (purpose from :data:`PURPOSES`); a replica that loses the race
+        finds it created."""
         async with self._engine.connect() as conn:
             found = (
                 await conn.execute(select(status_lists.c.id).where(status_lists.c.id == list_id))
             ).first()
         if found is not None:
             return
-        fresh = StatusListIssuer(self._issuer, self.url(list_id), StatusPurpose.REVOCATION)
+        fresh = StatusListIssuer(self._issuer, self.url(list_id), PURPOSES[list_id])
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
@@ -79,22 +92,34 @@ class StatusLists:
         )
 
     async def allocate(
-        self, conn: AsyncConnection, list_id: str = REVOCATION_LIST
+        self, conn: AsyncConnection, list_id: str = REVOCATION_LIST, index: int | None = None
     ) -> dict[str, Any]:
-        """Reserve an index inside the caller's transaction; returns the credentialStatus entry."""
+        """Reserve an index inside the caller's transaction; returns the credentialStatus entry.
+
+        Without ``index`` a random free one; with it, exactly that one (it must be free), so a
+        credential can hold the same position in the revocation and the suspension list.
+        """
         issuer = await self._locked(conn, list_id)
         if issuer is None:
             raise LookupError(list_id)
-        entry = issuer.allocate()
+        if index is None:
+            entry = issuer.allocate()
+        else:
+            if issuer.allocated[index]:
+                raise ValueError(f"index {index} of {list_id} is taken")
+            issuer.allocated.set(index)
+            entry = issuer.entry(index)
         await self._save(conn, list_id, issuer)
         return entry
 
-    async def set_status(self, conn: AsyncConnection, list_id: str, index: int) -> None:
-        """Revoke one index inside the caller's transaction."""
+    async def set_status(
+        self, conn: AsyncConnection, list_id: str, index: int, value: bool = True
+    ) -> None:
+        """Set (revoke, suspend) or clear (reinstate) one bit inside the caller's transaction."""
         issuer = await self._locked(conn, list_id)
         if issuer is None:
             raise LookupError(list_id)
-        issuer.set_status(index, True)
+        issuer.set_status(index, value)
         await self._save(conn, list_id, issuer)
 
     @property

@@ -76,7 +76,7 @@ members = Table(
     Column("role", String(20), nullable=False),
     Column("country", String(2), nullable=False),
     Column("dsp_endpoint", Text, nullable=True),
-    Column("state", String(20), nullable=False),  # active | revoked
+    Column("state", String(20), nullable=False),  # active | suspended | revoked
     Column("request_id", String(64), nullable=False),
     Column("joined_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
