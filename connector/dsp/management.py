@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import Column, Table, insert, select
 
 from connector.config import did_web_for
 from connector.dsp import messages as m
@@ -99,19 +99,32 @@ async def create_dataset(request: web.Request) -> web.Response:
     return web.json_response(dataset_view(row), status=201)
 
 
-async def list_datasets(request: web.Request) -> web.Response:
+async def _rows(request: web.Request, table: Table) -> list[Any]:
+    """All rows of ``table``, oldest first; ``?state=`` filters tables that have a state."""
+    q = select(table).order_by(table.c.created_at)
+    if "state" in table.c and "state" in request.query:
+        q = q.where(table.c.state == request.query["state"])
     async with dsp_of(request).ctx.engine.connect() as conn:
-        rows = (await conn.execute(select(datasets).order_by(datasets.c.created_at))).all()
-    return web.json_response([dataset_view(r) for r in rows])
+        return list((await conn.execute(q)).all())
+
+
+async def _row_or_404(request: web.Request, key: Column[Any], param: str, what: str) -> Any:
+    """The row whose ``key`` is the path parameter ``param``, or a 404 Problem."""
+    async with dsp_of(request).ctx.engine.connect() as conn:
+        row = (
+            await conn.execute(select(key.table).where(key == request.match_info[param]))
+        ).first()
+    if row is None:
+        raise Problem(404, "Not Found", detail=f"no such {what}")
+    return row
+
+
+async def list_datasets(request: web.Request) -> web.Response:
+    return web.json_response([dataset_view(r) for r in await _rows(request, datasets)])
 
 
 async def get_dataset(request: web.Request) -> web.Response:
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        row = (
-            await conn.execute(select(datasets).where(datasets.c.id == request.match_info["id"]))
-        ).first()
-    if row is None:
-        raise Problem(404, "Not Found", detail="no such dataset")
+    row = await _row_or_404(request, datasets.c.id, "id", "dataset")
     return web.json_response(dataset_view(row))
 
 
@@ -155,8 +168,7 @@ async def create_policy(request: web.Request) -> web.Response:
 
 
 async def list_policies(request: web.Request) -> web.Response:
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        rows = (await conn.execute(select(policies).order_by(policies.c.created_at))).all()
+    rows = await _rows(request, policies)
     return web.json_response([{"id": r.id, **json.loads(r.policy)} for r in rows])
 
 
@@ -194,8 +206,7 @@ async def create_offer(request: web.Request) -> web.Response:
 
 
 async def list_offers(request: web.Request) -> web.Response:
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        rows = (await conn.execute(select(offers).order_by(offers.c.created_at))).all()
+    rows = await _rows(request, offers)
     return web.json_response(
         [{"id": r.id, "datasetId": r.dataset_id, "policyId": r.policy_id} for r in rows]
     )
@@ -436,23 +447,11 @@ async def terminate_negotiation(request: web.Request) -> web.Response:
 
 
 async def list_negotiations(request: web.Request) -> web.Response:
-    q = select(negotiations).order_by(negotiations.c.created_at)
-    if "state" in request.query:
-        q = q.where(negotiations.c.state == request.query["state"])
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        rows = (await conn.execute(q)).all()
-    return web.json_response([negotiation_view(r) for r in rows])
+    return web.json_response([negotiation_view(r) for r in await _rows(request, negotiations)])
 
 
 async def get_negotiation(request: web.Request) -> web.Response:
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(negotiations).where(negotiations.c.pid == request.match_info["pid"])
-            )
-        ).first()
-    if row is None:
-        raise Problem(404, "Not Found", detail="no such negotiation")
+    row = await _row_or_404(request, negotiations.c.pid, "pid", "negotiation")
     return web.json_response(negotiation_view(row))
 
 
@@ -473,20 +472,11 @@ def agreement_view(row: Any) -> dict[str, Any]:
 
 
 async def list_agreements(request: web.Request) -> web.Response:
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        rows = (await conn.execute(select(agreements).order_by(agreements.c.created_at))).all()
-    return web.json_response([agreement_view(r) for r in rows])
+    return web.json_response([agreement_view(r) for r in await _rows(request, agreements)])
 
 
 async def get_agreement(request: web.Request) -> web.Response:
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(agreements).where(agreements.c.id == request.match_info["id"])
-            )
-        ).first()
-    if row is None:
-        raise Problem(404, "Not Found", detail="no such agreement")
+    row = await _row_or_404(request, agreements.c.id, "id", "agreement")
     return web.json_response(agreement_view(row))
 
 
@@ -601,23 +591,11 @@ async def transfer_action(request: web.Request) -> web.Response:
 
 
 async def list_transfers(request: web.Request) -> web.Response:
-    q = select(transfers).order_by(transfers.c.created_at)
-    if "state" in request.query:
-        q = q.where(transfers.c.state == request.query["state"])
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        rows = (await conn.execute(q)).all()
-    return web.json_response([transfer_view(r) for r in rows])
+    return web.json_response([transfer_view(r) for r in await _rows(request, transfers)])
 
 
 async def get_transfer(request: web.Request) -> web.Response:
-    async with dsp_of(request).ctx.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(transfers).where(transfers.c.pid == request.match_info["pid"])
-            )
-        ).first()
-    if row is None:
-        raise Problem(404, "Not Found", detail="no such transfer")
+    row = await _row_or_404(request, transfers.c.pid, "pid", "transfer")
     return web.json_response(transfer_view(row))
 
 
