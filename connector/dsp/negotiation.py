@@ -13,11 +13,11 @@ from typing import Any
 
 import rfc8785
 from aiohttp import web
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
+from connector.dsp import process
 from connector.dsp.agreements import build_agreement, sign_agreement
 from connector.dsp.auth import Caller
 from connector.dsp.callbacks import join
@@ -31,8 +31,9 @@ from connector.dsp.negotiation_states import (
     next_state,
 )
 from connector.dsp.outbox import enqueue
-from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, record_change, serialize_on
-from connector.dsp.tables import agreements, negotiations, received
+from connector.dsp.process import first_time, remember, seen
+from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, serialize_on
+from connector.dsp.tables import agreements, negotiations
 
 KIND = "negotiation"
 AREA = Area.NEGOTIATION
@@ -58,16 +59,7 @@ def ack(row: Any, state: NState | None = None) -> dict[str, Any]:
 
 
 def _err(status: int, code: Code, reason: str, row: Any = None, **pids: str | None) -> DspError:
-    if row is not None:
-        pids = {"provider_pid": row.provider_pid, "consumer_pid": row.consumer_pid}
-    return DspError(
-        AREA,
-        status,
-        code,
-        reason,
-        provider_pid=pids.get("provider_pid"),
-        consumer_pid=pids.get("consumer_pid"),
-    )
+    return process.error(AREA, status, code, reason, row, **pids)
 
 
 def same_terms(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -77,42 +69,11 @@ def same_terms(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 async def lock(conn: AsyncConnection, pid: str) -> Any:
-    return (
-        await conn.execute(select(negotiations).where(negotiations.c.pid == pid).with_for_update())
-    ).first()
-
-
-async def seen(conn: AsyncConnection, pid: str, d: str) -> bool:
-    row = (
-        await conn.execute(
-            select(received.c.digest).where(received.c.process_pid == pid, received.c.digest == d)
-        )
-    ).first()
-    return row is not None
-
-
-async def remember(conn: AsyncConnection, pid: str, d: str) -> None:
-    await conn.execute(insert(received).values(process_pid=pid, digest=d))
-
-
-async def first_time(conn: AsyncConnection, pid: str, d: str) -> bool:
-    """Remember a message; False if it was applied before (then this is a retry)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(received).values(process_pid=pid, digest=d).on_conflict_do_nothing()
-    return bool((await conn.execute(stmt)).rowcount)
+    return await process.lock(conn, negotiations, pid)
 
 
 async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> Any:
-    """Update a negotiation and return its new row (one statement: UPDATE … RETURNING)."""
-    result = await conn.execute(
-        update(negotiations)
-        .where(negotiations.c.pid == pid)
-        .values(updated_at=now(), **values)
-        .returning(*negotiations.c)
-    )
-    if "state" in values:
-        record_change(conn, KIND, pid, values["state"])
-    return result.one()
+    return await process.set_fields(conn, negotiations, KIND, pid, **values)
 
 
 class Negotiations:

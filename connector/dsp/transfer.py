@@ -9,18 +9,19 @@ import json
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
+from connector.dsp import process
 from connector.dsp.callbacks import join
 from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
 from connector.dsp.errors import Area, Code, DspError
-from connector.dsp.negotiation import first_time, remember, seen
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import enqueue
+from connector.dsp.process import first_time, remember, seen
 from connector.dsp.push import PushTransfer
-from connector.dsp.runtime import Dsp, digest, now, record_change, serialize_on
+from connector.dsp.runtime import Dsp, digest, now, serialize_on
 from connector.dsp.tables import agreements, negotiations, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 
@@ -36,35 +37,15 @@ def ack(row: Any, state: TState | None = None) -> dict[str, Any]:
 
 
 def _err(status: int, code: Code, reason: str, row: Any = None, **pids: str | None) -> DspError:
-    if row is not None:
-        pids = {"provider_pid": row.provider_pid, "consumer_pid": row.consumer_pid}
-    return DspError(
-        AREA,
-        status,
-        code,
-        reason,
-        provider_pid=pids.get("provider_pid"),
-        consumer_pid=pids.get("consumer_pid"),
-    )
+    return process.error(AREA, status, code, reason, row, **pids)
 
 
 async def lock(conn: AsyncConnection, pid: str) -> Any:
-    return (
-        await conn.execute(select(transfers).where(transfers.c.pid == pid).with_for_update())
-    ).first()
+    return await process.lock(conn, transfers, pid)
 
 
 async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> Any:
-    """Update a transfer and return its new row (one statement: UPDATE … RETURNING)."""
-    result = await conn.execute(
-        update(transfers)
-        .where(transfers.c.pid == pid)
-        .values(updated_at=now(), **values)
-        .returning(*transfers.c)
-    )
-    if "state" in values:
-        record_change(conn, KIND, pid, values["state"])
-    return result.one()
+    return await process.set_fields(conn, transfers, KIND, pid, **values)
 
 
 class Transfers:
