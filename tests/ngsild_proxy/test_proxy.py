@@ -17,12 +17,12 @@ from tests.ngsild_subscriptions.support import (
     ERR,
     Client,
     ConsumerPep,
-    Reply,
     air,
     make_participant,
     serving,
     subscription,
 )
+from tests.support import Reply
 
 S1 = "urn:ngsi-ld:AirQualityObserved:001"
 SMART = "https://smartdatamodels.org/context.jsonld"

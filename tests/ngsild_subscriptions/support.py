@@ -25,64 +25,14 @@ from connector.ngsild.context import term_map
 from connector.ngsild.pep import FULL_ACCESS, AccessScope
 from connector.participant import init_participant, read_admin_key
 from connector.runtime import Connector
+from tests.support import NgsiClient
 
-BASE = "/ngsi-ld/v1"
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 FAST = {"notification_backoff_s": 0.05, "notification_timeout_s": 2.0, "periodic_tick_s": 0.1}
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: Any
-    body: Any
-
-
-@dataclass
-class Client:
-    connector: Connector
-    admin_key: str
-    http: aiohttp.ClientSession
-
-    @property
-    def url(self) -> str:
-        return self.connector.url + BASE
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        admin: bool = True,
-        ctype: str = "application/json",
-        headers: dict[str, str] | None = None,
-        params: dict[str, str] | None = None,
-    ) -> Reply:
-        h = {"Authorization": f"Bearer {self.admin_key}"} if admin else {}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            h["Content-Type"] = ctype
-        h.update(headers or {})
-        async with self.http.request(
-            method, self.url + path, data=data, headers=h, params=params
-        ) as resp:
-            text = await resp.text()
-            return Reply(resp.status, resp.headers, json.loads(text) if text else None)
-
-    async def get(self, path: str, **params: str) -> Reply:
-        return await self.call("GET", path, params=params or None)
-
-    async def post(self, path: str, body: Any, **kw: Any) -> Reply:
-        return await self.call("POST", path, body, **kw)
-
-    async def patch(self, path: str, body: Any, **kw: Any) -> Reply:
-        return await self.call("PATCH", path, body, **kw)
-
-    async def delete(self, path: str) -> Reply:
-        return await self.call("DELETE", path)
+Client = NgsiClient
 
 
 def make_participant(
