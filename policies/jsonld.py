@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 from typing import Literal as Lit
 
-from cachetools import LRUCache
 from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 
@@ -178,7 +177,7 @@ def expand(doc: Mapping[str, Any], default_context: str | None = DSP_CONTEXT_URL
 #: Our own cache of resolved contexts. pyld's default cache is process-wide and shared with
 #: every other pyld user (the DSP and NGSI-LD code); entries another loader left there have
 #: broken our expansions (pyld then indexes a context URL as if it were an object).
-_RESOLVED_CONTEXTS: LRUCache[Any, Any] = LRUCache(maxsize=256)
+_RESOLVED_CONTEXTS: Any = jsonld.LRUCache(maxsize=256)
 
 
 def expand_with_pyld(doc: Mapping[str, Any]) -> list[Any]:

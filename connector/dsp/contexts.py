@@ -42,10 +42,10 @@ def document_loader(url: str, options: Any = None) -> dict[str, Any]:
 def pyld_options() -> dict[str, Any]:
     """pyld options with our loader *and our own resolved-context cache*: pyld's default cache
     is process-global, and other packages resolve the same URLs with their own loaders."""
-    from cachetools import LRUCache
+    from pyld import jsonld
     from pyld.context_resolver import ContextResolver
 
     return {
         "documentLoader": document_loader,
-        "contextResolver": ContextResolver(LRUCache(maxsize=32), document_loader),
+        "contextResolver": ContextResolver(jsonld.LRUCache(maxsize=32), document_loader),
     }
