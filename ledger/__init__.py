@@ -16,7 +16,7 @@ from .errors import (
     StoreError,
 )
 from .log import Appended, Ledger
-from .receipts import Receipt, countersign, make_receipt, receipt_problems
+from .receipts import Receipt, countersign, countersign_all, make_receipt, receipt_problems
 from .records import Record, canonicalize, sha256_hex
 from .signing import CallableSigner, KeySigner, Signer, verify_signature
 from .store import LedgerStore, create_schema, drop_schema, make_tables, sqlite_engine
@@ -45,6 +45,7 @@ __all__ = [
     "audit_ledger",
     "canonicalize",
     "countersign",
+    "countersign_all",
     "create_schema",
     "drop_schema",
     "make_receipt",

@@ -20,6 +20,9 @@ from .records import canonicalize
 from .signing import PublicKey, Signer, verify_signature
 from .treehead import TreeHead
 
+BAD_HEAD = "the receipt's tree head is not signed by the provider's key"
+BAD_PROOF = "the receipt's inclusion proof does not lead to its tree head"
+
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
@@ -93,12 +96,42 @@ def make_receipt(
 def countersign(receipt: Receipt, signer: Signer, provider_key: PublicKey) -> Receipt:
     """The consumer's half: check the provider's head and proof, then sign the receipt."""
     if not receipt.tree_head.verify(provider_key):
-        raise SignatureError("the receipt's tree head is not signed by the provider's key")
+        raise SignatureError(BAD_HEAD)
     if not receipt.proves_inclusion():
-        raise SignatureError("the receipt's inclusion proof does not lead to its tree head")
+        raise SignatureError(BAD_PROOF)
     return replace(
         receipt, countersignature=signer.sign(receipt.message()), countersigner_kid=signer.kid
     )
+
+
+def countersign_all(
+    receipts: Sequence[Receipt], signer: Signer, provider_key: PublicKey
+) -> list[Receipt | SignatureError]:
+    """:func:`countersign` for a delivered batch, each distinct tree head verified once.
+
+    A provider issues one signed head for a whole batch, so checking its signature per receipt
+    would repeat the same Ed25519 verification; every inclusion proof is still checked. Each
+    position holds the countersigned receipt or the :class:`SignatureError` that refused it.
+    """
+    heads: dict[TreeHead, bool] = {}
+    out: list[Receipt | SignatureError] = []
+    for receipt in receipts:
+        head = receipt.tree_head
+        if head not in heads:
+            heads[head] = head.verify(provider_key)
+        if not heads[head]:
+            out.append(SignatureError(BAD_HEAD))
+        elif not receipt.proves_inclusion():
+            out.append(SignatureError(BAD_PROOF))
+        else:
+            out.append(
+                replace(
+                    receipt,
+                    countersignature=signer.sign(receipt.message()),
+                    countersigner_kid=signer.kid,
+                )
+            )
+    return out
 
 
 def receipt_problems(

@@ -362,9 +362,18 @@ class LedgerStore:
         ]
 
     async def put_receipt(self, agreement_id: str, index: int, document: dict[str, Any]) -> None:
-        values = {"agreement_id": agreement_id, "idx": index, "document": json.dumps(document)}
+        await self.put_receipts([(agreement_id, index, document)])
+
+    async def put_receipts(self, rows: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
+        """Store receipts ``(agreement id, index, document)`` in one transaction."""
+        if not rows:
+            return
+        values = [
+            {"agreement_id": agreement_id, "idx": index, "document": json.dumps(document)}
+            for agreement_id, index, document in rows
+        ]
         async with self.engine.begin() as conn:
-            await conn.execute(insert(self.tables.receipts).values(**values))
+            await conn.execute(insert(self.tables.receipts), values)
 
     async def receipts(self, agreement_id: str | None = None) -> list[dict[str, Any]]:
         rc = self.tables.receipts

@@ -37,7 +37,7 @@ from connector.provenance.peers import AgreementParties, PeerError, Peers
 from ledger.errors import LedgerError
 from ledger.log import Ledger
 from ledger.merkle import leaf_hash
-from ledger.receipts import Receipt, countersign, make_receipt
+from ledger.receipts import Receipt, countersign_all, make_receipt
 from ledger.records import Record
 from ledger.signing import verify_signature
 
@@ -80,6 +80,7 @@ class ReceiptExchange:
         self._idle = asyncio.Event()
         self._idle.set()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._busy: set[tuple[str, str]] = set()  # (peer, role) with a delivery in flight
         self._sleeping = 0
         self._recovered_open = 0  # start-up items not yet acknowledged
         self._recovered_end: int | None = None  # where the start-up pass stopped
@@ -177,11 +178,26 @@ class ReceiptExchange:
             items, self._owed = self._owed, []
             batches = await self._batches(items)
             for (peer, role, parties), owed in batches.items():
-                for start in range(0, len(owed), MAX_BATCH):
-                    chunk = owed[start : start + MAX_BATCH]
-                    task = asyncio.create_task(self._deliver(parties, peer, role, chunk))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._done)
+                if (peer, role) in self._busy:  # goes with the next delivery to this peer
+                    self._owed.extend(owed)
+                    continue
+                self._busy.add((peer, role))
+                task = asyncio.create_task(self._deliver_all(parties, peer, role, owed))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+
+    async def _deliver_all(
+        self, parties: AgreementParties, peer: str, role: str, owed: list[Owed]
+    ) -> None:
+        """One delivery at a time per peer and role: what is owed meanwhile waits for the next
+        one, so under load batches grow instead of requests multiplying."""
+        try:
+            for start in range(0, len(owed), MAX_BATCH):
+                await self._deliver(parties, peer, role, owed[start : start + MAX_BATCH])
+        finally:
+            self._busy.discard((peer, role))
+            if self._owed:
+                self._wake.set()
 
     def _check_idle(self) -> None:
         if not self._owed and not self._inflight and not self._sleeping:
@@ -300,28 +316,37 @@ class ReceiptExchange:
             raise PeerError("the peer's answer does not match the receipts sent")
         refused: list[Owed] = []
         problems = []
+        keep: list[Receipt] = []
         for item, receipt, result in zip(items, issued, results, strict=True):
-            problem = await self._keep_countersigned(peer, receipt, result)
-            if problem:
+            signed, problem = await self._countersigned(peer, receipt, result)
+            if signed is None:
                 refused.append(item)
                 problems.append(f"record {item.index}: {problem}")
+            else:
+                keep.append(signed)
+        await self._keep(keep)
         await self._acknowledged(i for i in items if i not in refused)
         if refused:  # e.g. the consumer has not stored the agreement yet: try again later
             self._retry(refused, f"{peer} refused receipts: " + "; ".join(problems[:3]))
 
-    async def _keep_countersigned(self, peer: str, issued: Receipt, result: Any) -> str | None:
+    async def _countersigned(
+        self, peer: str, issued: Receipt, result: Any
+    ) -> tuple[Receipt | None, str]:
+        """The peer's countersigned receipt if it is ours and its signature holds, else why."""
         if not isinstance(result, dict) or "receipt" not in result:
-            return str(result.get("problem") if isinstance(result, dict) else result)
-        signed = Receipt.from_json(result["receipt"])
+            return None, str(result.get("problem") if isinstance(result, dict) else result)
+        try:
+            signed = Receipt.from_json(result["receipt"])
+        except LedgerError as exc:
+            return None, exc.reason
         if replace(signed, countersignature=None, countersigner_kid=None) != issued:
-            return "the countersigned receipt is not the one we issued"
+            return None, "the countersigned receipt is not the one we issued"
         if signed.countersignature is None or signed.countersigner_kid is None:
-            return "no countersignature"
+            return None, "no countersignature"
         key = await self.peers.key(peer, signed.countersigner_kid)
         if not verify_signature(key, signed.message(), signed.countersignature):
-            return "the countersignature does not verify"
-        await self._keep(signed)
-        return None
+            return None, "the countersignature does not verify"
+        return signed, ""
 
     async def _send_records(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
         body = {"records": [i.data.decode() for i in items]}
@@ -358,31 +383,51 @@ class ReceiptExchange:
         if known is not None:
             known.setdefault(lh, index)
 
-    async def _keep(self, receipt: Receipt) -> None:
-        """Keep one countersigned receipt per record (a retried delivery is not kept twice)."""
-        done = self._receipted.get(receipt.agreement_id)
-        if done is None:
-            done = {
-                r.leaf_hash
-                for r in await self.ledger.receipts(receipt.agreement_id)
-                if r.countersignature is not None
-            }
-            self._receipted[receipt.agreement_id] = done
-        if receipt.leaf_hash in done:
+    async def _keep(self, receipts: list[Receipt]) -> None:
+        """Keep one countersigned receipt per record, a batch in one transaction (a retried
+        delivery is not kept twice)."""
+        fresh: list[Receipt] = []
+        for receipt in receipts:
+            done = self._receipted.get(receipt.agreement_id)
+            if done is None:
+                done = {
+                    r.leaf_hash
+                    for r in await self.ledger.receipts(receipt.agreement_id)
+                    if r.countersignature is not None
+                }
+                self._receipted[receipt.agreement_id] = done
+            if receipt.leaf_hash in done:
+                continue
+            done.add(receipt.leaf_hash)
+            fresh.append(receipt)
+        if not fresh:
             return
-        done.add(receipt.leaf_hash)
-        await self.ledger.keep_receipt(receipt)
+        try:
+            await self.ledger.keep_receipts(fresh)
+        except LedgerError:
+            for receipt in fresh:  # not kept: a redelivery must be able to keep them
+                self._receipted[receipt.agreement_id].discard(receipt.leaf_hash)
+            raise
 
-    async def _append_once(self, agreement_id: str, data: bytes) -> tuple[int, bool]:
-        """Our index of the record, appending it unless we already hold it."""
-        lh = leaf_hash(data)
+    async def _append_all(self, records: list[tuple[str, bytes]]) -> list[int]:
+        """Our index of each ``(agreement id, canonical record)``, appending those we do not
+        hold yet; the new ones share one group commit."""
         async with self._lock:
-            found = await self._index_of(agreement_id, lh)
-            if found is not None:
-                return found, False
-            done = await self.ledger.append_data(data, agreement_id)
-            self._remember(agreement_id, lh, done.index)
-            return done.index, True
+            indices: list[int | None] = []
+            new: dict[tuple[str, bytes], list[int]] = {}
+            for position, (agreement_id, data) in enumerate(records):
+                lh = leaf_hash(data)
+                found = await self._index_of(agreement_id, lh)
+                indices.append(found)
+                if found is None:
+                    new.setdefault((agreement_id, data), []).append(position)
+            keys = list(new)
+            done = await asyncio.gather(*(self.ledger.append_data(d, a) for a, d in keys))
+            for (agreement_id, data), appended in zip(keys, done, strict=True):
+                self._remember(agreement_id, appended.leaf_hash, appended.index)
+                for position in new[(agreement_id, data)]:
+                    indices[position] = appended.index
+            return [i for i in indices if i is not None]
 
     # -- the peer's calls --------------------------------------------------------------------
 
@@ -429,45 +474,85 @@ class ReceiptExchange:
         return record
 
     async def receive_receipts(self, request: web.Request) -> web.Response:
-        """Consumer side: check, log, countersign and keep the provider's receipts."""
+        """Consumer side: check, log, countersign and keep the provider's receipts.
+
+        The batch is handled as one: each tree head's signature is checked once, the new
+        records share one commit of our log and the countersigned receipts another."""
         caller = await self._caller(request)
-        results: list[dict[str, Any]] = []
-        for item in await self._items(request, "items"):
+        items = await self._items(request, "items")
+        results: list[dict[str, Any]] = [{} for _ in items]
+        checked: list[tuple[int, Record, Receipt]] = []
+        for position, item in enumerate(items):
             try:
-                results.append({"receipt": (await self._countersign(item, caller)).to_json()})
+                checked.append((position, *self._matching(await self._receipt_item(item, caller))))
             except (PeerError, LedgerError) as exc:
-                results.append({"problem": exc.reason})
+                results[position] = {"problem": exc.reason}
+        signed: list[tuple[int, Record, Receipt]] = []
+        for kid in dict.fromkeys(r.tree_head.kid for _, _, r in checked):
+            group = [c for c in checked if c[2].tree_head.kid == kid]
+            try:
+                key = await self.peers.key(caller, kid)
+            except PeerError as exc:
+                for position, _, _ in group:
+                    results[position] = {"problem": exc.reason}
+                continue
+            outcomes = countersign_all([r for _, _, r in group], self.ledger.signer, key)
+            for (position, record, _), outcome in zip(group, outcomes, strict=True):
+                if isinstance(outcome, Receipt):
+                    signed.append((position, record, outcome))
+                else:
+                    results[position] = {"problem": outcome.reason}
+        if signed:
+            try:
+                await self._append_all([(r.agreement_id, r.canonical()) for _, r, _ in signed])
+                await self._keep([receipt for _, _, receipt in signed])
+            except LedgerError as exc:
+                for position, _, _ in signed:
+                    results[position] = {"problem": exc.reason}
+            else:
+                for position, _, receipt in signed:
+                    results[position] = {"receipt": receipt.to_json()}
         return web.json_response({"results": results})
 
-    async def _countersign(self, item: Any, caller: str) -> Receipt:
+    async def _receipt_item(self, item: Any, caller: str) -> tuple[Record, Receipt]:
         if not isinstance(item, dict) or not isinstance(item.get("receipt"), dict):
             raise PeerError("each item needs 'record' and 'receipt'")
         record = await self._check_record(item.get("record"), caller, PROVIDER)
-        receipt = Receipt.from_json(item["receipt"])
-        data = record.canonical()
-        if receipt.agreement_id != record.agreement_id or receipt.leaf_hash != leaf_hash(data):
+        return record, Receipt.from_json(item["receipt"])
+
+    @staticmethod
+    def _matching(pair: tuple[Record, Receipt]) -> tuple[Record, Receipt]:
+        record, receipt = pair
+        if receipt.agreement_id != record.agreement_id or receipt.leaf_hash != leaf_hash(
+            record.canonical()
+        ):
             raise PeerError("the receipt is not for this record")
-        key = await self.peers.key(caller, receipt.tree_head.kid)
-        signed = countersign(receipt, self.ledger.signer, key)  # checks head and inclusion
-        await self._append_once(record.agreement_id, data)
-        await self._keep(signed)
-        return signed
+        return record, receipt
 
     async def receive_records(self, request: web.Request) -> web.Response:
         """Provider side: log the consumer's records; receipts follow in the background."""
         caller = await self._caller(request)
-        results: list[dict[str, Any]] = []
-        owed = []
-        for text in await self._items(request, "records"):
+        texts = await self._items(request, "records")
+        results: list[dict[str, Any]] = [{} for _ in texts]
+        accepted: list[tuple[int, Record]] = []
+        for position, text in enumerate(texts):
             try:
-                record = await self._check_record(text, caller, CONSUMER)
-                data = record.canonical()
-                index, _ = await self._append_once(record.agreement_id, data)
+                accepted.append((position, await self._check_record(text, caller, CONSUMER)))
             except (PeerError, LedgerError) as exc:
-                results.append({"problem": exc.reason})
-                continue
-            results.append({"index": index})
-            owed.append(Owed(record.agreement_id, index, data, PROVIDER))
+                results[position] = {"problem": exc.reason}
+        data = [(r.agreement_id, r.canonical()) for _, r in accepted]
+        try:
+            indices = await self._append_all(data)
+        except LedgerError as exc:
+            for position, _ in accepted:
+                results[position] = {"problem": exc.reason}
+            indices = []
+        owed = []
+        for (position, _), (agreement_id, canonical), index in zip(
+            accepted, data, indices, strict=False
+        ):
+            results[position] = {"index": index}
+            owed.append(Owed(agreement_id, index, canonical, PROVIDER))
         if owed:
             self._owe(owed)
         return web.json_response({"results": results}, status=202)

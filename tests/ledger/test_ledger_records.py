@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from ledger.errors import RecordError, SignatureError
 from ledger.merkle import MerkleTree
-from ledger.receipts import Receipt, countersign, make_receipt, receipt_problems
+from ledger.receipts import (
+    BAD_HEAD,
+    Receipt,
+    countersign,
+    countersign_all,
+    make_receipt,
+    receipt_problems,
+)
 from ledger.records import Record, canonicalize, sha256_hex
 from ledger.signing import CallableSigner, KeySigner
 from ledger.treehead import TreeHead, sign_tree_head
@@ -143,3 +150,30 @@ def test_receipt_countersigned_and_checked(
         countersign(dataclasses.replace(receipt, index=1), consumer_signer, keys[0])
     with pytest.raises(SignatureError):
         countersign(receipt, consumer_signer, consumer_signer.public_key())
+
+
+def test_batch_countersigning_checks_each_receipt(
+    provider_signer: KeySigner, consumer_signer: KeySigner
+) -> None:
+    """A delivered batch shares one signed head: each receipt is still checked on its own."""
+    records = [record(i) for i in range(6)]
+    tree = MerkleTree([r.leaf_hash() for r in records])
+    head = sign_tree_head(provider_signer, 6, tree.root())
+    receipts = [
+        make_receipt(tree.leaf(i), i, head, tree.inclusion_proof(i, 6), "urn:uuid:a")
+        for i in range(6)
+    ]
+    receipts[4] = dataclasses.replace(receipts[4], index=5)  # proof no longer leads to the head
+    keys = (provider_signer.public_key(), consumer_signer.public_key())
+    out = countersign_all(receipts, consumer_signer, keys[0])
+    assert [isinstance(o, Receipt) for o in out] == [True, True, True, True, False, True]
+    assert isinstance(out[4], SignatureError) and "inclusion proof" in out[4].reason
+    for o in out:
+        if isinstance(o, Receipt):
+            assert receipt_problems(o, *keys) == []
+            assert o.countersigner_kid == consumer_signer.kid
+    forged = sign_tree_head(consumer_signer, 6, tree.root())  # not the provider's key
+    mixed = receipts[:2] + [dataclasses.replace(r, tree_head=forged) for r in receipts[2:4]]
+    out = countersign_all(mixed, consumer_signer, keys[0])
+    assert [isinstance(o, Receipt) for o in out] == [True, True, False, False]
+    assert [o.reason for o in out[2:] if isinstance(o, SignatureError)] == [BAD_HEAD, BAD_HEAD]

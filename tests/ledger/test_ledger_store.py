@@ -162,3 +162,15 @@ async def test_heads_read_while_appending_keep_the_tree_exact(
     assert ledger.tree.size == len(entries) == 400
     assert ledger.tree.root() == root_of([e.leaf_hash for e in entries])
     await ledger.close()
+
+
+async def test_a_batch_of_receipts_is_kept_together(db: Db, provider_signer: KeySigner) -> None:
+    ledger = await Ledger.open(db.engine, provider_signer, prefix=db.prefix)
+    for i in range(6):
+        await ledger.append(rec(i, f"urn:uuid:agr-{i % 2}"))
+    issued = [await ledger.receipt(i, f"urn:uuid:agr-{i % 2}") for i in range(6)]
+    await ledger.keep_receipts(issued)
+    await ledger.keep_receipts([])  # nothing to keep: no transaction, no error
+    assert await ledger.receipts() == issued
+    assert [r.index for r in await ledger.receipts("urn:uuid:agr-1")] == [1, 3, 5]
+    await ledger.close()

@@ -79,7 +79,10 @@ async def test_a_receipt_that_does_not_verify_is_refused_and_nothing_logged(trad
         "record": entry.data.decode().replace(trade.agreement_id, "urn:uuid:unknown"),
         "receipt": issued,
     }
-    body = {"items": [{"record": entry.data.decode(), "receipt": forged}, stranger, "junk"]}
+    again = {"record": entry.data.decode(), "receipt": issued}  # already held: not re-logged
+    body = {
+        "items": [{"record": entry.data.decode(), "receipt": forged}, stranger, "junk", again]
+    }
     token = await city.dsp.issuer.token_for(company.did)
     async with city.http.post(
         company.url + "/ledger/v1/receipts",
@@ -91,6 +94,7 @@ async def test_a_receipt_that_does_not_verify_is_refused_and_nothing_logged(trad
     assert "not signed by the provider" in results[0]["problem"]
     assert "no agreement 'urn:uuid:unknown'" in results[1]["problem"]
     assert "problem" in results[2]
+    assert results[3]["receipt"]["countersignature"]  # the good one of the batch still goes
     assert await ledger.sync() == before
 
 
