@@ -80,9 +80,7 @@ async def test_a_receipt_that_does_not_verify_is_refused_and_nothing_logged(trad
         "receipt": issued,
     }
     again = {"record": entry.data.decode(), "receipt": issued}  # already held: not re-logged
-    body = {
-        "items": [{"record": entry.data.decode(), "receipt": forged}, stranger, "junk", again]
-    }
+    body = {"items": [{"record": entry.data.decode(), "receipt": forged}, stranger, "junk", again]}
     token = await city.dsp.issuer.token_for(company.did)
     async with city.http.post(
         company.url + "/ledger/v1/receipts",
