@@ -24,7 +24,7 @@ from .log import Ledger
 from .merkle import LEAF_PREFIX, MerkleTree, leaf_hash, verify_consistency
 from .receipts import Receipt, receipt_problems
 from .records import Record
-from .signing import PublicKey
+from .signing import PublicKey, VerifiedSignatures
 from .store import AnchorRow, Entry
 from .treehead import TreeHead
 
@@ -260,8 +260,9 @@ def _check_receipts(
     by_index = {e.index: e for e in provider_entries}
     index_of = {leaf_hash(e.data): e.index for e in provider_entries}
     covered: set[int] = set()
+    checked = VerifiedSignatures()
     for receipt in receipts:
-        for problem in receipt_problems(receipt, provider_key, consumer_key):
+        for problem in receipt_problems(receipt, provider_key, consumer_key, checked):
             kind = (
                 Finding.MISSING_COUNTERSIGNATURE
                 if problem == "countersignature missing"

@@ -166,17 +166,16 @@ class MerkleTree:
         return [*self._subproof(m - k, start + k, end, False), self.subtree_hash(start, start + k)]
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
-    """RFC 9162 §2.1.3.2: is the leaf hash ``leaf`` at ``index`` of the tree with ``root``?"""
+def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
+    """RFC 9162 §2.1.3.2: the root that the proof leads to from leaf hash ``leaf`` at ``index``
+    of a tree of ``size`` leaves; None when the proof cannot be one for that position."""
     if not 0 <= index < size:
-        return False
+        return None
     fn, sn = index, size - 1
     r = leaf
     for p in proof:
         if sn == 0:
-            return False
+            return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
@@ -187,7 +186,14 @@ def verify_inclusion(
             r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
-    return sn == 0 and r == root
+    return r if sn == 0 else None
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2: is the leaf hash ``leaf`` at ``index`` of the tree with ``root``?"""
+    return root_from_inclusion(leaf, index, size, proof) == root
 
 
 def verify_consistency(

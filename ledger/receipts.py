@@ -6,6 +6,13 @@ consumer checks the proof against the head, logs the same canonical record on it
 countersigns. Each party then holds evidence the other cannot deny: a provider that later hides or
 alters the record is caught by the consumer's receipt, and a consumer that denies it is caught by
 its own countersignature.
+
+A consumer that receives many receipts at once (a busy data plane logs every access) signs them
+as one *batch*: it builds a small Merkle tree over the batch's ``(index, leaf hash)`` pairs and
+signs its root once. Each receipt still stands alone: it carries its position in the batch and
+the RFC 9162 inclusion proof to the batch root, so the countersignature of any one receipt can
+be checked without the others, while the signing (and the provider's verification) is done once
+per batch instead of once per record.
 """
 
 from __future__ import annotations
@@ -15,9 +22,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import SignatureError
-from .merkle import verify_inclusion
+from .merkle import MerkleTree, root_from_inclusion, verify_inclusion
+from .merkle import leaf_hash as merkle_leaf_hash
 from .records import canonicalize
-from .signing import PublicKey, Signer, verify_signature
+from .signing import PublicKey, Signer, VerifiedSignatures, verify_signature
 from .treehead import TreeHead
 
 BAD_HEAD = "the receipt's tree head is not signed by the provider's key"
@@ -33,17 +41,33 @@ class Receipt:
     countersignature: bytes | None = None
     countersigner_kid: str | None = None
     agreement_id: str = field(default="")
+    #: set when countersigned as part of a batch: the batch's size, this receipt's position in
+    #: it and the inclusion proof of :meth:`batch_leaf` to the batch root
+    batch_size: int | None = None
+    batch_position: int = 0
+    batch_proof: tuple[bytes, ...] = ()
+
+    def batch_leaf(self) -> bytes:
+        """This receipt's leaf in its batch tree: the hash of its index and leaf hash."""
+        return batch_leaf(self.index, self.leaf_hash)
 
     def message(self) -> bytes:
-        """What the countersignature covers: RFC 8785 JSON of leaf hash, index and tree head."""
-        return canonicalize(
-            {
-                "agreement_id": self.agreement_id,
-                "index": self.index,
-                "leaf_hash": self.leaf_hash.hex(),
-                "tree_head": self.tree_head.to_json(),
-            }
-        )
+        """What the countersignature covers (RFC 8785 JSON): agreement, tree head and either
+        this receipt's index and leaf hash, or the root and size of the batch it belongs to."""
+        doc: dict[str, Any] = {
+            "agreement_id": self.agreement_id,
+            "tree_head": self.tree_head.to_json(),
+        }
+        if self.batch_size is None:
+            doc["index"] = self.index
+            doc["leaf_hash"] = self.leaf_hash.hex()
+        else:
+            root = root_from_inclusion(
+                self.batch_leaf(), self.batch_position, self.batch_size, self.batch_proof
+            )
+            doc["batch_root"] = "" if root is None else root.hex()  # "": no signature matches
+            doc["batch_size"] = self.batch_size
+        return canonicalize(doc)
 
     def proves_inclusion(self) -> bool:
         """RFC 9162 §2.1.3.2 check of the bundled proof against the bundled tree head."""
@@ -53,7 +77,7 @@ class Receipt:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "agreement_id": self.agreement_id,
             "index": self.index,
             "leaf_hash": self.leaf_hash.hex(),
@@ -64,11 +88,26 @@ class Receipt:
             else self.countersignature.hex(),
             "countersigner_kid": self.countersigner_kid,
         }
+        if self.batch_size is not None:
+            doc["batch"] = {
+                "size": self.batch_size,
+                "position": self.batch_position,
+                "proof": [h.hex() for h in self.batch_proof],
+            }
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Receipt:
         try:
             counter = doc.get("countersignature")
+            batch = doc.get("batch")
+            batched: dict[str, Any] = {}
+            if batch is not None:
+                batched = {
+                    "batch_size": int(batch["size"]),
+                    "batch_position": int(batch["position"]),
+                    "batch_proof": tuple(bytes.fromhex(h) for h in batch["proof"]),
+                }
             return cls(
                 index=int(doc["index"]),
                 leaf_hash=bytes.fromhex(doc["leaf_hash"]),
@@ -77,6 +116,7 @@ class Receipt:
                 countersignature=None if counter is None else bytes.fromhex(counter),
                 countersigner_kid=doc.get("countersigner_kid"),
                 agreement_id=str(doc.get("agreement_id", "")),
+                **batched,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SignatureError(f"malformed receipt: {exc}") from exc
@@ -107,15 +147,16 @@ def countersign(receipt: Receipt, signer: Signer, provider_key: PublicKey) -> Re
 def countersign_all(
     receipts: Sequence[Receipt], signer: Signer, provider_key: PublicKey
 ) -> list[Receipt | SignatureError]:
-    """:func:`countersign` for a delivered batch, each distinct tree head verified once.
+    """The consumer's half for a delivered batch: one countersignature per agreement.
 
-    A provider issues one signed head for a whole batch, so checking its signature per receipt
-    would repeat the same Ed25519 verification; every inclusion proof is still checked. Each
-    position holds the countersigned receipt or the :class:`SignatureError` that refused it.
+    Each distinct tree head's signature is checked once and every inclusion proof on its own;
+    the receipts that pass are countersigned together (see the module docstring). Each position
+    of the answer holds the countersigned receipt or the :class:`SignatureError` refusing it.
     """
     heads: dict[TreeHead, bool] = {}
     out: list[Receipt | SignatureError] = []
-    for receipt in receipts:
+    passed: dict[tuple[str, TreeHead], list[int]] = {}
+    for position, receipt in enumerate(receipts):
         head = receipt.tree_head
         if head not in heads:
             heads[head] = head.verify(provider_key)
@@ -124,27 +165,49 @@ def countersign_all(
         elif not receipt.proves_inclusion():
             out.append(SignatureError(BAD_PROOF))
         else:
-            out.append(
-                replace(
-                    receipt,
-                    countersignature=signer.sign(receipt.message()),
-                    countersigner_kid=signer.kid,
-                )
+            out.append(receipt)
+            passed.setdefault((receipt.agreement_id, head), []).append(position)
+    for positions in passed.values():
+        group = [receipts[p] for p in positions]
+        tree = MerkleTree([r.batch_leaf() for r in group])
+        size = len(group)
+        signed = [
+            replace(
+                r,
+                batch_size=size,
+                batch_position=i,
+                batch_proof=tuple(tree.inclusion_proof(i, size)),
             )
+            for i, r in enumerate(group)
+        ]
+        signature = signer.sign(signed[0].message())
+        for p, r in zip(positions, signed, strict=True):
+            out[p] = replace(r, countersignature=signature, countersigner_kid=signer.kid)
     return out
 
 
+def batch_leaf(index: int, leaf_hash: bytes) -> bytes:
+    """The leaf of a receipt in its batch tree (RFC 9162 leaf hash of index and leaf hash)."""
+    return merkle_leaf_hash(index.to_bytes(8, "big") + leaf_hash)
+
+
 def receipt_problems(
-    receipt: Receipt, provider_key: PublicKey, consumer_key: PublicKey
+    receipt: Receipt,
+    provider_key: PublicKey,
+    consumer_key: PublicKey,
+    checked: VerifiedSignatures | None = None,
 ) -> list[str]:
-    """Every reason the receipt is not full evidence; empty when it is."""
+    """Every reason the receipt is not full evidence; empty when it is. Pass one ``checked``
+    when checking many receipts: a head or batch signature they share is verified once."""
+    verify = verify_signature if checked is None else checked.verify
+    head = receipt.tree_head
     problems = []
-    if not receipt.tree_head.verify(provider_key):
+    if not verify(provider_key, head.message(), head.signature):
         problems.append("tree head signature invalid")
     if not receipt.proves_inclusion():
         problems.append("inclusion proof does not verify")
     if receipt.countersignature is None:
         problems.append("countersignature missing")
-    elif not verify_signature(consumer_key, receipt.message(), receipt.countersignature):
+    elif not verify(consumer_key, receipt.message(), receipt.countersignature):
         problems.append("countersignature invalid")
     return problems

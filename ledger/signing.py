@@ -13,6 +13,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .errors import SignatureError
 
@@ -68,3 +69,31 @@ def verify_signature(public_key: PublicKey, message: bytes, signature: bytes) ->
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+class VerifiedSignatures:
+    """Signatures already checked, remembered by key, message and signature.
+
+    Receipts of one batch share a countersignature and receipts of one delivery a tree head;
+    checking each again would repeat the same verification. Only successes and failures of the
+    exact same bytes are remembered, so nothing is ever accepted that was not verified.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._seen: dict[tuple[bytes, bytes, bytes], bool] = {}
+
+    def verify(self, public_key: PublicKey, message: bytes, signature: bytes) -> bool:
+        key = (_raw(public_key), message, signature)
+        found = self._seen.get(key)
+        if found is None:
+            if len(self._seen) >= self.size:
+                self._seen.clear()
+            found = self._seen[key] = verify_signature(public_key, message, signature)
+        return found
+
+
+def _raw(public_key: PublicKey) -> bytes:
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return public_key.public_bytes_raw()
+    return public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)

@@ -39,7 +39,7 @@ from ledger.log import Ledger
 from ledger.merkle import leaf_hash
 from ledger.receipts import Receipt, countersign_all, make_receipt
 from ledger.records import Record
-from ledger.signing import verify_signature
+from ledger.signing import VerifiedSignatures
 
 WATERMARK_KEY = "ledger.receipts.settled"
 RECEIPTS_PATH = "/ledger/v1/receipts"
@@ -66,7 +66,15 @@ class Owed:
 class ReceiptExchange:
     """Delivers receipts (as provider) and records (as consumer); answers the peer's calls."""
 
-    def __init__(self, ctx: ConnectorContext, ledger: Ledger, peers: Peers, me: str) -> None:
+    def __init__(
+        self,
+        ctx: ConnectorContext,
+        ledger: Ledger,
+        peers: Peers,
+        me: str,
+        *,
+        batch_seconds: float = 0.0,
+    ) -> None:
         self.ctx = ctx
         self.ledger = ledger
         self.peers = peers
@@ -81,6 +89,8 @@ class ReceiptExchange:
         self._idle.set()
         self._inflight: set[asyncio.Task[None]] = set()
         self._busy: set[tuple[str, str]] = set()  # (peer, role) with a delivery in flight
+        self._waiting: dict[tuple[str, str], list[Owed]] = {}  # owed to a busy (peer, role)
+        self.batch_seconds = batch_seconds
         self._sleeping = 0
         self._recovered_open = 0  # start-up items not yet acknowledged
         self._recovered_end: int | None = None  # where the start-up pass stopped
@@ -179,7 +189,7 @@ class ReceiptExchange:
             batches = await self._batches(items)
             for (peer, role, parties), owed in batches.items():
                 if (peer, role) in self._busy:  # goes with the next delivery to this peer
-                    self._owed.extend(owed)
+                    self._waiting.setdefault((peer, role), []).extend(owed)
                     continue
                 self._busy.add((peer, role))
                 task = asyncio.create_task(self._deliver_all(parties, peer, role, owed))
@@ -189,15 +199,23 @@ class ReceiptExchange:
     async def _deliver_all(
         self, parties: AgreementParties, peer: str, role: str, owed: list[Owed]
     ) -> None:
-        """One delivery at a time per peer and role: what is owed meanwhile waits for the next
-        one, so under load batches grow instead of requests multiplying."""
+        """One delivery at a time per peer and role, each gathering for ``batch_seconds`` what
+        else becomes owed: under load a delivery carries many records, whose per-request
+        costs (authentication, a signed tree head, two commits) are then shared."""
+        key = (peer, role)
         try:
-            for start in range(0, len(owed), MAX_BATCH):
-                await self._deliver(parties, peer, role, owed[start : start + MAX_BATCH])
+            while owed:
+                if self.batch_seconds and len(owed) < MAX_BATCH:
+                    await asyncio.sleep(self.batch_seconds)
+                owed += self._waiting.pop(key, [])
+                for start in range(0, len(owed), MAX_BATCH):
+                    await self._deliver(parties, peer, role, owed[start : start + MAX_BATCH])
+                owed = self._waiting.pop(key, [])
         finally:
-            self._busy.discard((peer, role))
-            if self._owed:
-                self._wake.set()
+            self._busy.discard(key)
+            left = self._waiting.pop(key, [])
+            if left:  # cancelled or failed mid-way: owed again (and found again at start)
+                self._owe(left)
 
     def _check_idle(self) -> None:
         if not self._owed and not self._inflight and not self._sleeping:
@@ -317,8 +335,9 @@ class ReceiptExchange:
         refused: list[Owed] = []
         problems = []
         keep: list[Receipt] = []
+        checked = VerifiedSignatures()  # a batch shares one countersignature: verified once
         for item, receipt, result in zip(items, issued, results, strict=True):
-            signed, problem = await self._countersigned(peer, receipt, result)
+            signed, problem = await self._countersigned(peer, receipt, result, checked)
             if signed is None:
                 refused.append(item)
                 problems.append(f"record {item.index}: {problem}")
@@ -330,7 +349,7 @@ class ReceiptExchange:
             self._retry(refused, f"{peer} refused receipts: " + "; ".join(problems[:3]))
 
     async def _countersigned(
-        self, peer: str, issued: Receipt, result: Any
+        self, peer: str, issued: Receipt, result: Any, checked: VerifiedSignatures
     ) -> tuple[Receipt | None, str]:
         """The peer's countersigned receipt if it is ours and its signature holds, else why."""
         if not isinstance(result, dict) or "receipt" not in result:
@@ -339,12 +358,20 @@ class ReceiptExchange:
             signed = Receipt.from_json(result["receipt"])
         except LedgerError as exc:
             return None, exc.reason
-        if replace(signed, countersignature=None, countersigner_kid=None) != issued:
+        unsigned = replace(
+            signed,
+            countersignature=None,
+            countersigner_kid=None,
+            batch_size=None,
+            batch_position=0,
+            batch_proof=(),
+        )
+        if unsigned != issued:
             return None, "the countersigned receipt is not the one we issued"
         if signed.countersignature is None or signed.countersigner_kid is None:
             return None, "no countersignature"
         key = await self.peers.key(peer, signed.countersigner_kid)
-        if not verify_signature(key, signed.message(), signed.countersignature):
+        if not checked.verify(key, signed.message(), signed.countersignature):
             return None, "the countersignature does not verify"
         return signed, ""
 

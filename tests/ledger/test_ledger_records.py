@@ -15,6 +15,7 @@ from ledger.errors import RecordError, SignatureError
 from ledger.merkle import MerkleTree
 from ledger.receipts import (
     BAD_HEAD,
+    BAD_PROOF,
     Receipt,
     countersign,
     countersign_all,
@@ -22,7 +23,7 @@ from ledger.receipts import (
     receipt_problems,
 )
 from ledger.records import Record, canonicalize, sha256_hex
-from ledger.signing import CallableSigner, KeySigner
+from ledger.signing import CallableSigner, KeySigner, VerifiedSignatures
 from ledger.treehead import TreeHead, sign_tree_head
 
 json_values = st.recursive(
@@ -155,7 +156,7 @@ def test_receipt_countersigned_and_checked(
 def test_batch_countersigning_checks_each_receipt(
     provider_signer: KeySigner, consumer_signer: KeySigner
 ) -> None:
-    """A delivered batch shares one signed head: each receipt is still checked on its own."""
+    """A delivered batch is countersigned once; each receipt is checked and verifies alone."""
     records = [record(i) for i in range(6)]
     tree = MerkleTree([r.leaf_hash() for r in records])
     head = sign_tree_head(provider_signer, 6, tree.root())
@@ -167,13 +168,32 @@ def test_batch_countersigning_checks_each_receipt(
     keys = (provider_signer.public_key(), consumer_signer.public_key())
     out = countersign_all(receipts, consumer_signer, keys[0])
     assert [isinstance(o, Receipt) for o in out] == [True, True, True, True, False, True]
-    assert isinstance(out[4], SignatureError) and "inclusion proof" in out[4].reason
-    for o in out:
-        if isinstance(o, Receipt):
-            assert receipt_problems(o, *keys) == []
-            assert o.countersigner_kid == consumer_signer.kid
+    assert isinstance(out[4], SignatureError) and out[4].reason == BAD_PROOF
+    signed = [o for o in out if isinstance(o, Receipt)]
+    assert len({o.countersignature for o in signed}) == 1  # one signature for the batch
+    for o in signed:
+        assert o.batch_size == 5 and receipt_problems(o, *keys) == []
+        assert Receipt.from_json(json.loads(json.dumps(o.to_json()))) == o
+    # a receipt cannot be moved to another record, nor its batch proof altered
+    moved = dataclasses.replace(signed[1], leaf_hash=signed[2].leaf_hash)
+    assert "countersignature invalid" in receipt_problems(moved, *keys)
+    forged_proof = dataclasses.replace(signed[0], batch_proof=signed[1].batch_proof)
+    assert receipt_problems(forged_proof, *keys) == ["countersignature invalid"]
+    shrunk = dataclasses.replace(signed[0], batch_size=1, batch_proof=())
+    assert receipt_problems(shrunk, *keys) == ["countersignature invalid"]
+
     forged = sign_tree_head(consumer_signer, 6, tree.root())  # not the provider's key
     mixed = receipts[:2] + [dataclasses.replace(r, tree_head=forged) for r in receipts[2:4]]
     out = countersign_all(mixed, consumer_signer, keys[0])
     assert [isinstance(o, Receipt) for o in out] == [True, True, False, False]
     assert [o.reason for o in out[2:] if isinstance(o, SignatureError)] == [BAD_HEAD, BAD_HEAD]
+
+
+def test_checked_signatures_are_remembered_exactly(provider_signer: KeySigner) -> None:
+    checked = VerifiedSignatures(size=2)
+    head = sign_tree_head(provider_signer, 3, b"\x01" * 32)
+    key = provider_signer.public_key()
+    assert checked.verify(key, head.message(), head.signature)
+    assert not checked.verify(key, head.message() + b"x", head.signature)
+    assert not checked.verify(key, head.message(), b"\x00" * 64)  # evicts: size is 2
+    assert checked.verify(key, head.message(), head.signature)
