@@ -148,6 +148,7 @@ class Ledger:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
+        await asyncio.to_thread(self.store.close)
 
     # -- reading -----------------------------------------------------------------------------
 
