@@ -205,7 +205,11 @@ class ProvenanceComponent:
         )
         await scheduler.start()
         exchange = ReceiptExchange(
-            ctx, ledger, Peers(ctx.engine, resolver_for(ctx.settings)), me.did
+            ctx,
+            ledger,
+            Peers(ctx.engine, resolver_for(ctx.settings)),
+            me.did,
+            batch_seconds=cfg.receipts_batch_seconds,
         )
         self.provenance = Provenance(ledger, scheduler, exchange)
         self.provenance.chain = "embedded" if cfg.chain == "embedded" else "json-rpc"

@@ -19,6 +19,10 @@ class LedgerSettings(BaseModel):
     )
     anchor_every_records: int = Field(default=1000, ge=1)
     anchor_every_seconds: float = Field(default=300.0, gt=0)
+    #: how long a receipt delivery to a peer gathers records before it goes: receipts are
+    #: evidence for later audits, nobody waits for them, and one delivery of many records costs
+    #: the peers far less than many deliveries of one
+    receipts_batch_seconds: float = Field(default=0.5, ge=0, le=60)
 
     @field_validator("chain")
     @classmethod
