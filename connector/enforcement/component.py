@@ -56,6 +56,7 @@ class EnforcementComponent:
             background=ctx.tasks,
         )
         self.grants = grants = Grants(dsp.tokens, ctx.engine)
+        dsp.listeners.append(grants.changed)
         self.pep = AgreementPep(grants, AgreementCache(ctx.engine), self.usage, evidence)
         self.pep.notifications = AgreementNotificationGuard(self.pep, ctx.engine)
         ctx.components["ngsild.pep"] = self.pep

@@ -7,11 +7,13 @@ the agreement's terms), so the grant is kept per token until the token expires. 
 change is the transfer's state: suspension and termination must revoke access *at once*, so
 every request still has the state read from the database.
 
-That read is coalesced: a request waits for a state read that *starts after it arrived* (never
-one already in flight), and all requests waiting for the same transfer share it. So each answer
-reflects the state at or after its arrival — revocation is exact, with no caching window — while
-16 concurrent requests cost one small SELECT instead of sixteen signature checks and thirty-two
-queries. Across replicas nothing is shared in memory: each reads the same database.
+On PostgreSQL that read is coalesced: a request waits for a state read that *starts after it
+arrived* (never one already in flight), and all requests waiting for the same transfer share it.
+So each answer reflects the state at or after its arrival — revocation is exact, with no caching
+window — while 16 concurrent requests cost one small SELECT instead of sixteen signature checks
+and thirty-two queries. Across replicas nothing is shared in memory: each reads the same
+database. On SQLite, where one process owns the database, the state is read once and then kept
+current by the DSP's own state-change notifications (:meth:`Grants.changed`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.dsp.access_tokens import AccessDenied, AccessTokens, TransferGrant
+from connector.dsp.runtime import StateChange
 from connector.dsp.tables import transfers
 
 STARTED = "STARTED"
+#: SQLite: how long a state the DSP told us of (or we read) is used without reading again. DSP
+#: transitions update it at once; this bounds only edits made around the connector (SQL by hand).
+KNOWN_FOR_S = 1.0
 
 
 _STATE_SQL = f"SELECT state FROM {transfers.name} WHERE pid = ? AND role = 'provider'"
@@ -54,6 +60,7 @@ class Grants:
         self._reads: dict[str, _StateRead] = {}
         self.state_reads = 0  # observable: SQL state reads actually made
         self._inline: sqlite3.Connection | None = None
+        self._known: dict[str, tuple[str, float]] = {}  # SQLite: id -> (state, since); changed()
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             # A read-only connection of our own, used only on the event loop's thread: the
             # statement is prepared once and cached by sqlite3, so a state read costs a few
@@ -91,14 +98,40 @@ class Grants:
             raise AccessDenied(f"the transfer is {state}, not STARTED")
 
     def check_inline(self, grant: TransferGrant) -> bool:
-        """On SQLite, the state check done right here (a point read on the loop); False when
-        the engine needs an asynchronous read (PostgreSQL): use :meth:`check`."""
+        """On SQLite, the state check done right here; False when the engine needs an
+        asynchronous read (PostgreSQL): use :meth:`check`."""
         if self._inline is None:
             return False
-        state = self._read_inline(grant.transfer_id)
+        state = self._known_state(grant.transfer_id)
+        if state is None:
+            state = self._read_inline(grant.transfer_id)
+            if state is not None:
+                self._remember(grant.transfer_id, state)
         if state != STARTED:
             raise AccessDenied(f"the transfer is {state}, not STARTED")
         return True
+
+    def changed(self, change: StateChange) -> None:
+        """A DSP state change has committed (listener of :class:`connector.dsp.runtime.Dsp`).
+
+        On SQLite one process owns the database and every transfer transition goes through its
+        DSP transactions, which tell their listeners right after the commit and before anyone
+        is answered; so the state known here is the database's, and a suspension or
+        termination holds from the next request on without a read per request. A state is
+        read again after :data:`KNOWN_FOR_S`, for changes made around the connector."""
+        if change.kind == "transfer" and self._inline is not None:
+            self._remember(change.pid, change.state)
+
+    def _known_state(self, transfer_id: str) -> str | None:
+        found = self._known.get(transfer_id)
+        if found is None or time.monotonic() - found[1] > KNOWN_FOR_S:
+            return None
+        return found[0]
+
+    def _remember(self, transfer_id: str, state: str) -> None:
+        if len(self._known) >= self.size and transfer_id not in self._known:
+            self._known.clear()
+        self._known[transfer_id] = (state, time.monotonic())
 
     def _read_inline(self, transfer_id: str) -> str | None:
         assert self._inline is not None
@@ -148,6 +181,9 @@ class Grants:
 
     async def _read(self, transfer_id: str) -> str | None:
         if self._inline is not None:
+            known = self._known_state(transfer_id)
+            if known is not None:
+                return known
             # SQLite: an indexed point read costs tens of microseconds on the loop, less than
             # the hand-off to an aiosqlite thread (which a busy machine makes milliseconds).
             return self._read_inline(transfer_id)

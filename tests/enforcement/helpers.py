@@ -11,6 +11,7 @@ import aiohttp
 from sqlalchemy import insert, update
 
 from connector.dsp.agreements import build_agreement
+from connector.dsp.process import set_fields
 from connector.dsp.runtime import now
 from connector.dsp.tables import agreements, datasets, transfers
 from connector.runtime import Connector
@@ -166,6 +167,13 @@ class Grant:
     token: str
 
     async def set_state(self, state: str) -> None:
+        """Move the transfer the way the DSP does (its transaction tells its listeners)."""
+        dsp = self.provider.ctx.components["dsp"]
+        async with dsp.transaction() as conn:
+            await set_fields(conn, transfers, "transfer", self.transfer_id, state=state)
+
+    async def set_state_around_the_connector(self, state: str) -> None:
+        """Change the state with plain SQL, as an operator editing the database would."""
         async with self.provider.ctx.engine.begin() as conn:
             await conn.execute(
                 update(transfers).where(transfers.c.pid == self.transfer_id).values(state=state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -27,6 +28,14 @@ async def test_suspension_and_termination_revoke_at_once(provider: Provider) -> 
     await g.set_state("TERMINATED")
     status, body, _ = await g.call("GET", "/entities", params=QUERY)
     assert status == 401 and "TERMINATED" in body["detail"]
+    # a change made around the connector (SQL by hand) is seen within KNOWN_FOR_S
+    await g.set_state("STARTED")
+    assert (await g.call("GET", "/entities", params=QUERY))[0] == 200
+    await g.set_state_around_the_connector("SUSPENDED")
+    deadline = time.monotonic() + 30
+    while (await g.call("GET", "/entities", params=QUERY))[0] != 401:
+        assert time.monotonic() < deadline, "an edited state was never read again"
+        await asyncio.sleep(0.2)
     # a transfer that never started
     pending = await provider.grant(narrowed_policy(), state="REQUESTED")
     status, body, _ = await pending.call("GET", "/entities", params=QUERY)
