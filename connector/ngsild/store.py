@@ -469,7 +469,9 @@ class Store:
             conds.append(E.id.in_(list(plan.ids)))
         if plan.id_pattern is not None:
             conds.append(E.id.regexp_match(plan.id_pattern))
-        if plan.allowed_types is not None:
+        if plan.allowed_types is not None and not (
+            isinstance(plan.types, Leaf) and plan.types.name in plan.allowed_types
+        ):  # a query for one allowed type needs no second type test
             conds.append(type_condition(AnyOf(tuple(Leaf(t) for t in sorted(plan.allowed_types)))))
         if plan.types is not None and not self._type_driven(plan):
             conds.append(type_condition(plan.types))
