@@ -114,6 +114,7 @@ def test_public_url_path_becomes_did_web_path(participant_dir: Callable[..., Pat
     ("table", "key"),
     [
         ("[ledger]\nanchor_every_records = 0\n", "ledger.anchor_every_records"),
+        ("[ledger]\nreceipts_batch_seconds = -1\n", "ledger.receipts_batch_seconds"),
         ('[dsp]\nauthentication = "none"\n', "dsp.authentication"),
         ('[identity]\nallow_http_hosts = ["example.org"]\n', "identity.allow_http_hosts"),
         ('[ngsild]\nmode = "mirror"\n', "ngsild.mode"),
