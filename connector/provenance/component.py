@@ -51,9 +51,10 @@ class Provenance:
     async def record(self, record: Record) -> Appended:
         """Append a record; returns once it is durable. A record under an agreement is then owed
         to the other party (receipt or copy), delivered in the background."""
-        done = await self.ledger.append(record)
+        data = record.canonical()
+        done = await self.ledger.append_data(data, record.agreement_id)
         if self.exchange is not None:
-            self.exchange.logged(record, done.index, record.canonical())
+            self.exchange.logged(record, done.index, data, done.leaf_hash)
         return done
 
 

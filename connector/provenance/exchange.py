@@ -112,12 +112,12 @@ class ReceiptExchange:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
 
-    def logged(self, record: Record, index: int, data: bytes) -> None:
+    def logged(self, record: Record, index: int, data: bytes, lh: bytes | None = None) -> None:
         """Called after a record of ours is durable: owe it to the peer if it has one."""
         role = self._role(record)
         if role is None:
             return
-        self._remember(record.agreement_id, leaf_hash(data), index)
+        self._remember(record.agreement_id, lh or leaf_hash(data), index)
         self._owe([Owed(record.agreement_id, index, data, role)])
 
     def _role(self, record: Record) -> str | None:
