@@ -20,7 +20,7 @@ from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import enqueue
 from connector.dsp.process import first_time, remember, seen
-from connector.dsp.push import PushTransfer
+from connector.dsp.push import PushRefused, PushTransfer
 from connector.dsp.runtime import Dsp, digest, now, serialize_on
 from connector.dsp.tables import agreements, negotiations, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
@@ -46,6 +46,16 @@ async def lock(conn: AsyncConnection, pid: str) -> Any:
 
 async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> Any:
     return await process.set_fields(conn, transfers, KIND, pid, **values)
+
+
+def _applied(path_kind: str, msg: dict[str, Any], state: str) -> str:
+    """The digest remembered when ``msg`` moved a transfer into ``state``.
+
+    A retry is the same message arriving while the transfer is still in the state it led to;
+    the same message in another state is new: a resumption repeats the first TransferStartMessage
+    word for word (a push start carries no data address), so content alone cannot tell them
+    apart."""
+    return digest(f"{path_kind}\0{state}", msg)
 
 
 class Transfers:
@@ -101,7 +111,10 @@ class Transfers:
         if row.format == FORMAT_PULL:
             address = self.pull_address(row)
         else:
-            await self.dsp.push.started(await self._push_view(conn, row))
+            try:
+                await self.dsp.push.started(conn, await self._push_view(conn, row))
+            except PushRefused as exc:
+                raise _err(400, Code.PUSH_REFUSED, exc.reason, row) from None
         msg = m.transfer_start(row.provider_pid, row.consumer_pid, address)
         return await self.send(conn, row, TMessage.START, msg, self.peer_url(row, "start"))
 
@@ -137,7 +150,7 @@ class Transfers:
         msg = m.transfer_coded(kind.value, row.provider_pid, row.consumer_pid, code, reason)
         new = await self.send(conn, row, kind, msg, self.peer_url(row, suffix))
         if row.role == Role.PROVIDER and row.format == FORMAT_PUSH:
-            await self.dsp.push.stopped(row.pid, new.value)
+            await self.dsp.push.stopped(conn, row.pid, new.value)
         return new
 
     # ------------------------------------------------------------------ provider
@@ -241,7 +254,6 @@ class Transfers:
         caller = await dsp.caller(request, AREA)
         msg = await dsp.message(request, message_type, AREA)
         kind = TMessage(message_type)
-        d = digest(path_kind, msg)
         async with dsp.transaction() as conn:
             row = await lock(conn, pid)
             if row is None or row.counterparty_did != caller.did:
@@ -259,7 +271,7 @@ class Transfers:
             theirs = row.consumer_pid if provider else row.provider_pid
             if msg.get(mine_key) != row.pid or (theirs and msg.get(theirs_key) != theirs):
                 raise _err(400, Code.MISMATCH, "providerPid/consumerPid do not match", row)
-            if not await first_time(conn, pid, d):
+            if await seen(conn, pid, _applied(path_kind, msg, row.state)):
                 return web.json_response(ack(row))
             sender = Role.CONSUMER if provider else Role.PROVIDER
             try:
@@ -274,11 +286,15 @@ class Transfers:
             if kind in (TMessage.TERMINATION, TMessage.SUSPENSION) and msg.get("reason"):
                 fields["error"] = "; ".join(str(r) for r in msg["reason"])
             row = await set_fields(conn, pid, state=new.value, **fields)
+            await first_time(conn, pid, _applied(path_kind, msg, new.value))
             if provider and row.format == FORMAT_PUSH:
                 if new is TState.STARTED:
-                    await dsp.push.started(await self._push_view(conn, row))
+                    try:
+                        await dsp.push.started(conn, await self._push_view(conn, row))
+                    except PushRefused as exc:
+                        raise _err(400, Code.PUSH_REFUSED, exc.reason, row) from None
                 else:
-                    await dsp.push.stopped(row.pid, new.value)
+                    await dsp.push.stopped(conn, row.pid, new.value)
         return web.json_response(ack(row, new))
 
     async def get(self, request: web.Request) -> web.Response:
