@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
 from connector.dsp import process
-from connector.dsp.agreements import build_agreement, sign_agreement
+from connector.dsp.agreements import (
+    SIGNATURE,
+    SignatureInvalid,
+    build_agreement,
+    check_signature,
+    sign_agreement,
+    signed,
+    unsigned,
+)
 from connector.dsp.auth import Caller
 from connector.dsp.callbacks import join
 from connector.dsp.catalog import find_offer, new_id
@@ -34,6 +42,8 @@ from connector.dsp.outbox import enqueue
 from connector.dsp.process import first_time, remember, seen
 from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, serialize_on
 from connector.dsp.tables import agreements, negotiations
+from identity.did_document import DidDocument
+from identity.errors import IdentityError
 
 KIND = "negotiation"
 AREA = Area.NEGOTIATION
@@ -163,7 +173,7 @@ class Negotiations:
                 created_at=now(),
             )
         )
-        msg = m.contract_agreement(row.provider_pid, row.consumer_pid, agreement)
+        msg = m.contract_agreement(row.provider_pid, row.consumer_pid, signed(agreement, signature))
         await self.send(
             conn,
             row,
@@ -320,6 +330,22 @@ class Negotiations:
         msg = await dsp.message(request, message_type, AREA)
         kind = kind_of(msg)
         d = digest(path_kind, msg)
+        signature = None
+        if kind is NMessage.AGREEMENT:
+            # before anything is locked: resolving the provider's DID may take a request; an
+            # unknown process is still a 404 (checked again under the lock)
+            async with dsp.ctx.engine.connect() as conn:
+                known = (
+                    await conn.execute(
+                        select(negotiations.c.counterparty_did).where(negotiations.c.pid == pid)
+                    )
+                ).first()
+            if known is None or known.counterparty_did != caller.did:
+                raise _err(404, Code.NOT_FOUND, "no such negotiation", **_pids(msg))
+            try:
+                signature = await self._verified_signature(caller, msg["agreement"])
+            except SignatureInvalid as exc:
+                raise _err(400, Code.BAD_SIGNATURE, exc.reason, **_pids(msg)) from None
         async with dsp.transaction() as conn:
             row = await lock(conn, pid)
             if row is None or row.counterparty_did != caller.did:
@@ -344,7 +370,7 @@ class Negotiations:
                 ]
             if kind is NMessage.AGREEMENT:
                 self._check_agreement(row, msg["agreement"])
-                await self._store_received_agreement(conn, row, msg["agreement"])
+                await self._store_received_agreement(conn, row, msg["agreement"], signature)
                 fields["agreement_id"] = msg["agreement"]["@id"]
             if kind in (NMessage.OFFER, NMessage.REQUEST):
                 offer = msg["offer"]
@@ -355,8 +381,22 @@ class Negotiations:
             await self._react(conn, row, kind, msg, caller)
         return web.json_response(ack(row, new))
 
+    async def _verified_signature(self, caller: Caller, agreement: dict[str, Any]) -> str:
+        """Consumer: the provider's JWS on ``agreement``, checked against its DID document
+        (the sender's: :meth:`_check_agreement` then requires it to be the assigner)."""
+        try:
+            if caller.did == self.dsp.did:
+                document = DidDocument.parse(self.dsp.identity.did_document(), caller.did)
+            elif self.dsp.resolver is not None:
+                document = await self.dsp.resolver.resolve(caller.did)
+            else:
+                raise SignatureInvalid("no DID resolver to check the provider's signature")
+        except IdentityError as exc:
+            raise SignatureInvalid(f"the provider's DID document: {exc.detail}") from None
+        return check_signature(agreement.get(SIGNATURE), agreement, document)
+
     async def _store_received_agreement(
-        self, conn: AsyncConnection, row: Any, agreement: dict[str, Any]
+        self, conn: AsyncConnection, row: Any, agreement: dict[str, Any], signature: str | None
     ) -> None:
         exists = (
             await conn.execute(
@@ -373,8 +413,8 @@ class Negotiations:
                     provider_did=agreement["assigner"],
                     consumer_did=agreement["assignee"],
                     target=agreement["target"],
-                    agreement=json.dumps(agreement),
-                    signature=None,
+                    agreement=json.dumps(unsigned(agreement)),
+                    signature=signature,
                     created_at=now(),
                 )
             )

@@ -23,6 +23,7 @@ from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker
 from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
+from identity.resolver import DidResolver
 
 if TYPE_CHECKING:
     from connector.dsp.access_tokens import AccessTokens
@@ -92,6 +93,8 @@ class Dsp:
     decider: OfferDecider
     push: PushProvisioner
     worker: OutboxWorker | None = None
+    #: Resolves peers' DID documents (e.g. to verify a provider's agreement signature).
+    resolver: DidResolver | None = None
     negotiations: Negotiations = field(init=False)
     transfers: Transfers = field(init=False)
     tokens: AccessTokens = field(init=False)
