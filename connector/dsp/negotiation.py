@@ -30,6 +30,7 @@ from connector.dsp.agreements import (
 from connector.dsp.auth import Caller
 from connector.dsp.callbacks import join
 from connector.dsp.catalog import find_offer, new_id
+from connector.dsp.claims import uses_claims
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import (
     IllegalTransition,
@@ -170,6 +171,9 @@ class Negotiations:
                 target=dataset_id,
                 agreement=json.dumps(agreement),
                 signature=signature,
+                consumer_credentials=(
+                    json.dumps(list(caller.credentials)) if uses_claims(ours) else None
+                ),
                 created_at=now(),
             )
         )

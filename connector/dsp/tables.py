@@ -79,6 +79,9 @@ agreements = Table(
     Column("target", String(300), nullable=False),
     Column("agreement", Text, nullable=False),
     Column("signature", Text, nullable=True),
+    #: provider side: the consumer's verified credentials (JSON list) when the agreement has
+    #: constraints that read them (migration 0009_dsp_agreement_claims); see ``claims``
+    Column("consumer_credentials", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
