@@ -18,11 +18,11 @@ from connector.dsp.callbacks import join
 from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
-from connector.dsp.outbox import enqueue
+from connector.dsp.outbox import PENDING, enqueue
 from connector.dsp.process import first_time, remember, seen
 from connector.dsp.push import PushRefused, PushTransfer
 from connector.dsp.runtime import Dsp, digest, now, serialize_on
-from connector.dsp.tables import agreements, negotiations, transfers
+from connector.dsp.tables import agreements, negotiations, outbox, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 
 KIND = "transfer"
@@ -118,6 +118,41 @@ class Transfers:
         msg = m.transfer_start(row.provider_pid, row.consumer_pid, address)
         return await self.send(conn, row, TMessage.START, msg, self.peer_url(row, "start"))
 
+    async def _resend_start(self, conn: AsyncConnection, row: Any) -> None:
+        """Provider: a retried TransferRequestMessage of a STARTED transfer. The consumer may
+        have missed our start (its retry says it has no answer it trusts), so we send it again:
+        the very message we sent last, word for word, which the consumer acknowledges without a
+        second transition if it had it, or applies if it had not. One still waiting in the
+        outbox is on its way already; one pruned by retention is rebuilt (a PULL gets a fresh
+        token). No state changes here."""
+        last = (
+            await conn.execute(
+                select(outbox.c.body, outbox.c.status, outbox.c.url)
+                .where(
+                    outbox.c.process_pid == row.pid,
+                    outbox.c.message_type == TMessage.START.value,
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if last is not None and last.status == PENDING:
+            return
+        if last is not None:
+            message, url = json.loads(last.body), last.url
+        else:
+            address = self.pull_address(row) if row.format == FORMAT_PULL else None
+            message = m.transfer_start(row.provider_pid, row.consumer_pid, address)
+            url = self.peer_url(row, "start")
+        await enqueue(
+            conn,
+            process_pid=row.pid,
+            kind=KIND,
+            message=message,
+            url=url,
+            audience_did=row.counterparty_did,
+        )
+
     async def _push_view(self, conn: AsyncConnection, row: Any) -> PushTransfer:
         target = (
             await conn.execute(
@@ -191,6 +226,8 @@ class Transfers:
             ).first()
             if existing is not None:
                 if await seen(conn, existing.pid, d):
+                    if existing.state == TState.STARTED.value:
+                        await self._resend_start(conn, existing)
                     return web.json_response(ack(existing, TState.REQUESTED), status=201)
                 raise _err(400, Code.MISMATCH, "this consumerPid is already in use", existing)
             agreement = (
