@@ -19,7 +19,7 @@ from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import PENDING, enqueue
-from connector.dsp.process import first_time, remember, seen
+from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.push import PushRefused, PushTransfer
 from connector.dsp.runtime import Dsp, digest, now, serialize_on
 from connector.dsp.tables import agreements, negotiations, outbox, transfers
@@ -46,16 +46,6 @@ async def lock(conn: AsyncConnection, pid: str) -> Any:
 
 async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> Any:
     return await process.set_fields(conn, transfers, KIND, pid, **values)
-
-
-def _applied(path_kind: str, msg: dict[str, Any], state: str) -> str:
-    """The digest remembered when ``msg`` moved a transfer into ``state``.
-
-    A retry is the same message arriving while the transfer is still in the state it led to;
-    the same message in another state is new: a resumption repeats the first TransferStartMessage
-    word for word (a push start carries no data address), so content alone cannot tell them
-    apart."""
-    return digest(f"{path_kind}\0{state}", msg)
 
 
 class Transfers:
@@ -308,13 +298,16 @@ class Transfers:
             theirs = row.consumer_pid if provider else row.provider_pid
             if msg.get(mine_key) != row.pid or (theirs and msg.get(theirs_key) != theirs):
                 raise _err(400, Code.MISMATCH, "providerPid/consumerPid do not match", row)
-            if await seen(conn, pid, _applied(path_kind, msg, row.state)):
-                return web.json_response(ack(row))
             sender = Role.CONSUMER if provider else Role.PROVIDER
             try:
-                new = next_state(TState(row.state), kind, sender)
+                new: TState | None = next_state(TState(row.state), kind, sender)
+                problem = None
             except IllegalTransition as exc:
-                raise _err(400, Code.ILLEGAL_TRANSITION, str(exc), row) from None
+                new, problem = None, str(exc)
+            if await is_retry(conn, pid, path_kind, msg, row.state, legal=new is not None):
+                return web.json_response(ack(row))
+            if new is None:
+                raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), row)
             fields: dict[str, Any] = {}
             if not theirs:
                 fields["provider_pid" if not provider else "consumer_pid"] = msg[theirs_key]
@@ -323,7 +316,7 @@ class Transfers:
             if kind in (TMessage.TERMINATION, TMessage.SUSPENSION) and msg.get("reason"):
                 fields["error"] = "; ".join(str(r) for r in msg["reason"])
             row = await set_fields(conn, pid, state=new.value, **fields)
-            await first_time(conn, pid, _applied(path_kind, msg, new.value))
+            await note_applied(conn, pid, path_kind, msg, new.value)
             if provider and row.format == FORMAT_PUSH:
                 if new is TState.STARTED:
                     try:
