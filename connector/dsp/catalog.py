@@ -67,6 +67,18 @@ async def offers_of(
     return out
 
 
+MANUAL = "manual"
+
+
+async def offer_approval(conn: AsyncConnection, offer_id: str) -> str:
+    """``automatic`` (default) or ``manual``: whether requests for this offer wait for the
+    operator."""
+    found = (
+        await conn.execute(select(offers.c.approval).where(offers.c.id == offer_id))
+    ).scalar_one_or_none()
+    return str(found or "automatic")
+
+
 async def find_offer(conn: AsyncConnection, offer_id: str) -> tuple[str, dict[str, Any]] | None:
     """(dataset id, catalog offer) for an offer id we published, or None."""
     row = (

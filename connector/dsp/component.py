@@ -164,6 +164,7 @@ class DspComponent:
             issuer=issuer,
             decider=PoliciesDecider(),
             push=RecordOnlyPush(),
+            resolver=self_issued.resolver,
         )
         dsp.negotiations = Negotiations(dsp)
         dsp.transfers = Transfers(dsp)

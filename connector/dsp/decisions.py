@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from connector.dsp.auth import Caller
+from connector.dsp.claims import consents_of
 
 _ODRL = "http://www.w3.org/ns/odrl/2/"
 _AGORA = "https://w3id.org/agora/policy#"
@@ -90,7 +91,7 @@ class PoliciesDecider:
         from policies.world import EvaluationRequest, World
 
         request = EvaluationRequest.create("use", target=target, assignee=caller.did)
-        world = World(claims=list(caller.credentials))
+        world = World(claims=list(caller.credentials), consents=consents_of(caller.credentials))
         try:
             report = evaluate(policy, request, world)
         except PoliciesError as exc:

@@ -35,6 +35,8 @@ class Code(StrEnum):
     UNSUPPORTED_FORMAT = "UnsupportedFormat"
     UNSUPPORTED_FILTER = "UnsupportedFilter"
     MISMATCH = "ProcessMismatch"
+    PUSH_REFUSED = "PushRefused"
+    BAD_SIGNATURE = "AgreementSignatureInvalid"
 
 
 class DspError(Problem):

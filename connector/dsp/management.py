@@ -18,6 +18,7 @@ from connector.dsp.callbacks import CallbackRefused, check_callback, join
 from connector.dsp.catalog import find_offer, new_id
 from connector.dsp.models import (
     CatalogRequestIn,
+    CounterOfferIn,
     CounterRequestIn,
     DatasetIn,
     DatasetRequestIn,
@@ -189,7 +190,11 @@ async def create_offer(request: web.Request) -> web.Response:
             raise Problem(409, "Conflict", detail=f"offer {offer_id} exists")
         await conn.execute(
             insert(offers).values(
-                id=offer_id, dataset_id=data.dataset_id, policy_id=data.policy_id, created_at=now()
+                id=offer_id,
+                dataset_id=data.dataset_id,
+                policy_id=data.policy_id,
+                approval=data.approval,
+                created_at=now(),
             )
         )
         found = await find_offer(conn, offer_id)
@@ -199,6 +204,7 @@ async def create_offer(request: web.Request) -> web.Response:
             "id": offer_id,
             "datasetId": data.dataset_id,
             "policyId": data.policy_id,
+            "approval": data.approval,
             "offer": found[1],
         },
         status=201,
@@ -208,7 +214,15 @@ async def create_offer(request: web.Request) -> web.Response:
 async def list_offers(request: web.Request) -> web.Response:
     rows = await _rows(request, offers)
     return web.json_response(
-        [{"id": r.id, "datasetId": r.dataset_id, "policyId": r.policy_id} for r in rows]
+        [
+            {
+                "id": r.id,
+                "datasetId": r.dataset_id,
+                "policyId": r.policy_id,
+                "approval": r.approval or "automatic",
+            }
+            for r in rows
+        ]
     )
 
 
@@ -293,6 +307,7 @@ def negotiation_view(row: Any) -> dict[str, Any]:
         "datasetId": row.dataset_id,
         "offer": json.loads(row.offer) if row.offer else None,
         "agreementId": row.agreement_id,
+        "awaitingApproval": bool(row.awaiting_approval) and row.state == NState.REQUESTED.value,
         "error": row.error,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
@@ -394,6 +409,8 @@ async def _negotiation_action(request: web.Request, action: str) -> web.Response
     service = dsp.negotiations
     if action == "request":
         counter = await body(request, CounterRequestIn)
+    if action == "offer":
+        counter_offer = await body(request, CounterOfferIn)
     reason = None
     if action == "terminate" and request.can_read_body:
         reason = (await body(request, ReasonIn)).reason
@@ -403,6 +420,19 @@ async def _negotiation_action(request: web.Request, action: str) -> web.Response
         try:
             if action == "terminate":
                 await service.terminate(conn, row, reason or "terminated by the operator")
+            elif action in ("agree", "offer"):
+                if row.role != Role.PROVIDER:
+                    raise Problem(409, "Conflict", detail=f"only the provider can {action}")
+                if action == "agree":
+                    await service.approve(conn, row)
+                else:
+                    offer = {
+                        k: v
+                        for k, v in counter_offer.offer.items()
+                        if k not in ("@id", "@type", "target")
+                    }
+                    _check_policy({"@id": "urn:uuid:counter-offer", **offer})
+                    await service.counter_offer(conn, row, offer)
             elif action == "accept":
                 if row.role != Role.CONSUMER:
                     raise Problem(409, "Conflict", detail="only the consumer accepts an offer")
@@ -432,6 +462,14 @@ async def _negotiation_action(request: web.Request, action: str) -> web.Response
             raise Problem(409, "Conflict", detail=str(exc)) from None
         row = await _negotiation(conn, row.pid)
     return web.json_response(negotiation_view(row))
+
+
+async def agree_negotiation(request: web.Request) -> web.Response:
+    return await _negotiation_action(request, "agree")
+
+
+async def provider_counter_offer(request: web.Request) -> web.Response:
+    return await _negotiation_action(request, "offer")
 
 
 async def accept_negotiation(request: web.Request) -> web.Response:
@@ -616,6 +654,8 @@ ROUTES: list[tuple[str, str, Any, str]] = [
     ("POST", "/negotiations/{pid}/accept", accept_negotiation, "Consumer: accept the offer"),
     ("POST", "/negotiations/{pid}/request", counter_negotiation, "Consumer: counter-request"),
     ("POST", "/negotiations/{pid}/terminate", terminate_negotiation, "Terminate a negotiation"),
+    ("POST", "/negotiations/{pid}/agree", agree_negotiation, "Provider: agree to a held request"),
+    ("POST", "/negotiations/{pid}/offer", provider_counter_offer, "Provider: counter-offer"),
     ("GET", "/agreements", list_agreements, "List agreements"),
     ("GET", "/agreements/{id}", get_agreement, "An agreement with its provider signature"),
     ("POST", "/transfers", start_transfer, "Consumer: request a transfer"),

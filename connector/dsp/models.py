@@ -44,6 +44,11 @@ class OfferIn(_In):
     id: str | None = Field(default=None, max_length=300)
     dataset_id: str = Field(alias="datasetId", max_length=300)
     policy_id: str = Field(alias="policyId", max_length=300)
+    approval: Literal["automatic", "manual"] = Field(
+        default="automatic",
+        description="manual: a request for this offer waits in REQUESTED for the operator's "
+        "POST /negotiations/{pid}/agree, /offer or /terminate",
+    )
 
 
 class Counterparty(_In):
@@ -78,6 +83,14 @@ class ProviderOfferIn(Counterparty):
 
 class CounterRequestIn(_In):
     offer: dict[str, Any]
+
+
+class CounterOfferIn(_In):
+    """Provider: other terms for a held request (ODRL rules in the compact DSP form)."""
+
+    offer: dict[str, Any] = Field(
+        description="permission / prohibition / obligation (a new @id is given to the offer)"
+    )
 
 
 class ReasonIn(_In):

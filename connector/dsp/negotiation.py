@@ -18,10 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
 from connector.dsp import process
-from connector.dsp.agreements import build_agreement, sign_agreement
+from connector.dsp.agreements import (
+    SIGNATURE,
+    SignatureInvalid,
+    build_agreement,
+    check_signature,
+    sign_agreement,
+    signed,
+    unsigned,
+)
 from connector.dsp.auth import Caller
 from connector.dsp.callbacks import join
-from connector.dsp.catalog import find_offer, new_id
+from connector.dsp.catalog import MANUAL, find_offer, new_id, offer_approval
+from connector.dsp.claims import uses_claims
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import (
     IllegalTransition,
@@ -31,9 +40,11 @@ from connector.dsp.negotiation_states import (
     next_state,
 )
 from connector.dsp.outbox import enqueue
-from connector.dsp.process import first_time, remember, seen
+from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, serialize_on
 from connector.dsp.tables import agreements, negotiations
+from identity.did_document import DidDocument
+from identity.errors import IdentityError
 
 KIND = "negotiation"
 AREA = Area.NEGOTIATION
@@ -124,13 +135,21 @@ class Negotiations:
     async def _decide(
         self, conn: AsyncConnection, row: Any, requested: dict[str, Any] | None, caller: Caller
     ) -> None:
-        """Provider: agree, counter with our catalog offer, or terminate."""
+        """Provider: agree, counter with our offer, hold for the operator, or terminate.
+
+        ``row.offer`` is always *our* last offer (the catalog offer requested, or the operator's
+        counter-offer); terms the consumer requested that are not an offer of ours are answered
+        with ours, never agreed to as they stand. An offer published with ``approval: manual``
+        is held in REQUESTED, once the policy check passed, until the operator decides
+        (``agree``, ``offer``, ``terminate`` in the management API)."""
         dataset_id = row.dataset_id
         ours: dict[str, Any] | None = None
+        manual = False
         if requested is not None:
             found = await find_offer(conn, requested.get("@id", ""))
             if found is not None:
                 dataset_id, ours = found
+                manual = await offer_approval(conn, ours["@id"]) == MANUAL
         if ours is None and row.offer:
             ours = json.loads(row.offer)
         if ours is None or dataset_id is None:
@@ -147,6 +166,28 @@ class Negotiations:
         if not decision.permit:
             await self.terminate(conn, row, decision.reason, Code.POLICY_DENIED)
             return
+        credentials = list(caller.credentials) if uses_claims(ours) else None
+        if manual:
+            await set_fields(
+                conn,
+                row.pid,
+                offer=json.dumps(ours),
+                dataset_id=dataset_id,
+                consumer_credentials=json.dumps(credentials) if credentials is not None else None,
+                awaiting_approval=True,
+            )
+            return
+        await self.agree(conn, row, ours, dataset_id, credentials)
+
+    async def agree(
+        self,
+        conn: AsyncConnection,
+        row: Any,
+        ours: dict[str, Any],
+        dataset_id: str,
+        credentials: list[dict[str, Any]] | None,
+    ) -> None:
+        """Provider: build, sign, store and send the agreement on ``ours``."""
         agreement = build_agreement(
             ours, target=dataset_id, assigner=self.dsp.did, assignee=row.counterparty_did
         )
@@ -160,10 +201,11 @@ class Negotiations:
                 target=dataset_id,
                 agreement=json.dumps(agreement),
                 signature=signature,
+                consumer_credentials=json.dumps(credentials) if credentials is not None else None,
                 created_at=now(),
             )
         )
-        msg = m.contract_agreement(row.provider_pid, row.consumer_pid, agreement)
+        msg = m.contract_agreement(row.provider_pid, row.consumer_pid, signed(agreement, signature))
         await self.send(
             conn,
             row,
@@ -171,6 +213,32 @@ class Negotiations:
             msg,
             self.peer_url(row, "agreement"),
             agreement_id=agreement["@id"],
+            awaiting_approval=False,
+        )
+
+    async def approve(self, conn: AsyncConnection, row: Any) -> None:
+        """Provider, operator's decision: agree to the offer a held request asked for."""
+        if row.role != Role.PROVIDER or not row.offer or not row.dataset_id:
+            raise IllegalTransition(state_of(row), NMessage.AGREEMENT, Role(row.role))
+        held = json.loads(row.consumer_credentials) if row.consumer_credentials else None
+        await self.agree(conn, row, json.loads(row.offer), row.dataset_id, held)
+
+    async def counter_offer(self, conn: AsyncConnection, row: Any, rules: dict[str, Any]) -> None:
+        """Provider, operator's decision: answer with other terms (a ContractOfferMessage)."""
+        if row.role != Role.PROVIDER or not row.dataset_id:
+            raise IllegalTransition(state_of(row), NMessage.OFFER, Role(row.role))
+        ours = {**rules, "@id": new_id(), "@type": "Offer"}
+        msg = m.contract_offer(
+            row.provider_pid, {**ours, "target": row.dataset_id}, consumer_pid=row.consumer_pid
+        )
+        await self.send(
+            conn,
+            row,
+            NMessage.OFFER,
+            msg,
+            self.peer_url(row, "offers"),
+            offer=json.dumps(ours),
+            awaiting_approval=False,
         )
 
     async def initial_request(self, request: web.Request) -> web.Response:
@@ -319,7 +387,22 @@ class Negotiations:
         caller = await dsp.caller(request, AREA)
         msg = await dsp.message(request, message_type, AREA)
         kind = kind_of(msg)
-        d = digest(path_kind, msg)
+        signature = None
+        if kind is NMessage.AGREEMENT:
+            # before anything is locked: resolving the provider's DID may take a request; an
+            # unknown process is still a 404 (checked again under the lock)
+            async with dsp.ctx.engine.connect() as conn:
+                known = (
+                    await conn.execute(
+                        select(negotiations.c.counterparty_did).where(negotiations.c.pid == pid)
+                    )
+                ).first()
+            if known is None or known.counterparty_did != caller.did:
+                raise _err(404, Code.NOT_FOUND, "no such negotiation", **_pids(msg))
+            try:
+                signature = await self._verified_signature(caller, msg["agreement"])
+            except SignatureInvalid as exc:
+                raise _err(400, Code.BAD_SIGNATURE, exc.reason, **_pids(msg)) from None
         async with dsp.transaction() as conn:
             row = await lock(conn, pid)
             if row is None or row.counterparty_did != caller.did:
@@ -330,13 +413,16 @@ class Negotiations:
             theirs = row.consumer_pid if row.role == Role.PROVIDER else row.provider_pid
             if msg.get(mine_key) != mine or (theirs and msg.get(theirs_key) != theirs):
                 raise _err(400, Code.MISMATCH, "providerPid/consumerPid do not match", row)
-            if not await first_time(conn, pid, d):
-                return web.json_response(ack(row))
             sender = Role.CONSUMER if row.role == Role.PROVIDER else Role.PROVIDER
             try:
-                new = next_state(state_of(row), kind, sender)
+                new: NState | None = next_state(state_of(row), kind, sender)
+                problem = None
             except IllegalTransition as exc:
-                raise _err(400, Code.ILLEGAL_TRANSITION, str(exc), row) from None
+                new, problem = None, str(exc)
+            if await is_retry(conn, pid, path_kind, msg, row.state, legal=new is not None):
+                return web.json_response(ack(row))
+            if new is None:
+                raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), row)
             fields: dict[str, Any] = {}
             if not theirs:
                 fields["provider_pid" if row.role == Role.CONSUMER else "consumer_pid"] = msg[
@@ -344,19 +430,39 @@ class Negotiations:
                 ]
             if kind is NMessage.AGREEMENT:
                 self._check_agreement(row, msg["agreement"])
-                await self._store_received_agreement(conn, row, msg["agreement"])
+                await self._store_received_agreement(conn, row, msg["agreement"], signature)
                 fields["agreement_id"] = msg["agreement"]["@id"]
-            if kind in (NMessage.OFFER, NMessage.REQUEST):
+            if kind is NMessage.OFFER:  # the provider's offer; a request never replaces ours
                 offer = msg["offer"]
                 fields["offer"] = json.dumps({k: v for k, v in offer.items() if k != "target"})
             if kind is NMessage.TERMINATION:
                 fields["error"] = "; ".join(str(r) for r in msg.get("reason", [])) or "terminated"
             row = await set_fields(conn, pid, state=new.value, **fields)
             await self._react(conn, row, kind, msg, caller)
+            # where the message and our automatic reaction left the process: a retry arriving
+            # while it is still there is acknowledged
+            final = (
+                await conn.execute(select(negotiations.c.state).where(negotiations.c.pid == pid))
+            ).scalar_one()
+            await note_applied(conn, pid, path_kind, msg, final)
         return web.json_response(ack(row, new))
 
+    async def _verified_signature(self, caller: Caller, agreement: dict[str, Any]) -> str:
+        """Consumer: the provider's JWS on ``agreement``, checked against its DID document
+        (the sender's: :meth:`_check_agreement` then requires it to be the assigner)."""
+        try:
+            if caller.did == self.dsp.did:
+                document = DidDocument.parse(self.dsp.identity.did_document(), caller.did)
+            elif self.dsp.resolver is not None:
+                document = await self.dsp.resolver.resolve(caller.did)
+            else:
+                raise SignatureInvalid("no DID resolver to check the provider's signature")
+        except IdentityError as exc:
+            raise SignatureInvalid(f"the provider's DID document: {exc.detail}") from None
+        return check_signature(agreement.get(SIGNATURE), agreement, document)
+
     async def _store_received_agreement(
-        self, conn: AsyncConnection, row: Any, agreement: dict[str, Any]
+        self, conn: AsyncConnection, row: Any, agreement: dict[str, Any], signature: str | None
     ) -> None:
         exists = (
             await conn.execute(
@@ -373,8 +479,8 @@ class Negotiations:
                     provider_did=agreement["assigner"],
                     consumer_did=agreement["assignee"],
                     target=agreement["target"],
-                    agreement=json.dumps(agreement),
-                    signature=None,
+                    agreement=json.dumps(unsigned(agreement)),
+                    signature=signature,
                     created_at=now(),
                 )
             )

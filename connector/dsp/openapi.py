@@ -25,6 +25,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/negotiations"): models.NegotiationIn,
     ("POST", "/negotiations/offers"): models.ProviderOfferIn,
     ("POST", "/negotiations/{pid}/request"): models.CounterRequestIn,
+    ("POST", "/negotiations/{pid}/offer"): models.CounterOfferIn,
     ("POST", "/negotiations/{pid}/terminate"): models.ReasonIn,
     ("POST", "/transfers"): models.TransferIn,
     ("POST", "/transfers/{pid}/{action}"): models.ReasonIn,

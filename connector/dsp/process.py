@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp.errors import Area, Code, DspError
-from connector.dsp.runtime import now, record_change
+from connector.dsp.runtime import digest, now, record_change
 from connector.dsp.tables import received
 
 
@@ -63,6 +63,34 @@ async def seen(conn: AsyncConnection, pid: str, d: str) -> bool:
 
 async def remember(conn: AsyncConnection, pid: str, d: str) -> None:
     await conn.execute(insert(received).values(process_pid=pid, digest=d))
+
+
+def _in_state(path_kind: str, msg: Any, state: str) -> str:
+    return digest(f"{path_kind}\0{state}", msg)
+
+
+async def is_retry(
+    conn: AsyncConnection, pid: str, path_kind: str, msg: Any, state: str, legal: bool
+) -> bool:
+    """Is ``msg``, arriving while the process is in ``state``, a retry of one applied before?
+
+    DSP messages carry no message id, and the same message may legitimately come twice: a
+    resumption repeats the first TransferStartMessage word for word, a provider may offer the
+    same terms again after a counter-request. So a message seen before is a retry while the
+    process is still in the state that message (and our automatic reaction to it) led to, or
+    when it is not a legal transition now (a late retry is acknowledged, not refused); a seen
+    message that is legal in a state the process has moved to since is new."""
+    if await seen(conn, pid, _in_state(path_kind, msg, state)):
+        return True
+    return not legal and await seen(conn, pid, digest(path_kind, msg))
+
+
+async def note_applied(
+    conn: AsyncConnection, pid: str, path_kind: str, msg: Any, state: str
+) -> None:
+    """Remember that ``msg`` was applied and led the process to ``state`` (see is_retry)."""
+    await first_time(conn, pid, digest(path_kind, msg))
+    await first_time(conn, pid, _in_state(path_kind, msg, state))
 
 
 async def first_time(conn: AsyncConnection, pid: str, d: str) -> bool:

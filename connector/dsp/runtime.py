@@ -23,6 +23,7 @@ from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker
 from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
+from identity.resolver import DidResolver
 
 if TYPE_CHECKING:
     from connector.dsp.access_tokens import AccessTokens
@@ -36,6 +37,7 @@ ID_FIELDS = ("providerPid", "consumerPid", "agreementId")
 
 
 CHANGES = "agora.dsp.changes"
+AFTER_COMMIT = "agora.dsp.after_commit"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,17 @@ def record_change(conn: AsyncConnection, kind: str, pid: str, state: str) -> Non
     changes = conn.info.get(CHANGES)
     if changes is not None:
         changes.append(StateChange(kind, pid, state))
+
+
+def after_commit(conn: AsyncConnection, action: Callable[[], None]) -> None:
+    """Run ``action`` once the DSP transaction of ``conn`` has committed (in-memory effects of
+    a change, e.g. a subscription cache, must not run ahead of a possible rollback). Outside a
+    DSP transaction it runs at once."""
+    actions = conn.info.get(AFTER_COMMIT)
+    if actions is None:
+        action()
+    else:
+        actions.append(action)
 
 
 async def serialize_on(conn: AsyncConnection, *parts: str) -> None:
@@ -80,6 +93,8 @@ class Dsp:
     decider: OfferDecider
     push: PushProvisioner
     worker: OutboxWorker | None = None
+    #: Resolves peers' DID documents (e.g. to verify a provider's agreement signature).
+    resolver: DidResolver | None = None
     negotiations: Negotiations = field(init=False)
     transfers: Transfers = field(init=False)
     tokens: AccessTokens = field(init=False)
@@ -108,15 +123,19 @@ class Dsp:
         changes: list[StateChange] = []
         send_now: list[int] = []
         needs_pass: list[bool] = []
+        actions: list[Callable[[], None]] = []
         lock = self._lock if self.ctx.engine.dialect.name == "sqlite" else contextlib.nullcontext()
         async with lock, self.ctx.engine.begin() as conn:
             # conn.info belongs to the pooled DBAPI connection: set for this transaction only
             self._prepare(conn, changes, send_now, needs_pass)
+            conn.info[AFTER_COMMIT] = actions
             try:
                 yield conn
             finally:
-                for key in (CHANGES, LEASE_OWNER, SEND_NOW, NEEDS_PASS):
+                for key in (CHANGES, LEASE_OWNER, SEND_NOW, NEEDS_PASS, AFTER_COMMIT):
                     conn.info.pop(key, None)
+        for action in actions:
+            action()
         if send_now and self.worker is not None:
             self.worker.send_now(send_now, self._spawn)
         if needs_pass:

@@ -7,6 +7,7 @@ times are epoch seconds (floats) so leases and back-off compare the same way on 
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -46,6 +47,8 @@ offers = Table(
     Column("id", String(300), primary_key=True),
     Column("dataset_id", String(300), nullable=False, index=True),
     Column("policy_id", String(300), nullable=False),
+    #: "automatic" or "manual" (requests wait for the operator); migration 0010
+    Column("approval", String(10), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -63,6 +66,10 @@ negotiations = Table(
     Column("offer", Text, nullable=True),
     Column("agreement_id", String(300), nullable=True),
     Column("error", Text, nullable=True),
+    #: provider, manual approval (migration 0010): the request waits for the operator, with the
+    #: requester's verified credentials an agreement on a credential constraint will keep
+    Column("awaiting_approval", Boolean, nullable=True),
+    Column("consumer_credentials", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_dsp_negotiations_role_provider", "role", "provider_pid"),
@@ -79,6 +86,9 @@ agreements = Table(
     Column("target", String(300), nullable=False),
     Column("agreement", Text, nullable=False),
     Column("signature", Text, nullable=True),
+    #: provider side: the consumer's verified credentials (JSON list) when the agreement has
+    #: constraints that read them (migration 0009_dsp_agreement_claims); see ``claims``
+    Column("consumer_credentials", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -18,11 +18,11 @@ from connector.dsp.callbacks import join
 from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
-from connector.dsp.outbox import enqueue
-from connector.dsp.process import first_time, remember, seen
-from connector.dsp.push import PushTransfer
+from connector.dsp.outbox import PENDING, enqueue
+from connector.dsp.process import is_retry, note_applied, remember, seen
+from connector.dsp.push import PushRefused, PushTransfer
 from connector.dsp.runtime import Dsp, digest, now, serialize_on
-from connector.dsp.tables import agreements, negotiations, transfers
+from connector.dsp.tables import agreements, negotiations, outbox, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 
 KIND = "transfer"
@@ -101,9 +101,47 @@ class Transfers:
         if row.format == FORMAT_PULL:
             address = self.pull_address(row)
         else:
-            await self.dsp.push.started(await self._push_view(conn, row))
+            try:
+                await self.dsp.push.started(conn, await self._push_view(conn, row))
+            except PushRefused as exc:
+                raise _err(400, Code.PUSH_REFUSED, exc.reason, row) from None
         msg = m.transfer_start(row.provider_pid, row.consumer_pid, address)
         return await self.send(conn, row, TMessage.START, msg, self.peer_url(row, "start"))
+
+    async def _resend_start(self, conn: AsyncConnection, row: Any) -> None:
+        """Provider: a retried TransferRequestMessage of a STARTED transfer. The consumer may
+        have missed our start (its retry says it has no answer it trusts), so we send it again:
+        the very message we sent last, word for word, which the consumer acknowledges without a
+        second transition if it had it, or applies if it had not. One still waiting in the
+        outbox is on its way already; one pruned by retention is rebuilt (a PULL gets a fresh
+        token). No state changes here."""
+        last = (
+            await conn.execute(
+                select(outbox.c.body, outbox.c.status, outbox.c.url)
+                .where(
+                    outbox.c.process_pid == row.pid,
+                    outbox.c.message_type == TMessage.START.value,
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if last is not None and last.status == PENDING:
+            return
+        if last is not None:
+            message, url = json.loads(last.body), last.url
+        else:
+            address = self.pull_address(row) if row.format == FORMAT_PULL else None
+            message = m.transfer_start(row.provider_pid, row.consumer_pid, address)
+            url = self.peer_url(row, "start")
+        await enqueue(
+            conn,
+            process_pid=row.pid,
+            kind=KIND,
+            message=message,
+            url=url,
+            audience_did=row.counterparty_did,
+        )
 
     async def _push_view(self, conn: AsyncConnection, row: Any) -> PushTransfer:
         target = (
@@ -137,7 +175,7 @@ class Transfers:
         msg = m.transfer_coded(kind.value, row.provider_pid, row.consumer_pid, code, reason)
         new = await self.send(conn, row, kind, msg, self.peer_url(row, suffix))
         if row.role == Role.PROVIDER and row.format == FORMAT_PUSH:
-            await self.dsp.push.stopped(row.pid, new.value)
+            await self.dsp.push.stopped(conn, row.pid, new.value)
         return new
 
     # ------------------------------------------------------------------ provider
@@ -178,6 +216,8 @@ class Transfers:
             ).first()
             if existing is not None:
                 if await seen(conn, existing.pid, d):
+                    if existing.state == TState.STARTED.value:
+                        await self._resend_start(conn, existing)
                     return web.json_response(ack(existing, TState.REQUESTED), status=201)
                 raise _err(400, Code.MISMATCH, "this consumerPid is already in use", existing)
             agreement = (
@@ -241,7 +281,6 @@ class Transfers:
         caller = await dsp.caller(request, AREA)
         msg = await dsp.message(request, message_type, AREA)
         kind = TMessage(message_type)
-        d = digest(path_kind, msg)
         async with dsp.transaction() as conn:
             row = await lock(conn, pid)
             if row is None or row.counterparty_did != caller.did:
@@ -259,13 +298,16 @@ class Transfers:
             theirs = row.consumer_pid if provider else row.provider_pid
             if msg.get(mine_key) != row.pid or (theirs and msg.get(theirs_key) != theirs):
                 raise _err(400, Code.MISMATCH, "providerPid/consumerPid do not match", row)
-            if not await first_time(conn, pid, d):
-                return web.json_response(ack(row))
             sender = Role.CONSUMER if provider else Role.PROVIDER
             try:
-                new = next_state(TState(row.state), kind, sender)
+                new: TState | None = next_state(TState(row.state), kind, sender)
+                problem = None
             except IllegalTransition as exc:
-                raise _err(400, Code.ILLEGAL_TRANSITION, str(exc), row) from None
+                new, problem = None, str(exc)
+            if await is_retry(conn, pid, path_kind, msg, row.state, legal=new is not None):
+                return web.json_response(ack(row))
+            if new is None:
+                raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), row)
             fields: dict[str, Any] = {}
             if not theirs:
                 fields["provider_pid" if not provider else "consumer_pid"] = msg[theirs_key]
@@ -274,11 +316,15 @@ class Transfers:
             if kind in (TMessage.TERMINATION, TMessage.SUSPENSION) and msg.get("reason"):
                 fields["error"] = "; ".join(str(r) for r in msg["reason"])
             row = await set_fields(conn, pid, state=new.value, **fields)
+            await note_applied(conn, pid, path_kind, msg, new.value)
             if provider and row.format == FORMAT_PUSH:
                 if new is TState.STARTED:
-                    await dsp.push.started(await self._push_view(conn, row))
+                    try:
+                        await dsp.push.started(conn, await self._push_view(conn, row))
+                    except PushRefused as exc:
+                        raise _err(400, Code.PUSH_REFUSED, exc.reason, row) from None
                 else:
-                    await dsp.push.stopped(row.pid, new.value)
+                    await dsp.push.stopped(conn, row.pid, new.value)
         return web.json_response(ack(row, new))
 
     async def get(self, request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.dsp.access_tokens import TransferGrant
+from connector.dsp.claims import NO_CREDENTIALS, HeldCredentials
 from connector.dsp.tables import agreements, datasets
 from connector.ngsild.context import CORE
 from policies import CompiledPolicy, Narrowing, compile_policy, parse_policy
@@ -81,6 +82,8 @@ class CompiledAgreement:
     may_modify: bool
     duties: dict[str, DutyInfo]
     deferred: frozenset[str]
+    #: the consumer's verified credentials kept with the agreement (see ``connector.dsp.claims``)
+    credentials: HeldCredentials = NO_CREDENTIALS
     _limits: dict[str, ScopeLimits | None] = field(default_factory=dict)
 
     def limits(self, action: str) -> ScopeLimits | None:
@@ -145,7 +148,11 @@ def _duties(policy: Any) -> tuple[dict[str, DutyInfo], frozenset[str]]:
 
 
 def compile_agreement(
-    agreement_id: str, target: str, agreement: dict[str, Any], dataset: Any | None
+    agreement_id: str,
+    target: str,
+    agreement: dict[str, Any],
+    dataset: Any | None,
+    credentials: Iterable[dict[str, Any]] = (),
 ) -> CompiledAgreement:
     """Parse (JSON-LD) and compile an agreement: the slow part, done once per agreement id."""
     policy = parse_policy({**agreement, "target": agreement.get("target", target)})
@@ -170,6 +177,7 @@ def compile_agreement(
         may_modify,
         duties,
         deferred,
+        HeldCredentials(credentials) if credentials else NO_CREDENTIALS,
     )
 
 
@@ -226,5 +234,18 @@ class AgreementCache:
             dataset = (
                 await conn.execute(select(datasets).where(datasets.c.id == grant.target))
             ).first()
+            held = (
+                await conn.execute(
+                    select(agreements.c.consumer_credentials).where(
+                        agreements.c.id == grant.agreement_id
+                    )
+                )
+            ).scalar_one_or_none()
         self.compilations += 1
-        return compile_agreement(grant.agreement_id, grant.target, grant.agreement, dataset)
+        return compile_agreement(
+            grant.agreement_id,
+            grant.target,
+            grant.agreement,
+            dataset,
+            json.loads(held) if held else (),
+        )

@@ -5,7 +5,10 @@ Puts into ``ctx.components``:
 * ``"ngsild.pep"`` — :class:`~connector.enforcement.pep.AgreementPep`, replacing the broker's
   admin-only default: transfer access tokens get the narrowed, counted, recorded access their
   agreement allows;
-* ``"enforcement"`` — this component (its usage store, agreement cache and received-data job).
+* ``"enforcement"`` — this component (its usage store, agreement cache and received-data job);
+* the DSP's PUSH seam (``dsp.push``) — :class:`~connector.enforcement.push.SubscriptionPush`,
+  when the embedded subscriptions engine runs: push transfers become subscriptions under the
+  agreement.
 
 Mounted under ``/api/v1`` (admin key): ``GET /pull/{transferId}/<NGSI-LD path>`` (the consumer's
 applications pull through their connector, which records the copy for ``delete`` duties) and
@@ -25,10 +28,12 @@ from connector.enforcement.evidence import Evidence, on_response_prepare
 from connector.enforcement.grants import Grants
 from connector.enforcement.notifications import AgreementNotificationGuard
 from connector.enforcement.pep import AgreementPep
+from connector.enforcement.push import SubscriptionPush
 from connector.enforcement.received import Received
 from connector.enforcement.settings import enforcement_settings
 from connector.http.context import ConnectorContext
 from connector.management.api import MANAGEMENT_APP
+from connector.ngsild.subscriptions.api import MANAGER as SUBSCRIPTIONS
 
 
 class EnforcementComponent:
@@ -61,6 +66,13 @@ class EnforcementComponent:
         self.pep.notifications = AgreementNotificationGuard(self.pep, ctx.engine)
         ctx.components["ngsild.pep"] = self.pep
         ctx.components["ngsild.notification_guard"] = self.pep.notifications
+        manager = ctx.components.get(SUBSCRIPTIONS)
+        if manager is not None:  # embedded broker: PUSH transfers become subscriptions
+            dsp.push = SubscriptionPush(
+                manager,
+                self.pep.notifications,
+                list(ctx.settings.security.allowed_callback_hosts),
+            )
         self.received = Received(ctx, cfg.deletion_interval_s)
         ctx.components["enforcement"] = self
         ctx.tasks.spawn(self.received.run(), name="enforcement-received-deletion")

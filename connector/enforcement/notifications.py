@@ -60,6 +60,10 @@ class AgreementNotificationGuard:
             await conn.execute(stmt.on_conflict_do_nothing(index_elements=["subscription_id"]))
         self._bindings[subscription_id] = binding
 
+    def forget(self, subscription_id: str) -> None:
+        """Drop the cached binding of a deleted subscription (its row is gone already)."""
+        self._bindings.pop(subscription_id, None)
+
     async def _binding(self, subscription_id: str) -> Binding | None:
         found = self._bindings.get(subscription_id)
         if found is not None:

@@ -24,16 +24,16 @@ Per request, in this order:
    provenance record (see :mod:`connector.enforcement.evidence`); permitted data is only
    answered once its record is durable.
 
-Limits stated plainly: constraints on the caller's credentials (``agora:credentialType``,
-``role``, ``claim``, ``consent``) need the consumer's verified claims, which the DSP agreement
-record does not keep; the data plane has none, so such constraints are not satisfied here (fail
-closed) and the refusal says so. They are checked by the DSP at negotiation time.
+Constraints on the caller's credentials (``agora:credentialType``, ``role``, ``claim``,
+``consent``) are decided on every request too, against the consumer's verified credentials the
+provider kept with the agreement when it negotiated, restricted to those still valid now (an
+expired ConsentCredential no longer counts); signatures and revocation are checked at
+negotiation, see :mod:`connector.dsp.claims`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,13 +53,11 @@ from policies import EvaluationRequest, PoliciesError, Verdict, World
 from policies.explain import exhausted, explain_report
 from policies.report import CounterSpec
 from policies.usage import UsageStore
-from policies.vocab import AGORA
 
 PURPOSE_HEADER = "Agora-Purpose"
 AGREEMENT_PRINCIPAL = "agreement"
 DPV = "https://w3id.org/dpv#"
 FORBIDDEN_TYPE = "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported"
-_CLAIM_OPERANDS = tuple(AGORA + n for n in ("credentialType", "role", "claim", "consent"))
 
 
 @dataclass
@@ -267,16 +265,20 @@ class AgreementPep:
         ev_request = EvaluationRequest.create(
             access.action, target=agreement.target, assignee=access.grant.consumer_did
         )
-        world = World(values=values, fulfilled=agreement.deferred, agreement_start=agreement.start)
+        now = datetime.now(UTC)
+        claims, consents = agreement.credentials.at(now)
+        world = World(
+            now=now,
+            values=values,
+            claims=claims,
+            consents=consents,
+            fulfilled=agreement.deferred,
+            agreement_start=agreement.start,
+        )
         verdict = compiled.decide(ev_request, world)
         if not verdict.permitted:
             text = explain_report(compiled.explain(ev_request, world), world)
-            if any(op in json.dumps(access.grant.agreement) for op in _claim_markers()):
-                text += (
-                    " (credential constraints are checked when the agreement is negotiated; "
-                    "the data plane has no verified claims of the caller)"
-                )
-            raise Refusal(text)
+            raise Refusal(text + agreement.credentials.lapsed(now))
         owed = [d if isinstance(d, str) else d.key for d in verdict.pending_duties]
         owed += [k for k in agreement.deferred if k in agreement.duties]
         access.pending_duties = tuple(dict.fromkeys(owed))
@@ -376,11 +378,6 @@ class AgreementPep:
             may_write=access.action == "modify",
         )
         return scope, verdict
-
-
-def _claim_markers() -> tuple[str, ...]:
-    short = tuple("agora:" + o.rsplit("#", 1)[-1] for o in _CLAIM_OPERANDS)
-    return _CLAIM_OPERANDS + short + ("vc:",)
 
 
 def _unauthorized(reason: str) -> Problem:

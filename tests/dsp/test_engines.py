@@ -7,7 +7,7 @@ import asyncio
 import jwt
 
 from connector.dsp import messages as m
-from connector.dsp.agreements import verify_agreement_signature
+from connector.dsp.agreements import check_signature
 from connector.dsp.validation import validate
 from tests.dsp.helpers import Node, negotiate, signed
 
@@ -33,12 +33,11 @@ async def test_consumer_initiated_negotiation_ends_finalized_on_both_engines(
     )
     header = jwt.get_unverified_header(agreement["signature"])
     assert header["kid"].startswith(city.did + "#")
-    assert verify_agreement_signature(
-        agreement["signature"], terms, city.dsp.identity.key.public_key
-    )
-    # the consumer keeps the same agreement
+    check_signature(agreement["signature"], terms, city.dsp.identity.participant().document())
+    # the consumer keeps the same agreement, and the provider's signature on it
     status, kept = await company.admin("GET", f"/agreements/{theirs['agreementId']}")
     assert status == 200 and kept["agreement"] == terms
+    assert kept["signature"] == agreement["signature"]
     # ids longer than the columns are refused as bad messages, on every engine (never a 500)
     long = "urn:uuid:" + "x" * 300
     offer = {**mine["offer"], "target": mine["datasetId"]}

@@ -11,6 +11,8 @@ import pytest
 from connector.dsp import messages as m
 from connector.dsp import negotiation_states as ns
 from connector.dsp import transfer_states as ts
+from connector.dsp.agreements import sign_agreement
+from connector.dsp.agreements import signed as signed_agreement
 from connector.dsp.tables import negotiations, transfers
 from connector.dsp.validation import validate
 from tests.dsp.helpers import Node, db_state, insert_negotiation, insert_transfer, signed
@@ -55,7 +57,8 @@ def n_message(
             "timestamp": "2026-01-01T00:00:00Z",
             "permission": [{"action": "use"}],
         }
-        return m.contract_agreement(ppid, cpid, agreement)
+        jws = sign_agreement(sender.dsp.identity, agreement)  # valid but for the transition
+        return m.contract_agreement(ppid, cpid, signed_agreement(agreement, jws))
     if kind is ns.NMessage.VERIFICATION:
         return m.agreement_verification(ppid, cpid)
     return m.negotiation_termination(ppid, cpid, "x", "test")

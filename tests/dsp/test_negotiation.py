@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from connector.dsp import messages as m
+from connector.dsp.agreements import sign_agreement
+from connector.dsp.agreements import signed as with_sig
 from connector.dsp.tables import negotiations
 from connector.dsp.validation import validate
 from tests.dsp.helpers import (
@@ -246,7 +248,9 @@ async def test_an_agreement_id_cannot_be_reused_across_negotiations(
         "timestamp": "2026-01-01T00:00:00Z",
         "permission": [{"action": "use"}],
     }
-    msg = m.contract_agreement(row["providerPid"], row["consumerPid"], agreement)
+    jws = sign_agreement(city.dsp.identity, agreement)  # validly signed: only the id is wrong
+    msg = m.contract_agreement(row["providerPid"], row["consumerPid"], with_sig(agreement, jws))
     status, body = await signed(city, company, "POST", f"/negotiations/{row['pid']}/agreement", msg)
     assert status == 400, body
+    assert "another negotiation" in body["reason"][0]
     assert await db_state(company, negotiations, row["pid"]) == "REQUESTED"

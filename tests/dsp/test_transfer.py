@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 import pytest
+from sqlalchemy import delete, select, update
 
 from connector.dsp import messages as m
 from connector.dsp.access_tokens import AccessDenied, verify_access_token
-from connector.dsp.tables import transfers
+from connector.dsp.tables import outbox, received, transfers
 from connector.dsp.validation import validate
 from tests.dsp.helpers import Node, db_state, negotiate, signed, wait_for
 
@@ -190,3 +193,48 @@ async def test_both_ledgers_log_the_agreement_and_the_transfer(shared: tuple[Nod
                 break
             await asyncio.sleep(0.05)
         assert {"negotiation:FINALIZED", "transfer:STARTED"} <= actions, (node.did, records)
+
+
+async def _outbox(node: Node, pid: str, message_type: str) -> list[Any]:
+    assert node.connector.ctx is not None
+    async with node.connector.ctx.engine.connect() as conn:
+        found = await conn.execute(
+            select(outbox.c.body, outbox.c.status)
+            .where(outbox.c.process_pid == pid, outbox.c.message_type == message_type)
+            .order_by(outbox.c.id)
+        )
+        return list(found.all())
+
+
+async def test_a_retried_request_of_a_started_transfer_resends_the_start(
+    shared: tuple[Node, Node],
+) -> None:
+    city, company = shared
+    consumer, provider = await _started(city, company)
+    [request] = await _outbox(company, consumer["id"], "TransferRequestMessage")
+    retry = json.loads(request.body)
+    # the consumer lost the start (say, restored from a backup taken before it arrived)
+    assert company.connector.ctx is not None
+    async with company.connector.ctx.engine.begin() as conn:
+        await conn.execute(
+            update(transfers)
+            .where(transfers.c.pid == consumer["id"])
+            .values(state="REQUESTED", data_address=None)
+        )
+        await conn.execute(delete(received).where(received.c.process_pid == consumer["id"]))
+    status, body = await signed(company, city, "POST", "/transfers/request", retry)
+    assert status == 201 and body["providerPid"] == provider["id"], body
+    again = await wait_for(company.transfer, consumer["id"], {"STARTED"}, field="dataAddress")
+    assert _token(again) == _token(consumer)  # the very start message, sent again
+    # a retry when the consumer has the start already: acknowledged, nothing moves
+    status, body = await signed(company, city, "POST", "/transfers/request", retry)
+    assert status == 201, body
+    for _ in range(200):
+        starts = await _outbox(city, provider["id"], "TransferStartMessage")
+        if len(starts) == 3 and all(s.status == "sent" for s in starts):
+            break
+        await asyncio.sleep(0.05)
+    assert [s.status for s in starts] == ["sent"] * 3, starts
+    assert len({s.body for s in starts}) == 1
+    assert await db_state(city, transfers, provider["id"]) == "STARTED"
+    assert await db_state(company, transfers, consumer["id"]) == "STARTED"

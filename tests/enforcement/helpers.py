@@ -104,8 +104,10 @@ class Provider:
         state: str = "STARTED",
         consumer: str = CONSUMER,
         ttl: int = 600,
+        credentials: list[dict[str, Any]] | None = None,
     ) -> Grant:
-        """A dataset, an agreement on it and a provider-side transfer in ``state``."""
+        """A dataset, an agreement on it and a provider-side transfer in ``state``; with
+        ``credentials``, the consumer's verified credentials the DSP kept with the agreement."""
         dataset_id = f"urn:uuid:{uuid.uuid4()}"
         agreement = build_agreement(
             {"@id": "urn:uuid:offer", **policy},
@@ -135,6 +137,7 @@ class Provider:
                     target=dataset_id,
                     agreement=json.dumps(agreement),
                     signature=None,
+                    consumer_credentials=json.dumps(credentials) if credentials else None,
                     created_at=now(),
                 )
             )

@@ -162,4 +162,4 @@ async def test_agreement_compiled_once_and_credential_limits_explained(
     )
     status, body, _ = await member.call("GET", "/entities", params=QUERY)
     assert status == 403
-    assert "no verified claims" in body["detail"]
+    assert "ResearcherCredential" in body["detail"], body

@@ -76,6 +76,11 @@ def _row(row: Any) -> StoredSubscription:
     )
 
 
+def from_row(row: Any) -> StoredSubscription:
+    """A row of the subscription table (read by another component's query) as a subscription."""
+    return _row(row)
+
+
 class SubscriptionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
