@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ async def test_pull_through_the_consumer_then_delete_at_the_deadline(pair: Pair)
     delete = {
         "action": "delete",
         "constraint": [
-            c("elapsedTime", "lteq", {"@value": "PT1S", "@type": "xsd:duration"}),
+            c("elapsedTime", "lteq", {"@value": "PT3S", "@type": "xsd:duration"}),
         ],
     }
     policy = narrowed_policy(
@@ -92,14 +93,15 @@ async def test_pull_through_the_consumer_then_delete_at_the_deadline(pair: Pair)
     status, received = await pair.call("consumer", "GET", "/api/v1/received")
     assert status == 200 and len(received) == 2
     assert received[0]["agreementId"] == started.agreement_id
-    assert received[0]["deleteAt"] is not None and received[0]["stored"]
+    assert received[0]["deleteAt"] is not None
+    # kept until the deadline (a machine slower than 3 s per four calls may be past it)
+    assert received[0]["stored"] or received[0]["deletedAt"]
     assert len(received[0]["entityIds"]) == 3
 
-    for _ in range(100):  # the deletion job runs at the deadline (1 s after receipt)
+    deadline = time.monotonic() + 60  # the deletion job runs at the deadline (3 s after receipt)
+    while not all(r["deletedAt"] for r in received) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
         status, received = await pair.call("consumer", "GET", "/api/v1/received")
-        if all(r["deletedAt"] for r in received):
-            break
-        await asyncio.sleep(0.1)
     assert all(r["deletedAt"] and not r["stored"] for r in received)
     status, ledger = await pair.call(
         "consumer", "GET", f"/api/v1/ledger/records?agreement={started.agreement_id}"
