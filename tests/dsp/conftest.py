@@ -9,20 +9,14 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import _admin_execute
-from tests.dsp.helpers import Node, start_node
+from tests.dsp.helpers import Node, running_pair, start_node
 
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
     """(provider, consumer): a city and a company connector on loopback, SQLite storage."""
-    async with aiohttp.ClientSession() as http:
-        city = await start_node(tmp_path, "city", "city", http=http)
-        company = await start_node(tmp_path, "company", "company", http=http)
-        try:
-            yield city, company
-        finally:
-            await company.connector.stop()
-            await city.connector.stop()
+    async with running_pair(tmp_path) as nodes:
+        yield nodes
 
 
 @pytest.fixture

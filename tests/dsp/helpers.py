@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,21 @@ async def start_node(
     await connector.start()
     assert http is not None
     return Node(connector, read_admin_key(directory), http)
+
+
+@contextlib.asynccontextmanager
+async def running_pair(
+    root: Path, city_extra: dict[str, dict[str, Any]] | None = None
+) -> AsyncIterator[tuple[Node, Node]]:
+    """(provider, consumer): a city and a company connector on loopback, SQLite storage."""
+    async with aiohttp.ClientSession() as http:
+        city = await start_node(root, "city", "city", http=http, extra=city_extra)
+        company = await start_node(root, "company", "company", http=http)
+        try:
+            yield city, company
+        finally:
+            await company.connector.stop()
+            await city.connector.stop()
 
 
 async def signed(

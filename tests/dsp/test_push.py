@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -19,7 +18,7 @@ from connector.dsp.validation import validate
 from connector.enforcement.push import subscription_id
 from connector.enforcement.tables import subscriptions as bindings
 from connector.ngsild.subscriptions.tables import subscriptions
-from tests.dsp.helpers import Node, negotiate, signed, start_node, wait_for
+from tests.dsp.helpers import Node, negotiate, running_pair, signed, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -52,14 +51,8 @@ async def nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple
     """(provider, consumer); one notification worker, so notifications arrive in change order."""
     root = tmp_path_factory.mktemp("dsp-push")
     extra = {"ngsild": {"notification_workers": 1}}
-    async with aiohttp.ClientSession() as http:
-        city = await start_node(root, "city", "city", http=http, extra=extra)
-        company = await start_node(root, "company", "company", http=http)
-        try:
-            yield city, company
-        finally:
-            await company.connector.stop()
-            await city.connector.stop()
+    async with running_pair(root, extra) as nodes:
+        yield nodes
 
 
 class Receiver:

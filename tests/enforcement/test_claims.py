@@ -11,13 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 
 from connector.dsp import messages as m
 from connector.dsp.tables import agreements
-from tests.dsp.helpers import Node, negotiate, start_node, wait_for
+from tests.dsp.helpers import Node, negotiate, running_pair, wait_for
 from tests.enforcement.helpers import CONSUMER, DPV, Provider, c, narrowed_policy
 
 QUERY = {"type": "AirQualityObserved"}
@@ -109,14 +108,8 @@ class FixedCredentials:
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
-    async with aiohttp.ClientSession() as http:
-        city = await start_node(tmp_path, "city", "city", http=http)
-        company = await start_node(tmp_path, "company", "company", http=http)
-        try:
-            yield city, company
-        finally:
-            await company.connector.stop()
-            await city.connector.stop()
+    async with running_pair(tmp_path) as nodes:
+        yield nodes
 
 
 async def test_negotiated_credentials_are_enforced_on_pulls(pair: tuple[Node, Node]) -> None:
