@@ -100,6 +100,15 @@ def start(
     return proc, f"http://127.0.0.1:{port}", read_admin_key(directory)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def load(
     http: aiohttp.ClientSession, url: str, token: str, concurrency: int, seconds: float
 ) -> dict[str, Any]:
@@ -207,13 +216,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await load(http, url, city_key, args.concurrency, 1.0)
                 await load(http, url, started.token, args.concurrency, 1.0)
                 base_rounds, enforced_rounds = [], []
+
+                async def measured(token: str) -> dict[str, Any]:
+                    before = cpu_seconds(city.pid), cpu_seconds(company.pid)
+                    result = await load(http, url, token, args.concurrency, args.seconds)
+                    served = result["per_s"] * args.seconds or 1.0
+                    result["city_cpu_ms"] = (cpu_seconds(city.pid) - before[0]) / served * 1e3
+                    result["company_cpu_ms"] = (cpu_seconds(company.pid) - before[1]) / served * 1e3
+                    return result
+
                 for _ in range(args.rounds):
-                    base_rounds.append(
-                        await load(http, url, city_key, args.concurrency, args.seconds)
-                    )
-                    enforced_rounds.append(
-                        await load(http, url, started.token, args.concurrency, args.seconds)
-                    )
+                    base_rounds.append(await measured(city_key))
+                    enforced_rounds.append(await measured(started.token))
         finally:
             for proc in (company, city):
                 proc.terminate()
@@ -239,6 +253,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "baseline_rounds": [r["per_s"] for r in base_rounds],
         "enforced_rounds": [r["per_s"] for r in enforced_rounds],
         "failures": sum(r["failures"] for r in base_rounds + enforced_rounds),
+        # CPU per answered request (median of rounds): less sensitive to other load on the
+        # machine than throughput; the company's share is its receipt work for the city's log
+        "cpu_ms_per_request": {
+            mode: {
+                who: round(statistics.median(r[f"{who}_cpu_ms"] for r in rounds), 3)
+                for who in ("city", "company")
+            }
+            for mode, rounds in (("unenforced", base_rounds), ("enforced", enforced_rounds))
+        },
         "ratio": ratio,
         "target_ratio": TARGET_RATIO,
         "met": ratio >= TARGET_RATIO,
