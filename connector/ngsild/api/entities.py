@@ -24,6 +24,7 @@ from connector.ngsild.api.negotiation import (
     read_body,
     respond,
 )
+from connector.ngsild.api.pagination import page_links
 from connector.ngsild.api.params import options, plan_for, selection_from_params, view_for
 from connector.ngsild.errors import bad_data
 from connector.ngsild.model import check_id, parse_attribute, parse_entity, parse_fragment
@@ -56,7 +57,12 @@ async def query_entities(request: web.Request) -> web.Response:
     scope = await enforce(request, "entities.query")
     view = view_for(request.query, neg.tm, scope)
     plan = plan_for(selection_from_params(request.query), request.query, neg.tm, scope)
+    limit = plan.limit
+    if limit > 0:
+        plan.limit = limit + 1  # one more row tells whether a next page exists
     docs, total = await broker(request).query(plan)
+    has_next = len(docs) > limit
+    docs = docs[:limit]
     geo_prop = geoproperty(request, neg.tm)
     items = [render(neg, d, view, geo_prop) for d in docs]
     headers = {COUNT_HEADER: str(total)} if total is not None else {}
@@ -64,7 +70,8 @@ async def query_entities(request: web.Request) -> web.Response:
     payload: Any = items
     if neg.accept == GEOJSON:
         payload = {"type": "FeatureCollection", "features": items}
-    return respond(neg, payload, headers=headers)
+    links = page_links(request, plan.offset, limit, has_next)
+    return respond(neg, payload, headers=headers, links=links)
 
 
 async def replace_entity(request: web.Request) -> web.Response:

@@ -136,11 +136,17 @@ def respond(
     status: int = 200,
     headers: dict[str, str] | None = None,
     media: str | None = None,
+    links: list[str] | None = None,
 ) -> web.Response:
+    """The JSON answer; ``links`` are further Link values (e.g. pagination) joined with the
+    context link into one header (RFC 8288 allows a comma-separated list)."""
     media = media or neg.accept
     out_headers = dict(headers or {})
+    values = list(links or [])
     if media != JSONLD:
-        out_headers["Link"] = link_header(neg.link_url)
+        values.insert(0, link_header(neg.link_url))
+    if values:
+        out_headers["Link"] = ", ".join(values)
     return web.Response(
         status=status,
         body=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),

@@ -13,6 +13,7 @@ from connector.http.auth import ADMIN, PRINCIPAL_KEY
 from connector.http.context import CTX
 from connector.ngsild.api.common import done, enforce
 from connector.ngsild.api.negotiation import JSONLD, body_context, negotiate, read_body, respond
+from connector.ngsild.api.pagination import page_links
 from connector.ngsild.api.params import DEFAULT_LIMIT, MAX_LIMIT, options
 from connector.ngsild.context import link_header
 from connector.ngsild.errors import bad_data, not_found, too_many
@@ -139,7 +140,8 @@ async def list_subscriptions(request: web.Request) -> web.Response:
     items = [render(r, ld=ld, sys_attrs=sys_attrs) for r in rows]
     headers = {COUNT_HEADER: str(total)} if count else {}
     await done(request, "subscriptions.list", scope, status=200, ids=[r.id for r in rows])
-    return respond(neg, items, headers=headers)
+    links = page_links(request, offset, limit, offset + len(rows) < total)
+    return respond(neg, items, headers=headers, links=links)
 
 
 async def retrieve_subscription(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from connector.ngsild.api.negotiation import (
     read_body,
     respond,
 )
+from connector.ngsild.api.pagination import page_links
 from connector.ngsild.errors import bad_data, not_found
 from connector.ngsild.model import ENTITY_KEYS, check_id, check_name, now_iso, parse_instance
 from connector.ngsild.service import check_write
@@ -49,7 +50,10 @@ async def query_temporal(request: web.Request) -> web.Response:
     neg = negotiate(request, geo=False)
     tq = temporal_query(request.query, neg.tm)
     scope = await enforce(request, "temporal.query")
-    found, total = await TemporalQueryRunner(store(request)).run(tq, scope, neg.tm)
+    probe = replace(tq, limit=tq.limit + 1) if tq.limit > 0 else tq
+    found, total = await TemporalQueryRunner(store(request)).run(probe, scope, neg.tm)
+    has_next = len(found) > tq.limit
+    found = found[: tq.limit]
     items = [
         _with_context(
             neg,
@@ -65,7 +69,8 @@ async def query_temporal(request: web.Request) -> web.Response:
     ]
     headers = {COUNT_HEADER: str(total)} if total is not None else {}
     await done(request, "temporal.query", scope, status=200, ids=[e.entity_id for e in found])
-    return respond(neg, items, headers=headers)
+    links = page_links(request, tq.offset, tq.limit, has_next)
+    return respond(neg, items, headers=headers, links=links)
 
 
 async def retrieve_temporal(request: web.Request) -> web.Response:
