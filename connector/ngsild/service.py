@@ -33,7 +33,8 @@ from connector.ngsild.model import (
     put_instances,
 )
 from connector.ngsild.pep import AccessScope
-from connector.ngsild.query.geo import bbox_of
+from connector.ngsild.query.geo import bbox_of, shape_of
+from connector.ngsild.render import LOCATION
 from connector.ngsild.store import QueryPlan, Store
 
 
@@ -42,7 +43,11 @@ def forbidden(detail: str) -> Problem:
 
 
 def check_write(scope: AccessScope, doc: Doc | None) -> None:
-    """Refuse a write the scope does not cover (types, attributes)."""
+    """Refuse a write the scope does not cover (types, attributes, area).
+
+    The broker checks both the stored form before the change and the one after it, so an
+    entity outside the area can neither be changed nor be moved, created or upserted there
+    from inside: the writer can only ever touch what its reads would show."""
     if not scope.may_write:
         raise forbidden("this access scope is read-only")
     if doc is None:
@@ -53,6 +58,21 @@ def check_write(scope: AccessScope, doc: Doc | None) -> None:
         extra = set(attribute_names(doc)) - scope.attributes
         if extra:
             raise forbidden(f"writing these attributes is not permitted: {sorted(extra)}")
+    if scope.area is not None and not in_area(doc, scope.area):
+        raise forbidden(
+            f"the entity {doc.get('id')} would lie outside the permitted area: its "
+            f"{LOCATION} must meet the access scope's area"
+        )
+
+
+def in_area(doc: Doc, area: dict[str, Any]) -> bool:
+    """Whether one of the entity's locations meets the area (as reads decide visibility)."""
+    region = shape(check_geometry(area, "access area"))
+    for inst in doc.get(LOCATION) or []:
+        value = inst.get("value")
+        if isinstance(value, dict) and shape_of(value).intersects(region):
+            return True
+    return False
 
 
 def visible(doc: Doc, scope: AccessScope) -> Doc | None:
