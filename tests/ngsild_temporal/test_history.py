@@ -105,10 +105,3 @@ async def test_temporal_query_filters_and_paging(broker: Client) -> None:
         headers={"Accept": "application/ld+json"},
     )
     assert "@context" in ld.body[0]
-
-
-async def test_history_survives_entity_deletion(lite: Client) -> None:
-    await _three_readings(lite)
-    assert (await lite.delete(f"/entities/{S1}")).status == 204
-    kept = await lite.get(f"/temporal/entities/{S1}", attrs="NO2")
-    assert [i["value"] for i in kept.body["NO2"]] == [31, 45, 52]

@@ -34,6 +34,7 @@ class TemporalEntity:
     entity_id: str
     types: list[str]
     rows: list[HistoryRow] = field(default_factory=list)
+    deleted_at: str | None = None  # the entity stands deleted since then
 
 
 def _flat_types(tq: TemporalQuery) -> list[str] | None:
@@ -46,13 +47,19 @@ def _flat_types(tq: TemporalQuery) -> list[str] | None:
 
 
 def snapshot(entity_id: str, types: list[str], rows: list[HistoryRow]) -> dict[str, Any]:
-    """The entity as its history (oldest first) leaves it: last instance per datasetId."""
+    """The entity as its history (oldest first) leaves it: last instance per datasetId, none
+    where that was a deletion."""
     attrs: dict[str, dict[str | None, dict[str, Any]]] = {}
     for row in rows:
-        attrs.setdefault(row.name, {})[row.dataset_id] = row.instance
+        by_dataset = attrs.setdefault(row.name, {})
+        if "deletedAt" in row.instance:
+            by_dataset.pop(row.dataset_id, None)
+        else:
+            by_dataset[row.dataset_id] = row.instance
     doc: dict[str, Any] = {"id": entity_id, "type": types}
     for name, by_dataset in attrs.items():
-        doc[name] = list(by_dataset.values())
+        if by_dataset:
+            doc[name] = list(by_dataset.values())
     return doc
 
 
@@ -101,7 +108,10 @@ class TemporalQueryRunner:
             if not batch:
                 break
             after = batch[-1][0]
-            kept = [(eid, types) for eid, types in batch if self._selected(tq, scope, eid, types)]
+            deleted = {eid: at for eid, _, at in batch if at is not None}
+            kept = [
+                (eid, types) for eid, types, _ in batch if self._selected(tq, scope, eid, types)
+            ]
             ids = [eid for eid, _ in kept]
             if needs_state:
                 latest = await self.store.instances(ids, None, tq.window, last_n=1)
@@ -133,7 +143,9 @@ class TemporalQueryRunner:
                 by_entity: dict[str, list[HistoryRow]] = {}
                 for row in rows:
                     by_entity.setdefault(row.entity_id, []).append(row)
-                page += [TemporalEntity(e, t, by_entity.get(e, [])) for e, t in chosen]
+                page += [
+                    TemporalEntity(e, t, by_entity.get(e, []), deleted.get(e)) for e, t in chosen
+                ]
             if len(batch) < PAGE or (matched >= want and not tq.count):
                 break
         return page, (matched if tq.count else None)

@@ -1,6 +1,7 @@
 """The temporal representations (§4.5.7, §4.5.9): normalized (every attribute an array of its
-instances, each with its ``instanceId``) and simplified (``options=temporalValues``: per
-attribute and datasetId, ``[content, time]`` pairs)."""
+instances, each with its ``instanceId``; a deletion is an instance with the NGSI-LD Null as
+content and ``deletedAt``, a deleted entity carries ``deletedAt`` too) and simplified
+(``options=temporalValues``: per attribute and datasetId, ``[content, time]`` pairs)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def render_temporal(
 ) -> dict[str, Any]:
     types = [tm.compact(t) for t in entity.types]
     out: dict[str, Any] = {"id": entity.entity_id, "type": types[0] if len(types) == 1 else types}
+    if entity.deleted_at is not None:
+        out["deletedAt"] = entity.deleted_at
     view = View(sys_attrs=sys_attrs)
     by_name: dict[str, list[Any]] = {}
     for row in entity.rows:

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.ngsild.events import ChangeEvent
-from connector.ngsild.model import now_iso
+from connector.ngsild.model import CONTENT_KEY, NULL, now_iso
 from connector.ngsild.temporal.tables import temporal_attrs, temporal_entities, temporal_types
-from connector.ngsild.temporal.times import normalize
+from connector.ngsild.temporal.times import normalize, utc_text
 
 Doc = dict[str, Any]
 TE = temporal_entities.c
@@ -82,19 +82,50 @@ def row_for(entity_id: str, name: str, inst: Doc, fallback_time: str) -> dict[st
     }
 
 
+def deletion_row(entity_id: str, name: str, inst: Doc, deleted_at: str) -> dict[str, Any]:
+    """The row recording that an attribute instance (one datasetId) was deleted.
+
+    NGSI-LD v1.8 shows a deletion in the temporal representation as an instance of the same
+    attribute type whose content is the NGSI-LD Null (``urn:ngsi-ld:null``) and which carries
+    ``deletedAt``; its time properties all read as the deletion time, so windows and lastN see
+    it where it happened."""
+    kind = inst.get("type", "Property")
+    key = CONTENT_KEY.get(kind, "value")
+    content: Any = {"languageMap": {"@none": NULL}}.get(key, NULL)
+    if key in ("valueList", "objectList"):
+        content = [NULL]
+    marker: Doc = {"type": kind, key: content, "deletedAt": deleted_at}
+    if inst.get("datasetId") is not None:
+        marker["datasetId"] = inst["datasetId"]
+    row = row_for(entity_id, name, marker, deleted_at)
+    row["observed_at"] = deleted_at
+    return row
+
+
+def deletion_time(event: ChangeEvent) -> str:
+    """When the change happened: the entity's new modifiedAt, or the event's time on delete."""
+    if event.after is not None and event.after.get("modifiedAt"):
+        return normalize(event.after["modifiedAt"], "modifiedAt")
+    return utc_text(event.at)
+
+
 def rows_for_event(event: ChangeEvent) -> list[dict[str, Any]]:
-    """One row per attribute instance the change created or altered (deletions keep history)."""
-    after = event.after
-    if after is None:
-        return []
+    """One row per attribute instance the change created or altered, and one deletion row per
+    instance it removed (the history itself is kept)."""
     before = event.before or {}
+    after = event.after or {}
+    eid = event.entity_id
     when: str = after.get("modifiedAt") or after.get("createdAt") or now_iso()
     rows = []
     for name in sorted(event.changed_attributes):
         old = {i.get("datasetId"): i for i in before.get(name) or []}
-        for inst in after.get(name) or []:
-            if old.get(inst.get("datasetId")) != inst:
-                rows.append(row_for(after["id"], name, inst, when))
+        new = {i.get("datasetId"): i for i in after.get(name) or []}
+        for dataset_id, inst in new.items():
+            if old.get(dataset_id) != inst:
+                rows.append(row_for(eid, name, inst, when))
+        for dataset_id, inst in old.items():
+            if dataset_id not in new:
+                rows.append(deletion_row(eid, name, inst, deletion_time(event)))
     return rows
 
 
@@ -143,19 +174,23 @@ class TemporalStore:
 
     def record_in(self, conn: Connection, events: Sequence[ChangeEvent]) -> None:
         """Record events set-based on a synchronous connection: a handful of statements per
-        group-committed broker write, inside the broker's own transaction when it offers one."""
+        group-committed broker write, inside the broker's own transaction when it offers one.
+        A deleted entity keeps its history; its entity row then carries ``deleted_at`` (until
+        an entity with the same id is created again)."""
         rows: list[dict[str, Any]] = []
-        touched: dict[str, tuple[list[str], str]] = {}
+        # entity id -> (types, last change, deleted at)
+        touched: dict[str, tuple[list[str], str, str | None]] = {}
         for event in events:
             event_rows = rows_for_event(event)
-            if not event_rows:
+            if not event_rows and event.after is not None:
                 continue
-            assert event.after is not None
             rows += event_rows
-            at = normalize(event.after.get("modifiedAt"), "modifiedAt")
-            known, _ = touched.get(event.entity_id, ([], at))
-            touched[event.entity_id] = (list(dict.fromkeys([*known, *event.entity_types])), at)
-        if not rows:
+            at = deletion_time(event)
+            deleted = at if event.after is None else None
+            known = touched.get(event.entity_id, ([], at, None))[0]
+            types = list(dict.fromkeys([*known, *event.entity_types]))
+            touched[event.entity_id] = (types, at, deleted)
+        if not touched:
             return
         ids = sorted(touched)
         existing: dict[str, list[str]] = {}
@@ -166,15 +201,15 @@ class TemporalStore:
             ):
                 existing[eid] = json.loads(types)
         new_rows = []
-        for eid, (types, at) in touched.items():
+        for eid, (types, at, deleted) in touched.items():
             if eid in existing:
                 merged = list(dict.fromkeys([*existing[eid], *types]))
                 conn.execute(
                     update(temporal_entities)
                     .where(TE.entity_id == eid)
-                    .values(types=json.dumps(merged), modified_at=at)
+                    .values(types=json.dumps(merged), modified_at=at, deleted_at=deleted)
                 )
-                touched[eid] = (merged, at)
+                touched[eid] = (merged, at, deleted)
             else:
                 new_rows.append(
                     {
@@ -182,15 +217,19 @@ class TemporalStore:
                         "types": json.dumps(types),
                         "created_at": at,
                         "modified_at": at,
+                        "deleted_at": deleted,
                     }
                 )
         if new_rows:
             stmt = self._dialect.insert(temporal_entities)
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["entity_id"]), new_rows)
-        type_rows = [{"type": t, "entity_id": eid} for eid, (ts, _) in touched.items() for t in ts]
+        type_rows = [
+            {"type": t, "entity_id": eid} for eid, (ts, _, _) in touched.items() for t in ts
+        ]
         stmt = self._dialect.insert(temporal_types)
         conn.execute(stmt.on_conflict_do_nothing(index_elements=["type", "entity_id"]), type_rows)
-        conn.execute(insert(temporal_attrs), rows)
+        if rows:
+            conn.execute(insert(temporal_attrs), rows)
 
     async def record(self, event: ChangeEvent) -> None:
         await self.record_many([event])
@@ -206,9 +245,10 @@ class TemporalStore:
         flat_types: Sequence[str] | None,
         after_id: str | None,
         limit: int,
-    ) -> list[tuple[str, list[str]]]:
-        """A page of (entity id, types) in id order, narrowed by ids and a flat type list."""
-        stmt = select(TE.entity_id, TE.types)
+    ) -> list[tuple[str, list[str], str | None]]:
+        """A page of (entity id, types, deleted at) in id order, narrowed by ids and a flat
+        type list."""
+        stmt = select(TE.entity_id, TE.types, TE.deleted_at)
         if ids is not None:
             stmt = stmt.where(TE.entity_id.in_(list(ids)))
         if flat_types is not None:
@@ -219,7 +259,7 @@ class TemporalStore:
             stmt = stmt.where(TE.entity_id > after_id)
         stmt = stmt.order_by(TE.entity_id).limit(limit)
         async with self.engine.connect() as conn:
-            return [(r[0], json.loads(r[1])) for r in await conn.execute(stmt)]
+            return [(r[0], json.loads(r[1]), r[2]) for r in await conn.execute(stmt)]
 
     def _window_conditions(
         self, entity_ids: Sequence[str], names: frozenset[str] | None, window: Window

@@ -1,7 +1,8 @@
-"""History tables of the temporal API. The migration ``0006_ngsild_subs_temporal`` creates the
-same; keep both in sync.
+"""History tables of the temporal API. The migrations ``0006_ngsild_subs_temporal`` and
+``0008_ngsild_temporal_deleted`` create the same; keep them in sync.
 
-* ``ngsild_temporal_entity``: one row per entity ever seen (its types, first and last change),
+* ``ngsild_temporal_entity``: one row per entity ever seen (its types, first and last change,
+  when it was deleted if it stands deleted),
   so entity-level filters and pagination never scan the history itself;
 * ``ngsild_temporal_type``: (type, entity) pairs for ``type=`` filters;
 * ``ngsild_temporal_attr``: one row per attribute instance change, its instance JSON (stored
@@ -21,6 +22,8 @@ temporal_entities = Table(
     Column("types", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("modified_at", String(40), nullable=False),
+    # set while the entity stands deleted (migration 0008_ngsild_temporal_deleted)
+    Column("deleted_at", String(40), nullable=True),
 )
 temporal_types = Table(
     "ngsild_temporal_type",
