@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,6 +127,22 @@ class GuardedHttp:
         error_reason: Reason = Reason.DID_UNRESOLVABLE,
     ) -> tuple[int, bytes]:
         """Perform one request and return (status, body); the body is size-limited."""
+        status, body, _ = await self.request(
+            method, url, json_body=json_body, headers=headers, error_reason=error_reason
+        )
+        return status, body
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        error_reason: Reason = Reason.DID_UNRESOLVABLE,
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        """Like :meth:`request_bytes`, with the response headers (e.g. to judge a redirect's
+        ``Location`` before following it)."""
         self.policy.check_url(url)
         limit = self.policy.max_bytes
         try:
@@ -136,12 +153,18 @@ class GuardedHttp:
                     raise ResolutionError(
                         Reason.TOKEN_TOO_LARGE, f"{url} answers over {limit} bytes"
                     )
-                body = await resp.content.read(limit + 1)
+                # read() returns what has arrived so far: loop until the end or the limit
+                body = b""
+                while len(body) <= limit:
+                    chunk = await resp.content.read(limit + 1 - len(body))
+                    if not chunk:
+                        break
+                    body += chunk
                 if len(body) > limit:
                     raise ResolutionError(
                         Reason.TOKEN_TOO_LARGE, f"{url} answers over {limit} bytes"
                     )
-                return resp.status, body
+                return resp.status, body, resp.headers
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ResolutionError(error_reason, f"{url}: {type(exc).__name__}: {exc}") from exc
 

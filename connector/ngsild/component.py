@@ -19,7 +19,8 @@ from connector.ngsild.api import batch, discovery, entities
 from connector.ngsild.errors import NgsiError, not_found
 from connector.ngsild.events import ChangeFeed
 from connector.ngsild.pep import AdminOnlyPep
-from connector.ngsild.proxy.settings import proxy_mode
+from connector.ngsild.proxy.settings import ngsild_settings, proxy_mode
+from connector.ngsild.remote_context import RemoteContexts, middleware
 from connector.ngsild.service import Broker
 from connector.ngsild.store import Store
 
@@ -50,6 +51,7 @@ class NgsiLdBroker:
     def __init__(self) -> None:
         self.feed = ChangeFeed()
         self.store: Store | None = None
+        self.remote: RemoteContexts | None = None
 
     async def start(self, ctx: ConnectorContext) -> None:
         return None
@@ -61,7 +63,20 @@ class NgsiLdBroker:
         ctx.components["ngsild.broker"] = Broker(self.store, self.feed)
         ctx.components["ngsild.events"] = self.feed
         ctx.components.setdefault("ngsild.pep", AdminOnlyPep())
-        app = web.Application(middlewares=[ngsi_not_found])
+        conf = ngsild_settings(ctx.settings)
+        middlewares = [ngsi_not_found]
+        if conf.context_allow:
+            self.remote = RemoteContexts(
+                conf.context_allow,
+                timeout_s=conf.context_timeout_s,
+                max_bytes=conf.context_max_bytes,
+                cache_size=conf.context_cache_size,
+                ttl_s=conf.context_cache_ttl_s,
+                allow_loopback=conf.context_allow_loopback,
+                allow_private=conf.context_allow_private,
+            )
+            middlewares.append(middleware(self.remote))
+        app = web.Application(middlewares=middlewares)
         app[CTX] = ctx
         entities.add_routes(app)
         batch.add_routes(app)
@@ -72,6 +87,9 @@ class NgsiLdBroker:
         root.add_subapp(PREFIX, app)
 
     async def stop(self) -> None:
+        if self.remote is not None:
+            await self.remote.close()
+            self.remote = None
         if self.store is not None:
             self.store.close()
             self.store = None

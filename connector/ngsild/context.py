@@ -9,8 +9,10 @@ anything richer (scoped contexts, ``@import``, …) goes through pyld's context 
 resulting term definitions are taken over. The core context is always applied last, so its
 terms cannot be redefined (it is ``@protected``).
 
-Remote contexts are never fetched: a URL must be one of the bundled documents, otherwise the
-request fails with ``LdContextNotAvailable`` (503).
+Remote contexts are not fetched here: a URL must be one of the bundled documents or one that
+:mod:`connector.ngsild.remote_context` fetched for the current request from the operator's
+allow-list (handed over in :data:`REMOTE_DOCUMENTS`), otherwise the request fails with
+``LdContextNotAvailable`` (503).
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pyld import jsonld
@@ -55,23 +61,48 @@ _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _SIMPLE_KEYWORDS = {"@version", "@protected", "@language", "@direction", "@propagate"}
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A remote context document fetched from the allow-list; the serial tells fetches apart
+    (a refetched document may differ, so term maps built from it are cached per serial)."""
+
+    document: dict[str, Any]
+    serial: int
+
+
+#: the remote documents fetched for the request being handled (url → document)
+NONE_FETCHED: Mapping[str, Fetched] = MappingProxyType({})
+REMOTE_DOCUMENTS: ContextVar[Mapping[str, Fetched]] = ContextVar(
+    "ngsild_remote_contexts", default=NONE_FETCHED
+)
+
+
 @cache
 def bundled_document(url: str) -> dict[str, Any]:
     """The parsed bundled document for ``url``, or LdContextNotAvailable."""
     name = BUNDLED_FILES.get(url)
     if name is None:
         raise context_unavailable(
-            f"the @context {url} is not available: only bundled contexts are served offline "
-            f"({', '.join(sorted(BUNDLED_FILES))}); send the context inline instead"
+            f"the @context {url} is not available: it is neither bundled "
+            f"({', '.join(sorted(BUNDLED_FILES))}) nor under a URL prefix the operator allows "
+            "to fetch ([ngsild] context_allow); send the context inline instead"
         )
     doc: dict[str, Any] = json.loads((HERE / name).read_text(encoding="utf-8"))
     return doc
 
 
+def context_document(url: str) -> dict[str, Any]:
+    """A bundled document, or one fetched for this request, or LdContextNotAvailable."""
+    fetched = REMOTE_DOCUMENTS.get().get(url)
+    if fetched is not None and url not in BUNDLED_FILES:
+        return fetched.document
+    return bundled_document(url)
+
+
 def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     """pyld document loader that never touches the network."""
     try:
-        doc = bundled_document(url)
+        doc = context_document(url)
     except NgsiError as exc:
         raise jsonld.JsonLdError(
             str(exc), "jsonld.LoadDocumentError", code="loading remote context failed"
@@ -185,7 +216,7 @@ def _add_context(item: Any, terms: dict[str, str], state: dict[str, str], depth:
     if isinstance(item, str):
         if item in CORE_URLS:
             return  # applied last anyway
-        doc = bundled_document(item)
+        doc = context_document(item)
         _add_context(doc.get("@context"), terms, state, depth + 1)
         return
     if isinstance(item, list):
@@ -216,10 +247,12 @@ def _pyld_terms(item: dict[str, Any], terms: dict[str, str], state: dict[str, st
         seed["@vocab"] = state["vocab"]
     # A private resolver cache: pyld's default one is process-wide, and entries left there by
     # other loaders (policies, DSP) must neither leak into our contexts nor ours into theirs.
+    # fetched documents expire: never let pyld's resolver cache keep them
+    cache = jsonld.LRUCache(maxsize=16) if REMOTE_DOCUMENTS.get() else _PYLD_CACHE
     options = {
         "documentLoader": document_loader,
         "processingMode": "json-ld-1.1",
-        "contextResolver": ContextResolver(_PYLD_CACHE, document_loader),
+        "contextResolver": ContextResolver(cache, document_loader),
     }
     try:
         active = proc.process_context(active, seed, options)
@@ -253,6 +286,9 @@ def term_map(context: Any) -> TermMap:
     if context is None or (isinstance(context, str) and context in CORE_URLS):
         return CORE
     key = context if isinstance(context, str) else json.dumps(context, sort_keys=True)
+    remote = REMOTE_DOCUMENTS.get()
+    if remote:  # a refetched remote document may have changed: cache per fetch
+        key += "\n" + " ".join(f"{u}#{f.serial}" for u, f in sorted(remote.items()))
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)

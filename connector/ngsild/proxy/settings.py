@@ -7,13 +7,20 @@
     timeout_s = 10
 
 Also the subscription delivery knobs (both modes): ``notification_timeout_s``,
-``notification_attempts``, ``notification_backoff_s``, ``subscription_refresh_s``.
+``notification_attempts``, ``notification_backoff_s``, ``subscription_refresh_s``; and the
+remote @context allow-list of the embedded broker (empty: fully offline, bundled contexts only):
+
+    context_allow = ["https://contexts.example.org/ld/"]  # URL prefixes that may be fetched
+    context_timeout_s = 5            context_max_bytes = 262144
+    context_cache_size = 64          context_cache_ttl_s = 3600
+    context_allow_loopback = false   context_allow_private = false
 """
 
 from __future__ import annotations
 
 import os
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,6 +44,25 @@ class NgsiLdSettings(BaseModel):
     notification_workers: int = Field(default=4, ge=1, le=64)
     subscription_refresh_s: float = Field(default=5.0, gt=0)
     periodic_tick_s: float = Field(default=0.5, gt=0)
+    context_allow: list[str] = Field(default_factory=list)
+    context_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    context_max_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    context_cache_size: int = Field(default=64, ge=1, le=10_000)
+    context_cache_ttl_s: float = Field(default=3600.0, gt=0)
+    context_allow_loopback: bool = False
+    context_allow_private: bool = False
+
+    @field_validator("context_allow")
+    @classmethod
+    def _prefixes(cls, v: list[str]) -> list[str]:
+        for prefix in v:
+            split = urlsplit(prefix)
+            # a path is required: "https://example.org" would also allow example.org.evil.net
+            if split.scheme not in ("http", "https") or not split.hostname or not split.path:
+                raise ValueError(
+                    f"{prefix!r}: an http(s) URL prefix with a path, e.g. https://host/contexts/"
+                )
+        return v
 
     @field_validator("upstream")
     @classmethod
