@@ -11,17 +11,19 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.ngsild.events import ChangeEvent
 from connector.ngsild.model import CONTENT_KEY, NULL, now_iso
+from connector.ngsild.store import SMALL_IN, id_params
 from connector.ngsild.temporal.tables import temporal_attrs, temporal_entities, temporal_types
-from connector.ngsild.temporal.times import normalize, utc_text
+from connector.ngsild.temporal.times import stored_time, utc_text
 
 Doc = dict[str, Any]
 TE = temporal_entities.c
@@ -67,7 +69,7 @@ def new_instance_id() -> str:
 
 def row_for(entity_id: str, name: str, inst: Doc, fallback_time: str) -> dict[str, Any]:
     """The table row of one attribute instance (its stored form)."""
-    modified = normalize(inst.get("modifiedAt") or fallback_time, "modifiedAt")
+    modified = stored_time(inst.get("modifiedAt") or fallback_time, "modifiedAt")
     observed = inst.get("observedAt")
     return {
         "instance_id": new_instance_id(),
@@ -76,9 +78,9 @@ def row_for(entity_id: str, name: str, inst: Doc, fallback_time: str) -> dict[st
         "dataset_id": inst.get("datasetId"),
         "kind": inst.get("type", "Property"),
         "instance": json.dumps(inst, separators=(",", ":"), ensure_ascii=False),
-        "observed_at": normalize(observed, "observedAt") if observed else None,
+        "observed_at": stored_time(observed, "observedAt") if observed else None,
         "modified_at": modified,
-        "created_at": normalize(inst.get("createdAt") or fallback_time, "createdAt"),
+        "created_at": stored_time(inst.get("createdAt") or fallback_time, "createdAt"),
     }
 
 
@@ -105,7 +107,7 @@ def deletion_row(entity_id: str, name: str, inst: Doc, deleted_at: str) -> dict[
 def deletion_time(event: ChangeEvent) -> str:
     """When the change happened: the entity's new modifiedAt, or the event's time on delete."""
     if event.after is not None and event.after.get("modifiedAt"):
-        return normalize(event.after["modifiedAt"], "modifiedAt")
+        return stored_time(event.after["modifiedAt"], "modifiedAt")
     return utc_text(event.at)
 
 
@@ -129,10 +131,37 @@ def rows_for_event(event: ChangeEvent) -> list[dict[str, Any]]:
     return rows
 
 
+@lru_cache(maxsize=SMALL_IN)
+def _types_by_ids(n: int) -> Any:
+    """A fixed statement per number of ids (see :func:`connector.ngsild.store.id_params`)."""
+    return select(TE.entity_id, TE.types).where(
+        TE.entity_id.in_([bindparam(f"id{i}") for i in range(n)])
+    )
+
+
+_UPDATE_ENTITY = (
+    update(temporal_entities)
+    .where(TE.entity_id == bindparam("b_id"))
+    .values(
+        types=bindparam("b_types"),
+        modified_at=bindparam("b_modified"),
+        deleted_at=bindparam("b_deleted"),
+    )
+)
+_INSERT_ATTRS = insert(temporal_attrs)
+
+
 class TemporalStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        # built once: recording runs inside every broker write transaction
+        self._insert_entities = self._dialect.insert(temporal_entities).on_conflict_do_nothing(
+            index_elements=["entity_id"]
+        )
+        self._insert_types = self._dialect.insert(temporal_types).on_conflict_do_nothing(
+            index_elements=["type", "entity_id"]
+        )
 
     async def _upsert_entity(
         self, conn: AsyncConnection, entity_id: str, types: Sequence[str], at: str
@@ -196,18 +225,24 @@ class TemporalStore:
         existing: dict[str, list[str]] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            for eid, types in conn.execute(
-                select(TE.entity_id, TE.types).where(TE.entity_id.in_(chunk))
-            ):
+            if len(chunk) <= SMALL_IN:
+                found = conn.execute(_types_by_ids(len(chunk)), id_params(chunk))
+            else:
+                found = conn.execute(select(TE.entity_id, TE.types).where(TE.entity_id.in_(chunk)))
+            for eid, types in found:
                 existing[eid] = json.loads(types)
         new_rows = []
+        updates = []
         for eid, (types, at, deleted) in touched.items():
             if eid in existing:
                 merged = list(dict.fromkeys([*existing[eid], *types]))
-                conn.execute(
-                    update(temporal_entities)
-                    .where(TE.entity_id == eid)
-                    .values(types=json.dumps(merged), modified_at=at, deleted_at=deleted)
+                updates.append(
+                    {
+                        "b_id": eid,
+                        "b_types": json.dumps(merged),
+                        "b_modified": at,
+                        "b_deleted": deleted,
+                    }
                 )
                 touched[eid] = (merged, at, deleted)
             else:
@@ -220,16 +255,16 @@ class TemporalStore:
                         "deleted_at": deleted,
                     }
                 )
+        if updates:
+            conn.execute(_UPDATE_ENTITY, updates)
         if new_rows:
-            stmt = self._dialect.insert(temporal_entities)
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["entity_id"]), new_rows)
+            conn.execute(self._insert_entities, new_rows)
         type_rows = [
             {"type": t, "entity_id": eid} for eid, (ts, _, _) in touched.items() for t in ts
         ]
-        stmt = self._dialect.insert(temporal_types)
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=["type", "entity_id"]), type_rows)
+        conn.execute(self._insert_types, type_rows)
         if rows:
-            conn.execute(insert(temporal_attrs), rows)
+            conn.execute(_INSERT_ATTRS, rows)
 
     async def record(self, event: ChangeEvent) -> None:
         await self.record_many([event])

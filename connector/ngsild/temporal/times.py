@@ -7,6 +7,7 @@ would order ``10:00+02:00`` after ``09:00Z``. Everything is therefore normalized
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,8 +36,19 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
 def normalize(value: Any, what: str) -> str:
     return utc_text(parse_time(value, what))
+
+
+def stored_time(value: Any, what: str) -> str:
+    """:func:`normalize` for times of stored instances, already validated when they were
+    written: the broker's own timestamps are canonical and need no parse/format round trip."""
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):
+        return value
+    return normalize(value, what)
 
 
 def now_utc() -> datetime:
