@@ -140,6 +140,25 @@ def id_params(ids: Sequence[str]) -> dict[str, str]:
     return {f"id{i}": eid for i, eid in enumerate(ids)}
 
 
+_DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...]]] = {}
+
+
+def bulk_insert(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Execute a prebuilt INSERT for many rows as one driver-level executemany.
+
+    SQLAlchemy processes every parameter of every row in Python (about 14 us a row, twice the
+    cost of SQLite inserting it); the columns written here (text, numbers, NULL) need no type
+    processing on either engine, so the statement is compiled once per dialect and the rows
+    go to the driver as tuples."""
+    key = (id(stmt), conn.dialect.name)
+    compiled = _DRIVER_SQL.get(key)
+    if compiled is None:
+        done = stmt.compile(dialect=conn.dialect)
+        compiled = _DRIVER_SQL[key] = (done.string, tuple(done.positiontup or ()))
+    sql, names = compiled
+    conn.exec_driver_sql(sql, [tuple(row[n] for n in names) for row in rows])
+
+
 # --- index rows -------------------------------------------------------------------------
 
 
@@ -181,10 +200,10 @@ def _index_rows(
                         "name": name,
                         "big": big,
                         "cell": None if big else cell_of(minx, miny),
-                        "min_x": minx,
-                        "min_y": miny,
-                        "max_x": maxx,
-                        "max_y": maxy,
+                        "min_x": float(minx),
+                        "min_y": float(miny),
+                        "max_x": float(maxx),
+                        "max_y": float(maxy),
                     }
                 )
     return types, attrs, geos
@@ -434,7 +453,8 @@ class Store:
     def insert(self, conn: Connection, docs: Sequence[Doc]) -> None:
         if not docs:
             return
-        conn.execute(
+        bulk_insert(
+            conn,
             INSERT_ENTITY,
             [
                 {
@@ -458,11 +478,11 @@ class Store:
             attrs += a
             geos += g
         if types:
-            conn.execute(INSERT_TYPES, types)
+            bulk_insert(conn, INSERT_TYPES, types)
         if attrs:
-            conn.execute(INSERT_ATTRS, attrs)
+            bulk_insert(conn, INSERT_ATTRS, attrs)
         if geos:
-            conn.execute(INSERT_GEO, geos)
+            bulk_insert(conn, INSERT_GEO, geos)
 
     def _delete_index(self, conn: Connection, ids: Sequence[str]) -> None:
         for chunk in _chunks(list(ids), 500):

@@ -197,3 +197,25 @@ async def test_concurrent_writes_are_all_applied(ngsi: Ngsi) -> None:
     assert listed.headers["NGSILD-Results-Count"] == "31"
     kinds = [e.kind for e in events]
     assert kinds.count("create") == 31 and kinds.count("update") == 30
+
+
+async def test_integer_coordinates_and_values_are_indexed(ngsi: Ngsi) -> None:
+    """Index rows go to the driver as they are: integers where floats are stored must work on
+    both engines, and be found by q and geo-queries."""
+    entity = {
+        "id": "urn:ngsi-ld:Spot:int",
+        "type": "Spot",
+        "count": {"type": "Property", "value": 3},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1, 2]}},
+    }
+    await ngsi.create(entity)
+    found = await ngsi.get("/entities", type="Spot", q="count==3")
+    assert [e["id"] for e in found.body] == ["urn:ngsi-ld:Spot:int"]
+    near = await ngsi.get(
+        "/entities",
+        type="Spot",
+        georel="near;maxDistance==1000",
+        geometry="Point",
+        coordinates="[1,2]",
+    )
+    assert [e["id"] for e in near.body] == ["urn:ngsi-ld:Spot:int"]

@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from connector.ngsild.events import ChangeEvent
 from connector.ngsild.model import CONTENT_KEY, NULL, now_iso
-from connector.ngsild.store import SMALL_IN, id_params
+from connector.ngsild.store import SMALL_IN, bulk_insert, id_params
 from connector.ngsild.temporal.tables import temporal_attrs, temporal_entities, temporal_types
 from connector.ngsild.temporal.times import stored_time, utc_text
 
@@ -258,13 +258,13 @@ class TemporalStore:
         if updates:
             conn.execute(_UPDATE_ENTITY, updates)
         if new_rows:
-            conn.execute(self._insert_entities, new_rows)
+            bulk_insert(conn, self._insert_entities, new_rows)
         type_rows = [
             {"type": t, "entity_id": eid} for eid, (ts, _, _) in touched.items() for t in ts
         ]
-        conn.execute(self._insert_types, type_rows)
+        bulk_insert(conn, self._insert_types, type_rows)
         if rows:
-            conn.execute(_INSERT_ATTRS, rows)
+            bulk_insert(conn, _INSERT_ATTRS, rows)
 
     async def record(self, event: ChangeEvent) -> None:
         await self.record_many([event])
