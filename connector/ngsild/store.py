@@ -255,7 +255,9 @@ def _push_term(
             conds.append(A.num.in_(nums))
         if txts:
             conds.append(A.txt.in_(sorted(set(txts))))
-        return _attr_exists(name, or_(*conds)), True
+        # Equality is usually selective: as an IN sub-query the planner may start from the
+        # value index (name, txt|num) instead of walking every entity and probing each one.
+        return E.id.in_(select(A.entity_id).where(A.name == name, or_(*conds))), True
     if _is_num(value):
         col = A.num
         cond = {">": col > value, ">=": col >= value, "<": col < value, "<=": col <= value}[term.op]
