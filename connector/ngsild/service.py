@@ -42,12 +42,14 @@ def forbidden(detail: str) -> Problem:
     return Problem(403, "Forbidden", detail=detail)
 
 
-def check_write(scope: AccessScope, doc: Doc | None) -> None:
+def check_write(scope: AccessScope, doc: Doc | None, *, history: bool = False) -> None:
     """Refuse a write the scope does not cover (types, attributes, area).
 
     The broker checks both the stored form before the change and the one after it, so an
     entity outside the area can neither be changed nor be moved, created or upserted there
-    from inside: the writer can only ever touch what its reads would show."""
+    from inside: the writer can only ever touch what its reads would show. Instances written
+    to the ``history`` (temporal API) need not carry a location, but every location they
+    carry must meet the area."""
     if not scope.may_write:
         raise forbidden("this access scope is read-only")
     if doc is None:
@@ -58,7 +60,15 @@ def check_write(scope: AccessScope, doc: Doc | None) -> None:
         extra = set(attribute_names(doc)) - scope.attributes
         if extra:
             raise forbidden(f"writing these attributes is not permitted: {sorted(extra)}")
-    if scope.area is not None and not in_area(doc, scope.area):
+    if scope.area is None:
+        return
+    if history:
+        outside = [i for i in doc.get(LOCATION) or [] if not in_area({LOCATION: [i]}, scope.area)]
+        if outside:
+            raise forbidden(
+                f"the history of {doc.get('id')} would place it outside the permitted area"
+            )
+    elif not in_area(doc, scope.area):
         raise forbidden(
             f"the entity {doc.get('id')} would lie outside the permitted area: its "
             f"{LOCATION} must meet the access scope's area"

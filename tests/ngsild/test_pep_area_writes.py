@@ -116,3 +116,23 @@ async def test_batch_writes_report_entities_outside_the_area(ngsi: Ngsi) -> None
     assert reply.body["success"] == [f"{AQ}005"]
     assert [e["entityId"] for e in reply.body["errors"]] == [f"{AQ}006"]
     assert reply.body["errors"][0]["error"]["status"] == 403
+
+
+async def test_history_writes_need_no_location_but_keep_inside(ngsi_lite: Ngsi) -> None:
+    n = ngsi_lite
+    scoped(n)
+    temporal = {
+        "id": f"{AQ}010",
+        "type": "AirQualityObserved",
+        "NO2": [{"type": "Property", "value": 5, "observedAt": "2025-03-04T10:00:00Z"}],
+    }
+    assert (await n.post("/temporal/entities", temporal)).status == 201
+    more = {"NO2": {"type": "Property", "value": 6, "observedAt": "2025-03-04T11:00:00Z"}}
+    assert (await n.post(f"/temporal/entities/{AQ}010/attrs", more)).status == 204
+    away = {"location": [place(*INSIDE), place(*OUTSIDE)]}
+    reply = await n.post(f"/temporal/entities/{AQ}010/attrs", away)
+    assert reply.status == 403, reply.body
+    assert "outside the permitted area" in reply.body["detail"]
+    history = (await as_admin(n, f"/temporal/entities/{AQ}010")).body
+    assert "location" not in history and len(history["NO2"]) == 2
+    assert (await n.call("DELETE", f"/temporal/entities/{AQ}010")).status == 204

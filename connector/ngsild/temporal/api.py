@@ -139,7 +139,7 @@ async def create_temporal(request: web.Request) -> web.Response:
     now = now_iso()
     eid, types, attrs = _parse_temporal_entity(body, neg, now)
     scope = await enforce(request, "temporal.create", set(types))
-    check_write(scope, {"id": eid, "type": types, **attrs})
+    check_write(scope, {"id": eid, "type": types, **attrs}, history=True)
     rows = [row_for(eid, name, inst, now) for name, insts in attrs.items() for inst in insts]
     created = await store(request).append(eid, types, rows, now)
     await done(request, "temporal.create", scope, status=201 if created else 204, ids=[eid])
@@ -165,7 +165,7 @@ async def append_temporal_attrs(request: web.Request) -> web.Response:
     types = await store(request).types_of(eid)
     if types is None:
         raise not_found(f"no temporal history for the entity {eid}")
-    check_write(scope, {"id": eid, "type": types, **attrs})
+    check_write(scope, {"id": eid, "type": types, **attrs}, history=True)
     rows = [row_for(eid, name, inst, now) for name, insts in attrs.items() for inst in insts]
     await store(request).append(eid, types, rows, now)
     await done(request, "temporal.append", scope, status=204, ids=[eid])
@@ -178,7 +178,7 @@ async def delete_temporal(request: web.Request) -> web.Response:
     types = await store(request).types_of(eid)
     if types is None:
         raise not_found(f"no temporal history for the entity {eid}")
-    check_write(scope, {"id": eid, "type": types})
+    check_write(scope, {"id": eid, "type": types}, history=True)
     await store(request).delete(eid)
     await done(request, "temporal.delete", scope, status=204, ids=[eid])
     return web.Response(status=204)
