@@ -4,6 +4,8 @@ What it puts in ``ctx.components`` for others:
 
 * ``"ngsild.broker"`` - :class:`connector.ngsild.service.Broker` (store + change feed);
 * ``"ngsild.events"`` - :class:`connector.ngsild.events.ChangeFeed` to subscribe to changes;
+* ``"ngsild.remote_contexts"`` - :class:`connector.ngsild.remote_context.RemoteContexts` when
+  the operator allows remote @context URLs (subscriptions compile theirs with it);
 * ``"ngsild.pep"`` - the :class:`connector.ngsild.pep.PolicyEnforcementPoint`, looked up on every
   request, so the policy component can replace the default (admin only) at any time.
 """
@@ -76,6 +78,7 @@ class NgsiLdBroker:
                 allow_private=conf.context_allow_private,
             )
             middlewares.append(middleware(self.remote))
+            ctx.components["ngsild.remote_contexts"] = self.remote
         app = web.Application(middlewares=middlewares)
         app[CTX] = ctx
         entities.add_routes(app)

@@ -239,3 +239,44 @@ async def test_cache_is_bounded_in_size_and_time(contexts: ContextServer) -> Non
         assert contexts.hits["a.jsonld"] == 4
     finally:
         await short.close()
+
+
+async def test_subscription_with_a_remote_context_survives_a_restart(
+    contexts: ContextServer, participant_dir: Callable[..., Path], tmp_path: Path
+) -> None:
+    from tests.ngsild_subscriptions.support import Receiver
+
+    ngsild = {"context_allow": [f"{contexts.base}/ctx/"], "context_allow_loopback": True}
+    url = f"sqlite+aiosqlite:///{tmp_path / 'subs.db'}"
+    directory = participant_dir(storage_url=url, extra_settings={"ngsild": ngsild})
+    receiver = Receiver()
+    await receiver.start()
+    ctx_url = f"{contexts.base}/ctx/sensor.jsonld"
+    sub = {
+        "type": "Subscription",
+        "entities": [{"type": "Sensor"}],
+        "notification": {
+            "endpoint": {"uri": receiver.url, "accept": "application/json"},
+            "format": "keyValues",
+        },
+    }
+    try:
+        async with aiohttp.ClientSession() as http:
+            connector, b = await _broker(directory, http)
+            try:
+                reply = await b.client.post("/subscriptions", sub, headers=b.link(ctx_url))
+                assert reply.status == 201, reply.body
+            finally:
+                await connector.stop()
+            contexts.hits.clear()  # the restarted broker must fetch it again
+            connector, b = await _broker(directory, http)
+            try:
+                assert (await b.create_with(ctx_url)).status == 201
+                [note] = await receiver.wait_for(1, within=30)
+                assert note["data"][0]["id"] == EID
+                assert note["data"][0]["reading"] == 1  # the subscription's own short names
+                assert contexts.hits["sensor.jsonld"] == 1
+            finally:
+                await connector.stop()
+    finally:
+        await receiver.stop()

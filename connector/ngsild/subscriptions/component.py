@@ -24,6 +24,9 @@ from connector.ngsild.subscriptions.store import SubscriptionStore
 ROUTES = "ngsild.routes"
 
 
+REMOTE_CONTEXTS = "ngsild.remote_contexts"
+
+
 class NgsiLdSubscriptions:
     name = "ngsild.subscriptions"
 
@@ -56,7 +59,11 @@ class NgsiLdSubscriptions:
 
         notifier = Notifier(Sender(ctx.http), policy, record)
         manager = SubscriptionManager(
-            store, notifier, ctx.components["ngsild.broker"], lambda: ctx.components.get(GUARD)
+            store,
+            notifier,
+            ctx.components["ngsild.broker"],
+            lambda: ctx.components.get(GUARD),
+            lambda: ctx.components.get(REMOTE_CONTEXTS),
         )
         await manager.reload()
         ctx.components[api.MANAGER] = manager

@@ -16,8 +16,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from connector.ngsild.context import REMOTE_DOCUMENTS
+from connector.ngsild.errors import NgsiError
 from connector.ngsild.events import ChangeEvent
 from connector.ngsild.model import now_iso
+from connector.ngsild.remote_context import RemoteContexts
 from connector.ngsild.service import Broker
 from connector.ngsild.subscriptions.compiled import Compiled
 from connector.ngsild.subscriptions.delivery import Delivery, Notifier
@@ -36,8 +39,10 @@ class SubscriptionManager:
         notifier: Notifier,
         broker: Broker,
         guard: Callable[[], NotificationGuard | None] = lambda: None,
+        remote: Callable[[], RemoteContexts | None] = lambda: None,
     ) -> None:
         self.store = store
+        self.remote = remote
         self.notifier = notifier
         self.broker = broker
         self.guard = guard
@@ -54,6 +59,24 @@ class SubscriptionManager:
             log.exception("subscription %s cannot be compiled; ignored", stored.id)
             self.compiled.pop(stored.id, None)
 
+    async def _put_fetching(self, stored: StoredSubscription) -> None:
+        """Compile outside a request (start, replicas): a remote @context from the operator's
+        allow-list is fetched (or taken from the cache) first, as a request would have."""
+        remote = self.remote()
+        if remote is None:
+            self.put(stored)
+            return
+        try:
+            fetched = await remote.prefetch([stored.doc.get("@context")])
+        except NgsiError as exc:
+            log.warning("subscription %s: its @context is unavailable: %s", stored.id, exc)
+            fetched = {}
+        token = REMOTE_DOCUMENTS.set(fetched)
+        try:
+            self.put(stored)
+        finally:
+            REMOTE_DOCUMENTS.reset(token)
+
     def drop(self, sub_id: str) -> None:
         self.compiled.pop(sub_id, None)
         self._last_sent.pop(sub_id, None)
@@ -66,7 +89,7 @@ class SubscriptionManager:
             seen.add(stored.id)
             known = self.compiled.get(stored.id)
             if known is None or known.stored.modified_at != stored.modified_at:
-                self.put(stored)
+                await self._put_fetching(stored)
             else:
                 known.stored = stored  # fresh counters, same compiled form
         for sub_id in list(self.compiled):
