@@ -139,14 +139,36 @@ class MerkleTree:
             raise ProofError(f"no inclusion proof for leaf {index} in a tree of size {size}")
         return self._path(index, 0, size)
 
-    def _path(self, m: int, start: int, end: int) -> list[bytes]:
+    def inclusion_proofs(self, indices: Sequence[int], size: int) -> list[list[bytes]]:
+        """:meth:`inclusion_proof` for many leaves of one tree size, sharing the ragged right
+        subtrees they have in common (recent leaves all need them) instead of rehashing."""
+        memo: dict[tuple[int, int], bytes] = {}
+        out = []
+        for index in indices:
+            if not 0 <= index < size <= self.size:
+                raise ProofError(f"no inclusion proof for leaf {index} in a tree of size {size}")
+            out.append(self._path(index, 0, size, memo))
+        return out
+
+    def _path(
+        self, m: int, start: int, end: int, memo: dict[tuple[int, int], bytes] | None = None
+    ) -> list[bytes]:
         n = end - start
         if n == 1:
             return []
         k = split_point(n)
         if m < k:
-            return [*self._path(m, start, start + k), self.subtree_hash(start + k, end)]
-        return [*self._path(m - k, start + k, end), self.subtree_hash(start, start + k)]
+            sibling = (start + k, end)
+            path = self._path(m, start, start + k, memo)
+        else:
+            sibling = (start, start + k)
+            path = self._path(m - k, start + k, end, memo)
+        if memo is None:
+            return [*path, self.subtree_hash(*sibling)]
+        found = memo.get(sibling)
+        if found is None:
+            found = memo[sibling] = self.subtree_hash(*sibling)
+        return [*path, found]
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 §2.1.4.1: PROOF(first, D[second]) = SUBPROOF(first, D[second], true)."""

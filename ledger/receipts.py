@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from .errors import SignatureError
@@ -54,20 +55,12 @@ class Receipt:
     def message(self) -> bytes:
         """What the countersignature covers (RFC 8785 JSON): agreement, tree head and either
         this receipt's index and leaf hash, or the root and size of the batch it belongs to."""
-        doc: dict[str, Any] = {
-            "agreement_id": self.agreement_id,
-            "tree_head": self.tree_head.to_json(),
-        }
         if self.batch_size is None:
-            doc["index"] = self.index
-            doc["leaf_hash"] = self.leaf_hash.hex()
-        else:
-            root = root_from_inclusion(
-                self.batch_leaf(), self.batch_position, self.batch_size, self.batch_proof
-            )
-            doc["batch_root"] = "" if root is None else root.hex()  # "": no signature matches
-            doc["batch_size"] = self.batch_size
-        return canonicalize(doc)
+            return _record_message(self.agreement_id, self.tree_head, self.index, self.leaf_hash)
+        root = root_from_inclusion(
+            self.batch_leaf(), self.batch_position, self.batch_size, self.batch_proof
+        )  # None: no signature matches
+        return _batch_message(self.agreement_id, self.tree_head, root, self.batch_size)
 
     def proves_inclusion(self) -> bool:
         """RFC 9162 §2.1.3.2 check of the bundled proof against the bundled tree head."""
@@ -171,19 +164,39 @@ def countersign_all(
         group = [receipts[p] for p in positions]
         tree = MerkleTree([r.batch_leaf() for r in group])
         size = len(group)
+        proofs = tree.inclusion_proofs(range(size), size)
         signed = [
-            replace(
-                r,
-                batch_size=size,
-                batch_position=i,
-                batch_proof=tuple(tree.inclusion_proof(i, size)),
-            )
-            for i, r in enumerate(group)
+            replace(r, batch_size=size, batch_position=i, batch_proof=tuple(proof))
+            for i, (r, proof) in enumerate(zip(group, proofs, strict=True))
         ]
         signature = signer.sign(signed[0].message())
         for p, r in zip(positions, signed, strict=True):
             out[p] = replace(r, countersignature=signature, countersigner_kid=signer.kid)
     return out
+
+
+def _record_message(agreement_id: str, head: TreeHead, index: int, leaf_hash: bytes) -> bytes:
+    return canonicalize(
+        {
+            "agreement_id": agreement_id,
+            "index": index,
+            "leaf_hash": leaf_hash.hex(),
+            "tree_head": head.to_json(),
+        }
+    )
+
+
+@lru_cache(maxsize=256)
+def _batch_message(agreement_id: str, head: TreeHead, root: bytes | None, size: int) -> bytes:
+    """Memoised: every receipt of a batch has the same message."""
+    return canonicalize(
+        {
+            "agreement_id": agreement_id,
+            "batch_root": "" if root is None else root.hex(),
+            "batch_size": size,
+            "tree_head": head.to_json(),
+        }
+    )
 
 
 def batch_leaf(index: int, leaf_hash: bytes) -> bytes:

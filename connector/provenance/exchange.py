@@ -309,15 +309,10 @@ class ReceiptExchange:
     async def _send_receipts(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
         head = await self.ledger.tree_head()  # one signed head for the whole batch
         tree = self.ledger.tree
+        proofs = tree.inclusion_proofs([i.index for i in items], head.size)
         issued = [
-            make_receipt(
-                tree.leaf(i.index),
-                i.index,
-                head,
-                tree.inclusion_proof(i.index, head.size),
-                i.agreement_id,
-            )
-            for i in items
+            make_receipt(tree.leaf(i.index), i.index, head, proof, i.agreement_id)
+            for i, proof in zip(items, proofs, strict=True)
         ]
         body = {
             "items": [

@@ -160,6 +160,17 @@ def test_exhaustive_small_trees() -> None:
             assert verify_consistency(first, size, proof, bulk.root(first), bulk.root(size))
 
 
+@given(st.integers(1, 300), st.data())
+def test_many_inclusion_proofs_at_once_match_single_ones(n: int, data: st.DataObject) -> None:
+    d = leaves(n)
+    tree = MerkleTree([leaf_hash(x) for x in d])
+    size = data.draw(st.integers(1, n))
+    indices = data.draw(st.lists(st.integers(0, size - 1), max_size=40))
+    assert tree.inclusion_proofs(indices, size) == [path(i, d[:size]) for i in indices]
+    with pytest.raises(ProofError):
+        tree.inclusion_proofs([*indices, size], size)
+
+
 def test_impossible_requests_raise() -> None:
     tree = MerkleTree([leaf_hash(x) for x in leaves(5)])
     for bad in [(5, 5), (-1, 3), (0, 6), (3, 2)]:
