@@ -70,12 +70,18 @@ class Receipt:
         )
 
     def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
+        return {
             "agreement_id": self.agreement_id,
             "index": self.index,
             "leaf_hash": self.leaf_hash.hex(),
             "tree_head": self.tree_head.to_json(),
             "inclusion_proof": [h.hex() for h in self.inclusion_proof],
+            **self.countersignature_json(),
+        }
+
+    def countersignature_json(self) -> dict[str, Any]:
+        """The consumer's half alone: what it adds to a receipt the provider already holds."""
+        doc: dict[str, Any] = {
             "countersignature": None
             if self.countersignature is None
             else self.countersignature.hex(),
@@ -89,30 +95,39 @@ class Receipt:
             }
         return doc
 
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> Receipt:
+    def with_countersignature_json(self, doc: Mapping[str, Any]) -> Receipt:
+        """This receipt with the consumer's half from :meth:`countersignature_json` (not
+        verified here: see :func:`receipt_problems`)."""
         try:
             counter = doc.get("countersignature")
             batch = doc.get("batch")
-            batched: dict[str, Any] = {}
-            if batch is not None:
-                batched = {
-                    "batch_size": int(batch["size"]),
-                    "batch_position": int(batch["position"]),
-                    "batch_proof": tuple(bytes.fromhex(h) for h in batch["proof"]),
-                }
-            return cls(
+            kid = doc.get("countersigner_kid")
+            return replace(
+                self,
+                countersignature=None if counter is None else bytes.fromhex(counter),
+                countersigner_kid=None if kid is None else str(kid),
+                batch_size=None if batch is None else int(batch["size"]),
+                batch_position=0 if batch is None else int(batch["position"]),
+                batch_proof=()
+                if batch is None
+                else tuple(bytes.fromhex(h) for h in batch["proof"]),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise SignatureError(f"malformed countersignature: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Receipt:
+        try:
+            issued = cls(
                 index=int(doc["index"]),
                 leaf_hash=bytes.fromhex(doc["leaf_hash"]),
                 tree_head=TreeHead.from_json(doc["tree_head"]),
                 inclusion_proof=tuple(bytes.fromhex(h) for h in doc.get("inclusion_proof", [])),
-                countersignature=None if counter is None else bytes.fromhex(counter),
-                countersigner_kid=doc.get("countersigner_kid"),
                 agreement_id=str(doc.get("agreement_id", "")),
-                **batched,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SignatureError(f"malformed receipt: {exc}") from exc
+        return issued.with_countersignature_json(doc)
 
 
 def make_receipt(

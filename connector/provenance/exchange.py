@@ -40,6 +40,7 @@ from ledger.merkle import leaf_hash
 from ledger.receipts import Receipt, countersign_all, make_receipt
 from ledger.records import Record
 from ledger.signing import VerifiedSignatures
+from ledger.treehead import TreeHead
 
 WATERMARK_KEY = "ledger.receipts.settled"
 RECEIPTS_PATH = "/ledger/v1/receipts"
@@ -315,10 +316,15 @@ class ReceiptExchange:
             for i, proof in zip(items, proofs, strict=True)
         ]
         body = {
+            "tree_head": head.to_json(),
             "items": [
-                {"record": i.data.decode(), "receipt": r.to_json()}
+                {
+                    "record": i.data.decode(),
+                    "index": r.index,
+                    "inclusion_proof": [h.hex() for h in r.inclusion_proof],
+                }
                 for i, r in zip(items, issued, strict=True)
-            ]
+            ],
         }
         base = await self.peers.base_url(parties, self.me)
         status, doc = await self._post(base + RECEIPTS_PATH, peer, body)
@@ -346,25 +352,16 @@ class ReceiptExchange:
     async def _countersigned(
         self, peer: str, issued: Receipt, result: Any, checked: VerifiedSignatures
     ) -> tuple[Receipt | None, str]:
-        """The peer's countersigned receipt if it is ours and its signature holds, else why."""
-        if not isinstance(result, dict) or "receipt" not in result:
+        """Our receipt with the peer's countersignature, if its signature holds, else why."""
+        if not isinstance(result, dict) or not result.get("countersignature"):
             return None, str(result.get("problem") if isinstance(result, dict) else result)
         try:
-            signed = Receipt.from_json(result["receipt"])
+            signed = issued.with_countersignature_json(result)
         except LedgerError as exc:
             return None, exc.reason
-        unsigned = replace(
-            signed,
-            countersignature=None,
-            countersigner_kid=None,
-            batch_size=None,
-            batch_position=0,
-            batch_proof=(),
-        )
-        if unsigned != issued:
-            return None, "the countersigned receipt is not the one we issued"
-        if signed.countersignature is None or signed.countersigner_kid is None:
-            return None, "no countersignature"
+        assert signed.countersignature is not None
+        if signed.countersigner_kid is None:
+            return None, "no countersigner key id"
         key = await self.peers.key(peer, signed.countersigner_kid)
         if not checked.verify(key, signed.message(), signed.countersignature):
             return None, "the countersignature does not verify"
@@ -468,7 +465,7 @@ class ReceiptExchange:
             ) from None
         return str(caller.did)
 
-    async def _items(self, request: web.Request, key: str) -> list[Any]:
+    async def _items(self, request: web.Request, key: str) -> tuple[dict[str, Any], list[Any]]:
         try:
             doc = await request.json()
         except ValueError:
@@ -478,7 +475,7 @@ class ReceiptExchange:
             raise Problem(
                 400, "Bad Request", detail=f"'{key}' must be a list of 1 to {MAX_BATCH} items"
             )
-        return items
+        return doc, items
 
     async def _check_record(self, text: Any, caller: str, role_of_caller: str) -> Record:
         """The canonical record the caller sends, if it is one of our agreement with it."""
@@ -498,32 +495,32 @@ class ReceiptExchange:
     async def receive_receipts(self, request: web.Request) -> web.Response:
         """Consumer side: check, log, countersign and keep the provider's receipts.
 
-        The batch is handled as one: each tree head's signature is checked once, the new
-        records share one commit of our log and the countersigned receipts another."""
+        The body is one signed tree head and the records with their index and inclusion proof;
+        the answer gives, per record, our half of its receipt (countersignature and batch
+        proof) or the problem. The batch is handled as one: the head's signature is checked
+        once, the new records share one commit of our log and the receipts another."""
         caller = await self._caller(request)
-        items = await self._items(request, "items")
+        doc, items = await self._items(request, "items")
         results: list[dict[str, Any]] = [{} for _ in items]
+        try:
+            head = TreeHead.from_json(doc.get("tree_head"))  # type: ignore[arg-type]
+            key = await self.peers.key(caller, head.kid)
+        except (LedgerError, PeerError) as exc:
+            problem = {"problem": f"the tree head: {exc.reason}"}
+            return web.json_response({"results": [problem for _ in items]})
         checked: list[tuple[int, Record, Receipt]] = []
         for position, item in enumerate(items):
             try:
-                checked.append((position, *self._matching(await self._receipt_item(item, caller))))
+                checked.append((position, *await self._receipt_item(item, caller, head)))
             except (PeerError, LedgerError) as exc:
                 results[position] = {"problem": exc.reason}
+        outcomes = countersign_all([r for _, _, r in checked], self.ledger.signer, key)
         signed: list[tuple[int, Record, Receipt]] = []
-        for kid in dict.fromkeys(r.tree_head.kid for _, _, r in checked):
-            group = [c for c in checked if c[2].tree_head.kid == kid]
-            try:
-                key = await self.peers.key(caller, kid)
-            except PeerError as exc:
-                for position, _, _ in group:
-                    results[position] = {"problem": exc.reason}
-                continue
-            outcomes = countersign_all([r for _, _, r in group], self.ledger.signer, key)
-            for (position, record, _), outcome in zip(group, outcomes, strict=True):
-                if isinstance(outcome, Receipt):
-                    signed.append((position, record, outcome))
-                else:
-                    results[position] = {"problem": outcome.reason}
+        for (position, record, _), outcome in zip(checked, outcomes, strict=True):
+            if isinstance(outcome, Receipt):
+                signed.append((position, record, outcome))
+            else:
+                results[position] = {"problem": outcome.reason}
         if signed:
             try:
                 await self._append_all([(r.agreement_id, r.canonical()) for _, r, _ in signed])
@@ -533,28 +530,26 @@ class ReceiptExchange:
                     results[position] = {"problem": exc.reason}
             else:
                 for position, _, receipt in signed:
-                    results[position] = {"receipt": receipt.to_json()}
+                    results[position] = receipt.countersignature_json()
         return web.json_response({"results": results})
 
-    async def _receipt_item(self, item: Any, caller: str) -> tuple[Record, Receipt]:
-        if not isinstance(item, dict) or not isinstance(item.get("receipt"), dict):
-            raise PeerError("each item needs 'record' and 'receipt'")
+    async def _receipt_item(self, item: Any, caller: str, head: TreeHead) -> tuple[Record, Receipt]:
+        """The record of one item and the provider's receipt for it under ``head``."""
+        if not isinstance(item, dict):
+            raise PeerError("each item needs 'record', 'index' and 'inclusion_proof'")
         record = await self._check_record(item.get("record"), caller, PROVIDER)
-        return record, Receipt.from_json(item["receipt"])
-
-    @staticmethod
-    def _matching(pair: tuple[Record, Receipt]) -> tuple[Record, Receipt]:
-        record, receipt = pair
-        if receipt.agreement_id != record.agreement_id or receipt.leaf_hash != leaf_hash(
-            record.canonical()
-        ):
-            raise PeerError("the receipt is not for this record")
-        return record, receipt
+        try:
+            index = int(item["index"])
+            proof = [bytes.fromhex(h) for h in item.get("inclusion_proof", [])]
+        except (KeyError, TypeError, ValueError):
+            raise PeerError("'index' and 'inclusion_proof' (hex hashes) are required") from None
+        lh = leaf_hash(record.canonical())
+        return record, make_receipt(lh, index, head, proof, record.agreement_id)
 
     async def receive_records(self, request: web.Request) -> web.Response:
         """Provider side: log the consumer's records; receipts follow in the background."""
         caller = await self._caller(request)
-        texts = await self._items(request, "records")
+        _, texts = await self._items(request, "records")
         results: list[dict[str, Any]] = [{} for _ in texts]
         accepted: list[tuple[int, Record]] = []
         for position, text in enumerate(texts):

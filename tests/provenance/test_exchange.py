@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -73,26 +74,38 @@ async def test_a_receipt_that_does_not_verify_is_refused_and_nothing_logged(trad
     before = await ledger.sync()
     entry = (await agreement_entries(city, trade.agreement_id))[0]
     issued = (await provenance(city).ledger.receipt(entry.index, trade.agreement_id)).to_json()
-    forged = {**issued, "tree_head": {**issued["tree_head"], "size": issued["tree_head"]["size"]}}
-    forged["tree_head"]["signature"] = "00" * 64
-    stranger = {
-        "record": entry.data.decode().replace(trade.agreement_id, "urn:uuid:unknown"),
-        "receipt": issued,
+    item = {
+        "record": entry.data.decode(),
+        "index": issued["index"],
+        "inclusion_proof": issued["inclusion_proof"],
     }
-    again = {"record": entry.data.decode(), "receipt": issued}  # already held: not re-logged
-    body = {"items": [{"record": entry.data.decode(), "receipt": forged}, stranger, "junk", again]}
-    token = await city.dsp.issuer.token_for(company.did)
-    async with city.http.post(
-        company.url + "/ledger/v1/receipts",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as resp:
-        assert resp.status == 200
-        results = (await resp.json())["results"]
-    assert "not signed by the provider" in results[0]["problem"]
-    assert "no agreement 'urn:uuid:unknown'" in results[1]["problem"]
-    assert "problem" in results[2]
-    assert results[3]["receipt"]["countersignature"]  # the good one of the batch still goes
+
+    async def post(body: dict[str, Any]) -> list[dict[str, Any]]:
+        token = await city.dsp.issuer.token_for(company.did)  # one use each
+        async with city.http.post(
+            company.url + "/ledger/v1/receipts",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
+            assert resp.status == 200
+            results: list[dict[str, Any]] = (await resp.json())["results"]
+            return results
+
+    forged = {**issued["tree_head"], "signature": "00" * 64}
+    results = await post({"tree_head": forged, "items": [item, item]})
+    assert all("not signed by the provider" in r["problem"] for r in results)
+    results = await post({"tree_head": {"size": "x"}, "items": [item]})
+    assert "the tree head: malformed" in results[0]["problem"]
+
+    stranger = {**item, "record": item["record"].replace(trade.agreement_id, "urn:uuid:unknown")}
+    moved = {**item, "index": item["index"] + 1}  # its proof no longer leads to the head
+    # the last one is already held: countersigned again, not logged again
+    body = {"tree_head": issued["tree_head"], "items": [stranger, "junk", moved, item]}
+    results = await post(body)
+    assert "no agreement 'urn:uuid:unknown'" in results[0]["problem"]
+    assert "problem" in results[1]
+    assert "inclusion proof" in results[2]["problem"]
+    assert results[3]["countersignature"] and results[3]["batch"]["size"] == 1
     assert await ledger.sync() == before
 
 
