@@ -14,7 +14,6 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from .bulk import paused_gc
 from .errors import StoreError
 from .treehead import TreeHead
+from .worker import WorkerThread
 
 DEFAULT_PREFIX = "ledger_"
 
@@ -221,11 +221,10 @@ class _SqliteAppender:
         self._claim_sql = f"UPDATE {head_table} SET size = size + ? WHERE id = 1 RETURNING size"
         self._insert_sql = insert_sql
         self._conn: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
+        self._thread = WorkerThread("ledger-writer")
 
     async def append(self, rows: Sequence[tuple[bytes, bytes, str]]) -> int:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._append, rows)
+        return await self._thread.run(self._append, rows)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -262,8 +261,7 @@ class _SqliteAppender:
                 self._conn.close()
                 self._conn = None
 
-        self._thread.submit(shut).result()
-        self._thread.shutdown(wait=True)
+        self._thread.close(last=shut)
 
 
 class LedgerStore:
