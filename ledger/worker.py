@@ -30,12 +30,17 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 
 
 class WorkerThread:
-    """Runs the calls given to :meth:`run` one after another, in order, on one thread."""
+    """Runs the calls given to :meth:`run` on its own thread(s): one after another, in order,
+    with one thread (the default); concurrently, in no set order, with ``threads`` > 1."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, threads: int = 1) -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
+            for i in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
         self._closed = False
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -51,11 +56,15 @@ class WorkerThread:
         then stop the thread; blocks until it has."""
         if self._closed:
             return
+        if last is not None and len(self._threads) > 1:
+            raise ValueError("'last' needs a single thread to run after the others")
         self._closed = True
         if last is not None:
             self._jobs.put((last, (), _NO_LOOP, _NO_FUTURE))
-        self._jobs.put(None)
-        self._thread.join()
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
 
     def _work(self) -> None:
         while True:

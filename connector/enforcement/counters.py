@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ledger.worker import WorkerThread
 from policies.errors import UsageError
 from policies.report import CounterSpec
 from policies.usage import ConsumeResult, SqlUsageStore, window_key
@@ -210,15 +210,12 @@ class OneHopSqliteUsageStore(SqlUsageStore):
         )
         event.listen(self._sync, "connect", _writer_pragmas)
         event.listen(self._sync, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="usage-counter-writer")
+        self._thread = WorkerThread("usage-counter-writer")  # see ledger.worker
 
     async def consume(
         self, agreement_id: str, spec: CounterSpec, now: datetime, amount: int = 1
     ) -> ConsumeResult:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._thread, self._consume, agreement_id, spec, now, amount
-        )
+        return await self._thread.run(self._consume, agreement_id, spec, now, amount)
 
     def _consume(
         self, agreement_id: str, spec: CounterSpec, now: datetime, amount: int
@@ -273,7 +270,7 @@ class OneHopSqliteUsageStore(SqlUsageStore):
         return ConsumeResult(False, int(cur[0]) if cur else 0, spec.limit, wkey, at)
 
     def close(self) -> None:
-        self._thread.shutdown(wait=True)
+        self._thread.close()
         self._sync.dispose()
 
 

@@ -18,11 +18,9 @@ The migration ``0002_ngsild`` creates the same tables; keep both in sync.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -61,6 +59,7 @@ from connector.ngsild.model import Doc, Instance
 from connector.ngsild.query.geo import BBox, GeoQuery, bbox_of
 from connector.ngsild.query.q import And, Node, Or, Range, Term, content_values
 from connector.ngsild.query.selectors import AllOf, AnyOf, Expr, Leaf, leaves
+from ledger.worker import WorkerThread
 
 T = TypeVar("T")
 metadata = MetaData()
@@ -372,9 +371,9 @@ class Store:
         self.postgres = engine.dialect.name == "postgresql"
         self._sync: Engine | None = None
         self._sync_writer: Engine | None = None
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: WorkerThread | None = None
         self._writer_conn: Connection | None = None  # used only on the writer thread
-        self._readers: ThreadPoolExecutor | None = None
+        self._readers: WorkerThread | None = None
         if not self.postgres:
             url = engine.url.set(drivername="sqlite")
             args = {"check_same_thread": False}
@@ -387,17 +386,16 @@ class Store:
             event.listen(self._sync_writer, "connect", _sqlite_pragmas)
             event.listen(self._sync_writer, "connect", _driver_autocommit)
             event.listen(self._sync_writer, "begin", _begin_immediate)
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="ngsild-writer")
-            self._readers = ThreadPoolExecutor(2, thread_name_prefix="ngsild-reader")
+            # hand-offs through SimpleQueue, not an executor: see ledger.worker
+            self._writer = WorkerThread("ngsild-writer")
+            self._readers = WorkerThread("ngsild-reader", threads=2)
 
     def close(self) -> None:
         if self._sync is not None:
             assert self._writer is not None and self._readers is not None
-            if self._writer_conn is not None:
-                self._writer.submit(self._writer_conn.close).result()
-                self._writer_conn = None
-            self._writer.shutdown(wait=True)
-            self._readers.shutdown(wait=True)
+            conn, self._writer_conn = self._writer_conn, None
+            self._writer.close(last=conn.close if conn is not None else None)
+            self._readers.close()
             self._sync.dispose()
             self._sync = None
         if self._sync_writer is not None:
@@ -420,7 +418,8 @@ class Store:
             with conn.begin():
                 return fn(conn, *args)
 
-        return await asyncio.get_running_loop().run_in_executor(self._writer, run)
+        assert self._writer is not None
+        return await self._writer.run(run)
 
     async def read(self, fn: Callable[..., T], *args: Any, inline: bool = False) -> T:
         """Run ``fn(conn, *args)`` for reading; ``inline`` for bounded index look-ups."""
@@ -435,7 +434,8 @@ class Store:
 
         if inline:
             return run()
-        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+        assert self._readers is not None
+        return await self._readers.run(run)
 
     # -- writes (inside `transaction()`) -------------------------------------------------
 

@@ -21,7 +21,7 @@ async def test_calls_run_in_order_on_one_other_thread() -> None:
     results = await asyncio.gather(*(worker.run(job, i) for i in range(50)))
     assert results == [i * i for i in range(50)]
     assert [i for i, _ in seen] == list(range(50))
-    assert {name for _, name in seen} == {"test-worker"}
+    assert {name for _, name in seen} == {"test-worker_0"}
     worker.close()
 
 
@@ -48,3 +48,18 @@ async def test_close_finishes_queued_work_then_runs_last() -> None:
     with pytest.raises(RuntimeError, match="closed"):
         await worker.run(order.append, "late")
     worker.close()  # twice is harmless
+
+
+async def test_several_threads_share_the_work() -> None:
+    worker = WorkerThread("pool", threads=3)
+    barrier = threading.Barrier(3, timeout=30)
+
+    def meet(i: int) -> str:
+        barrier.wait()  # only passes if three calls run at the same time
+        return threading.current_thread().name
+
+    names = await asyncio.gather(*(worker.run(meet, i) for i in range(3)))
+    assert sorted(names) == ["pool_0", "pool_1", "pool_2"]
+    with pytest.raises(ValueError, match="single thread"):
+        worker.close(lambda: None)
+    await asyncio.to_thread(worker.close)
