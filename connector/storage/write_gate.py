@@ -21,6 +21,7 @@ own busy timeout) the statement goes ahead without the gate and fails or succeed
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from typing import Any
 
@@ -28,6 +29,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_
+
+log = logging.getLogger("agora.storage")
 
 #: Statement heads that make the sqlite3 driver open a write transaction.
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -55,6 +58,7 @@ class WriteGate:
         try:
             await asyncio.wait_for(lock.acquire(), self.wait_s)
         except TimeoutError:
+            log.warning("sqlite write gate: no turn after %.0f s; writing without it", self.wait_s)
             return False
         return True
 
@@ -80,7 +84,7 @@ def _key(connection: Any) -> int:
 
 
 def _after(dialect: Dialect, name: str, gate: WriteGate) -> None:
-    """Wrap the dialect's ``name`` (do_commit, do_rollback, do_close) to leave the gate."""
+    """Wrap the dialect's ``name`` (commit, rollback, close, terminate) to leave the gate."""
     original = getattr(dialect, name)
 
     def wrapped(dbapi_connection: Any) -> None:
@@ -102,6 +106,6 @@ def install(engine: AsyncEngine, wait_s: float = 10.0) -> WriteGate:
     ) -> None:
         gate.enter(conn.connection, statement)
 
-    for name in ("do_commit", "do_rollback", "do_close"):
+    for name in ("do_commit", "do_rollback", "do_close", "do_terminate"):
         _after(engine.dialect, name, gate)
     return gate
