@@ -56,7 +56,10 @@ class WriteGate:
 
     async def _acquire(self, lock: asyncio.Lock) -> bool:
         try:
-            await asyncio.wait_for(lock.acquire(), self.wait_s)
+            # asyncio.timeout, not wait_for: wait_for of Python 3.11 may swallow a cancellation
+            # that arrives as the lock is granted, and a cancelled worker would then run on
+            async with asyncio.timeout(self.wait_s):
+                await lock.acquire()
         except TimeoutError:
             log.warning("sqlite write gate: no turn after %.0f s; writing without it", self.wait_s)
             return False
