@@ -48,7 +48,9 @@ def _skip_idle_rollbacks(engine: AsyncEngine) -> None:
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url)
+        # a pool as large as PostgreSQL's: below it, bursts of readers open and close
+        # connections (a thread and four PRAGMAs each) instead of reusing them
+        engine = create_async_engine(url, pool_size=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         _skip_idle_rollbacks(engine)
         write_gate.install(engine, wait_s=10.0)  # writers queue in asyncio, not in busy sleeps
