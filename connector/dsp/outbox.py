@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, case, exists, insert, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connector.dsp.auth import TokenIssuer
@@ -74,6 +74,20 @@ NEEDS_PASS = "agora.dsp.needs_pass"
 PRE_LEASE_S = 30.0
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A row we just inserted and leased: what delivery needs, without reading it back."""
+
+    id: int
+    process_pid: str
+    kind: str
+    message_type: str
+    url: str
+    audience_did: str
+    body: str
+    attempts: int = 0
+
+
 async def enqueue(
     conn: AsyncConnection,
     *,
@@ -89,39 +103,45 @@ async def enqueue(
     message of the process is pending, the new row is leased to that worker at insert and
     listed in ``conn.info[SEND_NOW]``: it is sent right after commit, without waiting for a
     worker pass. The lease keeps every other worker (replica) away; if we crash before sending,
-    it expires like any other lease.
+    it expires like any other lease. The check for an earlier message is part of the INSERT
+    (one statement), and the row's content goes to the sender as is (no read-back).
     """
     validate(str(message["@type"]), message)
     now = time.time()
     owner = conn.info.get(LEASE_OWNER)
-    if owner is not None:
-        earlier = await conn.execute(
-            select(outbox.c.id)
-            .where(outbox.c.process_pid == process_pid, outbox.c.status == PENDING)
-            .limit(1)
-        )
-        if earlier.first() is not None:
-            owner = None
-    result = await conn.execute(
-        insert(outbox).values(
-            process_pid=process_pid,
-            kind=kind,
-            message_type=str(message["@type"]),
-            url=url,
-            audience_did=audience_did,
-            body=json.dumps(message),
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            lease_owner=owner,
-            lease_until=now + PRE_LEASE_S if owner else None,
-        )
-    )
-    if owner is not None and result.inserted_primary_key is not None:
-        conn.info.setdefault(SEND_NOW, []).append(result.inserted_primary_key[0])
-    else:
+    body = json.dumps(message)
+    values: dict[str, Any] = {
+        "process_pid": process_pid,
+        "kind": kind,
+        "message_type": str(message["@type"]),
+        "url": url,
+        "audience_did": audience_did,
+        "body": body,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    if owner is None:
+        await conn.execute(insert(outbox).values(**values))
         conn.info.setdefault(NEEDS_PASS, []).append(True)  # left for a worker pass
+        return
+    earlier = exists().where(outbox.c.process_pid == process_pid, outbox.c.status == PENDING)
+    stmt = (
+        insert(outbox)
+        .values(
+            **values,
+            lease_owner=case((earlier, null()), else_=literal(owner)),
+            lease_until=case((earlier, null()), else_=literal(now + PRE_LEASE_S)),
+        )
+        .returning(outbox.c.id, outbox.c.lease_owner)
+    )
+    row = (await conn.execute(stmt)).one()
+    if row.lease_owner is not None:
+        queued = Queued(row.id, process_pid, kind, values["message_type"], url, audience_did, body)
+        conn.info.setdefault(SEND_NOW, []).append(queued)
+    else:
+        conn.info.setdefault(NEEDS_PASS, []).append(True)  # behind an earlier message
 
 
 async def release_leases(engine: AsyncEngine) -> None:
@@ -194,30 +214,18 @@ class OutboxWorker:
             except TimeoutError:
                 pass
 
-    def send_now(self, ids: list[int], spawn: Callable[[Any], Any]) -> None:
+    def send_now(self, rows: list[Queued], spawn: Callable[[Any], Any]) -> None:
         """Deliver rows this worker leased at insert (see :func:`enqueue`), right away."""
-        if ids:
-            spawn(self._send_leased(list(ids)))
+        if rows:
+            spawn(self._send_leased(list(rows)))
 
-    async def _send_leased(self, ids: list[int]) -> None:
+    async def _send_leased(self, rows: list[Queued]) -> None:
         try:
-            await self._send_rows(ids)
+            await asyncio.gather(*(self._deliver(row) for row in rows))
         except asyncio.CancelledError:
             raise
         except Exception:  # the rows stay leased; a worker pass retries them after the lease
             self.log.warning("dsp immediate send failed; the outbox will retry", exc_info=True)
-
-    async def _send_rows(self, ids: list[int]) -> None:
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(outbox)
-                    .where(outbox.c.id.in_(ids), outbox.c.lease_owner == self.owner)
-                    .where(outbox.c.status == PENDING)
-                    .order_by(outbox.c.id)
-                )
-            ).all()
-        await asyncio.gather(*(self._deliver(row) for row in rows))
 
     async def run_once(self) -> int:
         rows = await self._lease()

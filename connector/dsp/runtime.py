@@ -19,7 +19,7 @@ from connector.dsp.auth import Caller, CallerAuthenticator, LocalIdentity, Token
 from connector.dsp.callbacks import CallbackRefused, check_callback
 from connector.dsp.decisions import OfferDecider
 from connector.dsp.errors import Area, Code, DspError
-from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker
+from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker, Queued
 from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
@@ -121,7 +121,7 @@ class Dsp:
         transactions of one process would otherwise deadlock on the database lock upgrade.
         State changes recorded in it are told to the listeners once it has committed."""
         changes: list[StateChange] = []
-        send_now: list[int] = []
+        send_now: list[Queued] = []
         needs_pass: list[bool] = []
         actions: list[Callable[[], None]] = []
         lock = self._lock if self.ctx.engine.dialect.name == "sqlite" else contextlib.nullcontext()
@@ -148,7 +148,7 @@ class Dsp:
         self,
         conn: AsyncConnection,
         changes: list[Any],
-        send_now: list[int],
+        send_now: list[Queued],
         needs_pass: list[bool],
     ) -> None:
         conn.info[CHANGES] = changes

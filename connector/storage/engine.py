@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from connector.storage import write_gate
+
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
@@ -23,10 +25,35 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _skip_idle_rollbacks(engine: AsyncEngine) -> None:
+    """Do not send a rollback to a SQLite connection that has no open transaction.
+
+    Every read-only use of a pooled connection ends with a rollback (SQLAlchemy's, then the
+    pool's reset). sqlite3 turns it into nothing when no transaction is open, but aiosqlite
+    still hands it to the connection's thread and back: one round trip per read. Whether a
+    transaction is open is a flag of the connection we can read here."""
+    dialect = engine.dialect
+    original = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            idle = not dbapi_connection.driver_connection.in_transaction
+        except Exception:  # closed or not an aiosqlite connection: let the driver decide
+            idle = False
+        if not idle:
+            original(dbapi_connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url)
+        # a pool as large as PostgreSQL's: below it, bursts of readers open and close
+        # connections (a thread and four PRAGMAs each) instead of reusing them
+        engine = create_async_engine(url, pool_size=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        _skip_idle_rollbacks(engine)
+        write_gate.install(engine, wait_s=10.0)  # writers queue in asyncio, not in busy sleeps
         return engine
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800

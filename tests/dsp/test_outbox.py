@@ -16,7 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
-from connector.dsp.outbox import Delivery, OutboxWorker, RetryPolicy, enqueue
+from connector.dsp.outbox import (
+    LEASE_OWNER,
+    NEEDS_PASS,
+    SEND_NOW,
+    Delivery,
+    OutboxWorker,
+    Queued,
+    RetryPolicy,
+    enqueue,
+)
 from connector.dsp.tables import outbox
 from connector.dsp.validation import SchemaViolation
 from connector.storage import create_engine, upgrade
@@ -166,6 +175,61 @@ async def test_replicas_deliver_each_message_exactly_once_in_order(
         for p in range(12):
             assert [c for pid, c in receiver.received if pid == f"p{p}"] == ["0", "1", "2"]
         assert len(outcomes) == 36 and all(ok for _, ok in outcomes)
+    finally:
+        await engine.dispose()
+
+
+async def test_only_the_first_pending_message_of_a_process_is_sent_at_once(
+    db_url: str, sink: tuple[Sink, str]
+) -> None:
+    """A worker's own transaction leases a new message for an immediate send only when no
+    earlier message of that process is pending; the later ones wait for a worker pass and
+    still arrive in order."""
+    receiver, base = sink
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    outcomes: list[tuple[int, bool]] = []
+
+    async def on_outcome(conn: AsyncConnection, d: Delivery, ok: bool) -> None:
+        outcomes.append((d.row_id, ok))
+
+    try:
+        async with aiohttp.ClientSession() as http:
+            worker = OutboxWorker(
+                engine, StubIssuer(), lambda: http, on_outcome, logging.getLogger("t")
+            )
+            batches: list[tuple[list[Queued], list[bool]]] = []
+            for codes in (("0", "1"), ("2",)):
+                async with engine.begin() as conn:
+                    conn.info[LEASE_OWNER] = worker.owner
+                    conn.info[SEND_NOW], conn.info[NEEDS_PASS] = [], []
+                    for code in codes:
+                        await enqueue(
+                            conn,
+                            process_pid="p",
+                            kind="negotiation",
+                            message=m.negotiation_termination("p", "c", code, "x"),
+                            url=f"{base}/negotiations/p/termination",
+                            audience_did="d",
+                        )
+                    batches.append((conn.info.pop(SEND_NOW), conn.info.pop(NEEDS_PASS)))
+                    del conn.info[LEASE_OWNER]
+            (first, first_pass), (second, second_pass) = batches
+            assert [q.process_pid for q in first] == ["p"] and first_pass == [True]
+            assert second == [] and second_pass == [True]  # "0" is still pending
+            assert await worker.run_once() == 0  # "1" waits for "0"; "0" is leased to us
+            tasks: list[asyncio.Task[None]] = []
+            worker.send_now(first, lambda coro: tasks.append(asyncio.create_task(coro)))
+            await asyncio.gather(*tasks)
+            assert receiver.received == [("p", "0")]
+            assert await worker.run_once() == 1
+            assert await worker.run_once() == 1
+            assert await worker.run_once() == 0
+        assert receiver.received == [("p", "0"), ("p", "1"), ("p", "2")]
+        assert [ok for _, ok in outcomes] == [True, True, True]
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(outbox.c.status, outbox.c.lease_until))).all()
+        assert [tuple(r) for r in rows] == [("sent", None)] * 3
     finally:
         await engine.dispose()
 
