@@ -39,7 +39,7 @@ from connector.dsp.negotiation_states import (
     Role,
     next_state,
 )
-from connector.dsp.outbox import enqueue
+from connector.dsp.outbox import send_to_peer
 from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, serialize_on
 from connector.dsp.tables import agreements, negotiations
@@ -112,14 +112,7 @@ class Negotiations:
         """Queue ``message`` and apply our side of the transition in the same transaction."""
         new = next_state(state_of(row) if row.state else None, kind, Role(row.role))
         await set_fields(conn, row.pid, state=new.value, **fields)
-        await enqueue(
-            conn,
-            process_pid=row.pid,
-            kind=KIND,
-            message=message,
-            url=url,
-            audience_did=row.counterparty_did,
-        )
+        await send_to_peer(conn, KIND, row, message, url)
         return new
 
     async def terminate(
@@ -558,14 +551,7 @@ class Negotiations:
             msg = m.negotiation_termination(
                 row.provider_pid, row.consumer_pid, Code.MISMATCH.value, reason
             )
-            await enqueue(
-                conn,
-                process_pid=pid,
-                kind=KIND,
-                message=msg,
-                url=self.peer_url(row, "termination"),
-                audience_did=row.counterparty_did,
-            )
+            await send_to_peer(conn, KIND, row, msg, self.peer_url(row, "termination"))
 
 
 def _pids(msg: dict[str, Any]) -> dict[str, str | None]:

@@ -88,6 +88,20 @@ class Queued:
     attempts: int = 0
 
 
+async def send_to_peer(
+    conn: AsyncConnection, kind: str, row: Any, message: dict[str, Any], url: str
+) -> None:
+    """:func:`enqueue` ``message`` for the other party of process ``row`` (its pid, its DID)."""
+    await enqueue(
+        conn,
+        process_pid=row.pid,
+        kind=kind,
+        message=message,
+        url=url,
+        audience_did=row.counterparty_did,
+    )
+
+
 async def enqueue(
     conn: AsyncConnection,
     *,

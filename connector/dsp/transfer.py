@@ -18,7 +18,7 @@ from connector.dsp.callbacks import join
 from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
-from connector.dsp.outbox import PENDING, enqueue
+from connector.dsp.outbox import PENDING, send_to_peer
 from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.push import PushRefused, PushTransfer
 from connector.dsp.runtime import Dsp, digest, now, serialize_on
@@ -69,14 +69,7 @@ class Transfers:
     ) -> TState:
         new = next_state(TState(row.state) if row.state else None, kind, Role(row.role))
         await set_fields(conn, row.pid, state=new.value, **fields)
-        await enqueue(
-            conn,
-            process_pid=row.pid,
-            kind=KIND,
-            message=message,
-            url=url,
-            audience_did=row.counterparty_did,
-        )
+        await send_to_peer(conn, KIND, row, message, url)
         return new
 
     def pull_address(self, row: Any) -> dict[str, Any]:
@@ -134,14 +127,7 @@ class Transfers:
             address = self.pull_address(row) if row.format == FORMAT_PULL else None
             message = m.transfer_start(row.provider_pid, row.consumer_pid, address)
             url = self.peer_url(row, "start")
-        await enqueue(
-            conn,
-            process_pid=row.pid,
-            kind=KIND,
-            message=message,
-            url=url,
-            audience_did=row.counterparty_did,
-        )
+        await send_to_peer(conn, KIND, row, message, url)
 
     async def _push_view(self, conn: AsyncConnection, row: Any) -> PushTransfer:
         target = (
@@ -395,11 +381,4 @@ class Transfers:
                 Code.MISMATCH.value,
                 reason,
             )
-            await enqueue(
-                conn,
-                process_pid=pid,
-                kind=KIND,
-                message=msg,
-                url=self.peer_url(row, "termination"),
-                audience_did=row.counterparty_did,
-            )
+            await send_to_peer(conn, KIND, row, msg, self.peer_url(row, "termination"))
