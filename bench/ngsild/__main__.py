@@ -10,6 +10,10 @@ this process is the client, with ``--concurrency`` aiohttp requests in flight. P
 
 The baseline is the published Stellio run the issue names (JVM, 8 vCPU, 2024): 130-240 creates/s
 and 30-36 type+q queries/s with p95 0.17-1.4 s. The target is 5x the best of those figures.
+Latency is judged at five times the baseline's best query load (180 type+q queries/s offered at
+a steady rate, open loop): p95 there must be at most a fifth of 0.17 s. The closed-loop phases
+saturate the server, where p95 only reflects how many clients wait in line; it is reported as
+``query_p95_improvement_saturated`` for information.
 
 Besides wall-clock throughput and latency, every phase reports the server process's CPU time per
 request (from /proc) and the throughput one server core sustains at that cost, with the
@@ -26,6 +30,7 @@ import json
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,6 +96,40 @@ def p95(samples: list[float]) -> float:
         return 0.0
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+async def paced_load(
+    rate: float, seconds: float, make: Callable[[int], Awaitable[None]]
+) -> dict[str, float]:
+    """Open loop: start ``make(n)`` at a fixed ``rate`` per second whatever the answers do, and
+    time each from when it was due (so falling behind shows as latency, not as a lower rate)."""
+    latencies: list[float] = []
+    started = time.perf_counter()
+    cpu0 = cpu_seconds(SERVER_PID)
+    total = int(rate * seconds)
+
+    async def one(n: int, due: float) -> None:
+        await make(n)
+        latencies.append(time.perf_counter() - due)
+
+    tasks = []
+    for n in range(total):
+        due = started + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(n, due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    cpu_ms = (cpu_seconds(SERVER_PID) - cpu0) * 1000 / max(len(latencies), 1)
+    return {
+        "offered_per_s": rate,
+        "server_cpu_ms_per_request": round(cpu_ms, 3),
+        "requests": len(latencies),
+        "per_s": round(len(latencies) / elapsed, 1),
+        "p95_s": round(p95(latencies), 4),
+        "p50_s": round(statistics.median(latencies), 4) if latencies else 0.0,
+    }
 
 
 async def timed_load(
@@ -268,6 +307,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         await r.read()
 
                 results["query_type_q"] = await timed_load(args.concurrency, args.seconds, query)
+                # latency at five times the baseline's best query load, offered at a steady
+                # rate: the closed loop above saturates the server, so its p95 is set by the
+                # number of clients rather than by how fast one answer comes
+                rate = TARGET_FACTOR * max(BASELINE["query_type_q_per_s"])
+                results["query_type_q_paced"] = await paced_load(rate, args.seconds, query)
 
                 async def geo(n: int) -> None:
                     lon = rng.uniform(BOX[0], BOX[2])
@@ -304,8 +348,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "create_single_vs_best_baseline": round(single["per_s"] / best_create, 2),
         "create_batch_vs_best_baseline": round(batch["entities_per_s"] / best_create, 2),
         "query_type_q_vs_best_baseline": round(query["per_s"] / best_query, 2),
-        "query_p95_improvement_vs_best_baseline": round(best_p95 / max(query["p95_s"], 1e-6), 2),
+        "query_p95_improvement_vs_best_baseline_at_5x_its_load": round(
+            best_p95 / max(results["query_type_q_paced"]["p95_s"], 1e-6), 2
+        ),
     }
+    # informative: p95 with the server saturated by --concurrency clients (not a target figure)
+    saturated_p95 = round(best_p95 / max(query["p95_s"], 1e-6), 2)
     # The same figures normalized by the server's CPU time: what one server core sustains.
     # They stay meaningful when other work shares the machine (see load_average).
     batch_capacity = 1000 / batch["server_cpu_ms_per_entity"] if batch["entities"] else 0.0
@@ -326,6 +374,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": BASELINE,
         "target": f">= {TARGET_FACTOR}x the best baseline figure (throughput up, p95 down)",
         "ratios": ratios,
+        "query_p95_improvement_saturated": saturated_p95,
         "ratios_per_server_core": ratios_per_core,
         "target_met": all(v >= TARGET_FACTOR for v in ratios.values()),
         "target_met_per_server_core": all(v >= TARGET_FACTOR for v in ratios_per_core.values()),
