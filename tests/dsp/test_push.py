@@ -203,19 +203,30 @@ async def test_provider_side_suspension_and_completion(nodes: tuple[Node, Node])
         assert (await subscription(city, sub_id))[0] == 404
 
 
+async def refused_push(
+    city: Node, company: Node, agreement_id: str, consumer_pid: str, endpoint: str
+) -> Any:
+    """The consumer asks for a PUSH transfer straight over DSP; the provider must refuse (400)
+    and this returns the TransferError it answered."""
+    msg = m.transfer_request(
+        consumer_pid,
+        agreement_id,
+        "NGSI-LD-PUSH",
+        company.dsp_url,
+        m.data_address(NGSI_LD, endpoint),
+    )
+    status, body = await signed(company, city, "POST", "/transfers/request", msg)
+    assert status == 400, body
+    return body
+
+
 async def test_a_refused_endpoint_creates_nothing(nodes: tuple[Node, Node]) -> None:
     city, company = nodes
     mine, _ = await negotiate(city, company, NARROW)
     before = await count(city, subscriptions.c.owner, company.did)
-    msg = m.transfer_request(
-        "urn:uuid:push-evil",
-        mine["agreementId"],
-        "NGSI-LD-PUSH",
-        company.dsp_url,
-        m.data_address(NGSI_LD, "http://10.0.0.1:8080/notify"),
+    body = await refused_push(
+        city, company, mine["agreementId"], "urn:uuid:push-evil", "http://10.0.0.1:8080/notify"
     )
-    status, body = await signed(company, city, "POST", "/transfers/request", msg)
-    assert status == 400, body
     validate("TransferError", body)
     assert body["code"] == "CallbackAddressRefused"
     assert await count(city, transfers.c.consumer_pid, "urn:uuid:push-evil") == 0
@@ -240,15 +251,9 @@ async def test_an_agreement_leaving_nothing_to_read_cannot_push(nodes: tuple[Nod
     }
     mine, _ = await negotiate(city, company, parking_only)  # the dataset is AirQualityObserved
     assert mine["state"] == "FINALIZED", mine
-    msg = m.transfer_request(
-        "urn:uuid:push-noread",
-        mine["agreementId"],
-        "NGSI-LD-PUSH",
-        company.dsp_url,
-        m.data_address(NGSI_LD, "http://127.0.0.1:9/notify"),
+    body = await refused_push(
+        city, company, mine["agreementId"], "urn:uuid:push-noread", "http://127.0.0.1:9/notify"
     )
-    status, body = await signed(company, city, "POST", "/transfers/request", msg)
-    assert status == 400, body
     validate("TransferError", body)
     assert body["code"] == "PushRefused" and "entity type" in body["reason"][0]
     assert await count(city, transfers.c.consumer_pid, "urn:uuid:push-noread") == 0
