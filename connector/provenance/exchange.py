@@ -508,14 +508,14 @@ class ReceiptExchange:
         except (LedgerError, PeerError) as exc:
             problem = {"problem": f"the tree head: {exc.reason}"}
             return web.json_response({"results": [problem for _ in items]})
-        checked: list[tuple[int, Record, Receipt]] = []
+        checked: list[tuple[int, tuple[str, bytes], Receipt]] = []
         for position, item in enumerate(items):
             try:
                 checked.append((position, *await self._receipt_item(item, caller, head)))
             except (PeerError, LedgerError) as exc:
                 results[position] = {"problem": exc.reason}
         outcomes = countersign_all([r for _, _, r in checked], self.ledger.signer, key)
-        signed: list[tuple[int, Record, Receipt]] = []
+        signed: list[tuple[int, tuple[str, bytes], Receipt]] = []
         for (position, record, _), outcome in zip(checked, outcomes, strict=True):
             if isinstance(outcome, Receipt):
                 signed.append((position, record, outcome))
@@ -523,7 +523,7 @@ class ReceiptExchange:
                 results[position] = {"problem": outcome.reason}
         if signed:
             try:
-                await self._append_all([(r.agreement_id, r.canonical()) for _, r, _ in signed])
+                await self._append_all([record for _, record, _ in signed])
                 await self._keep([receipt for _, _, receipt in signed])
             except LedgerError as exc:
                 for position, _, _ in signed:
@@ -533,18 +533,22 @@ class ReceiptExchange:
                     results[position] = receipt.countersignature_json()
         return web.json_response({"results": results})
 
-    async def _receipt_item(self, item: Any, caller: str, head: TreeHead) -> tuple[Record, Receipt]:
-        """The record of one item and the provider's receipt for it under ``head``."""
+    async def _receipt_item(
+        self, item: Any, caller: str, head: TreeHead
+    ) -> tuple[tuple[str, bytes], Receipt]:
+        """The (agreement id, canonical bytes) of one item's record and the provider's receipt
+        for it under ``head``."""
         if not isinstance(item, dict):
             raise PeerError("each item needs 'record', 'index' and 'inclusion_proof'")
         record = await self._check_record(item.get("record"), caller, PROVIDER)
+        data = item["record"].encode()  # checked canonical: the same bytes as record.canonical()
         try:
             index = int(item["index"])
             proof = [bytes.fromhex(h) for h in item.get("inclusion_proof", [])]
         except (KeyError, TypeError, ValueError):
             raise PeerError("'index' and 'inclusion_proof' (hex hashes) are required") from None
-        lh = leaf_hash(record.canonical())
-        return record, make_receipt(lh, index, head, proof, record.agreement_id)
+        receipt = make_receipt(leaf_hash(data), index, head, proof, record.agreement_id)
+        return (record.agreement_id, data), receipt
 
     async def receive_records(self, request: web.Request) -> web.Response:
         """Provider side: log the consumer's records; receipts follow in the background."""
@@ -557,7 +561,8 @@ class ReceiptExchange:
                 accepted.append((position, await self._check_record(text, caller, CONSUMER)))
             except (PeerError, LedgerError) as exc:
                 results[position] = {"problem": exc.reason}
-        data = [(r.agreement_id, r.canonical()) for _, r in accepted]
+        # checked canonical: the bytes sent are the record's canonical form
+        data = [(r.agreement_id, texts[position].encode()) for position, r in accepted]
         try:
             indices = await self._append_all(data)
         except LedgerError as exc:
