@@ -1,6 +1,6 @@
-"""Pagination links: entity queries, the subscription list and temporal queries answer with
-``Link`` values rel="prev"/rel="next" that keep the query's other parameters; none before the
-first page, none after the last."""
+"""Pagination links: entity queries (GET and the batch Query), the subscription list and temporal
+queries answer with ``Link`` values rel="prev"/rel="next" that keep the query's other parameters;
+none before the first page, none after the last."""
 
 from __future__ import annotations
 
@@ -123,3 +123,27 @@ async def test_temporal_query_links(ngsi: Ngsi) -> None:
         "limit": ["2"],
         "offset": ["2"],
     }
+
+
+async def test_batch_query_links_walk_every_page_with_the_same_body(ngsi: Ngsi) -> None:
+    n = ngsi
+    reply = await n.post("/entityOperations/create", [air(i, no2=10 + i) for i in range(5)])
+    assert reply.status == 201, reply.body
+    body = {"type": "Query", "entities": [{"type": "AirQualityObserved"}], "q": "NO2>10"}
+    pages: list[list[str]] = []
+    reply = await n.post("/entityOperations/query", body, params={"limit": "2"})
+    assert "prev" not in rels(reply.headers)
+    while True:
+        assert reply.status == 200, reply.body
+        pages.append([item["id"] for item in reply.body])
+        nxt = rels(reply.headers).get("next")
+        if nxt is None:
+            break
+        assert len(pages) < 10, "the next links never end"
+        split = urlsplit(nxt)
+        assert split.path == "/ngsi-ld/v1/entityOperations/query"
+        query = {k: v[0] for k, v in parse_qs(split.query).items()}
+        reply = await n.post("/entityOperations/query", body, params=query)
+    expected = [f"urn:ngsi-ld:AirQualityObserved:{i:03d}" for i in range(1, 5)]
+    assert pages == [expected[:2], expected[2:]]
+    assert parse_qs(urlsplit(rels(reply.headers)["prev"]).query)["offset"] == ["0"]

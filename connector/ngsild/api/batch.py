@@ -22,6 +22,7 @@ from connector.ngsild.api.negotiation import (
     read_body,
     respond,
 )
+from connector.ngsild.api.pagination import page_links
 from connector.ngsild.api.params import (
     Selection,
     options,
@@ -253,7 +254,12 @@ async def batch_query(request: web.Request) -> web.Response:
         view_params["lang"] = body["lang"]
     view = view_for(view_params, neg.tm, scope)
     plan = plan_for(sel, params, neg.tm, scope, require_filter=False)
+    limit = plan.limit
+    if limit > 0:
+        plan.limit = limit + 1  # one more row tells whether a next page exists
     docs, total = await broker(request).query(plan)
+    has_next = len(docs) > limit
+    docs = docs[:limit]
     geo_prop = geoproperty(request, neg.tm)
     items = [render(neg, d, view, geo_prop) for d in docs]
     await done(request, "batch.query", scope, status=200, ids=[d["id"] for d in docs])
@@ -261,7 +267,9 @@ async def batch_query(request: web.Request) -> web.Response:
     payload: Any = items
     if neg.accept == GEOJSON:
         payload = {"type": "FeatureCollection", "features": items}
-    return respond(neg, payload, headers=headers)
+    # the links repeat limit and offset as query parameters: POST the same Query body to them
+    links = page_links(request, plan.offset, limit, has_next)
+    return respond(neg, payload, headers=headers, links=links)
 
 
 def add_routes(app: web.Application) -> None:
