@@ -135,9 +135,7 @@ class MerkleTree:
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 §2.1.3.1: PATH(index, D[size])."""
-        if not 0 <= index < size <= self.size:
-            raise ProofError(f"no inclusion proof for leaf {index} in a tree of size {size}")
-        return self._path(index, 0, size)
+        return self.inclusion_proofs([index], size)[0]
 
     def inclusion_proofs(self, indices: Sequence[int], size: int) -> list[list[bytes]]:
         """:meth:`inclusion_proof` for many leaves of one tree size, sharing the ragged right
@@ -151,7 +149,7 @@ class MerkleTree:
         return out
 
     def _path(
-        self, m: int, start: int, end: int, memo: dict[tuple[int, int], bytes] | None = None
+        self, m: int, start: int, end: int, memo: dict[tuple[int, int], bytes]
     ) -> list[bytes]:
         n = end - start
         if n == 1:
@@ -163,8 +161,6 @@ class MerkleTree:
         else:
             sibling = (start, start + k)
             path = self._path(m - k, start + k, end, memo)
-        if memo is None:
-            return [*path, self.subtree_hash(*sibling)]
         found = memo.get(sibling)
         if found is None:
             found = memo[sibling] = self.subtree_hash(*sibling)
