@@ -93,23 +93,25 @@ class Grants:
 
     async def check(self, grant: TransferGrant) -> None:
         """:class:`AccessDenied` unless the grant's transfer is STARTED (read after this call)."""
-        state = await self._state(grant.transfer_id)
-        if state != STARTED:
-            raise AccessDenied(f"the transfer is {state}, not STARTED")
+        if not self.check_inline(grant):
+            _require_started(await self._state(grant.transfer_id))
 
     def check_inline(self, grant: TransferGrant) -> bool:
         """On SQLite, the state check done right here; False when the engine needs an
         asynchronous read (PostgreSQL): use :meth:`check`."""
         if self._inline is None:
             return False
-        state = self._known_state(grant.transfer_id)
-        if state is None:
-            state = self._read_inline(grant.transfer_id)
-            if state is not None:
-                self._remember(grant.transfer_id, state)
-        if state != STARTED:
-            raise AccessDenied(f"the transfer is {state}, not STARTED")
+        _require_started(self._sqlite_state(grant.transfer_id))
         return True
+
+    def _sqlite_state(self, transfer_id: str) -> str | None:
+        """The state the DSP last told us of, else read (and kept) right here."""
+        state = self._known_state(transfer_id)
+        if state is None:
+            state = self._read_inline(transfer_id)
+            if state is not None:
+                self._remember(transfer_id, state)
+        return state
 
     def changed(self, change: StateChange) -> None:
         """A DSP state change has committed (listener of :class:`connector.dsp.runtime.Dsp`).
@@ -134,6 +136,8 @@ class Grants:
         self._known[transfer_id] = (state, time.monotonic())
 
     def _read_inline(self, transfer_id: str) -> str | None:
+        """SQLite: an indexed point read costs microseconds on the loop, less than the hand-off
+        to an aiosqlite thread (which a busy machine makes milliseconds)."""
         assert self._inline is not None
         self.state_reads += 1
         row = self._inline.execute(_STATE_SQL, (transfer_id,)).fetchone()
@@ -180,13 +184,6 @@ class Grants:
         reads.running.add_done_callback(finished)
 
     async def _read(self, transfer_id: str) -> str | None:
-        if self._inline is not None:
-            known = self._known_state(transfer_id)
-            if known is not None:
-                return known
-            # SQLite: an indexed point read costs tens of microseconds on the loop, less than
-            # the hand-off to an aiosqlite thread (which a busy machine makes milliseconds).
-            return self._read_inline(transfer_id)
         self.state_reads += 1
         async with self.engine.connect() as conn:
             state = await conn.scalar(self._state_query(transfer_id))
@@ -196,3 +193,8 @@ class Grants:
         if self._inline is not None:
             self._inline.close()
             self._inline = None
+
+
+def _require_started(state: str | None) -> None:
+    if state != STARTED:
+        raise AccessDenied(f"the transfer is {state}, not STARTED")
