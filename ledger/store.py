@@ -157,13 +157,18 @@ def sqlite_engine(path: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
+        _durable_pragmas(dbapi_connection)
 
     return engine
+
+
+def _durable_pragmas(dbapi_connection: Any) -> None:
+    """WAL, commits durable when acknowledged, and a wait (not an error) on a held lock."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 async def create_schema(engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> Tables:
@@ -229,9 +234,7 @@ class _SqliteAppender:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            _durable_pragmas(conn)
             self._conn = conn
         return self._conn
 

@@ -59,6 +59,7 @@ from connector.ngsild.model import Doc, Instance
 from connector.ngsild.query.geo import BBox, GeoQuery, bbox_of
 from connector.ngsild.query.q import And, Node, Or, Range, Term, content_values
 from connector.ngsild.query.selectors import AllOf, AnyOf, Expr, Leaf, leaves
+from connector.storage.engine import sqlite_pragmas
 from ledger.worker import WorkerThread
 
 T = TypeVar("T")
@@ -378,12 +379,12 @@ class Store:
             url = engine.url.set(drivername="sqlite")
             args = {"check_same_thread": False}
             self._sync = create_engine(url, connect_args=args, pool_size=8, max_overflow=8)
-            event.listen(self._sync, "connect", _sqlite_pragmas)
+            event.listen(self._sync, "connect", sqlite_pragmas)
             # Writes start with BEGIN IMMEDIATE: a deferred transaction that reads first and
             # then writes fails at once (SQLITE_BUSY_SNAPSHOT) if another connection committed
             # in between; taking the write lock up front makes it wait (busy_timeout) instead.
             self._sync_writer = create_engine(url, connect_args=args, pool_size=1, max_overflow=0)
-            event.listen(self._sync_writer, "connect", _sqlite_pragmas)
+            event.listen(self._sync_writer, "connect", sqlite_pragmas)
             event.listen(self._sync_writer, "connect", _driver_autocommit)
             event.listen(self._sync_writer, "begin", _begin_immediate)
             # hand-offs through SimpleQueue, not an executor: see ledger.worker
@@ -681,16 +682,6 @@ class Store:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # the same settings as the connector's own engine (connector.storage.engine)
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
 
 
 def _driver_autocommit(dbapi_conn: Any, _record: Any) -> None:

@@ -14,7 +14,8 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """The connector's SQLite connection settings (a ``connect`` event listener)."""
     # WAL lets readers run beside the writer; FULL sync makes an acknowledged commit durable;
     # busy_timeout turns writer contention into a short wait instead of "database is locked".
     cur = dbapi_conn.cursor()
@@ -51,7 +52,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # a pool as large as PostgreSQL's: below it, bursts of readers open and close
         # connections (a thread and four PRAGMAs each) instead of reusing them
         engine = create_async_engine(url, pool_size=pool_size)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         _skip_idle_rollbacks(engine)
         write_gate.install(engine, wait_s=10.0)  # writers queue in asyncio, not in busy sleeps
         return engine
