@@ -35,6 +35,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.ngsild.__main__ import cpu_seconds
+
 TARGET_RATIO = 0.8
 ENTITIES = 200
 QUERY = {"type": "AirQualityObserved", "limit": "20"}
@@ -98,15 +100,6 @@ def start(
         stderr=subprocess.DEVNULL,
     )
     return proc, f"http://127.0.0.1:{port}", read_admin_key(directory)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def load(
