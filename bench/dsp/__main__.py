@@ -214,7 +214,7 @@ def sqlite_synchronous_normal() -> Iterator[None]:
     Measured only to show how much of a flow is spent waiting for the disk."""
     import connector.storage.engine as storage_engine
 
-    original = storage_engine._sqlite_pragmas
+    original = storage_engine.sqlite_pragmas
 
     def pragmas(dbapi_conn: Any, record: Any) -> None:
         original(dbapi_conn, record)
@@ -222,11 +222,11 @@ def sqlite_synchronous_normal() -> Iterator[None]:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    storage_engine._sqlite_pragmas = pragmas
+    storage_engine.sqlite_pragmas = pragmas
     try:
         yield
     finally:
-        storage_engine._sqlite_pragmas = original
+        storage_engine.sqlite_pragmas = original
 
 
 async def control_plane_only(
