@@ -90,6 +90,7 @@ class Connector:
             await self.ctx.tasks.close()
             if self.ctx.client is not None:
                 await self.ctx.client.close()
+            self.ctx.db.dispose()
             await self.ctx.engine.dispose()
             self.ctx = None
         self.log.info("stopped")

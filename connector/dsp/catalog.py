@@ -14,12 +14,12 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.messages import DSP_CONTEXT, PROTOCOL_VERSION
 from connector.dsp.runtime import BASE_PATH, DSP_KEY, Dsp
 from connector.dsp.tables import datasets, offers, policies
+from connector.storage.inline import Conn
 
 FORMAT_PULL = "NGSI-LD-PULL"
 FORMAT_PUSH = "NGSI-LD-PUSH"
@@ -50,9 +50,7 @@ def offer_document(offer_id: str, policy: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-async def offers_of(
-    conn: AsyncConnection, dataset_ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
+async def offers_of(conn: Conn, dataset_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     if not dataset_ids:
         return {}
     rows = await conn.execute(
@@ -70,7 +68,7 @@ async def offers_of(
 MANUAL = "manual"
 
 
-async def offer_approval(conn: AsyncConnection, offer_id: str) -> str:
+async def offer_approval(conn: Conn, offer_id: str) -> str:
     """``automatic`` (default) or ``manual``: whether requests for this offer wait for the
     operator."""
     found = (
@@ -79,7 +77,7 @@ async def offer_approval(conn: AsyncConnection, offer_id: str) -> str:
     return str(found or "automatic")
 
 
-async def find_offer(conn: AsyncConnection, offer_id: str) -> tuple[str, dict[str, Any]] | None:
+async def find_offer(conn: Conn, offer_id: str) -> tuple[str, dict[str, Any]] | None:
     """(dataset id, catalog offer) for an offer id we published, or None."""
     row = (
         await conn.execute(
@@ -120,7 +118,7 @@ def _offered() -> Any:
 
 async def catalog_page(dsp: Dsp, offset: int, limit: int) -> tuple[dict[str, Any], int]:
     """One page of the catalog and the total number of datasets with offers."""
-    async with dsp.ctx.engine.connect() as conn:
+    async with dsp.ctx.db.connect() as conn:
         total = (
             await conn.execute(
                 select(func.count()).select_from(datasets).where(datasets.c.id.in_(_offered()))
@@ -151,7 +149,7 @@ async def catalog_page(dsp: Dsp, offset: int, limit: int) -> tuple[dict[str, Any
 
 
 async def dataset_by_id(dsp: Dsp, dataset_id: str) -> dict[str, Any] | None:
-    async with dsp.ctx.engine.connect() as conn:
+    async with dsp.ctx.db.connect() as conn:
         row = (await conn.execute(select(datasets).where(datasets.c.id == dataset_id))).first()
         if row is None:
             return None

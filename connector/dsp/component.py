@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp.access_tokens import AccessDenied, AccessTokens
 from connector.dsp.auth import (
@@ -48,6 +47,7 @@ from connector.dsp.transfer import Transfers
 from connector.http.auth import AUTHENTICATORS, Principal
 from connector.http.context import CTX, ConnectorContext
 from connector.management.api import MANAGEMENT_APP
+from connector.storage.inline import Conn
 
 AGREEMENT_PRINCIPAL = "agreement"
 DID_PATH = "/.well-known/did.json"
@@ -219,7 +219,7 @@ class DspComponent:
         assert dsp is not None, "mount() runs before start()"
         self._serve_did_document(dsp)
 
-        async def on_outcome(conn: AsyncConnection, d: Delivery, ok: bool) -> None:
+        async def on_outcome(conn: Conn, d: Delivery, ok: bool) -> None:
             service: Any = dsp.negotiations if d.kind == "negotiation" else dsp.transfers
             await service.on_outcome(conn, d.message, d.process_pid, ok, d.answer, d.status)
 
@@ -240,6 +240,7 @@ class DspComponent:
             on_outcome,
             ctx.log,
             transaction=dsp.transaction,
+            connect=ctx.db.connect,
             url_allowed=url_allowed,
         )
         ctx.tasks.spawn(dsp.worker.run(), name="dsp-outbox")

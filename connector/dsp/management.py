@@ -105,13 +105,13 @@ async def _rows(request: web.Request, table: Table) -> list[Any]:
     q = select(table).order_by(table.c.created_at)
     if "state" in table.c and "state" in request.query:
         q = q.where(table.c.state == request.query["state"])
-    async with dsp_of(request).ctx.engine.connect() as conn:
+    async with dsp_of(request).ctx.db.connect() as conn:
         return list((await conn.execute(q)).all())
 
 
 async def _row_or_404(request: web.Request, key: Column[Any], param: str, what: str) -> Any:
     """The row whose ``key`` is the path parameter ``param``, or a 404 Problem."""
-    async with dsp_of(request).ctx.engine.connect() as conn:
+    async with dsp_of(request).ctx.db.connect() as conn:
         row = (
             await conn.execute(select(key.table).where(key == request.match_info[param]))
         ).first()

@@ -14,7 +14,6 @@ from typing import Any
 import rfc8785
 from aiohttp import web
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
 from connector.dsp import process
@@ -43,6 +42,7 @@ from connector.dsp.outbox import send_to_peer
 from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, serialize_on
 from connector.dsp.tables import agreements, negotiations
+from connector.storage.inline import Conn
 from identity.did_document import DidDocument
 from identity.errors import IdentityError
 
@@ -79,11 +79,11 @@ def same_terms(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return bool(rfc8785.dumps(pick(a)) == rfc8785.dumps(pick(b)))
 
 
-async def lock(conn: AsyncConnection, pid: str) -> Any:
+async def lock(conn: Conn, pid: str) -> Any:
     return await process.lock(conn, negotiations, pid)
 
 
-async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> Any:
+async def set_fields(conn: Conn, pid: str, **values: Any) -> Any:
     return await process.set_fields(conn, negotiations, KIND, pid, **values)
 
 
@@ -102,7 +102,7 @@ class Negotiations:
 
     async def send(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         row: Any,
         kind: NMessage,
         message: dict[str, Any],
@@ -116,7 +116,7 @@ class Negotiations:
         return new
 
     async def terminate(
-        self, conn: AsyncConnection, row: Any, reason: str, code: str = "Terminated"
+        self, conn: Conn, row: Any, reason: str, code: str = "Terminated"
     ) -> NState:
         msg = m.negotiation_termination(row.provider_pid, row.consumer_pid, code, reason)
         return await self.send(
@@ -126,7 +126,7 @@ class Negotiations:
     # ------------------------------------------------------------ provider logic
 
     async def _decide(
-        self, conn: AsyncConnection, row: Any, requested: dict[str, Any] | None, caller: Caller
+        self, conn: Conn, row: Any, requested: dict[str, Any] | None, caller: Caller
     ) -> None:
         """Provider: agree, counter with our offer, hold for the operator, or terminate.
 
@@ -174,7 +174,7 @@ class Negotiations:
 
     async def agree(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         row: Any,
         ours: dict[str, Any],
         dataset_id: str,
@@ -209,14 +209,14 @@ class Negotiations:
             awaiting_approval=False,
         )
 
-    async def approve(self, conn: AsyncConnection, row: Any) -> None:
+    async def approve(self, conn: Conn, row: Any) -> None:
         """Provider, operator's decision: agree to the offer a held request asked for."""
         if row.role != Role.PROVIDER or not row.offer or not row.dataset_id:
             raise IllegalTransition(state_of(row), NMessage.AGREEMENT, Role(row.role))
         held = json.loads(row.consumer_credentials) if row.consumer_credentials else None
         await self.agree(conn, row, json.loads(row.offer), row.dataset_id, held)
 
-    async def counter_offer(self, conn: AsyncConnection, row: Any, rules: dict[str, Any]) -> None:
+    async def counter_offer(self, conn: Conn, row: Any, rules: dict[str, Any]) -> None:
         """Provider, operator's decision: answer with other terms (a ContractOfferMessage)."""
         if row.role != Role.PROVIDER or not row.dataset_id:
             raise IllegalTransition(state_of(row), NMessage.OFFER, Role(row.role))
@@ -384,7 +384,7 @@ class Negotiations:
         if kind is NMessage.AGREEMENT:
             # before anything is locked: resolving the provider's DID may take a request; an
             # unknown process is still a 404 (checked again under the lock)
-            async with dsp.ctx.engine.connect() as conn:
+            async with dsp.ctx.db.connect() as conn:
                 known = (
                     await conn.execute(
                         select(negotiations.c.counterparty_did).where(negotiations.c.pid == pid)
@@ -455,7 +455,7 @@ class Negotiations:
         return check_signature(agreement.get(SIGNATURE), agreement, document)
 
     async def _store_received_agreement(
-        self, conn: AsyncConnection, row: Any, agreement: dict[str, Any], signature: str | None
+        self, conn: Conn, row: Any, agreement: dict[str, Any], signature: str | None
     ) -> None:
         exists = (
             await conn.execute(
@@ -479,7 +479,7 @@ class Negotiations:
             )
 
     async def _react(
-        self, conn: AsyncConnection, row: Any, kind: NMessage, msg: dict[str, Any], caller: Caller
+        self, conn: Conn, row: Any, kind: NMessage, msg: dict[str, Any], caller: Caller
     ) -> None:
         """What we do on our own after a message: the automatic half of the protocol."""
         if row.role == Role.PROVIDER:
@@ -504,7 +504,7 @@ class Negotiations:
         """GET <base>/negotiations/{pid} (either role)."""
         dsp = self.dsp
         caller = await dsp.caller(request, AREA)
-        async with dsp.ctx.engine.connect() as conn:
+        async with dsp.ctx.db.connect() as conn:
             row = (
                 await conn.execute(
                     select(negotiations).where(negotiations.c.pid == request.match_info["pid"])
@@ -518,7 +518,7 @@ class Negotiations:
 
     async def on_outcome(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         message: dict[str, Any],
         pid: str,
         ok: bool,

@@ -27,11 +27,12 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import and_, case, exists, insert, literal, null, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.dsp.auth import TokenIssuer
 from connector.dsp.tables import outbox
 from connector.dsp.validation import validate
+from connector.storage.inline import Conn
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 
@@ -50,9 +51,9 @@ class Delivery:
 
 
 #: Called in the transaction that records a final outcome (delivered or given up).
-OnOutcome = Callable[[AsyncConnection, Delivery, bool], Awaitable[None]]
+OnOutcome = Callable[[Conn, Delivery, bool], Awaitable[None]]
 #: Opens a write transaction (the component's, which serialises writers on SQLite).
-Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+Transaction = Callable[[], AbstractAsyncContextManager[Conn]]
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,7 @@ class Queued:
     attempts: int = 0
 
 
-async def send_to_peer(
-    conn: AsyncConnection, kind: str, row: Any, message: dict[str, Any], url: str
-) -> None:
+async def send_to_peer(conn: Conn, kind: str, row: Any, message: dict[str, Any], url: str) -> None:
     """:func:`enqueue` ``message`` for the other party of process ``row`` (its pid, its DID)."""
     await enqueue(
         conn,
@@ -103,7 +102,7 @@ async def send_to_peer(
 
 
 async def enqueue(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     process_pid: str,
     kind: str,
@@ -192,10 +191,12 @@ class OutboxWorker:
         batch: int = 32,
         poll_s: float = 0.5,
         transaction: Transaction | None = None,
+        connect: Transaction | None = None,
         url_allowed: Callable[[str], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.transaction: Transaction = transaction or engine.begin
+        self.connect: Transaction = connect or engine.connect
         self.url_allowed = url_allowed or (lambda url: True)
         self.issuer = issuer
         self.http = http
@@ -257,7 +258,7 @@ class OutboxWorker:
 
     async def _any_due(self, now: float) -> bool:
         """A read-only look first, so an idle pass never opens a write transaction."""
-        async with self.engine.connect() as conn:
+        async with self.connect() as conn:
             found = await conn.execute(select(outbox.c.id).where(self._due(now)).limit(1))
             return found.first() is not None
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.runtime import digest, now, record_change
 from connector.dsp.tables import received
+from connector.storage.inline import Conn
 
 
 def error(
@@ -31,14 +31,12 @@ def error(
     )
 
 
-async def lock(conn: AsyncConnection, table: Table, pid: str) -> Any:
+async def lock(conn: Conn, table: Table, pid: str) -> Any:
     """The process row, locked for this transaction (FOR UPDATE; SQLite locks on write)."""
     return (await conn.execute(select(table).where(table.c.pid == pid).with_for_update())).first()
 
 
-async def set_fields(
-    conn: AsyncConnection, table: Table, kind: str, pid: str, **values: Any
-) -> Any:
+async def set_fields(conn: Conn, table: Table, kind: str, pid: str, **values: Any) -> Any:
     """Update a process and return its new row (one statement: UPDATE … RETURNING); a new
     state is recorded for the listeners that run after commit."""
     result = await conn.execute(
@@ -52,7 +50,7 @@ async def set_fields(
     return result.one()
 
 
-async def seen(conn: AsyncConnection, pid: str, d: str) -> bool:
+async def seen(conn: Conn, pid: str, d: str) -> bool:
     row = (
         await conn.execute(
             select(received.c.digest).where(received.c.process_pid == pid, received.c.digest == d)
@@ -61,7 +59,7 @@ async def seen(conn: AsyncConnection, pid: str, d: str) -> bool:
     return row is not None
 
 
-async def remember(conn: AsyncConnection, pid: str, d: str) -> None:
+async def remember(conn: Conn, pid: str, d: str) -> None:
     await conn.execute(insert(received).values(process_pid=pid, digest=d))
 
 
@@ -69,9 +67,7 @@ def _in_state(path_kind: str, msg: Any, state: str) -> str:
     return digest(f"{path_kind}\0{state}", msg)
 
 
-async def is_retry(
-    conn: AsyncConnection, pid: str, path_kind: str, msg: Any, state: str, legal: bool
-) -> bool:
+async def is_retry(conn: Conn, pid: str, path_kind: str, msg: Any, state: str, legal: bool) -> bool:
     """Is ``msg``, arriving while the process is in ``state``, a retry of one applied before?
 
     DSP messages carry no message id, and the same message may legitimately come twice: a
@@ -85,15 +81,13 @@ async def is_retry(
     return not legal and await seen(conn, pid, digest(path_kind, msg))
 
 
-async def note_applied(
-    conn: AsyncConnection, pid: str, path_kind: str, msg: Any, state: str
-) -> None:
+async def note_applied(conn: Conn, pid: str, path_kind: str, msg: Any, state: str) -> None:
     """Remember that ``msg`` was applied and led the process to ``state`` (see is_retry)."""
     await first_time(conn, pid, digest(path_kind, msg))
     await first_time(conn, pid, _in_state(path_kind, msg, state))
 
 
-async def first_time(conn: AsyncConnection, pid: str, d: str) -> bool:
+async def first_time(conn: Conn, pid: str, d: str) -> bool:
     """Remember a message; False if it was applied before (then this is a retry)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(received).values(process_pid=pid, digest=d).on_conflict_do_nothing()

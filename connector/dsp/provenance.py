@@ -39,7 +39,7 @@ class LedgerRecorder:
 
     async def _record(self, change: StateChange) -> None:
         table = negotiations if change.kind == "negotiation" else transfers
-        async with self.dsp.ctx.engine.connect() as conn:
+        async with self.dsp.ctx.db.connect() as conn:
             row = (await conn.execute(select(table).where(table.c.pid == change.pid))).first()
             if row is None:
                 return

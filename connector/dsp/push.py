@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from connector.storage.inline import Conn
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,18 @@ class PushRefused(Exception):
 
 
 class PushProvisioner(Protocol):
-    async def started(self, conn: AsyncConnection, transfer: PushTransfer) -> None:
+    async def started(self, conn: Conn, transfer: PushTransfer) -> None:
         """Create (first start) or re-activate (resume) the push; :class:`PushRefused`."""
 
-    async def stopped(self, conn: AsyncConnection, transfer_id: str, state: str) -> None:
+    async def stopped(self, conn: Conn, transfer_id: str, state: str) -> None:
         """Pause (SUSPENDED) or remove (COMPLETED, TERMINATED) the push."""
 
 
 class RecordOnlyPush:
     """No subscription engine: the endpoint is only recorded on the transfer."""
 
-    async def started(self, conn: AsyncConnection, transfer: PushTransfer) -> None:
+    async def started(self, conn: Conn, transfer: PushTransfer) -> None:
         return None
 
-    async def stopped(self, conn: AsyncConnection, transfer_id: str, state: str) -> None:
+    async def stopped(self, conn: Conn, transfer_id: str, state: str) -> None:
         return None

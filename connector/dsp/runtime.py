@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import rfc8785
 from aiohttp import web
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp.auth import Caller, CallerAuthenticator, LocalIdentity, TokenIssuer
 from connector.dsp.callbacks import CallbackRefused, check_callback
@@ -23,6 +22,7 @@ from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker
 from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
+from connector.storage.inline import Conn
 from identity.resolver import DidResolver
 
 if TYPE_CHECKING:
@@ -47,14 +47,14 @@ class StateChange:
     state: str
 
 
-def record_change(conn: AsyncConnection, kind: str, pid: str, state: str) -> None:
+def record_change(conn: Conn, kind: str, pid: str, state: str) -> None:
     """Note a state change for the listeners (fired when the transaction commits)."""
     changes = conn.info.get(CHANGES)
     if changes is not None:
         changes.append(StateChange(kind, pid, state))
 
 
-def after_commit(conn: AsyncConnection, action: Callable[[], None]) -> None:
+def after_commit(conn: Conn, action: Callable[[], None]) -> None:
     """Run ``action`` once the DSP transaction of ``conn`` has committed (in-memory effects of
     a change, e.g. a subscription cache, must not run ahead of a possible rollback). Outside a
     DSP transaction it runs at once."""
@@ -65,7 +65,7 @@ def after_commit(conn: AsyncConnection, action: Callable[[], None]) -> None:
         actions.append(action)
 
 
-async def serialize_on(conn: AsyncConnection, *parts: str) -> None:
+async def serialize_on(conn: Conn, *parts: str) -> None:
     """On PostgreSQL, hold a transaction-scoped advisory lock on ``parts``: two replicas that
     receive the same initial message at once then create one process, not two. (On SQLite our
     writers are already serialized by the component's lock.)"""
@@ -116,7 +116,7 @@ class Dsp:
         return self.ctx.settings.security.allowed_callback_hosts
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def transaction(self) -> AsyncIterator[Conn]:
         """A write transaction. On SQLite our writers queue on a lock: read-then-write
         transactions of one process would otherwise deadlock on the database lock upgrade.
         State changes recorded in it are told to the listeners once it has committed."""
@@ -124,8 +124,10 @@ class Dsp:
         send_now: list[Queued] = []
         needs_pass: list[bool] = []
         actions: list[Callable[[], None]] = []
-        lock = self._lock if self.ctx.engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        async with lock, self.ctx.engine.begin() as conn:
+        db = self.ctx.db
+        sqlite_async = self.ctx.engine.dialect.name == "sqlite" and not db.inline
+        lock = self._lock if sqlite_async else contextlib.nullcontext()
+        async with lock, db.begin() as conn:
             # conn.info belongs to the pooled DBAPI connection: set for this transaction only
             self._prepare(conn, changes, send_now, needs_pass)
             conn.info[AFTER_COMMIT] = actions
@@ -146,7 +148,7 @@ class Dsp:
 
     def _prepare(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         changes: list[Any],
         send_now: list[Queued],
         needs_pass: list[bool],

@@ -10,7 +10,6 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
 from connector.dsp import process
@@ -24,6 +23,7 @@ from connector.dsp.push import PushRefused, PushTransfer
 from connector.dsp.runtime import Dsp, digest, now, serialize_on
 from connector.dsp.tables import agreements, negotiations, outbox, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
+from connector.storage.inline import Conn
 
 KIND = "transfer"
 AREA = Area.TRANSFER
@@ -40,11 +40,11 @@ def _err(status: int, code: Code, reason: str, row: Any = None, **pids: str | No
     return process.error(AREA, status, code, reason, row, **pids)
 
 
-async def lock(conn: AsyncConnection, pid: str) -> Any:
+async def lock(conn: Conn, pid: str) -> Any:
     return await process.lock(conn, transfers, pid)
 
 
-async def set_fields(conn: AsyncConnection, pid: str, **values: Any) -> Any:
+async def set_fields(conn: Conn, pid: str, **values: Any) -> Any:
     return await process.set_fields(conn, transfers, KIND, pid, **values)
 
 
@@ -60,7 +60,7 @@ class Transfers:
 
     async def send(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         row: Any,
         kind: TMessage,
         message: dict[str, Any],
@@ -88,7 +88,7 @@ class Transfers:
             },
         )
 
-    async def start(self, conn: AsyncConnection, row: Any) -> TState:
+    async def start(self, conn: Conn, row: Any) -> TState:
         """Provider: start (or resume) a transfer."""
         address: dict[str, Any] | None = None
         if row.format == FORMAT_PULL:
@@ -101,7 +101,7 @@ class Transfers:
         msg = m.transfer_start(row.provider_pid, row.consumer_pid, address)
         return await self.send(conn, row, TMessage.START, msg, self.peer_url(row, "start"))
 
-    async def _resend_start(self, conn: AsyncConnection, row: Any) -> None:
+    async def _resend_start(self, conn: Conn, row: Any) -> None:
         """Provider: a retried TransferRequestMessage of a STARTED transfer. The consumer may
         have missed our start (its retry says it has no answer it trusts), so we send it again:
         the very message we sent last, word for word, which the consumer acknowledges without a
@@ -129,7 +129,7 @@ class Transfers:
             url = self.peer_url(row, "start")
         await send_to_peer(conn, KIND, row, message, url)
 
-    async def _push_view(self, conn: AsyncConnection, row: Any) -> PushTransfer:
+    async def _push_view(self, conn: Conn, row: Any) -> PushTransfer:
         target = (
             await conn.execute(
                 select(agreements.c.target).where(agreements.c.id == row.agreement_id)
@@ -143,9 +143,7 @@ class Transfers:
             json.loads(row.data_address or "{}"),
         )
 
-    async def act(
-        self, conn: AsyncConnection, row: Any, kind: TMessage, reason: str | None = None
-    ) -> TState:
+    async def act(self, conn: Conn, row: Any, kind: TMessage, reason: str | None = None) -> TState:
         """An operator's action on a transfer (suspend, resume, complete, terminate)."""
         if kind is TMessage.START and row.role == Role.PROVIDER:
             return await self.start(conn, row)
@@ -316,7 +314,7 @@ class Transfers:
     async def get(self, request: web.Request) -> web.Response:
         dsp = self.dsp
         caller = await dsp.caller(request, AREA)
-        async with dsp.ctx.engine.connect() as conn:
+        async with dsp.ctx.db.connect() as conn:
             row = (
                 await conn.execute(
                     select(transfers).where(transfers.c.pid == request.match_info["pid"])
@@ -330,7 +328,7 @@ class Transfers:
         """Provider extension: a fresh PULL data address for a STARTED transfer."""
         dsp = self.dsp
         caller = await dsp.caller(request, AREA)
-        async with dsp.ctx.engine.connect() as conn:
+        async with dsp.ctx.db.connect() as conn:
             row = (
                 await conn.execute(
                     select(transfers).where(transfers.c.pid == request.match_info["pid"])
@@ -351,7 +349,7 @@ class Transfers:
 
     async def on_outcome(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         message: dict[str, Any],
         pid: str,
         ok: bool,

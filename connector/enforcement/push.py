@@ -32,7 +32,6 @@ import json
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connector.dsp import messages as m
 from connector.dsp.push import PushRefused, PushTransfer
@@ -50,6 +49,7 @@ from connector.ngsild.subscriptions.manager import SubscriptionManager
 from connector.ngsild.subscriptions.model import validate
 from connector.ngsild.subscriptions.store import StoredSubscription, from_row, scope_to_json
 from connector.ngsild.subscriptions.tables import subscriptions
+from connector.storage.inline import Conn
 
 S = subscriptions.c
 PREFIX = "urn:ngsi-ld:Subscription:push:"
@@ -72,7 +72,7 @@ class SubscriptionPush:
         self.guard = guard
         self.allowed_hosts = allowed_hosts
 
-    async def started(self, conn: AsyncConnection, transfer: PushTransfer) -> None:
+    async def started(self, conn: Conn, transfer: PushTransfer) -> None:
         sub_id = subscription_id(transfer.transfer_id)
         row = (await conn.execute(select(subscriptions).where(S.id == sub_id))).first()
         if row is not None:  # a resume: the same subscription, active again
@@ -109,7 +109,7 @@ class SubscriptionPush:
         )
         after_commit(conn, lambda: self.manager.put(stored))
 
-    async def stopped(self, conn: AsyncConnection, transfer_id: str, state: str) -> None:
+    async def stopped(self, conn: Conn, transfer_id: str, state: str) -> None:
         sub_id = subscription_id(transfer_id)
         if state == TState.SUSPENDED.value:
             row = (await conn.execute(select(subscriptions).where(S.id == sub_id))).first()
@@ -125,9 +125,7 @@ class SubscriptionPush:
 
         after_commit(conn, forget)
 
-    async def _set_active(
-        self, conn: AsyncConnection, stored: StoredSubscription, active: bool
-    ) -> None:
+    async def _set_active(self, conn: Conn, stored: StoredSubscription, active: bool) -> None:
         stored.doc["isActive"] = active
         stored.modified_at = now_iso()
         await conn.execute(
@@ -138,7 +136,7 @@ class SubscriptionPush:
         after_commit(conn, lambda: self.manager.put(stored))
 
     async def _document(
-        self, conn: AsyncConnection, transfer: PushTransfer, sub_id: str
+        self, conn: Conn, transfer: PushTransfer, sub_id: str
     ) -> tuple[dict[str, Any], AccessScope]:
         """The subscription document and its restriction: the agreement's ``read`` scope."""
         found = (

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.config import Settings
+from connector.storage.inline import Database
 
 
 class TaskGroup:
@@ -56,6 +57,11 @@ class ConnectorContext:
     tasks: TaskGroup
     client: aiohttp.ClientSession | None = None
     components: dict[str, Any] = field(default_factory=dict)
+    #: the same database, for many-short-statement transactions (see connector.storage.inline)
+    db: Database = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.engine)
 
     def http(self) -> aiohttp.ClientSession:
         """The shared outgoing HTTP client (created on first use, closed on shutdown)."""

@@ -54,7 +54,7 @@ class NegotiationRecorder:
         self.dsp.ctx.tasks.spawn(self._record(change), name=f"ledger-negotiation-{change.pid}")
 
     async def _record(self, change: StateChange) -> None:
-        async with self.dsp.ctx.engine.connect() as conn:
+        async with self.dsp.ctx.db.connect() as conn:
             row = (
                 await conn.execute(select(negotiations).where(negotiations.c.pid == change.pid))
             ).first()

@@ -21,8 +21,10 @@ own busy timeout) the statement goes ahead without the gate and fails or succeed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
@@ -65,6 +67,17 @@ class WriteGate:
             return False
         return True
 
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold the gate for a whole transaction (writers outside SQLAlchemy's async engine)."""
+        lock = self._lock()
+        held = await self._acquire(lock)
+        try:
+            yield
+        finally:
+            if held:
+                lock.release()
+
     def enter(self, connection: Any, statement: str) -> None:
         """Before a statement (inside SQLAlchemy's greenlet): queue if it is the first write."""
         key = _key(connection)
@@ -99,9 +112,18 @@ def _after(dialect: Dialect, name: str, gate: WriteGate) -> None:
     setattr(dialect, name, wrapped)
 
 
+_GATES: weakref.WeakKeyDictionary[Any, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def gate_of(engine: AsyncEngine) -> WriteGate | None:
+    """The gate installed on ``engine``, if any."""
+    return _GATES.get(engine.sync_engine)
+
+
 def install(engine: AsyncEngine, wait_s: float = 10.0) -> WriteGate:
     """Put a write gate on a SQLite ``engine`` (its dialect instance is the engine's own)."""
     gate = WriteGate(wait_s)
+    _GATES[engine.sync_engine] = gate
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _before(
