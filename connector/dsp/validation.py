@@ -2,6 +2,11 @@
 
 Every incoming message is checked before any state is touched, and every outgoing message is
 checked before it is stored in the outbox, so a bug on our side fails here and not at the peer.
+
+Two validators share the work: jsonschema-rs answers "valid?" (about a microsecond for an
+agreement message, against most of a millisecond in pure Python, twice per DSP hop), and the
+Python ``jsonschema`` explains a message that is not, so the reason a peer reads keeps its JSON
+pointer and its wording.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft201909Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -97,6 +103,19 @@ def validator(message_type: str) -> Draft201909Validator:
     return Draft201909Validator(schema, registry=_registry())
 
 
+@cache
+def _fast_registry() -> jsonschema_rs.Registry:
+    return jsonschema_rs.Registry([(BASE + rel, doc) for rel, doc in _schema_files().items()])
+
+
+@cache
+def fast_validator(message_type: str) -> jsonschema_rs.Draft201909Validator:
+    rel = SCHEMA_FOR_TYPE[message_type]
+    return jsonschema_rs.Draft201909Validator(
+        _registry().contents(BASE + rel), registry=_fast_registry(), base_uri=BASE + rel
+    )
+
+
 def _describe(error: ValidationError) -> str:
     pointer = "/" + "/".join(str(p) for p in error.absolute_path)
     return f"{pointer}: {error.message}"[:500]
@@ -109,7 +128,14 @@ def validate(message_type: str, document: Any) -> None:
     found = document.get("@type")
     if message_type != "VersionResponse" and found != message_type:
         raise SchemaViolation(f"/@type: {message_type!r} expected, got {found!r}")
+    fast = fast_validator(message_type)
+    if fast.is_valid(document):
+        return
     errors = sorted(validator(message_type).iter_errors(document), key=lambda e: e.path)
     if errors:
         best = min(errors, key=lambda e: len(list(e.absolute_path)))
         raise SchemaViolation(_describe(best))
+    # the validators disagree (a regex dialect, say): refuse in the strict one's words
+    first = next(iter(fast.iter_errors(document)))
+    pointer = "/" + "/".join(str(p) for p in first.instance_path)
+    raise SchemaViolation(f"{pointer}: {first.message}"[:500])
