@@ -14,6 +14,7 @@ from sqlalchemy import Column, Table, insert, select
 
 from connector.config import did_web_for
 from connector.dsp import messages as m
+from connector.dsp import process
 from connector.dsp.callbacks import CallbackRefused, check_callback, join
 from connector.dsp.catalog import find_offer, new_id
 from connector.dsp.models import (
@@ -112,9 +113,7 @@ async def _rows(request: web.Request, table: Table) -> list[Any]:
 async def _row_or_404(request: web.Request, key: Column[Any], param: str, what: str) -> Any:
     """The row whose ``key`` is the path parameter ``param``, or a 404 Problem."""
     async with dsp_of(request).ctx.db.connect() as conn:
-        row = (
-            await conn.execute(select(key.table).where(key == request.match_info[param]))
-        ).first()
+        row = (await conn.execute(process.row_by(key), {"k": request.match_info[param]})).first()
     if row is None:
         raise Problem(404, "Not Found", detail=f"no such {what}")
     return row

@@ -26,7 +26,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from sqlalchemy import and_, case, exists, insert, literal, null, or_, select, update
+from sqlalchemy import (
+    Float,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.dsp.auth import TokenIssuer
@@ -139,22 +151,69 @@ async def enqueue(
         await conn.execute(insert(outbox).values(**values))
         conn.info.setdefault(NEEDS_PASS, []).append(True)  # left for a worker pass
         return
-    earlier = exists().where(outbox.c.process_pid == process_pid, outbox.c.status == PENDING)
-    stmt = (
-        insert(outbox)
-        .values(
-            **values,
-            lease_owner=case((earlier, null()), else_=literal(owner)),
-            lease_until=case((earlier, null()), else_=literal(now + PRE_LEASE_S)),
-        )
-        .returning(outbox.c.id, outbox.c.lease_owner)
-    )
-    row = (await conn.execute(stmt)).one()
+    params = {f"v_{k}": v for k, v in values.items()}
+    params.update(v_owner=owner, v_until=now + PRE_LEASE_S)
+    stmt = _ENQUEUE_LEASED
+    row = (await conn.execute(stmt, params)).one()
     if row.lease_owner is not None:
         queued = Queued(row.id, process_pid, kind, values["message_type"], url, audience_did, body)
         conn.info.setdefault(SEND_NOW, []).append(queued)
     else:
         conn.info.setdefault(NEEDS_PASS, []).append(True)  # behind an earlier message
+
+
+_COLUMNS = (
+    "process_pid",
+    "kind",
+    "message_type",
+    "url",
+    "audience_did",
+    "body",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+_EARLIER_OF_PROCESS = exists().where(
+    outbox.c.process_pid == bindparam("v_process_pid"), outbox.c.status == PENDING
+)
+#: enqueue's INSERT, built once: leased to the sending worker unless an earlier message of the
+#: process is still pending (then it waits for a worker pass, behind that one)
+_ENQUEUE_LEASED = (
+    insert(outbox)
+    .values(
+        {
+            **{name: bindparam(f"v_{name}") for name in _COLUMNS},
+            "lease_owner": case(
+                (_EARLIER_OF_PROCESS, null()), else_=bindparam("v_owner", type_=String())
+            ),
+            "lease_until": case(
+                (_EARLIER_OF_PROCESS, null()), else_=bindparam("v_until", type_=Float())
+            ),
+        }
+    )
+    .returning(outbox.c.id, outbox.c.lease_owner)
+)
+_MARK_DONE = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("w_id"))
+    .values(
+        status=bindparam("v_status"),
+        attempts=bindparam("v_attempts"),
+        lease_until=None,
+        last_error=bindparam("v_error"),
+    )
+)
+_MARK_RETRY = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("w_id"))
+    .values(
+        attempts=bindparam("v_attempts"),
+        next_attempt_at=bindparam("v_next"),
+        lease_until=None,
+        last_error=bindparam("v_error"),
+    )
+)
 
 
 async def release_leases(engine: AsyncEngine) -> None:
@@ -172,6 +231,19 @@ _NO_EARLIER_PENDING = ~exists().where(
     _EARLIER.c.status == PENDING,
     _EARLIER.c.id < outbox.c.id,
 )
+
+
+def _due(now: Any) -> Any:
+    """Messages that may go at ``now`` (a value or a bound parameter)."""
+    return and_(
+        outbox.c.status == PENDING,
+        outbox.c.next_attempt_at <= now,
+        or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+        _NO_EARLIER_PENDING,
+    )
+
+
+_ANY_DUE = select(outbox.c.id).where(_due(bindparam("now", type_=Float()))).limit(1)
 
 
 def _retryable(status: int) -> bool:
@@ -249,17 +321,12 @@ class OutboxWorker:
         return len(rows)
 
     def _due(self, now: float) -> Any:
-        return and_(
-            outbox.c.status == PENDING,
-            outbox.c.next_attempt_at <= now,
-            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
-            _NO_EARLIER_PENDING,
-        )
+        return _due(now)
 
     async def _any_due(self, now: float) -> bool:
         """A read-only look first, so an idle pass never opens a write transaction."""
         async with self.connect() as conn:
-            found = await conn.execute(select(outbox.c.id).where(self._due(now)).limit(1))
+            found = await conn.execute(_ANY_DUE, {"now": now})
             return found.first() is not None
 
     async def _lease(self) -> list[Any]:
@@ -352,27 +419,21 @@ class OutboxWorker:
         error = delivery.error or (None if ok else f"HTTP {status}: {str(delivery.answer)[:300]}")
         async with self.transaction() as conn:
             if ok or final_failure:
+                status_ = SENT if ok else FAILED
                 await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == row.id)
-                    .values(
-                        status=SENT if ok else FAILED,
-                        attempts=attempts,
-                        lease_until=None,
-                        last_error=error,
-                    )
+                    _MARK_DONE,
+                    {"w_id": row.id, "v_status": status_, "v_attempts": attempts, "v_error": error},
                 )
                 await self.on_outcome(conn, delivery, ok)
             else:
                 await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == row.id)
-                    .values(
-                        attempts=attempts,
-                        next_attempt_at=time.time() + self.policy.delay(attempts),
-                        lease_until=None,
-                        last_error=error,
-                    )
+                    _MARK_RETRY,
+                    {
+                        "w_id": row.id,
+                        "v_attempts": attempts,
+                        "v_next": time.time() + self.policy.delay(attempts),
+                        "v_error": error,
+                    },
                 )
         if not ok:
             self.log.warning(

@@ -13,10 +13,9 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
-
 from connector.dsp.agreements import canonical
 from connector.dsp.negotiation_states import Role
+from connector.dsp.process import row_by
 from connector.dsp.runtime import Dsp, StateChange
 from connector.dsp.tables import agreements, negotiations, transfers
 from ledger.records import Record
@@ -40,15 +39,13 @@ class LedgerRecorder:
     async def _record(self, change: StateChange) -> None:
         table = negotiations if change.kind == "negotiation" else transfers
         async with self.dsp.ctx.db.connect() as conn:
-            row = (await conn.execute(select(table).where(table.c.pid == change.pid))).first()
+            row = (await conn.execute(row_by(table.c.pid), {"k": change.pid})).first()
             if row is None:
                 return
             agreement = None
             if row.agreement_id:
                 agreement = (
-                    await conn.execute(
-                        select(agreements).where(agreements.c.id == row.agreement_id)
-                    )
+                    await conn.execute(row_by(agreements.c.id), {"k": row.agreement_id})
                 ).first()
         record = self._build(change, row, agreement)
         await self.dsp.ctx.components["provenance"].record(record)

@@ -205,7 +205,7 @@ class Transfers:
                     return web.json_response(ack(existing, TState.REQUESTED), status=201)
                 raise _err(400, Code.MISMATCH, "this consumerPid is already in use", existing)
             agreement = (
-                await conn.execute(select(agreements).where(agreements.c.id == msg["agreementId"]))
+                await conn.execute(process.row_by(agreements.c.id), {"k": msg["agreementId"]})
             ).first()
             if (
                 agreement is None

@@ -19,10 +19,9 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
-
 from connector.dsp.agreements import canonical
 from connector.dsp.negotiation_states import NMessage, Role
+from connector.dsp.process import row_by
 from connector.dsp.runtime import Dsp, StateChange
 from connector.dsp.tables import agreements, negotiations
 from ledger.records import Record
@@ -55,15 +54,11 @@ class NegotiationRecorder:
 
     async def _record(self, change: StateChange) -> None:
         async with self.dsp.ctx.db.connect() as conn:
-            row = (
-                await conn.execute(select(negotiations).where(negotiations.c.pid == change.pid))
-            ).first()
+            row = (await conn.execute(row_by(negotiations.c.pid), {"k": change.pid})).first()
             agreement = None
             if row is not None and row.agreement_id:
                 agreement = (
-                    await conn.execute(
-                        select(agreements).where(agreements.c.id == row.agreement_id)
-                    )
+                    await conn.execute(row_by(agreements.c.id), {"k": row.agreement_id})
                 ).first()
         if row is None:
             return
