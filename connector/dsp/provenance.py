@@ -37,6 +37,7 @@ class LedgerRecorder:
         self.dsp.ctx.tasks.spawn(self._record(change), name=f"dsp-ledger-{change.pid}")
 
     async def _record(self, change: StateChange) -> None:
+        await self.dsp.ctx.foreground.quiet()  # after the requests in progress
         table = negotiations if change.kind == "negotiation" else transfers
         async with self.dsp.ctx.db.connect() as conn:
             row = (await conn.execute(row_by(table.c.pid), {"k": change.pid})).first()

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.config import Settings
+from connector.http.foreground import Foreground
 from connector.storage.inline import Database
 
 
@@ -59,6 +60,8 @@ class ConnectorContext:
     components: dict[str, Any] = field(default_factory=dict)
     #: the same database, for many-short-statement transactions (see connector.storage.inline)
     db: Database = field(init=False)
+    #: requests in progress; background work waits for a quiet moment (connector.http.foreground)
+    foreground: Foreground = field(default_factory=Foreground)
 
     def __post_init__(self) -> None:
         self.db = Database(self.engine)

@@ -28,7 +28,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        with ctx.foreground.handling():
+            response = await handler(request)
         status = response.status
         response.headers["X-Request-Id"] = request_id
         return response

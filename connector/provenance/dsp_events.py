@@ -53,6 +53,7 @@ class NegotiationRecorder:
         self.dsp.ctx.tasks.spawn(self._record(change), name=f"ledger-negotiation-{change.pid}")
 
     async def _record(self, change: StateChange) -> None:
+        await self.dsp.ctx.foreground.quiet()  # after the requests in progress
         async with self.dsp.ctx.db.connect() as conn:
             row = (await conn.execute(row_by(negotiations.c.pid), {"k": change.pid})).first()
             agreement = None
