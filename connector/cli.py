@@ -7,12 +7,13 @@ import gc
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from connector import logs
-from connector.config import Role, load_settings
+from connector.config import Role, Settings, load_settings
 from connector.errors import ConfigError
 from connector.participant import init_participant
 
@@ -64,10 +65,20 @@ def init(
     click.echo(f"  {result.admin_key}")
 
 
-async def _serve(directory: Path, host: str | None, port: int | None) -> None:
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop to serve on: uvloop (libuv) unless configured otherwise or missing."""
+    if choice == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # not installed (e.g. Windows): the standard loop does the same work
+            return None
+        return uvloop.new_event_loop
+    return None
+
+
+async def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     from connector.runtime import Connector
 
-    settings = load_settings(directory)
     if host is not None:
         settings.server.host = host
     if port is not None:
@@ -83,7 +94,11 @@ async def _serve(directory: Path, host: str | None, port: int | None) -> None:
         # walk it (hundreds of thousands of objects, milliseconds of pause each time).
         gc.collect()
         gc.freeze()
-        click.echo(f"{settings.participant.name} serving at {connector.url} as {settings.did}")
+        loop_kind = type(asyncio.get_running_loop()).__module__.split(".")[0]
+        click.echo(
+            f"{settings.participant.name} serving at {connector.url} as {settings.did}"
+            f" (event loop: {loop_kind})"
+        )
         await stop.wait()
         click.echo("stopping…")
 
@@ -95,7 +110,9 @@ async def _serve(directory: Path, host: str | None, port: int | None) -> None:
 def serve(directory: Path, host: str | None, port: int | None) -> None:
     """Serve the participant in DIRECTORY until SIGTERM or Ctrl-C."""
     try:
-        asyncio.run(_serve(directory, host, port))
+        settings = load_settings(directory)
+        with asyncio.Runner(loop_factory=loop_factory(settings.server.event_loop)) as runner:
+            runner.run(_serve(settings, host, port))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -49,6 +49,8 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     request_timeout_s: float = Field(default=30.0, gt=0)
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    #: "uvloop" (libuv; the standard loop where it is not installed) or "asyncio"
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     @field_validator("public_url")
     @classmethod

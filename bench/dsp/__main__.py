@@ -330,6 +330,7 @@ async def main() -> dict[str, Any]:
         "flow": "negotiation to FINALIZED + PULL transfer to STARTED",
         "setup": "provider `agora serve` process + consumer in-process, loopback, SQLite",
         "auth": "self-issued DCP ID tokens",
+        "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         "p50_ms": round(p50, 2),
         "p95_ms": round(p95, 2),
         "cpu_ms_per_flow_both_sides": round(cpu_ms / SEQUENTIAL, 1),
@@ -347,6 +348,10 @@ async def main() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    result = asyncio.run(main())
+    from connector.cli import loop_factory
+
+    # the consumer runs in this process: on the event loop `agora serve` would give it
+    with asyncio.Runner(loop_factory=loop_factory("uvloop")) as runner:
+        result = runner.run(main())
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
@@ -93,11 +94,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_runs_until_sigterm_and_stops_cleanly(tmp_path: Path) -> None:
+def test_serve_refuses_an_unknown_event_loop(tmp_path: Path) -> None:
+    d = tmp_path / "z"
+    CliRunner().invoke(main, ["init", str(d), "--name", "A", "--role", "city"])
+    result = CliRunner(env={"AGORA_SERVER_EVENT_LOOP": "tokio"}).invoke(main, ["serve", str(d)])
+    assert result.exit_code == 1
+    assert "AGORA_SERVER_EVENT_LOOP" in result.output
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_serve_runs_until_sigterm_and_stops_cleanly(tmp_path: Path, loop: str) -> None:
     d = tmp_path / "srv"
     CliRunner().invoke(main, ["init", str(d), "--name", "A", "--role", "city"])
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
+    env["AGORA_SERVER_EVENT_LOOP"] = loop
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector", "serve", str(d), "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -118,6 +129,7 @@ def test_serve_runs_until_sigterm_and_stops_cleanly(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
+        assert f"(event loop: {loop})".encode() in out
         assert b"stopping" in out
         assert b'"msg": "stopped"' in err
     finally:
