@@ -117,9 +117,10 @@ class Dsp:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
-        """A write transaction. On SQLite our writers queue on a lock: read-then-write
-        transactions of one process would otherwise deadlock on the database lock upgrade.
-        State changes recorded in it are told to the listeners once it has committed."""
+        """A write transaction (``ctx.db``: on a SQLite file it holds the write lock from its
+        start, queued in the engine's write gate, so read-then-write transactions of one process
+        cannot deadlock on the lock upgrade). State changes recorded in it are told to the
+        listeners once it has committed."""
         changes: list[StateChange] = []
         send_now: list[Queued] = []
         needs_pass: list[bool] = []
