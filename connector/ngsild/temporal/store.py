@@ -8,7 +8,6 @@ Time properties are stored as normalized UTC text (see :mod:`.times`), so ``befo
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from connector.ngsild.events import ChangeEvent
 from connector.ngsild.model import CONTENT_KEY, NULL, now_iso
 from connector.ngsild.store import SMALL_IN, bulk_insert, id_params
+from connector.ngsild.temporal.ids import new_instance_id
 from connector.ngsild.temporal.tables import temporal_attrs, temporal_entities, temporal_types
 from connector.ngsild.temporal.times import stored_time, utc_text
 
@@ -61,10 +61,6 @@ class HistoryRow:
         if prop == "observedAt":
             return self.observed_at or self.modified_at
         return self.created_at if prop == "createdAt" else self.modified_at
-
-
-def new_instance_id() -> str:
-    return f"urn:ngsi-ld:attribute:instance:{uuid.uuid4()}"
 
 
 def row_for(entity_id: str, name: str, inst: Doc, fallback_time: str) -> dict[str, Any]:
