@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from connector.http.problems import Problem
 from connector.ngsild.errors import NgsiError, already_exists, bad_data, not_found
 from connector.ngsild.events import ChangeEvent, ChangeFeed, event_for
+from connector.ngsild.jsontext import begin_texts, end_texts
 from connector.ngsild.model import (
     Doc,
     Instance,
@@ -176,6 +177,15 @@ class Broker:
         self, conn: Connection, group: list[_Job]
     ) -> tuple[list[Outcome], list[ChangeEvent]]:
         """One transaction for a group of jobs (runs on the store's writer)."""
+        begin_texts(conn)  # the store and the history listener encode each instance once
+        try:
+            return self._write_group(conn, group)
+        finally:
+            end_texts(conn)
+
+    def _write_group(
+        self, conn: Connection, group: list[_Job]
+    ) -> tuple[list[Outcome], list[ChangeEvent]]:
         outcomes: list[Outcome] = []
         events: list[ChangeEvent] = []
         ids = sorted({eid for job in group for eid, _ in job.changes})

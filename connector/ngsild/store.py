@@ -55,6 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
+from connector.ngsild.jsontext import transaction_texts
 from connector.ngsild.model import Doc, Instance
 from connector.ngsild.query.geo import BBox, GeoQuery, bbox_of
 from connector.ngsild.query.q import And, Node, Or, Range, Term, content_values
@@ -143,6 +144,15 @@ def id_params(ids: Sequence[str]) -> dict[str, str]:
 _DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...]]] = {}
 
 
+def _driver_sql(conn: Connection, stmt: Any) -> tuple[str, tuple[str, ...]]:
+    key = (id(stmt), conn.dialect.name)
+    compiled = _DRIVER_SQL.get(key)
+    if compiled is None:
+        done = stmt.compile(dialect=conn.dialect)
+        compiled = _DRIVER_SQL[key] = (done.string, tuple(done.positiontup or ()))
+    return compiled
+
+
 def bulk_insert(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Execute a prebuilt INSERT for many rows as one driver-level executemany.
 
@@ -150,25 +160,32 @@ def bulk_insert(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> 
     cost of SQLite inserting it); the columns written here (text, numbers, NULL) need no type
     processing on either engine, so the statement is compiled once per dialect and the rows
     go to the driver as tuples."""
-    key = (id(stmt), conn.dialect.name)
-    compiled = _DRIVER_SQL.get(key)
-    if compiled is None:
-        done = stmt.compile(dialect=conn.dialect)
-        compiled = _DRIVER_SQL[key] = (done.string, tuple(done.positiontup or ()))
-    sql, names = compiled
+    sql, names = _driver_sql(conn, stmt)
     conn.exec_driver_sql(sql, [tuple(row[n] for n in names) for row in rows])
+
+
+def bulk_insert_tuples(conn: Connection, stmt: Any, rows: list[tuple[Any, ...]]) -> None:
+    """:func:`bulk_insert` for rows already built as tuples in the table's column order (the
+    order of ``insert(table)`` without values), so no dict is made per row."""
+    sql, names = _driver_sql(conn, stmt)
+    if names != tuple(stmt.table.columns.keys()):
+        raise ValueError(f"{stmt.table.name}: the INSERT's parameters are not its columns")
+    conn.exec_driver_sql(sql, rows)
 
 
 # --- index rows -------------------------------------------------------------------------
 
 
-def _index_rows(
-    doc: Doc,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+IndexRows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _index_rows(doc: Doc, out: IndexRows) -> None:
+    """Append the entity's rows of the type, attribute and geo indexes to ``out`` (tuples in
+    the tables' column order)."""
+    types, attrs, geos = out
     eid = doc["id"]
-    types = [{"type": t, "entity_id": eid} for t in doc.get("type", [])]
-    attrs: list[dict[str, Any]] = []
-    geos: list[dict[str, Any]] = []
+    for t in doc.get("type", ()):
+        types.append((t, eid))
     for name, instances in doc.items():
         if ":" not in name:
             continue
@@ -176,41 +193,24 @@ def _index_rows(
             kind = inst["type"]
             indexed = False
             for value in content_values(inst):
-                num = txt = None
                 if isinstance(value, bool) or value is None:
                     continue
                 if isinstance(value, int | float):
-                    num = float(value)
+                    attrs.append((eid, name, kind, float(value), None))
                 elif isinstance(value, str) and len(value) <= MAX_TXT:
-                    txt = value
+                    attrs.append((eid, name, kind, None, value))
                 else:
                     continue
-                attrs.append({"entity_id": eid, "name": name, "kind": kind, "num": num, "txt": txt})
                 indexed = True
             if not indexed:
-                attrs.append(
-                    {"entity_id": eid, "name": name, "kind": kind, "num": None, "txt": None}
-                )
+                attrs.append((eid, name, kind, None, None))
             if kind == "GeoProperty" and isinstance(inst.get("value"), dict):
                 minx, miny, maxx, maxy = bbox_of(inst["value"])
                 big = int(maxx - minx > CELL_DEG or maxy - miny > CELL_DEG)
+                cell = None if big else cell_of(minx, miny)
                 geos.append(
-                    {
-                        "entity_id": eid,
-                        "name": name,
-                        "big": big,
-                        "cell": None if big else cell_of(minx, miny),
-                        "min_x": float(minx),
-                        "min_y": float(miny),
-                        "max_x": float(maxx),
-                        "max_y": float(maxy),
-                    }
+                    (eid, name, big, cell, float(minx), float(miny), float(maxx), float(maxy))
                 )
-    return types, attrs, geos
-
-
-def dumps(doc: Doc) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
 # --- query translation --------------------------------------------------------------------
@@ -456,36 +456,22 @@ class Store:
     def insert(self, conn: Connection, docs: Sequence[Doc]) -> None:
         if not docs:
             return
-        bulk_insert(
-            conn,
-            INSERT_ENTITY,
-            [
-                {
-                    "id": d["id"],
-                    "doc": dumps(d),
-                    "created_at": d["createdAt"],
-                    "modified_at": d["modifiedAt"],
-                }
-                for d in docs
-            ],
-        )
+        texts = transaction_texts(conn)
+        rows = [(d["id"], texts.entity(d), d["createdAt"], d["modifiedAt"]) for d in docs]
+        bulk_insert_tuples(conn, INSERT_ENTITY, rows)
         self._insert_index(conn, docs)
 
     def _insert_index(self, conn: Connection, docs: Sequence[Doc]) -> None:
-        types: list[dict[str, Any]] = []
-        attrs: list[dict[str, Any]] = []
-        geos: list[dict[str, Any]] = []
+        out: IndexRows = ([], [], [])
         for d in docs:
-            t, a, g = _index_rows(d)
-            types += t
-            attrs += a
-            geos += g
+            _index_rows(d, out)
+        types, attrs, geos = out
         if types:
-            bulk_insert(conn, INSERT_TYPES, types)
+            bulk_insert_tuples(conn, INSERT_TYPES, types)
         if attrs:
-            bulk_insert(conn, INSERT_ATTRS, attrs)
+            bulk_insert_tuples(conn, INSERT_ATTRS, attrs)
         if geos:
-            bulk_insert(conn, INSERT_GEO, geos)
+            bulk_insert_tuples(conn, INSERT_GEO, geos)
 
     def _delete_index(self, conn: Connection, ids: Sequence[str]) -> None:
         for chunk in _chunks(list(ids), 500):
@@ -496,11 +482,15 @@ class Store:
         """Overwrite existing entities' documents and their index rows."""
         if not docs:
             return
+        texts = transaction_texts(conn)
         conn.execute(
             update(entities)
             .where(E.id == bindparam("b_id"))
             .values(doc=bindparam("b_doc"), modified_at=bindparam("b_modified")),
-            [{"b_id": d["id"], "b_doc": dumps(d), "b_modified": d["modifiedAt"]} for d in docs],
+            [
+                {"b_id": d["id"], "b_doc": texts.entity(d), "b_modified": d["modifiedAt"]}
+                for d in docs
+            ],
         )
         self._delete_index(conn, [d["id"] for d in docs])
         self._insert_index(conn, docs)

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from connector.ngsild.events import ChangeEvent
+from connector.ngsild.jsontext import InstanceTexts, compact, transaction_texts
 from connector.ngsild.model import CONTENT_KEY, NULL, now_iso
-from connector.ngsild.store import SMALL_IN, bulk_insert, id_params
+from connector.ngsild.store import SMALL_IN, bulk_insert, bulk_insert_tuples, id_params
 from connector.ngsild.temporal.ids import new_instance_id
 from connector.ngsild.temporal.tables import temporal_attrs, temporal_entities, temporal_types
 from connector.ngsild.temporal.times import stored_time, utc_text
@@ -63,24 +64,33 @@ class HistoryRow:
         return self.created_at if prop == "createdAt" else self.modified_at
 
 
+ATTR_COLUMNS = tuple(temporal_attrs.columns.keys())
+Row = tuple[Any, ...]  # a history row in ATTR_COLUMNS order
+
+
+def _row(
+    entity_id: str, name: str, inst: Doc, fallback_time: str, texts: InstanceTexts | None = None
+) -> Row:
+    observed = inst.get("observedAt")
+    return (
+        new_instance_id(),
+        entity_id,
+        name,
+        inst.get("datasetId"),
+        inst.get("type", "Property"),
+        texts.instance(inst) if texts is not None else compact(inst),
+        stored_time(observed, "observedAt") if observed else None,
+        stored_time(inst.get("modifiedAt") or fallback_time, "modifiedAt"),
+        stored_time(inst.get("createdAt") or fallback_time, "createdAt"),
+    )
+
+
 def row_for(entity_id: str, name: str, inst: Doc, fallback_time: str) -> dict[str, Any]:
     """The table row of one attribute instance (its stored form)."""
-    modified = stored_time(inst.get("modifiedAt") or fallback_time, "modifiedAt")
-    observed = inst.get("observedAt")
-    return {
-        "instance_id": new_instance_id(),
-        "entity_id": entity_id,
-        "name": name,
-        "dataset_id": inst.get("datasetId"),
-        "kind": inst.get("type", "Property"),
-        "instance": json.dumps(inst, separators=(",", ":"), ensure_ascii=False),
-        "observed_at": stored_time(observed, "observedAt") if observed else None,
-        "modified_at": modified,
-        "created_at": stored_time(inst.get("createdAt") or fallback_time, "createdAt"),
-    }
+    return dict(zip(ATTR_COLUMNS, _row(entity_id, name, inst, fallback_time), strict=True))
 
 
-def deletion_row(entity_id: str, name: str, inst: Doc, deleted_at: str) -> dict[str, Any]:
+def _deletion_row(entity_id: str, name: str, inst: Doc, deleted_at: str) -> Row:
     """The row recording that an attribute instance (one datasetId) was deleted.
 
     NGSI-LD v1.8 shows a deletion in the temporal representation as an instance of the same
@@ -95,9 +105,8 @@ def deletion_row(entity_id: str, name: str, inst: Doc, deleted_at: str) -> dict[
     marker: Doc = {"type": kind, key: content, "deletedAt": deleted_at}
     if inst.get("datasetId") is not None:
         marker["datasetId"] = inst["datasetId"]
-    row = row_for(entity_id, name, marker, deleted_at)
-    row["observed_at"] = deleted_at
-    return row
+    row = _row(entity_id, name, marker, deleted_at)
+    return (*row[:6], deleted_at, *row[7:])  # observed at the deletion
 
 
 def deletion_time(event: ChangeEvent) -> str:
@@ -107,23 +116,27 @@ def deletion_time(event: ChangeEvent) -> str:
     return utc_text(event.at)
 
 
-def rows_for_event(event: ChangeEvent) -> list[dict[str, Any]]:
+def rows_for_event(event: ChangeEvent, texts: InstanceTexts | None = None) -> list[Row]:
     """One row per attribute instance the change created or altered, and one deletion row per
     instance it removed (the history itself is kept)."""
     before = event.before or {}
     after = event.after or {}
     eid = event.entity_id
     when: str = after.get("modifiedAt") or after.get("createdAt") or now_iso()
-    rows = []
+    rows: list[Row] = []
     for name in sorted(event.changed_attributes):
-        old = {i.get("datasetId"): i for i in before.get(name) or []}
-        new = {i.get("datasetId"): i for i in after.get(name) or []}
+        new_instances = after.get(name) or ()
+        if name not in before:  # a new attribute (e.g. every one of a created entity)
+            rows.extend(_row(eid, name, inst, when, texts) for inst in new_instances)
+            continue
+        old = {i.get("datasetId"): i for i in before[name] or ()}
+        new = {i.get("datasetId"): i for i in new_instances}
         for dataset_id, inst in new.items():
             if old.get(dataset_id) != inst:
-                rows.append(row_for(eid, name, inst, when))
+                rows.append(_row(eid, name, inst, when, texts))
         for dataset_id, inst in old.items():
             if dataset_id not in new:
-                rows.append(deletion_row(eid, name, inst, deletion_time(event)))
+                rows.append(_deletion_row(eid, name, inst, deletion_time(event)))
     return rows
 
 
@@ -202,11 +215,12 @@ class TemporalStore:
         group-committed broker write, inside the broker's own transaction when it offers one.
         A deleted entity keeps its history; its entity row then carries ``deleted_at`` (until
         an entity with the same id is created again)."""
-        rows: list[dict[str, Any]] = []
+        rows: list[Row] = []
         # entity id -> (types, last change, deleted at)
         touched: dict[str, tuple[list[str], str, str | None]] = {}
+        texts = transaction_texts(conn)
         for event in events:
-            event_rows = rows_for_event(event)
+            event_rows = rows_for_event(event, texts)
             if not event_rows and event.after is not None:
                 continue
             rows += event_rows
@@ -260,7 +274,7 @@ class TemporalStore:
         ]
         bulk_insert(conn, self._insert_types, type_rows)
         if rows:
-            bulk_insert(conn, _INSERT_ATTRS, rows)
+            bulk_insert_tuples(conn, _INSERT_ATTRS, rows)
 
     async def record(self, event: ChangeEvent) -> None:
         await self.record_many([event])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from connector.ngsild.errors import bad_data
@@ -46,7 +47,14 @@ def normalize(value: Any, what: str) -> str:
 def stored_time(value: Any, what: str) -> str:
     """:func:`normalize` for times of stored instances, already validated when they were
     written: the broker's own timestamps are canonical and need no parse/format round trip."""
-    if isinstance(value, str) and _CANONICAL.fullmatch(value):
+    if isinstance(value, str):
+        return _stored_text(value, what)
+    return normalize(value, what)
+
+
+@lru_cache(maxsize=1024)  # one write records many instances stamped with the same times
+def _stored_text(value: str, what: str) -> str:
+    if _CANONICAL.fullmatch(value):
         return value
     return normalize(value, what)
 
