@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
@@ -45,6 +46,20 @@ class Negotiated:
 
 def accepted_type(request: web.Request, *, geo_allowed: bool = True) -> str:
     header = request.headers.get("Accept", "")
+    media = _choose(header, geo_allowed)
+    if media is None:
+        raise Problem(
+            406,
+            "Not Acceptable",
+            detail=f"cannot answer with {header!r}; offered: {', '.join(_OFFERED)}",
+            type_="https://uri.etsi.org/ngsi-ld/errors/InvalidRequest",
+        )
+    return media
+
+
+@lru_cache(maxsize=256)  # clients send the same few Accept headers on every request
+def _choose(header: str, geo_allowed: bool) -> str | None:
+    """The offered media type an Accept header prefers most (None: none acceptable)."""
     if not header.strip():
         return JSON
     choices: list[tuple[float, int, str]] = []
@@ -64,14 +79,7 @@ def accepted_type(request: web.Request, *, geo_allowed: bool = True) -> str:
             choices.append((weight, -i, JSON))
         elif media in _OFFERED and (geo_allowed or media != GEOJSON):
             choices.append((weight, -i, media))
-    if not choices:
-        raise Problem(
-            406,
-            "Not Acceptable",
-            detail=f"cannot answer with {header!r}; offered: {', '.join(_OFFERED)}",
-            type_="https://uri.etsi.org/ngsi-ld/errors/InvalidRequest",
-        )
-    return max(choices)[2]
+    return max(choices)[2] if choices else None
 
 
 def negotiate(request: web.Request, body_context: Any = None, *, geo: bool = True) -> Negotiated:

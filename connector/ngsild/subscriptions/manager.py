@@ -100,6 +100,8 @@ class SubscriptionManager:
 
     async def on_change(self, event: ChangeEvent) -> None:
         """ChangeFeed listener: match and enqueue only; delivery happens in the workers."""
+        if not self.compiled:
+            return
         now = now_utc()
         for sub in list(self.compiled.values()):
             if sub.status(now) != "active":
