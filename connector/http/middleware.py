@@ -4,8 +4,9 @@ place where every failure becomes RFC 9457 Problem Details."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -24,7 +25,7 @@ def _route_label(request: web.Request) -> str:
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = request.app[CTX]
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request_id = request.headers.get("X-Request-Id") or secrets.token_hex(16)
     started = time.perf_counter()
     status = 500
     try:
@@ -35,20 +36,18 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     finally:
         elapsed = time.perf_counter() - started
-        metrics = ctx.components["metrics"]
-        route = _route_label(request)
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
-        ctx.log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "ms": round(elapsed * 1000, 2),
-            },
-        )
+        ctx.components["metrics"].observe(request.method, _route_label(request), status, elapsed)
+        if ctx.log.isEnabledFor(logging.INFO):  # the record's fields cost even when filtered
+            ctx.log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": request.method,
+                    "path": request.path,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                },
+            )
 
 
 @web.middleware
