@@ -477,12 +477,10 @@ class Store:
     def load_for_update(self, conn: Connection, ids: Iterable[str]) -> dict[str, Doc]:
         ids = list(dict.fromkeys(ids))
         out: dict[str, Doc] = {}
-        for chunk in _chunks(ids, 500):
-            if len(chunk) <= SMALL_IN:
-                rows = conn.execute(_load_by_ids(len(chunk), self.postgres), id_params(chunk))
-            else:
-                stmt = select(E.id, E.doc).where(E.id.in_(chunk))
-                rows = conn.execute(stmt.with_for_update() if self.postgres else stmt)
+        # pieces of at most SMALL_IN ids, each a prebuilt statement: a larger IN list is built,
+        # cache-keyed and rendered anew for every group commit
+        for chunk in _chunks(ids, SMALL_IN):
+            rows = conn.execute(_load_by_ids(len(chunk), self.postgres), id_params(chunk))
             for row in rows:
                 out[row[0]] = json.loads(row[1])
         return out

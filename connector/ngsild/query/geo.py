@@ -91,6 +91,10 @@ def shape_of(geometry: dict[str, Any]) -> BaseGeometry:
 
 def bbox_of(geometry: dict[str, Any]) -> BBox:
     """Bounding box without building a shapely object (cheap on every write)."""
+    coords = geometry["coordinates"]
+    if geometry.get("type") == "Point":  # most locations: no walk
+        x, y = float(coords[0]), float(coords[1])
+        return (x, y, x, y)
     xs: list[float] = []
     ys: list[float] = []
 
@@ -102,7 +106,7 @@ def bbox_of(geometry: dict[str, Any]) -> BBox:
             for item in c:
                 walk(item)
 
-    walk(geometry["coordinates"])
+    walk(coords)
     return (min(xs), min(ys), max(xs), max(ys))
 
 

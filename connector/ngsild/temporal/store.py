@@ -233,12 +233,9 @@ class TemporalStore:
             return
         ids = sorted(touched)
         existing: dict[str, list[str]] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            if len(chunk) <= SMALL_IN:
-                found = conn.execute(_types_by_ids(len(chunk)), id_params(chunk))
-            else:
-                found = conn.execute(select(TE.entity_id, TE.types).where(TE.entity_id.in_(chunk)))
+        for i in range(0, len(ids), SMALL_IN):  # prebuilt statements, as the broker's load
+            chunk = ids[i : i + SMALL_IN]
+            found = conn.execute(_types_by_ids(len(chunk)), id_params(chunk))
             for eid, types in found:
                 existing[eid] = json.loads(types)
         new_rows = []
