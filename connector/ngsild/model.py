@@ -193,7 +193,7 @@ def looks_like_geometry(value: Any) -> bool:
 
 def _looks_like_instance(value: Any) -> bool:
     return isinstance(value, dict) and (
-        value.get("type") in ATTR_TYPES or any(k in value for k, _ in _INFER_ORDER)
+        value.get("type") in _ATTR_TYPE_SET or any(k in value for k, _ in _INFER_ORDER)
     )
 
 
@@ -246,8 +246,11 @@ def parse_instance(
     elif atype == "GeoProperty":
         inst["value"] = content if content == NULL else check_geometry(content, where)
     elif atype == "Relationship":
-        objs = content if isinstance(content, list) else [content]
-        if not objs or not all(is_uri(o) for o in objs):
+        if isinstance(content, list):
+            valid = bool(content) and all(is_uri(o) for o in content)
+        else:
+            valid = is_uri(content)
+        if not valid:
             raise bad_data(f"{where}: a Relationship object must be a URI or a list of URIs")
         inst["object"] = content
         if "objectType" in raw:
@@ -304,8 +307,11 @@ def parse_instance(
 
 def _expand_types(raw: Any, tm: TermMap, where: str) -> list[str]:
     types = raw if isinstance(raw, list) else [raw]
-    if not types or not all(isinstance(t, str) and t for t in types):
+    if not types:
         raise bad_data(f"{where} must be a name or a non-empty list of names")
+    for t in types:
+        if not isinstance(t, str) or not t:
+            raise bad_data(f"{where} must be a name or a non-empty list of names")
     for t in types:
         check_name(t, where)
     out: list[str] = []

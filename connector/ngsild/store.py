@@ -168,43 +168,15 @@ def bulk_insert_tuples(conn: Connection, stmt: Any, rows: list[tuple[Any, ...]])
     """:func:`bulk_insert` for rows already built as tuples in the table's column order (the
     order of ``insert(table)`` without values), so no dict is made per row.
 
-    On SQLite the rows go in as multi-row ``VALUES`` statements of a few fixed sizes (each
-    prepared once by the driver's statement cache): an executemany steps SQLite once per row,
-    resetting the statement and handing the GIL to the event loop and back every time, which
-    cost the writer thread more than a fifth of the insert itself."""
+    One executemany, not multi-row ``VALUES`` statements: on SQLite those need a statement
+    journal (a later row may fail after earlier ones changed pages), which spilled to temporary
+    files, doubling the page writes of a group commit for no saving in CPU."""
+    if not rows:
+        return
     sql, names = _driver_sql(conn, stmt)
     if names != tuple(stmt.table.columns.keys()):
         raise ValueError(f"{stmt.table.name}: the INSERT's parameters are not its columns")
-    if not rows:
-        return
-    if conn.dialect.name != "sqlite" or len(rows) < _MULTI_MIN:
-        conn.exec_driver_sql(sql, rows)
-        return
-    start = 0
-    for size in _MULTI_SIZES:
-        while len(rows) - start >= size:
-            chunk = rows[start : start + size]
-            start += size
-            conn.exec_driver_sql(
-                _multi_sql(sql, len(names), size), tuple([v for r in chunk for v in r])
-            )
-
-
-_MULTI_MIN = 4
-_MULTI_SIZES = (256, 64, 16, 4, 1)  # at most 256 x columns parameters per statement
-_MULTI_SQL: dict[tuple[str, int], str] = {}
-
-
-def _multi_sql(sql: str, width: int, size: int) -> str:
-    """``sql`` (one ``VALUES (?, …)`` group of ``width`` parameters) for ``size`` rows."""
-    key = (sql, size)
-    text = _MULTI_SQL.get(key)
-    if text is None:
-        group = "(" + ", ".join(["?"] * width) + ")"
-        if sql.count(group) != 1:
-            raise ValueError(f"cannot repeat the VALUES group of {sql!r}")
-        text = _MULTI_SQL[key] = sql.replace(group, ", ".join([group] * size))
-    return text
+    conn.exec_driver_sql(sql, rows)
 
 
 # --- index rows -------------------------------------------------------------------------
