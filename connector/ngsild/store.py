@@ -393,6 +393,7 @@ class Store:
             event.listen(self._sync_writer, "connect", sqlite_pragmas)
             event.listen(self._sync_writer, "connect", _driver_autocommit)
             event.listen(self._sync_writer, "begin", _begin_immediate)
+            event.listen(self._sync_writer, "connect", _writer_pragmas)
             # hand-offs through SimpleQueue, not an executor: see ledger.worker
             self._writer = WorkerThread("ngsild-writer")
             self._readers = WorkerThread("ngsild-reader", threads=2)
@@ -680,6 +681,24 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 def _driver_autocommit(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN itself
+
+
+WRITER_CACHE_KIB = 16_384
+WRITER_CHECKPOINT_PAGES = 4_000
+
+
+def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """The writer connection's page cache and checkpoint interval (performance only: commits
+    stay synchronous=FULL). A group commit of a few dozen creates touches a few hundred pages
+    of its index b-trees; with the default 2 MiB cache they were read back from the file time
+    and again. Checkpointing every 4,000 WAL pages instead of 1,000 writes a page changed by
+    several commits into the database once instead of several times, with a third of the
+    checkpoint fsyncs (4,000 creates at 23 per commit: pread 42,842 -> 19,171, pwrite
+    156,326 -> 142,442, fdatasync 359 -> 242)."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
+    cursor.close()
 
 
 def _begin_immediate(conn: Connection) -> None:
