@@ -1,6 +1,7 @@
-"""Pagination links: entity queries (GET and the batch Query), the subscription list and temporal
-queries answer with ``Link`` values rel="prev"/rel="next" that keep the query's other parameters;
-none before the first page, none after the last."""
+"""Pagination links: entity queries (GET and the batch Query), the subscription list, temporal
+queries and the detailed type and attribute lists answer with ``Link`` values rel="prev"/
+rel="next" that keep the query's other parameters; none before the first page, none after the
+last."""
 
 from __future__ import annotations
 
@@ -147,3 +148,76 @@ async def test_batch_query_links_walk_every_page_with_the_same_body(ngsi: Ngsi) 
     expected = [f"urn:ngsi-ld:AirQualityObserved:{i:03d}" for i in range(1, 5)]
     assert pages == [expected[:2], expected[2:]]
     assert parse_qs(urlsplit(rels(reply.headers)["prev"]).query)["offset"] == ["0"]
+
+
+def _typed(kind: str, n: int, attr: str) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:{kind}:{n:03d}",
+        "type": kind,
+        attr: {"type": "Property", "value": n},
+    }
+
+
+async def test_type_and_attribute_details_links(ngsi: Ngsi) -> None:
+    n = ngsi
+    kinds = ["KindA", "KindB", "KindC", "KindD", "KindE"]
+    entities = [_typed(k, i, f"attr{i}") for i, k in enumerate(kinds)]
+    reply = await n.post("/entityOperations/create", entities)
+    assert reply.status == 201, reply.body
+    vocab = "https://uri.etsi.org/ngsi-ld/default-context/"
+
+    pages = await walk(n, "/types", details="true", limit="2")
+    assert pages == [[vocab + k for k in kinds[i : i + 2]] for i in (0, 2, 4)]
+    first = await n.get("/types", details="true", limit="2")
+    assert [t["typeName"] for t in first.body] == ["KindA", "KindB"]
+    assert first.body[0]["attributeNames"] == ["attr0"]
+    links = rels(first.headers)
+    assert "prev" not in links
+    assert parse_qs(urlsplit(links["next"]).query) == {
+        "details": ["true"],
+        "limit": ["2"],
+        "offset": ["2"],
+    }
+    middle = await n.get("/types", details="true", limit="2", offset="1", count="true")
+    assert middle.headers["NGSILD-Results-Count"] == "5"
+    links = rels(middle.headers)
+    assert parse_qs(urlsplit(links["prev"]).query)["offset"] == ["0"]
+    assert parse_qs(urlsplit(links["next"]).query)["offset"] == ["3"]
+
+    attrs = [f"attr{i}" for i in range(5)]
+    pages = await walk(n, "/attributes", details="true", limit="3")
+    assert pages == [[vocab + a for a in attrs[:3]], [vocab + a for a in attrs[3:]]]
+    last = await n.get("/attributes", details="true", limit="3", offset="3")
+    assert [a["attributeName"] for a in last.body] == ["attr3", "attr4"]
+    assert last.body[0]["typeNames"] == ["KindD"]
+    links = rels(last.headers)
+    assert "next" not in links
+    assert parse_qs(urlsplit(links["prev"]).query)["offset"] == ["0"]
+
+    # the default page holds everything here: no page links; summaries are never paginated
+    whole = await n.get("/types", details="true")
+    assert len(whole.body) == 5 and set(rels(whole.headers)) == {
+        "http://www.w3.org/ns/json-ld#context"
+    }
+    summary = await n.get("/attributes", limit="1")
+    assert summary.body["attributeList"] == attrs
+    assert "next" not in rels(summary.headers)
+
+
+async def test_type_and_attribute_details_window_errors(ngsi_lite: Ngsi) -> None:
+    n = ngsi_lite
+    await n.create(air(1))
+    err = "https://uri.etsi.org/ngsi-ld/errors/"
+    for path in ("/types", "/attributes"):
+        bad = await n.get(path, details="true", limit="-1")
+        assert bad.status == 400 and bad.body["type"] == err + "BadRequestData"
+        bad = await n.get(path, details="true", offset="x")
+        assert bad.status == 400 and bad.body["type"] == err + "BadRequestData"
+        bad = await n.get(path, details="true", limit="0")
+        assert bad.status == 400 and bad.body["type"] == err + "BadRequestData"
+        big = await n.get(path, details="true", limit="1001")
+        assert big.status == 403 and big.body["type"] == err + "TooManyResults"
+        only = await n.get(path, details="true", limit="0", count="true")
+        assert only.status == 200 and only.body == []
+        assert only.headers["NGSILD-Results-Count"] == ("1" if path == "/types" else "2")
+        assert set(rels(only.headers)) == {"http://www.w3.org/ns/json-ld#context"}

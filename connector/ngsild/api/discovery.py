@@ -1,7 +1,10 @@
 """/types and /attributes (§5.7.5-5.7.10): what kinds of entities and attributes exist.
 
 Answers come from the index tables with the access scope applied in SQL, so a narrowed scope
-only ever discovers the types and attributes it may read.
+only ever discovers the types and attributes it may read. The detailed lists
+(``details=true``: one EntityType or Attribute object per item) are paginated like entity
+queries: ``limit`` (default 20), ``offset``, ``count=true`` for the NGSILD-Results-Count header,
+and Link rel="prev"/"next" values; the summary lists are one object and come whole.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from connector.ngsild.api.common import broker, done, enforce
-from connector.ngsild.api.negotiation import negotiate, respond, with_context
+from connector.ngsild.api.entities import COUNT_HEADER
+from connector.ngsild.api.negotiation import Negotiated, negotiate, respond, with_context
+from connector.ngsild.api.pagination import Window
 from connector.ngsild.errors import not_found
 from connector.ngsild.model import check_name
 
@@ -22,19 +27,27 @@ def _details(request: web.Request) -> bool:
     return request.query.get("details", "false").lower() == "true"
 
 
+def _paged(
+    request: web.Request, neg: Negotiated, window: Window, items: list[Any], total: int
+) -> web.Response:
+    headers = {COUNT_HEADER: str(total)} if window.count else {}
+    return respond(neg, items, headers=headers, links=window.links(request, total))
+
+
 async def list_types(request: web.Request) -> web.Response:
     neg = negotiate(request, geo=False)
     scope = await enforce(request, "types.list")
     store = broker(request).store
     tm = neg.tm
-    payload: Any
     if _details(request):
+        window = Window.of(request.query)
         rows = await store.attributes_of_types(None, scope.entity_types, scope.attributes)
         counts = await store.type_counts(scope.entity_types)
         names: dict[str, set[str]] = defaultdict(set)
         for etype, attr, _kind, _n in rows:
             names[etype].add(attr)
-        payload = [
+        everything = sorted(counts)
+        items = [
             with_context(
                 neg,
                 {
@@ -44,18 +57,19 @@ async def list_types(request: web.Request) -> web.Response:
                     "attributeNames": sorted(tm.compact(a) for a in names.get(t, ())),
                 },
             )
-            for t in sorted(counts)
+            for t in window.page(everything)
         ]
-    else:
-        counts = await store.type_counts(scope.entity_types)
-        payload = with_context(
-            neg,
-            {
-                "id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4().hex}",
-                "type": "EntityTypeList",
-                "typeList": sorted(tm.compact(t) for t in counts),
-            },
-        )
+        await done(request, "types.list", scope, status=200)
+        return _paged(request, neg, window, items, len(everything))
+    counts = await store.type_counts(scope.entity_types)
+    payload = with_context(
+        neg,
+        {
+            "id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4().hex}",
+            "type": "EntityTypeList",
+            "typeList": sorted(tm.compact(t) for t in counts),
+        },
+    )
     await done(request, "types.list", scope, status=200)
     return respond(neg, payload)
 
@@ -110,9 +124,10 @@ async def list_attributes(request: web.Request) -> web.Response:
     types: dict[str, set[str]] = defaultdict(set)
     for etype, attr, _kind, _n in rows:
         types[attr].add(etype)
-    payload: Any
     if _details(request):
-        payload = [
+        window = Window.of(request.query)
+        everything = sorted(types)
+        items = [
             with_context(
                 neg,
                 {
@@ -122,17 +137,18 @@ async def list_attributes(request: web.Request) -> web.Response:
                     "typeNames": sorted(tm.compact(t) for t in types[attr]),
                 },
             )
-            for attr in sorted(types)
+            for attr in window.page(everything)
         ]
-    else:
-        payload = with_context(
-            neg,
-            {
-                "id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4().hex}",
-                "type": "AttributeList",
-                "attributeList": sorted(tm.compact(a) for a in types),
-            },
-        )
+        await done(request, "attributes.list", scope, status=200)
+        return _paged(request, neg, window, items, len(everything))
+    payload = with_context(
+        neg,
+        {
+            "id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4().hex}",
+            "type": "AttributeList",
+            "attributeList": sorted(tm.compact(a) for a in types),
+        },
+    )
     await done(request, "attributes.list", scope, status=200)
     return respond(neg, payload)
 

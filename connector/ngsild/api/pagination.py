@@ -9,9 +9,18 @@ row more than asked (or from the total when it was counted anyway).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from connector.ngsild.errors import bad_data, too_many
+
+T = TypeVar("T")
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 20
 
 
 def _link(request: web.Request, offset: int, limit: int, rel: str) -> str:
@@ -30,3 +39,44 @@ def page_links(request: web.Request, offset: int, limit: int, has_next: bool) ->
     if has_next:
         links.append(_link(request, offset + limit, limit, "next"))
     return links
+
+
+def non_negative_int(params: Mapping[str, Any], name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}") from None
+    if value < 0:
+        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Window:
+    """``limit``, ``offset`` and ``count`` of a paginated list request, checked as for entity
+    queries: limit at most MAX_LIMIT, limit=0 only to ask for the count alone."""
+
+    limit: int
+    offset: int
+    count: bool
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> Window:
+        limit = non_negative_int(params, "limit", DEFAULT_LIMIT)
+        offset = non_negative_int(params, "offset", 0)
+        count = str(params.get("count", "false")).lower() == "true"
+        if limit > MAX_LIMIT:
+            raise too_many(f"limit {limit} exceeds the maximum of {MAX_LIMIT}")
+        if limit == 0 and not count:
+            raise bad_data("limit=0 is only allowed together with count=true")
+        return cls(limit, offset, count)
+
+    def page(self, items: Sequence[T]) -> list[T]:
+        """This window's slice of a whole (already ordered) list."""
+        return list(items[self.offset : self.offset + self.limit])
+
+    def links(self, request: web.Request, total: int) -> list[str]:
+        return page_links(request, self.offset, self.limit, self.offset + self.limit < total)

@@ -9,8 +9,9 @@ from typing import Any
 
 from shapely.geometry import shape
 
+from connector.ngsild.api.pagination import Window
 from connector.ngsild.context import TermMap
-from connector.ngsild.errors import bad_data, too_many
+from connector.ngsild.errors import bad_data
 from connector.ngsild.model import check_geometry, check_id
 from connector.ngsild.pep import AccessScope
 from connector.ngsild.query.geo import bbox_of, parse_geoquery
@@ -24,8 +25,6 @@ from connector.ngsild.query.selectors import (
 from connector.ngsild.render import LOCATION, View
 from connector.ngsild.store import QueryPlan, push_q
 
-MAX_LIMIT = 1000
-DEFAULT_LIMIT = 20
 FORMATS = ("normalized", "concise", "keyValues")
 OPTIONS = {
     "keyValues",
@@ -91,19 +90,6 @@ def attrs_param(raw: str | list[str] | None, tm: TermMap) -> frozenset[str] | No
     return frozenset(tm.expand(n) for n in names)
 
 
-def _int(params: Mapping[str, Any], name: str, default: int) -> int:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}") from None
-    if value < 0:
-        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Selection:
     """The entity selection of a query: from URL parameters or a batch Query body."""
@@ -144,18 +130,12 @@ def plan_for(
     *,
     require_filter: bool = True,
 ) -> QueryPlan:
-    limit = _int(params, "limit", DEFAULT_LIMIT)
-    offset = _int(params, "offset", 0)
-    count = str(params.get("count", "false")).lower() == "true"
-    if limit > MAX_LIMIT:
-        raise too_many(f"limit {limit} exceeds the maximum of {MAX_LIMIT}")
-    if limit == 0 and not count:
-        raise bad_data("limit=0 is only allowed together with count=true")
+    window = Window.of(params)
     if require_filter and not any(
         (sel.ids, sel.id_pattern, sel.types, sel.attrs, sel.q, sel.georel, sel.scope_q)
     ):
         raise bad_data("give at least one of id, idPattern, type, attrs, q, georel or scopeQ")
-    plan = QueryPlan(limit=limit, offset=offset, count=count)
+    plan = QueryPlan(limit=window.limit, offset=window.offset, count=window.count)
     plan.allowed_types = scope.entity_types
     plan.allowed_attrs = scope.attributes
     if sel.ids:

@@ -13,10 +13,10 @@ from connector.http.auth import ADMIN, PRINCIPAL_KEY
 from connector.http.context import CTX
 from connector.ngsild.api.common import done, enforce
 from connector.ngsild.api.negotiation import JSONLD, body_context, negotiate, read_body, respond
-from connector.ngsild.api.pagination import page_links
-from connector.ngsild.api.params import DEFAULT_LIMIT, MAX_LIMIT, options
+from connector.ngsild.api.pagination import Window
+from connector.ngsild.api.params import options
 from connector.ngsild.context import link_header
-from connector.ngsild.errors import bad_data, not_found, too_many
+from connector.ngsild.errors import not_found
 from connector.ngsild.model import check_id, now_iso
 from connector.ngsild.query.selectors import expand_expr, leaves, parse_types
 from connector.ngsild.subscriptions.compiled import Compiled
@@ -48,15 +48,6 @@ def _owner(request: web.Request) -> tuple[str, bool]:
     if found is None or found.kind == ADMIN:
         return "", True
     return found.subject, False
-
-
-def _int(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}")
-    return int(raw)
 
 
 def render(stored: StoredSubscription, *, ld: bool, sys_attrs: bool) -> dict[str, Any]:
@@ -127,20 +118,16 @@ async def list_subscriptions(request: web.Request) -> web.Response:
     neg = negotiate(request, geo=False)
     scope = await enforce(request, "subscriptions.list")
     sys_attrs = "sysAttrs" in options(request.query)
-    limit = _int(request, "limit", DEFAULT_LIMIT)
-    offset = _int(request, "offset", 0)
-    count = request.query.get("count", "false").lower() == "true"
-    if limit > MAX_LIMIT:
-        raise too_many(f"limit {limit} exceeds the maximum of {MAX_LIMIT}")
-    if limit == 0 and not count:
-        raise bad_data("limit=0 is only allowed together with count=true")
+    window = Window.of(request.query)
     owner, sees_all = _owner(request)
-    rows, total = await manager(request).store.page(None if sees_all else owner, limit, offset)
+    rows, total = await manager(request).store.page(
+        None if sees_all else owner, window.limit, window.offset
+    )
     ld = neg.accept == JSONLD
     items = [render(r, ld=ld, sys_attrs=sys_attrs) for r in rows]
-    headers = {COUNT_HEADER: str(total)} if count else {}
+    headers = {COUNT_HEADER: str(total)} if window.count else {}
     await done(request, "subscriptions.list", scope, status=200, ids=[r.id for r in rows])
-    links = page_links(request, offset, limit, offset + len(rows) < total)
+    links = window.links(request, total)
     return respond(neg, items, headers=headers, links=links)
 
 
