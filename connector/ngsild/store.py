@@ -153,24 +153,17 @@ def _driver_sql(conn: Connection, stmt: Any) -> tuple[str, tuple[str, ...]]:
     return compiled
 
 
-def bulk_insert(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Execute a prebuilt INSERT for many rows as one driver-level executemany.
+def bulk_insert(conn: Connection, stmt: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Execute a prebuilt ``insert(table)`` for many rows as one driver-level executemany,
+    the rows given as tuples in the table's column order.
 
     SQLAlchemy processes every parameter of every row in Python (about 14 us a row, twice the
     cost of SQLite inserting it); the columns written here (text, numbers, NULL) need no type
     processing on either engine, so the statement is compiled once per dialect and the rows
-    go to the driver as tuples."""
-    sql, names = _driver_sql(conn, stmt)
-    conn.exec_driver_sql(sql, [tuple(row[n] for n in names) for row in rows])
-
-
-def bulk_insert_tuples(conn: Connection, stmt: Any, rows: list[tuple[Any, ...]]) -> None:
-    """:func:`bulk_insert` for rows already built as tuples in the table's column order (the
-    order of ``insert(table)`` without values), so no dict is made per row.
-
-    One executemany, not multi-row ``VALUES`` statements: on SQLite those need a statement
-    journal (a later row may fail after earlier ones changed pages), which spilled to temporary
-    files, doubling the page writes of a group commit for no saving in CPU."""
+    go to the driver as they are. One executemany, not multi-row ``VALUES`` statements: on
+    SQLite those need a statement journal (a later row may fail after earlier ones changed
+    pages), which spilled to temporary files, doubling the page writes of a group commit for
+    no saving in CPU."""
     if not rows:
         return
     sql, names = _driver_sql(conn, stmt)
@@ -463,7 +456,7 @@ class Store:
             return
         texts = transaction_texts(conn)
         rows = [(d["id"], texts.entity(d), d["createdAt"], d["modifiedAt"]) for d in docs]
-        bulk_insert_tuples(conn, INSERT_ENTITY, rows)
+        bulk_insert(conn, INSERT_ENTITY, rows)
         self._insert_index(conn, docs)
 
     def _insert_index(self, conn: Connection, docs: Sequence[Doc]) -> None:
@@ -472,11 +465,11 @@ class Store:
             _index_rows(d, out)
         types, attrs, geos = out
         if types:
-            bulk_insert_tuples(conn, INSERT_TYPES, types)
+            bulk_insert(conn, INSERT_TYPES, types)
         if attrs:
-            bulk_insert_tuples(conn, INSERT_ATTRS, attrs)
+            bulk_insert(conn, INSERT_ATTRS, attrs)
         if geos:
-            bulk_insert_tuples(conn, INSERT_GEO, geos)
+            bulk_insert(conn, INSERT_GEO, geos)
 
     def _delete_index(self, conn: Connection, ids: Sequence[str]) -> None:
         for chunk in _chunks(list(ids), 500):

@@ -44,14 +44,19 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
+_MS: tuple[int, str] = (-1, "")
+
+
 def uuid7_hex() -> str:
     """A version 7 UUID in its 8-4-4-4-12 text form."""
+    global _MS
     ms, sub = divmod(time.time_ns(), 1_000_000)
-    t = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
+    cached = _MS
+    if cached[0] != ms:  # the text of the millisecond, shared by the ids made within it
+        t = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
+        cached = _MS = (ms, f"{t[:8]}-{t[8:]}-7")
     # the sub-millisecond part in 12 bits, after the version digit
-    return (
-        f"{t[:8]}-{t[8:]}-7{sub * 4096 // 1_000_000:03x}-{_node}{next(_counter) & 0xFFFF_FFFF:08x}"
-    )
+    return f"{cached[1]}{sub * 4096 // 1_000_000:03x}-{_node}{next(_counter) & 0xFFFF_FFFF:08x}"
 
 
 def new_instance_id() -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from connector.ngsild.events import ChangeEvent
 from connector.ngsild.jsontext import InstanceTexts, compact, transaction_texts
 from connector.ngsild.model import CONTENT_KEY, NULL, now_iso
-from connector.ngsild.store import SMALL_IN, bulk_insert, bulk_insert_tuples, id_params
+from connector.ngsild.store import SMALL_IN, bulk_insert, id_params
 from connector.ngsild.temporal.ids import new_instance_id
 from connector.ngsild.temporal.tables import temporal_attrs, temporal_entities, temporal_types
 from connector.ngsild.temporal.times import stored_time, utc_text
@@ -238,7 +238,7 @@ class TemporalStore:
             found = conn.execute(_types_by_ids(len(chunk)), id_params(chunk))
             for eid, types in found:
                 existing[eid] = json.loads(types)
-        new_rows = []
+        new_rows: list[Row] = []
         updates = []
         for eid, (types, at, deleted) in touched.items():
             if eid in existing:
@@ -246,32 +246,22 @@ class TemporalStore:
                 updates.append(
                     {
                         "b_id": eid,
-                        "b_types": json.dumps(merged),
+                        "b_types": compact(merged),
                         "b_modified": at,
                         "b_deleted": deleted,
                     }
                 )
                 touched[eid] = (merged, at, deleted)
             else:
-                new_rows.append(
-                    {
-                        "entity_id": eid,
-                        "types": json.dumps(types),
-                        "created_at": at,
-                        "modified_at": at,
-                        "deleted_at": deleted,
-                    }
-                )
+                new_rows.append((eid, compact(types), at, at, deleted))
         if updates:
             conn.execute(_UPDATE_ENTITY, updates)
         if new_rows:
             bulk_insert(conn, self._insert_entities, new_rows)
-        type_rows = [
-            {"type": t, "entity_id": eid} for eid, (ts, _, _) in touched.items() for t in ts
-        ]
+        type_rows = [(t, eid) for eid, (ts, _, _) in touched.items() for t in ts]
         bulk_insert(conn, self._insert_types, type_rows)
         if rows:
-            bulk_insert_tuples(conn, _INSERT_ATTRS, rows)
+            bulk_insert(conn, _INSERT_ATTRS, rows)
 
     async def record(self, event: ChangeEvent) -> None:
         await self.record_many([event])
