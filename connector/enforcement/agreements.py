@@ -68,6 +68,19 @@ class ScopeLimits:
     attributes: frozenset[str] | None
     area: dict[str, Any] | None
     policy_form: dict[str, str] = field(default_factory=dict)
+    _names: dict[frozenset[str], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def names(self, iris: frozenset[str]) -> tuple[str, ...]:
+        """``iris`` in the policy's own forms, sorted (what the compiled constraints compare
+        with); remembered per set, as the same few sets come with every request."""
+        found = self._names.get(iris)
+        if found is None:
+            found = tuple(sorted(self.policy_form.get(v, v.rsplit("/", 1)[-1]) for v in iris))
+            if len(self._names) < 256:
+                self._names[iris] = found
+        return found
 
 
 @dataclass
