@@ -197,3 +197,16 @@ def test_checked_signatures_are_remembered_exactly(provider_signer: KeySigner) -
     assert not checked.verify(key, head.message() + b"x", head.signature)
     assert not checked.verify(key, head.message(), b"\x00" * 64)  # evicts: size is 2
     assert checked.verify(key, head.message(), head.signature)
+
+
+def test_record_time_is_now_in_rfc3339_utc_with_milliseconds() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    stamps = [Record("did:a", "did:b", "urn:x", "use", "permit").time for _ in range(3)]
+    after = datetime.now(UTC) + timedelta(milliseconds=1)
+    for stamp in stamps:
+        assert len(stamp) == 24 and stamp.endswith("Z") and stamp[10] == "T"
+        parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        assert before <= parsed <= after
+    assert stamps == sorted(stamps)
