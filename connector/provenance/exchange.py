@@ -39,7 +39,7 @@ from ledger.log import Ledger
 from ledger.merkle import leaf_hash
 from ledger.receipts import Receipt, countersign_all, make_receipt
 from ledger.records import Record
-from ledger.signing import VerifiedSignatures
+from ledger.signing import PublicKey, VerifiedSignatures
 from ledger.treehead import TreeHead
 
 WATERMARK_KEY = "ledger.receipts.settled"
@@ -337,8 +337,9 @@ class ReceiptExchange:
         problems = []
         keep: list[Receipt] = []
         checked = VerifiedSignatures()  # a batch shares one countersignature: verified once
+        keys: dict[str, PublicKey] = {}  # the peer's keys by id, looked up once per delivery
         for item, receipt, result in zip(items, issued, results, strict=True):
-            signed, problem = await self._countersigned(peer, receipt, result, checked)
+            signed, problem = await self._countersigned(peer, receipt, result, checked, keys)
             if signed is None:
                 refused.append(item)
                 problems.append(f"record {item.index}: {problem}")
@@ -350,7 +351,12 @@ class ReceiptExchange:
             self._retry(refused, f"{peer} refused receipts: " + "; ".join(problems[:3]))
 
     async def _countersigned(
-        self, peer: str, issued: Receipt, result: Any, checked: VerifiedSignatures
+        self,
+        peer: str,
+        issued: Receipt,
+        result: Any,
+        checked: VerifiedSignatures,
+        keys: dict[str, PublicKey],
     ) -> tuple[Receipt | None, str]:
         """Our receipt with the peer's countersignature, if its signature holds, else why."""
         if not isinstance(result, dict) or not result.get("countersignature"):
@@ -362,7 +368,11 @@ class ReceiptExchange:
         assert signed.countersignature is not None
         if signed.countersigner_kid is None:
             return None, "no countersigner key id"
-        key = await self.peers.key(peer, signed.countersigner_kid)
+        key = keys.get(signed.countersigner_kid)
+        if key is None:
+            key = keys[signed.countersigner_kid] = await self.peers.key(
+                peer, signed.countersigner_kid
+            )
         if not checked.verify(key, signed.message(), signed.countersignature):
             return None, "the countersignature does not verify"
         return signed, ""
@@ -441,7 +451,7 @@ class ReceiptExchange:
                 if found is None:
                     new.setdefault((agreement_id, data), []).append(position)
             keys = list(new)
-            done = await asyncio.gather(*(self.ledger.append_data(d, a) for a, d in keys))
+            done = await self.ledger.append_data_many([(d, a) for a, d in keys])
             for (agreement_id, data), appended in zip(keys, done, strict=True):
                 self._remember(agreement_id, appended.leaf_hash, appended.index)
                 for position in new[(agreement_id, data)]:

@@ -209,3 +209,21 @@ async def test_a_failed_write_is_a_store_error(db: Db, provider_signer: KeySigne
     with pytest.raises(StoreError):
         await ledger.store.put_tree_head(issued.tree_head)
     await ledger.close()
+
+
+async def test_append_data_many_commits_in_order(db: Db, provider_signer: KeySigner) -> None:
+    ledger = await Ledger.open(db.engine, provider_signer, prefix=db.prefix)
+    assert await ledger.append_data_many([]) == []
+    records = [rec(i, f"urn:uuid:agr-{i % 2}") for i in range(5)]
+    done = await ledger.append_data_many([(r.canonical(), r.agreement_id) for r in records])
+    assert [d.index for d in done] == [0, 1, 2, 3, 4]
+    assert [d.leaf_hash for d in done] == [r.leaf_hash() for r in records]
+    assert [e.data for e in await ledger.entries()] == [r.canonical() for r in records]
+    assert [d.index for d in await ledger.append_many([rec(5), rec(6)])] == [5, 6]
+    async with db.engine.begin() as conn:  # the next commit fails: every item learns
+        await conn.execute(ledger.store.tables.head.delete())
+    with pytest.raises(StoreError):
+        await ledger.append_data_many([(rec(7).canonical(), "urn:uuid:agr-1")] * 3)
+    await ledger.close()
+    with pytest.raises(StoreError):
+        await ledger.append_data_many([(rec(8).canonical(), "urn:uuid:agr-1")])
