@@ -29,7 +29,7 @@ from policies import (
 )
 from policies.model import Asset, Party
 from policies.values import IRI, Literal
-from policies.vocab import AGORA, ODRL, XSD
+from policies.vocab import AGORA, ENTITY_TYPE, ODRL, XSD
 
 from .helpers import AGORA as AG
 from .helpers import CONSUMER, START, TARGET, constraint, doc, perm, request, world
@@ -341,3 +341,43 @@ def test_random_policies_round_trip_through_json_ld(policy: Policy) -> None:
         assert parse_policy(compact) == p
     assert from_expanded([to_expanded(p)]) == p
     assert from_expanded(expand_with_pyld(to_compact(p, "odrl"))) == p
+
+
+def test_set_operators_on_multi_valued_operands_agree_with_reference() -> None:
+    """Entity types and attributes are multi-valued: the compiled membership fast path."""
+    types = ("AirQualityObserved", "ParkingSpot")
+    decisions: set[Decision] = set()
+    for op in ("isPartOf", "isAnyOf", "isNoneOf"):
+        policy = Policy(
+            "urn:p",
+            PolicyType.AGREEMENT,
+            (
+                Permission(
+                    Action(ODRL + "read"),
+                    constraints=(
+                        Constraint(
+                            ENTITY_TYPE,
+                            ODRL + op,
+                            tuple(lit(t) for t in types),
+                        ),
+                    ),
+                ),
+            ),
+        )
+        compiled = compile_policy(policy)
+        req = EvaluationRequest.create("read")
+        asked: list[Any] = [
+            ["AirQualityObserved"],
+            ["AirQualityObserved", "ParkingSpot"],
+            ["AirQualityObserved", "Building"],
+            ["Building"],
+            [],
+            "ParkingSpot",
+        ]
+        for value in asked:
+            for broader in (None, {"Building": ["ParkingSpot"]}):
+                w = World(now=T0, values={"ngsi-ld:entityType": value}, broader=broader)
+                expected = evaluate(policy, req, w).decision
+                assert compiled.decide(req, w).decision is expected, (op, value, broader)
+                decisions.add(expected)
+    assert decisions == {Decision.PERMIT, Decision.DENY}  # both outcomes were exercised
