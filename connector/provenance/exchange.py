@@ -232,14 +232,18 @@ class ReceiptExchange:
         self, items: list[Owed]
     ) -> dict[tuple[str, str, AgreementParties], list[Owed]]:
         out: dict[tuple[str, str, AgreementParties], list[Owed]] = {}
+        keys: dict[tuple[str, str], tuple[str, str, AgreementParties]] = {}  # by (peer, role)
         for item in items:
-            parties = await self.peers.parties(item.agreement_id)
+            parties = self.peers.known_parties(item.agreement_id)
+            if parties is None:
+                parties = await self.peers.parties(item.agreement_id)
             if parties is None:
                 self._retry([item], f"agreement {item.agreement_id} is not stored here (yet)")
                 continue
             peer = parties.peer_of(self.me)
-            same = [p for p in out if p[0] == peer and p[1] == item.role]
-            key = same[0] if same else (peer, item.role, parties)
+            key = keys.get((peer, item.role))
+            if key is None:
+                key = keys[(peer, item.role)] = (peer, item.role, parties)
             out.setdefault(key, []).append(item)
         return out
 
@@ -446,7 +450,10 @@ class ReceiptExchange:
             new: dict[tuple[str, bytes], list[int]] = {}
             for position, (agreement_id, data) in enumerate(records):
                 lh = leaf_hash(data)
-                found = await self._index_of(agreement_id, lh)
+                known = self._known.get(agreement_id)  # the index is loaded once per agreement
+                found = (
+                    known.get(lh) if known is not None else await self._index_of(agreement_id, lh)
+                )
                 indices.append(found)
                 if found is None:
                     new.setdefault((agreement_id, data), []).append(position)
@@ -492,7 +499,11 @@ class ReceiptExchange:
         if not isinstance(text, str):
             raise PeerError("the record must be its RFC 8785 canonical JSON as a string")
         record = Record.from_canonical(text.encode())
-        parties = await self.peers.parties(record.agreement_id) if record.agreement_id else None
+        parties = None
+        if record.agreement_id:
+            parties = self.peers.known_parties(record.agreement_id)
+            if parties is None:
+                parties = await self.peers.parties(record.agreement_id)
         if parties is None:
             raise PeerError(f"no agreement '{record.agreement_id}' is stored here")
         expected = (caller, self.me) if role_of_caller == PROVIDER else (self.me, caller)
