@@ -151,11 +151,16 @@ def _plain(value: Any) -> bool:
         return -_SAFE < value < _SAFE
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or not key.isascii() or not _plain(item):
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) is not str and not _plain(item):  # strings: no call needed
                 return False
         return True
     if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
+        for item in value:
+            if type(item) is not str and not _plain(item):
+                return False
+        return True
     return False
 
 

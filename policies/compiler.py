@@ -198,12 +198,11 @@ def compile_constraint(c: AnyConstraint, path: str, start: datetime | None) -> C
 
         return eq
 
-    if (
-        name in ("isAnyOf", "isNoneOf", "isPartOf")
-        and isinstance(right, tuple)
-        and all(type(x) is str for x in right)
+    if name in ("isAnyOf", "isNoneOf", "isPartOf") and (
+        type(right) is str or (isinstance(right, tuple) and all(type(x) is str for x in right))
     ):
-        members = frozenset(right)
+        # a single right value is the one-element set (as the operators read it)
+        members = frozenset((right,) if type(right) is str else right)
         negate = name == "isNoneOf"
         part_of = name == "isPartOf"
 
