@@ -379,3 +379,10 @@ def test_set_operators_on_multi_valued_operands_agree_with_reference() -> None:
                 assert compiled.decide(req, w).decision is expected, (op, right, value)
                 decisions.add(expected)
     assert decisions == {Decision.PERMIT, Decision.DENY}  # both outcomes were exercised
+
+
+def test_world_keeps_multi_values_as_tuples() -> None:
+    purpose = ODRL + "purpose"
+    assert World(values={"purpose": ("a", "b")}).values[purpose] == ("a", "b")
+    assert World(values={"purpose": ["a", "b"]}).values[purpose] == ("a", "b")
+    assert World(values={"purpose": ("a", ["b"])}).values[purpose] == ("a", ("b",))
