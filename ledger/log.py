@@ -236,7 +236,9 @@ class Ledger:
 
     async def keep_receipts(self, receipts: Sequence[Receipt]) -> None:
         """Store several receipts in one transaction (one commit for a delivered batch)."""
-        await self.store.put_receipts([(r.agreement_id, r.index, r.to_json()) for r in receipts])
+        await self.store.put_receipt_texts(
+            [(r.agreement_id, r.index, r.to_json_text()) for r in receipts]
+        )
 
     async def receipts(self, agreement_id: str | None = None) -> list[Receipt]:
         return [Receipt.from_json(d) for d in await self.store.receipts(agreement_id)]

@@ -476,10 +476,13 @@ class LedgerStore:
 
     async def put_receipts(self, rows: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
         """Store receipts ``(agreement id, index, document)`` in one transaction."""
-        if not rows:
-            return
-        params = [(agreement_id, index, json.dumps(doc)) for agreement_id, index, doc in rows]
-        await self._insert(self.tables.receipts, _RECEIPT_COLUMNS, params)
+        await self.put_receipt_texts([(aid, index, json.dumps(doc)) for aid, index, doc in rows])
+
+    async def put_receipt_texts(self, rows: Sequence[tuple[str, int, str]]) -> None:
+        """Store receipts ``(agreement id, index, JSON text of the document)``, one
+        transaction."""
+        if rows:
+            await self._insert(self.tables.receipts, _RECEIPT_COLUMNS, rows)
 
     async def _insert(
         self, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
