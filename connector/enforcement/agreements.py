@@ -207,6 +207,8 @@ class AgreementCache:
         hit = self._entries.get(grant.agreement_id)
         if hit is not None:
             self._entries.move_to_end(grant.agreement_id)
+            if hit.done() and not hit.cancelled():
+                return hit.result()  # compiled already (the usual case): no extra future
             return await asyncio.shield(hit)
         future: asyncio.Future[CompiledAgreement] = asyncio.get_running_loop().create_future()
         self._entries[grant.agreement_id] = future

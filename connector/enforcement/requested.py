@@ -37,9 +37,14 @@ async def require_inside(request: web.Request, area: dict[str, Any]) -> None:
 
 
 def _term_map(request: web.Request, body_context: Any = None) -> Any:
+    """The term map the broker reads the request with: the body's @context, else the Link
+    header's (the media types the handler negotiates itself, before or after the PEP)."""
     from connector.ngsild.api.negotiation import negotiate
+    from connector.ngsild.context import context_from_link, term_map
 
-    return negotiate(request, body_context).tm
+    if body_context is not None:
+        return negotiate(request, body_context).tm
+    return term_map(context_from_link(request.headers.get("Link")))
 
 
 async def requested_types(request: web.Request, operation: str) -> set[str]:
