@@ -25,6 +25,12 @@ from .log import Ledger
 from .store import AnchorRow
 from .treehead import TreeHead
 
+#: Gas limit for anchors on the embedded chain. ``AgoraAnchor.anchor`` uses about 92k gas the
+#: first time a log is anchored and about 38k after; with a limit given, web3 sends at once
+#: instead of first estimating the gas, which on eth-tester re-runs the call a dozen times (a
+#: binary search) and was most of an anchor's CPU in the connector's own process.
+EMBEDDED_ANCHOR_GAS = 200_000
+
 
 def embedded_web3() -> Web3:
     """An in-process chain (eth-tester on py-evm) with funded, unlocked accounts."""
@@ -53,7 +59,8 @@ class Anchorer:
     """Sends anchors to one deployed ``AgoraAnchor`` contract and reads them back.
 
     Transactions come from ``account`` (unlocked on the node) or are signed locally with
-    ``private_key`` (hex), which is how production nodes are used.
+    ``private_key`` (hex), which is how production nodes are used. ``gas`` is the gas limit of
+    anchor transactions; None (the default) has the node estimate it for each one.
     """
 
     def __init__(
@@ -63,6 +70,7 @@ class Anchorer:
         *,
         account: str | None = None,
         private_key: str | None = None,
+        gas: int | None = None,
     ) -> None:
         self.w3 = w3
         self.contract: Contract = w3.eth.contract(
@@ -72,6 +80,8 @@ class Anchorer:
         if private_key is not None:
             account = w3.eth.account.from_key(private_key).address
         self.account = account or w3.eth.accounts[0]
+        self.gas = gas
+        self._chain_id: int | None = None
 
     @property
     def address(self) -> str:
@@ -79,26 +89,34 @@ class Anchorer:
 
     @classmethod
     def deploy(
-        cls, w3: Web3, *, account: str | None = None, private_key: str | None = None
+        cls,
+        w3: Web3,
+        *,
+        account: str | None = None,
+        private_key: str | None = None,
+        gas: int | None = None,
     ) -> Anchorer:
-        """Deploy a fresh ``AgoraAnchor`` and return an anchorer bound to it (blocking)."""
+        """Deploy a fresh ``AgoraAnchor`` and return an anchorer bound to it (blocking); ``gas``
+        is the limit of its later anchor transactions (the deployment is estimated)."""
         factory = w3.eth.contract(abi=contracts.abi(), bytecode=contracts.bytecode())
         sender = account or (
             w3.eth.account.from_key(private_key).address if private_key else w3.eth.accounts[0]
         )
         receipt = _send(w3, factory.constructor(), sender, private_key)
-        return cls(w3, receipt["contractAddress"], account=sender, private_key=private_key)
+        return cls(w3, receipt["contractAddress"], account=sender, private_key=private_key, gas=gas)
 
     def anchor(self, log_id: bytes, head: TreeHead) -> AnchorRow:
         """Publish ``head`` under ``log_id`` (blocking); returns where it landed."""
         call = self.contract.functions.anchor(log_id, head.size, head.root, head.timestamp)
-        receipt = _send(self.w3, call, self.account, self.private_key)
+        receipt = _send(self.w3, call, self.account, self.private_key, self.gas)
+        if self._chain_id is None:  # a node's chain id does not change: asked once
+            self._chain_id = int(self.w3.eth.chain_id)
         return AnchorRow(
             size=head.size,
             root=head.root,
             timestamp=head.timestamp,
             log_id=log_id,
-            chain_id=int(self.w3.eth.chain_id),
+            chain_id=self._chain_id,
             contract=self.address,
             tx_hash=_hex(receipt["transactionHash"]),
             block_number=int(receipt["blockNumber"]),
@@ -142,20 +160,20 @@ def _hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
-def _send(w3: Web3, call: Any, sender: str, private_key: str | None) -> Any:
-    """Send a contract call or deployment and wait for a successful receipt."""
+def _send(w3: Web3, call: Any, sender: str, private_key: str | None, gas: int | None = None) -> Any:
+    """Send a contract call or deployment and wait for a successful receipt; without ``gas``
+    the node estimates the gas limit."""
+    params: dict[str, Any] = {"from": sender}
+    if gas is not None:
+        params["gas"] = gas
     try:
         if private_key is None:
-            tx_hash = call.transact({"from": sender})
+            tx_hash = call.transact(params)
         else:
-            tx = call.build_transaction(
-                {
-                    "from": sender,
-                    "nonce": w3.eth.get_transaction_count(
-                        Web3.to_checksum_address(sender), "pending"
-                    ),
-                }
+            params["nonce"] = w3.eth.get_transaction_count(
+                Web3.to_checksum_address(sender), "pending"
             )
+            tx = call.build_transaction(params)
             signed = w3.eth.account.sign_transaction(tx, private_key)
             tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)

@@ -101,7 +101,27 @@ class Ledger:
         return Appended(await future, lh)
 
     async def append_many(self, records: Sequence[Record]) -> list[Appended]:
-        return list(await asyncio.gather(*(self.append(r) for r in records)))
+        return await self.append_data_many([(r.canonical(), r.agreement_id) for r in records])
+
+    async def append_data_many(self, items: Sequence[tuple[bytes, str]]) -> list[Appended]:
+        """Append several ``(canonical data, agreement id)``; returns once all are committed
+        (in order, in the next group commits, without a task per item)."""
+        if self._closed:
+            raise StoreError("the ledger is closed")
+        if not items:
+            return []
+        loop = asyncio.get_running_loop()
+        pending: list[tuple[bytes, asyncio.Future[int]]] = []
+        for data, agreement_id in items:
+            lh = leaf_hash(data)
+            future: asyncio.Future[int] = loop.create_future()
+            self._pending.append((lh, data, agreement_id, future))
+            pending.append((lh, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_loop(), name="ledger-writer")
+        self._wake.set()
+        indices = await asyncio.gather(*(f for _, f in pending))
+        return [Appended(i, lh) for i, (lh, _) in zip(indices, pending, strict=True)]
 
     async def _write_loop(self) -> None:
         while True:
@@ -216,7 +236,9 @@ class Ledger:
 
     async def keep_receipts(self, receipts: Sequence[Receipt]) -> None:
         """Store several receipts in one transaction (one commit for a delivered batch)."""
-        await self.store.put_receipts([(r.agreement_id, r.index, r.to_json()) for r in receipts])
+        await self.store.put_receipt_texts(
+            [(r.agreement_id, r.index, r.to_json_text()) for r in receipts]
+        )
 
     async def receipts(self, agreement_id: str | None = None) -> list[Receipt]:
         return [Receipt.from_json(d) for d in await self.store.receipts(agreement_id)]

@@ -82,9 +82,13 @@ class VerifiedSignatures:
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._seen: dict[tuple[bytes, bytes, bytes], bool] = {}
+        self._key: tuple[PublicKey, bytes] | None = None  # the last key and its raw bytes
 
     def verify(self, public_key: PublicKey, message: bytes, signature: bytes) -> bool:
-        key = (_raw(public_key), message, signature)
+        last = self._key
+        if last is None or last[0] is not public_key:
+            last = self._key = (public_key, _raw(public_key))
+        key = (last[1], message, signature)
         found = self._seen.get(key)
         if found is None:
             if len(self._seen) >= self.size:

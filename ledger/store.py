@@ -78,6 +78,20 @@ class AnchorRow:
         }
 
 
+_TREE_HEAD_COLUMNS = ("size", "root", "timestamp", "signature", "kid")
+_RECEIPT_COLUMNS = ("agreement_id", "idx", "document")
+_ANCHOR_COLUMNS = (
+    "size",
+    "root",
+    "timestamp",
+    "log_id",
+    "chain_id",
+    "contract",
+    "tx_hash",
+    "block_number",
+)
+
+
 @dataclass(frozen=True)
 class Tables:
     metadata: MetaData
@@ -218,12 +232,15 @@ class _SqliteAppender:
     loop every trip waits its turn, so a commit that costs a fraction of a millisecond of disk
     took tens of milliseconds, and every access waiting for its record waited that long. Here the
     whole transaction runs in one call on a dedicated connection (WAL, synchronous=FULL, the
-    same durability), taking the write lock up front with ``BEGIN IMMEDIATE``.
+    same durability), taking the write lock up front with ``BEGIN IMMEDIATE``. The log's other
+    writes (tree heads, receipts, anchors) and its size read go the same way: the receipt
+    exchange makes them for every delivery, and through aiosqlite each was several trips.
     """
 
     def __init__(self, path: str, head_table: str, insert_sql: str) -> None:
         self._path = path
         self._claim_sql = f"UPDATE {head_table} SET size = size + ? WHERE id = 1 RETURNING size"
+        self._size_sql = f"SELECT size FROM {head_table} WHERE id = 1"
         self._insert_sql = insert_sql
         self._conn: sqlite3.Connection | None = None
         self._thread = WorkerThread("ledger-writer")
@@ -258,6 +275,35 @@ class _SqliteAppender:
             raise StoreError(f"append of {len(rows)} records failed: {exc}") from exc
         return first
 
+    async def insert(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` with ``sql`` in one transaction (committed when this returns)."""
+        await self._thread.run(self._insert, sql, rows)
+
+    def _insert(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"write of {len(rows)} rows failed: {exc}") from exc
+
+    async def size(self) -> int | None:
+        """The head row's size (None: no head row)."""
+        return await self._thread.run(self._size)
+
+    def _size(self) -> int | None:
+        try:
+            found = self._connection().execute(self._size_sql).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the log's size: {exc}") from exc
+        return None if found is None else int(found[0])
+
     def close(self) -> None:
         def shut() -> None:
             if self._conn is not None:
@@ -280,6 +326,7 @@ class LedgerStore:
             f"INSERT INTO {table} (idx, leaf_hash, data, agreement_id) "
             f"VALUES ({', '.join(self._marks)})"
         )
+        self._sql: dict[str, str] = {}  # driver-level INSERTs of the writer thread, by table
         self._appender: _SqliteAppender | None = None
         database = engine.url.database
         if engine.dialect.name == "sqlite" and database and database != ":memory:":
@@ -321,8 +368,11 @@ class LedgerStore:
 
     async def size(self) -> int:
         head = self.tables.head
-        async with self.engine.connect() as conn:
-            size = await conn.scalar(select(head.c.size).where(head.c.id == 1))
+        if self._appender is not None:
+            size = await self._appender.size()
+        else:
+            async with self.engine.connect() as conn:
+                size = await conn.scalar(select(head.c.size).where(head.c.id == 1))
         if size is None:
             raise StoreError(f"the ledger head row of {self.prefix!r} is missing: create_schema")
         return int(size)
@@ -384,15 +434,8 @@ class LedgerStore:
             return [int(i) for i in (await conn.scalars(stmt)).all()]
 
     async def put_tree_head(self, head: TreeHead) -> None:
-        values = {
-            "size": head.size,
-            "root": head.root,
-            "timestamp": head.timestamp,
-            "signature": head.signature,
-            "kid": head.kid,
-        }
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(self.tables.tree_heads).values(**values))
+        row = (head.size, head.root, head.timestamp, head.signature, head.kid)
+        await self._insert(self.tables.tree_heads, _TREE_HEAD_COLUMNS, [row])
 
     async def tree_heads(self) -> list[TreeHead]:
         """Every signed head this log issued, oldest first."""
@@ -414,18 +457,8 @@ class LedgerStore:
         return TreeHead(int(size), bytes(root), int(timestamp), bytes(signature), kid)
 
     async def put_anchor(self, anchor: AnchorRow) -> None:
-        values = {
-            "size": anchor.size,
-            "root": anchor.root,
-            "timestamp": anchor.timestamp,
-            "log_id": anchor.log_id,
-            "chain_id": anchor.chain_id,
-            "contract": anchor.contract,
-            "tx_hash": anchor.tx_hash,
-            "block_number": anchor.block_number,
-        }
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(self.tables.anchors).values(**values))
+        row = tuple(getattr(anchor, c) for c in _ANCHOR_COLUMNS)
+        await self._insert(self.tables.anchors, _ANCHOR_COLUMNS, [row])
 
     async def anchors(self) -> list[AnchorRow]:
         a = self.tables.anchors
@@ -443,14 +476,36 @@ class LedgerStore:
 
     async def put_receipts(self, rows: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
         """Store receipts ``(agreement id, index, document)`` in one transaction."""
-        if not rows:
+        await self.put_receipt_texts([(aid, index, json.dumps(doc)) for aid, index, doc in rows])
+
+    async def put_receipt_texts(self, rows: Sequence[tuple[str, int, str]]) -> None:
+        """Store receipts ``(agreement id, index, JSON text of the document)``, one
+        transaction."""
+        if rows:
+            await self._insert(self.tables.receipts, _RECEIPT_COLUMNS, rows)
+
+    async def _insert(
+        self, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Insert ``rows`` (values of ``columns``) in one transaction: on SQLite in one hop to
+        the writer thread, else through the engine. :class:`StoreError` when it fails."""
+        if self._appender is not None:
+            sql = self._sql.get(table.name)
+            if sql is None:
+                name = self.engine.dialect.identifier_preparer.quote(table.name)
+                marks = ", ".join(_param_marks(self.engine.dialect.paramstyle, len(columns)))
+                sql = self._sql[table.name] = (
+                    f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})"
+                )
+            await self._appender.insert(sql, rows)
             return
-        values = [
-            {"agreement_id": agreement_id, "idx": index, "document": json.dumps(document)}
-            for agreement_id, index, document in rows
-        ]
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(self.tables.receipts), values)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(table), [dict(zip(columns, r, strict=True)) for r in rows]
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"write to {table.name} failed: {exc}") from exc
 
     async def receipts(self, agreement_id: str | None = None) -> list[dict[str, Any]]:
         rc = self.tables.receipts

@@ -198,12 +198,11 @@ def compile_constraint(c: AnyConstraint, path: str, start: datetime | None) -> C
 
         return eq
 
-    if (
-        name in ("isAnyOf", "isNoneOf", "isPartOf")
-        and isinstance(right, tuple)
-        and all(type(x) is str for x in right)
+    if name in ("isAnyOf", "isNoneOf", "isPartOf") and (
+        type(right) is str or (isinstance(right, tuple) and all(type(x) is str for x in right))
     ):
-        members = frozenset(right)
+        # a single right value is the one-element set (as the operators read it)
+        members = frozenset((right,) if type(right) is str else right)
         negate = name == "isNoneOf"
         part_of = name == "isPartOf"
 
@@ -211,8 +210,14 @@ def compile_constraint(c: AnyConstraint, path: str, start: datetime | None) -> C
             v = w.values.get(key, _MISSING)
             if v is _MISSING:
                 return None
-            if type(v) is str and not (part_of and w.broader):
-                return (v in members) is not negate
+            if not (part_of and w.broader):  # no taxonomy to look up: plain membership
+                if type(v) is str:
+                    return (v in members) is not negate
+                if type(v) is tuple and all(type(x) is str for x in v):
+                    # a multi-valued operand (e.g. the entity types a request names)
+                    if part_of:
+                        return all(x in members for x in v)
+                    return any(x in members for x in v) is not negate
             return generic(w, v)
 
         return in_set

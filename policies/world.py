@@ -195,6 +195,8 @@ class World:
                     iri, hint = _key(key)
                 if type(value) in _ALREADY_TYPED.get(hint, ()):
                     vals[iri] = value
+                elif hint is None and type(value) is tuple and all(type(v) is str for v in value):
+                    vals[iri] = value  # what normalize_value would rebuild, element by element
                 else:
                     vals[iri] = normalize_value(value, hint)
         self.values = vals

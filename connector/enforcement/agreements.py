@@ -68,6 +68,19 @@ class ScopeLimits:
     attributes: frozenset[str] | None
     area: dict[str, Any] | None
     policy_form: dict[str, str] = field(default_factory=dict)
+    _names: dict[frozenset[str], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def names(self, iris: frozenset[str]) -> tuple[str, ...]:
+        """``iris`` in the policy's own forms, sorted (what the compiled constraints compare
+        with); remembered per set, as the same few sets come with every request."""
+        found = self._names.get(iris)
+        if found is None:
+            found = tuple(sorted(self.policy_form.get(v, v.rsplit("/", 1)[-1]) for v in iris))
+            if len(self._names) < 256:
+                self._names[iris] = found
+        return found
 
 
 @dataclass
@@ -194,6 +207,8 @@ class AgreementCache:
         hit = self._entries.get(grant.agreement_id)
         if hit is not None:
             self._entries.move_to_end(grant.agreement_id)
+            if hit.done() and not hit.cancelled():
+                return hit.result()  # compiled already (the usual case): no extra future
             return await asyncio.shield(hit)
         future: asyncio.Future[CompiledAgreement] = asyncio.get_running_loop().create_future()
         self._entries[grant.agreement_id] = future

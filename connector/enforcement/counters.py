@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ledger.worker import WorkerThread
@@ -199,17 +198,39 @@ class OneHopSqliteUsageStore(SqlUsageStore):
     back; a consume is four of them, and on a busy machine each costs milliseconds. Here the
     same statements on the same table (``policies.usage.usage_counters``), with the same atomic
     ``used + n <= limit`` condition, run in one ``BEGIN IMMEDIATE`` transaction on a dedicated
-    pysqlite connection: one hand-off per commit. Release and reads keep the library's code.
+    sqlite3 connection: one hand-off per commit. Release and reads keep the library's code.
+
+    The statements go to the driver directly (prepared once, values converted by the column
+    types' own SQLAlchemy processors, so rows are stored exactly as the library stores them):
+    the write lock is often held by the ledger's commit when a consume starts, and through
+    SQLAlchemy each refused attempt to take it cost an exception's round of connection
+    handling — the thread's CPU per consume was several times the commit itself.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, lock_wait_s: float = LOCK_WAIT_S) -> None:
         super().__init__(engine)
-        url = engine.url.set(drivername="sqlite")
-        self._sync = create_engine(
-            url, connect_args={"check_same_thread": False}, pool_size=1, max_overflow=0
+        self.lock_wait_s = lock_wait_s
+        database = engine.url.database
+        if not database or database == ":memory:":
+            raise ValueError("OneHopSqliteUsageStore needs a SQLite database file")
+        self._path = database
+        self._conn: sqlite3.Connection | None = None  # used only on the writer thread
+        dialect = sqlite_dialect.dialect()
+        t = self.t
+        name = dialect.identifier_preparer.quote(t.name)
+        key = "agreement_id = ? AND counter_key = ? AND window_key = ?"
+        self._update_sql = (
+            f"UPDATE {name} SET used = used + ?, usage_limit = ?, updated_at = ? "
+            f"WHERE {key} AND used + ? <= ? RETURNING used"
         )
-        event.listen(self._sync, "connect", _writer_pragmas)
-        event.listen(self._sync, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        self._insert_sql = (
+            f"INSERT INTO {name} (agreement_id, counter_key, window_key, used, usage_limit) "
+            "VALUES (?, ?, ?, 0, ?) ON CONFLICT DO NOTHING"
+        )
+        self._select_sql = f"SELECT used, updated_at FROM {name} WHERE {key}"
+        at_type = t.c.updated_at.type.dialect_impl(dialect)
+        self._at_in = at_type.bind_processor(dialect) or (lambda v: v)
+        self._at_out = at_type.result_processor(dialect, None) or (lambda v: v)
         self._thread = WorkerThread("usage-counter-writer")  # see ledger.worker
 
     async def consume(
@@ -217,71 +238,74 @@ class OneHopSqliteUsageStore(SqlUsageStore):
     ) -> ConsumeResult:
         return await self._thread.run(self._consume, agreement_id, spec, now, amount)
 
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            _writer_pragmas(conn)
+            self._conn = conn
+        return self._conn
+
     def _consume(
         self, agreement_id: str, spec: CounterSpec, now: datetime, amount: int
     ) -> ConsumeResult:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         wkey = window_key(spec.window, now)
-        t = self.t
-        key = self._pk(agreement_id, spec, wkey)
-        stmt = (
-            sa.update(t)
-            .where(key, t.c.used + amount <= spec.limit)
-            .values(used=t.c.used + amount, usage_limit=spec.limit, updated_at=now)
-            .returning(t.c.used)
-        )
-        deadline = time.monotonic() + LOCK_WAIT_S
-        pause = 0.0002
-        while True:
+        key = (agreement_id, spec.key, wkey)
+        update = (amount, spec.limit, self._at_in(now), *key, amount, spec.limit)
+        try:
+            conn = self._connection()
+            _begin_immediate(conn, self.lock_wait_s)
             try:
-                with self._sync.begin() as conn:
-                    row = conn.execute(stmt).first()
-                    if row is None:
-                        conn.execute(
-                            sqlite_insert(t)
-                            .values(
-                                agreement_id=agreement_id,
-                                counter_key=spec.key,
-                                window_key=wkey,
-                                used=0,
-                                usage_limit=spec.limit,
-                            )
-                            .on_conflict_do_nothing()
-                        )
-                        row = conn.execute(stmt).first()
-                    if row is not None:
-                        return ConsumeResult(True, int(row[0]), spec.limit, wkey, now)
-                    cur = conn.execute(sa.select(t.c.used, t.c.updated_at).where(key)).first()
-                break
-            except sa.exc.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise UsageError(f"could not record usage: {exc}") from exc
-                # SQLite's own busy handler sleeps in growing steps (up to 100 ms) while the
-                # ledger's commit holds the write lock; fine-grained retries take the lock
-                # as soon as it is free.
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
-            except sa.exc.SQLAlchemyError as exc:
-                raise UsageError(f"could not record usage: {exc}") from exc
-        at = cur[1] if cur else None
+                row = conn.execute(self._update_sql, update).fetchone()
+                if row is None:
+                    conn.execute(self._insert_sql, (*key, spec.limit))
+                    row = conn.execute(self._update_sql, update).fetchone()
+                cur = None if row is not None else conn.execute(self._select_sql, key).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise UsageError(f"could not record usage: {exc}") from exc
+        if row is not None:
+            return ConsumeResult(True, int(row[0]), spec.limit, wkey, now)
+        at = self._at_out(cur[1]) if cur else None
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         return ConsumeResult(False, int(cur[0]) if cur else 0, spec.limit, wkey, at)
 
     def close(self) -> None:
-        self._thread.close()
-        self._sync.dispose()
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._thread.close(last=shut)
 
 
-def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # the connector's settings (connector.storage.engine): WAL, durable commits, wait on locks
-    dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN itself
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=0")  # lock waits are retried in _consume, finely
-    cur.close()
+def _begin_immediate(conn: sqlite3.Connection, wait_s: float) -> None:
+    """Take the write lock, retrying finely while another writer (the ledger's commit) holds
+    it: SQLite's own busy handler sleeps in growing steps (up to 100 ms), fine-grained retries
+    take the lock as soon as it is free. A refused attempt costs microseconds."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.0002
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+
+
+def _writer_pragmas(conn: sqlite3.Connection) -> None:
+    # the connector's settings (connector.storage.engine): WAL, durable commits; lock waits
+    # are retried in _begin_immediate, finely
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=0")
 
 
 def usage_store_for(engine: AsyncEngine) -> SqlUsageStore:

@@ -46,9 +46,12 @@ def request_hash(method: str, path_qs: str, body: bytes) -> str:
 
 
 def summary_hash(summary: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(summary, sort_keys=True, separators=(",", ":"), default=str).encode()
-    ).hexdigest()
+    """sha256 of the summary's JSON with sorted keys and no whitespace."""
+    return hashlib.sha256(_SUMMARY_JSON.encode(summary).encode()).hexdigest()
+
+
+# one encoder for every record (json.dumps with options builds one per call)
+_SUMMARY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 class Evidence:

@@ -73,6 +73,10 @@ class Grants:
             self._inline.execute("PRAGMA busy_timeout=10000")
             self._inline.execute("PRAGMA query_only=ON")
 
+    def known(self, token: str) -> bool:
+        """Whether ``token`` is kept as a grant (it passed the full check once)."""
+        return token in self._grants
+
     async def verify(self, token: str) -> tuple[TransferGrant, bool]:
         """The grant of a valid token, and whether the transfer's state was just checked.
 

@@ -6,9 +6,13 @@ retrieval by id outside the agreement's area (the broker's id path does not appl
 from __future__ import annotations
 
 import json
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from connector.ngsild.context import TermMap
 
 
 async def require_inside(request: web.Request, area: dict[str, Any]) -> None:
@@ -33,15 +37,18 @@ async def require_inside(request: web.Request, area: dict[str, Any]) -> None:
 
 
 def _term_map(request: web.Request, body_context: Any = None) -> Any:
+    """The term map the broker reads the request with: the body's @context, else the Link
+    header's (the media types the handler negotiates itself, before or after the PEP)."""
     from connector.ngsild.api.negotiation import negotiate
+    from connector.ngsild.context import context_from_link, term_map
 
-    return negotiate(request, body_context).tm
+    if body_context is not None:
+        return negotiate(request, body_context).tm
+    return term_map(context_from_link(request.headers.get("Link")))
 
 
 async def requested_types(request: web.Request, operation: str) -> set[str]:
     """The entity types a query names (``type=`` or the batch Query's entity selectors)."""
-    from connector.ngsild.query.selectors import leaves, parse_types
-
     expressions: list[str] = []
     context = None
     if operation == "batch.query":
@@ -61,8 +68,17 @@ async def requested_types(request: web.Request, operation: str) -> set[str]:
     tm = _term_map(request, context)
     names: set[str] = set()
     for text in expressions:
-        names |= leaves(parse_types(text))
-    return {tm.expand(n) for n in names}
+        names |= _expanded_types(text, tm)
+    return names
+
+
+@lru_cache(maxsize=512)
+def _expanded_types(text: str, tm: TermMap) -> frozenset[str]:
+    """The type names of one ``type`` expression, expanded: the same few expressions come
+    with every request of a consumer's application, so they are parsed once per term map."""
+    from connector.ngsild.query.selectors import leaves, parse_types
+
+    return frozenset(tm.expand(n) for n in leaves(parse_types(text)))
 
 
 def requested_attrs(request: web.Request) -> set[str] | None:

@@ -23,7 +23,13 @@ from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import Peers
 from connector.provenance.settings import LedgerSettings, ledger_settings
 from ledger import api as ledger_api
-from ledger.anchor import Anchorer, AnchorScheduler, embedded_web3, http_web3
+from ledger.anchor import (
+    EMBEDDED_ANCHOR_GAS,
+    Anchorer,
+    AnchorScheduler,
+    embedded_web3,
+    http_web3,
+)
 from ledger.errors import AnchorError, ProofError
 from ledger.log import Appended, Ledger
 from ledger.records import Record
@@ -172,7 +178,7 @@ async def _anchorer(ctx: ConnectorContext, cfg: LedgerSettings) -> Anchorer:
         raise ConfigError("environment", cfg.private_key_env, "the hex key for anchor transactions")
     if cfg.chain == "embedded":
         w3 = embedded_web3()
-        return await asyncio.to_thread(Anchorer.deploy, w3)
+        return await asyncio.to_thread(Anchorer.deploy, w3, gas=EMBEDDED_ANCHOR_GAS)
     w3 = http_web3(cfg.chain)
     address = cfg.contract or await kv_get(ctx.engine, CONTRACT_KEY)
     if address:

@@ -39,7 +39,7 @@ from ledger.log import Ledger
 from ledger.merkle import leaf_hash
 from ledger.receipts import Receipt, countersign_all, make_receipt
 from ledger.records import Record
-from ledger.signing import VerifiedSignatures
+from ledger.signing import PublicKey, VerifiedSignatures
 from ledger.treehead import TreeHead
 
 WATERMARK_KEY = "ledger.receipts.settled"
@@ -232,14 +232,18 @@ class ReceiptExchange:
         self, items: list[Owed]
     ) -> dict[tuple[str, str, AgreementParties], list[Owed]]:
         out: dict[tuple[str, str, AgreementParties], list[Owed]] = {}
+        keys: dict[tuple[str, str], tuple[str, str, AgreementParties]] = {}  # by (peer, role)
         for item in items:
-            parties = await self.peers.parties(item.agreement_id)
+            parties = self.peers.known_parties(item.agreement_id)
+            if parties is None:
+                parties = await self.peers.parties(item.agreement_id)
             if parties is None:
                 self._retry([item], f"agreement {item.agreement_id} is not stored here (yet)")
                 continue
             peer = parties.peer_of(self.me)
-            same = [p for p in out if p[0] == peer and p[1] == item.role]
-            key = same[0] if same else (peer, item.role, parties)
+            key = keys.get((peer, item.role))
+            if key is None:
+                key = keys[(peer, item.role)] = (peer, item.role, parties)
             out.setdefault(key, []).append(item)
         return out
 
@@ -337,8 +341,9 @@ class ReceiptExchange:
         problems = []
         keep: list[Receipt] = []
         checked = VerifiedSignatures()  # a batch shares one countersignature: verified once
+        keys: dict[str, PublicKey] = {}  # the peer's keys by id, looked up once per delivery
         for item, receipt, result in zip(items, issued, results, strict=True):
-            signed, problem = await self._countersigned(peer, receipt, result, checked)
+            signed, problem = await self._countersigned(peer, receipt, result, checked, keys)
             if signed is None:
                 refused.append(item)
                 problems.append(f"record {item.index}: {problem}")
@@ -350,7 +355,12 @@ class ReceiptExchange:
             self._retry(refused, f"{peer} refused receipts: " + "; ".join(problems[:3]))
 
     async def _countersigned(
-        self, peer: str, issued: Receipt, result: Any, checked: VerifiedSignatures
+        self,
+        peer: str,
+        issued: Receipt,
+        result: Any,
+        checked: VerifiedSignatures,
+        keys: dict[str, PublicKey],
     ) -> tuple[Receipt | None, str]:
         """Our receipt with the peer's countersignature, if its signature holds, else why."""
         if not isinstance(result, dict) or not result.get("countersignature"):
@@ -362,7 +372,11 @@ class ReceiptExchange:
         assert signed.countersignature is not None
         if signed.countersigner_kid is None:
             return None, "no countersigner key id"
-        key = await self.peers.key(peer, signed.countersigner_kid)
+        key = keys.get(signed.countersigner_kid)
+        if key is None:
+            key = keys[signed.countersigner_kid] = await self.peers.key(
+                peer, signed.countersigner_kid
+            )
         if not checked.verify(key, signed.message(), signed.countersignature):
             return None, "the countersignature does not verify"
         return signed, ""
@@ -436,12 +450,15 @@ class ReceiptExchange:
             new: dict[tuple[str, bytes], list[int]] = {}
             for position, (agreement_id, data) in enumerate(records):
                 lh = leaf_hash(data)
-                found = await self._index_of(agreement_id, lh)
+                known = self._known.get(agreement_id)  # the index is loaded once per agreement
+                found = (
+                    known.get(lh) if known is not None else await self._index_of(agreement_id, lh)
+                )
                 indices.append(found)
                 if found is None:
                     new.setdefault((agreement_id, data), []).append(position)
             keys = list(new)
-            done = await asyncio.gather(*(self.ledger.append_data(d, a) for a, d in keys))
+            done = await self.ledger.append_data_many([(d, a) for a, d in keys])
             for (agreement_id, data), appended in zip(keys, done, strict=True):
                 self._remember(agreement_id, appended.leaf_hash, appended.index)
                 for position in new[(agreement_id, data)]:
@@ -482,7 +499,11 @@ class ReceiptExchange:
         if not isinstance(text, str):
             raise PeerError("the record must be its RFC 8785 canonical JSON as a string")
         record = Record.from_canonical(text.encode())
-        parties = await self.peers.parties(record.agreement_id) if record.agreement_id else None
+        parties = None
+        if record.agreement_id:
+            parties = self.peers.known_parties(record.agreement_id)
+            if parties is None:
+                parties = await self.peers.parties(record.agreement_id)
         if parties is None:
             raise PeerError(f"no agreement '{record.agreement_id}' is stored here")
         expected = (caller, self.me) if role_of_caller == PROVIDER else (self.me, caller)

@@ -49,6 +49,10 @@ class Peers:
         self.resolver = resolver
         self._parties: dict[str, AgreementParties] = {}
 
+    def known_parties(self, agreement_id: str) -> AgreementParties | None:
+        """The parties if already looked up (no I/O); else use :meth:`parties`."""
+        return self._parties.get(agreement_id)
+
     async def parties(self, agreement_id: str) -> AgreementParties | None:
         """The parties of an agreement this connector stores, or None if it stores none."""
         found = self._parties.get(agreement_id)

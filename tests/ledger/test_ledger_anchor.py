@@ -10,7 +10,13 @@ import pytest
 from web3 import Web3
 from web3.types import Wei
 
-from ledger.anchor import Anchorer, AnchorScheduler, embedded_web3, http_web3
+from ledger.anchor import (
+    EMBEDDED_ANCHOR_GAS,
+    Anchorer,
+    AnchorScheduler,
+    embedded_web3,
+    http_web3,
+)
 from ledger.audit import Finding, audit_ledger
 from ledger.errors import AnchorError
 from ledger.log import Ledger
@@ -120,6 +126,28 @@ def test_contract_guards_the_log_id() -> None:
     with pytest.raises(AnchorError):  # another account may not anchor this log
         intruder.anchor(log_id, signer_head)
     assert [a.size for a in anchorer.anchored(log_id)] == [5]
+
+
+def test_a_fixed_gas_limit_is_sent_instead_of_an_estimate() -> None:
+    w3 = embedded_web3()
+    anchorer = Anchorer.deploy(w3, gas=EMBEDDED_ANCHOR_GAS)
+    head = dataclasses.replace(sign_tree_head(_DummySigner(), 5, b"\x02" * 32), signature=b"")
+    log_id = b"\x08" * 32
+    rows = [anchorer.anchor(log_id, head), anchorer.anchor(log_id, head)]  # first, then later
+    assert [w3.eth.get_transaction(r.tx_hash)["gas"] for r in rows] == [EMBEDDED_ANCHOR_GAS] * 2
+    assert [a.tx_hash for a in anchorer.anchored(log_id)] == [r.tx_hash for r in rows]
+    assert rows[0].chain_id == rows[1].chain_id == w3.eth.chain_id
+    with pytest.raises(AnchorError):  # the contract's guards hold as with an estimate
+        anchorer.anchor(log_id, dataclasses.replace(head, size=4))
+
+
+def test_a_gas_limit_too_low_is_an_anchor_error() -> None:
+    w3 = embedded_web3()
+    anchorer = Anchorer.deploy(w3, gas=30_000)
+    head = dataclasses.replace(sign_tree_head(_DummySigner(), 5, b"\x02" * 32), signature=b"")
+    with pytest.raises(AnchorError):
+        anchorer.anchor(b"\x08" * 32, head)
+    assert anchorer.anchored(b"\x08" * 32) == []
 
 
 class _DummySigner:

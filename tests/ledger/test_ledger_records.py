@@ -197,3 +197,56 @@ def test_checked_signatures_are_remembered_exactly(provider_signer: KeySigner) -
     assert not checked.verify(key, head.message() + b"x", head.signature)
     assert not checked.verify(key, head.message(), b"\x00" * 64)  # evicts: size is 2
     assert checked.verify(key, head.message(), head.signature)
+
+
+def test_record_time_is_now_in_rfc3339_utc_with_milliseconds() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    stamps = [Record("did:a", "did:b", "urn:x", "use", "permit").time for _ in range(3)]
+    after = datetime.now(UTC) + timedelta(milliseconds=1)
+    for stamp in stamps:
+        assert len(stamp) == 24 and stamp.endswith("Z") and stamp[10] == "T"
+        parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        assert before <= parsed <= after
+    assert stamps == sorted(stamps)
+
+
+_digests = st.binary(min_size=32, max_size=32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    agreement_id=st.text(),
+    kid=st.text(),
+    countersigner=st.none() | st.text(),
+    index=st.integers(0, 2**40),
+    proof=st.lists(_digests, max_size=20),
+    countersignature=st.none() | st.binary(min_size=64, max_size=72),
+    batch=st.none() | st.tuples(st.integers(1, 200), st.integers(0, 199), st.lists(_digests)),
+)
+def test_receipt_json_text_is_json_dumps_of_its_document(
+    agreement_id: str,
+    kid: str,
+    countersigner: str | None,
+    index: int,
+    proof: list[bytes],
+    countersignature: bytes | None,
+    batch: tuple[int, int, list[bytes]] | None,
+) -> None:
+    head = TreeHead(index + 1, b"\x01" * 32, 1_763_700_000_000, b"\x02" * 64, kid)
+    receipt = Receipt(
+        index,
+        b"\x03" * 32,
+        head,
+        tuple(proof),
+        countersignature,
+        countersigner,
+        agreement_id,
+        None if batch is None else batch[0],
+        0 if batch is None else batch[1],
+        () if batch is None else tuple(batch[2]),
+    )
+    text = receipt.to_json_text()
+    assert text == json.dumps(receipt.to_json())
+    assert Receipt.from_json(json.loads(text)) == receipt

@@ -12,7 +12,7 @@ from ledger.log import Ledger
 from ledger.merkle import root_of, verify_consistency, verify_inclusion
 from ledger.records import Record
 from ledger.signing import KeySigner
-from ledger.store import sqlite_engine
+from ledger.store import AnchorRow, sqlite_engine
 
 from .conftest import Db
 
@@ -174,3 +174,56 @@ async def test_a_batch_of_receipts_is_kept_together(db: Db, provider_signer: Key
     assert await ledger.receipts() == issued
     assert [r.index for r in await ledger.receipts("urn:uuid:agr-1")] == [1, 3, 5]
     await ledger.close()
+
+
+async def test_heads_anchors_and_receipts_read_back_as_written(
+    db: Db, provider_signer: KeySigner
+) -> None:
+    """On a SQLite file these writes go through the writer thread's own connection."""
+    ledger = await Ledger.open(db.engine, provider_signer, prefix=db.prefix)
+    for i in range(4):
+        await ledger.append(rec(i))
+    head = await ledger.tree_head()
+    assert await ledger.store.size() == 4
+    assert await ledger.store.tree_heads() == [head] == [await ledger.store.latest_tree_head()]
+    anchor = AnchorRow(
+        head.size, head.root, head.timestamp, ledger.log_id, 1337, "0x" + "ab" * 20, "0x1", 7
+    )
+    await ledger.store.put_anchor(anchor)
+    assert await ledger.anchors() == [anchor]
+    issued = [await ledger.receipt(i, "urn:uuid:agr-1") for i in range(4)]
+    await ledger.keep_receipts(issued)
+    assert await ledger.receipts("urn:uuid:agr-1") == issued
+    await ledger.close()
+
+
+async def test_a_failed_write_is_a_store_error(db: Db, provider_signer: KeySigner) -> None:
+    ledger = await Ledger.open(db.engine, provider_signer, prefix=db.prefix)
+    await ledger.append(rec(0))
+    issued = await ledger.receipt(0, "urn:uuid:agr-1")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(ledger.store.tables.receipts.drop)
+        await conn.run_sync(ledger.store.tables.tree_heads.drop)
+    with pytest.raises(StoreError):
+        await ledger.keep_receipts([issued])
+    with pytest.raises(StoreError):
+        await ledger.store.put_tree_head(issued.tree_head)
+    await ledger.close()
+
+
+async def test_append_data_many_commits_in_order(db: Db, provider_signer: KeySigner) -> None:
+    ledger = await Ledger.open(db.engine, provider_signer, prefix=db.prefix)
+    assert await ledger.append_data_many([]) == []
+    records = [rec(i, f"urn:uuid:agr-{i % 2}") for i in range(5)]
+    done = await ledger.append_data_many([(r.canonical(), r.agreement_id) for r in records])
+    assert [d.index for d in done] == [0, 1, 2, 3, 4]
+    assert [d.leaf_hash for d in done] == [r.leaf_hash() for r in records]
+    assert [e.data for e in await ledger.entries()] == [r.canonical() for r in records]
+    assert [d.index for d in await ledger.append_many([rec(5), rec(6)])] == [5, 6]
+    async with db.engine.begin() as conn:  # the next commit fails: every item learns
+        await conn.execute(ledger.store.tables.head.delete())
+    with pytest.raises(StoreError):
+        await ledger.append_data_many([(rec(7).canonical(), "urn:uuid:agr-1")] * 3)
+    await ledger.close()
+    with pytest.raises(StoreError):
+        await ledger.append_data_many([(rec(8).canonical(), "urn:uuid:agr-1")])

@@ -29,7 +29,7 @@ from policies import (
 )
 from policies.model import Asset, Party
 from policies.values import IRI, Literal
-from policies.vocab import AGORA, ODRL, XSD
+from policies.vocab import AGORA, ENTITY_TYPE, ODRL, XSD
 
 from .helpers import AGORA as AG
 from .helpers import CONSUMER, START, TARGET, constraint, doc, perm, request, world
@@ -341,3 +341,48 @@ def test_random_policies_round_trip_through_json_ld(policy: Policy) -> None:
         assert parse_policy(compact) == p
     assert from_expanded([to_expanded(p)]) == p
     assert from_expanded(expand_with_pyld(to_compact(p, "odrl"))) == p
+
+
+def test_set_operators_on_multi_valued_operands_agree_with_reference() -> None:
+    """Entity types and attributes are multi-valued: the compiled membership fast path, with
+    a list of permitted values or a single one."""
+    decisions: set[Decision] = set()
+    rights: list[Any] = [
+        tuple(lit(t) for t in ("AirQualityObserved", "ParkingSpot")),
+        lit("AirQualityObserved"),
+    ]
+    for op, right in ((op, r) for op in ("isPartOf", "isAnyOf", "isNoneOf") for r in rights):
+        policy = Policy(
+            "urn:p",
+            PolicyType.AGREEMENT,
+            (
+                Permission(
+                    Action(ODRL + "read"),
+                    constraints=(Constraint(ENTITY_TYPE, ODRL + op, right),),
+                ),
+            ),
+        )
+        compiled = compile_policy(policy)
+        req = EvaluationRequest.create("read")
+        asked: list[Any] = [
+            ["AirQualityObserved"],
+            ["AirQualityObserved", "ParkingSpot"],
+            ["AirQualityObserved", "Building"],
+            ["Building"],
+            [],
+            "ParkingSpot",
+        ]
+        for value in asked:
+            for broader in (None, {"Building": ["ParkingSpot"]}):
+                w = World(now=T0, values={"ngsi-ld:entityType": value}, broader=broader)
+                expected = evaluate(policy, req, w).decision
+                assert compiled.decide(req, w).decision is expected, (op, right, value)
+                decisions.add(expected)
+    assert decisions == {Decision.PERMIT, Decision.DENY}  # both outcomes were exercised
+
+
+def test_world_keeps_multi_values_as_tuples() -> None:
+    purpose = ODRL + "purpose"
+    assert World(values={"purpose": ("a", "b")}).values[purpose] == ("a", "b")
+    assert World(values={"purpose": ["a", "b"]}).values[purpose] == ("a", "b")
+    assert World(values={"purpose": ("a", ["b"])}).values[purpose] == ("a", ("b",))

@@ -262,14 +262,17 @@ async def batch_query(request: web.Request) -> web.Response:
     docs = docs[:limit]
     geo_prop = geoproperty(request, neg.tm)
     items = [render(neg, d, view, geo_prop) for d in docs]
-    await done(request, "batch.query", scope, status=200, ids=[d["id"] for d in docs])
+    ids = [d["id"] for d in docs]
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
     payload: Any = items
     if neg.accept == GEOJSON:
         payload = {"type": "FeatureCollection", "features": items}
     # the links repeat limit and offset as query parameters: POST the same Query body to them
     links = page_links(request, plan.offset, limit, has_next)
-    return respond(neg, payload, headers=headers, links=links)
+    answer = respond(neg, payload, headers=headers, links=links)  # before the wait: see done
+    del docs, items, payload
+    await done(request, "batch.query", scope, status=200, ids=ids)
+    return answer
 
 
 def add_routes(app: web.Application) -> None:

@@ -66,12 +66,16 @@ async def query_entities(request: web.Request) -> web.Response:
     geo_prop = geoproperty(request, neg.tm)
     items = [render(neg, d, view, geo_prop) for d in docs]
     headers = {COUNT_HEADER: str(total)} if total is not None else {}
-    await done(request, "entities.query", scope, status=200, ids=[d["id"] for d in docs])
+    ids = [d["id"] for d in docs]
     payload: Any = items
     if neg.accept == GEOJSON:
         payload = {"type": "FeatureCollection", "features": items}
     links = page_links(request, plan.offset, limit, has_next)
-    return respond(neg, payload, headers=headers, links=links)
+    # encoded before the access is recorded, sent only after it: see common.done
+    answer = respond(neg, payload, headers=headers, links=links)
+    del docs, items, payload
+    await done(request, "entities.query", scope, status=200, ids=ids)
+    return answer
 
 
 async def replace_entity(request: web.Request) -> web.Response:

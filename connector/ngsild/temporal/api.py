@@ -68,9 +68,12 @@ async def query_temporal(request: web.Request) -> web.Response:
         for e in found
     ]
     headers = {COUNT_HEADER: str(total)} if total is not None else {}
-    await done(request, "temporal.query", scope, status=200, ids=[e.entity_id for e in found])
+    ids = [e.entity_id for e in found]
     links = page_links(request, tq.offset, tq.limit, has_next)
-    return respond(neg, items, headers=headers, links=links)
+    answer = respond(neg, items, headers=headers, links=links)  # before the wait: see done
+    del found, items
+    await done(request, "temporal.query", scope, status=200, ids=ids)
+    return answer
 
 
 async def retrieve_temporal(request: web.Request) -> web.Response:
