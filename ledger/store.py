@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -39,6 +39,8 @@ from .bulk import paused_gc
 from .errors import StoreError
 from .treehead import TreeHead
 from .worker import WorkerThread
+
+T = TypeVar("T")
 
 DEFAULT_PREFIX = "ledger_"
 
@@ -255,43 +257,40 @@ class _SqliteAppender:
             self._conn = conn
         return self._conn
 
-    def _append(self, rows: Sequence[tuple[bytes, bytes, str]]) -> int:
+    def _transaction(self, work: Callable[[sqlite3.Connection], T], what: str) -> T:
+        """Run ``work`` in one BEGIN IMMEDIATE … COMMIT on the writer connection."""
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                found = conn.execute(self._claim_sql, (len(rows),)).fetchone()
-                if found is None:
-                    raise StoreError("the ledger head row is missing: create_schema")
-                first = int(found[0]) - len(rows)
-                params = [(first + i, lh, d, agr) for i, (lh, d, agr) in enumerate(rows)]
-                conn.executemany(self._insert_sql, params)
+                result = work(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"append of {len(rows)} records failed: {exc}") from exc
-        return first
+            raise StoreError(f"{what} failed: {exc}") from exc
+        return result
+
+    def _append(self, rows: Sequence[tuple[bytes, bytes, str]]) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            found = conn.execute(self._claim_sql, (len(rows),)).fetchone()
+            if found is None:
+                raise StoreError("the ledger head row is missing: create_schema")
+            first = int(found[0]) - len(rows)
+            params = [(first + i, lh, d, agr) for i, (lh, d, agr) in enumerate(rows)]
+            conn.executemany(self._insert_sql, params)
+            return first
+
+        return self._transaction(work, f"append of {len(rows)} records")
 
     async def insert(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert ``rows`` with ``sql`` in one transaction (committed when this returns)."""
         await self._thread.run(self._insert, sql, rows)
 
     def _insert(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        try:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(sql, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"write of {len(rows)} rows failed: {exc}") from exc
+        self._transaction(lambda conn: conn.executemany(sql, rows), f"write of {len(rows)} rows")
 
     async def size(self) -> int | None:
         """The head row's size (None: no head row)."""
