@@ -38,7 +38,6 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    create_engine,
     delete,
     event,
     exists,
@@ -60,7 +59,7 @@ from connector.ngsild.model import Doc, Instance
 from connector.ngsild.query.geo import BBox, GeoQuery, bbox_of
 from connector.ngsild.query.q import And, Node, Or, Range, Term, content_values
 from connector.ngsild.query.selectors import AllOf, AnyOf, Expr, Leaf, leaves
-from connector.storage.engine import sqlite_pragmas
+from connector.storage.engine import sqlite_sync_twin
 from ledger.worker import WorkerThread
 
 T = TypeVar("T")
@@ -375,16 +374,13 @@ class Store:
         self._writer_conn: Connection | None = None  # used only on the writer thread
         self._readers: WorkerThread | None = None
         if not self.postgres:
-            url = engine.url.set(drivername="sqlite")
-            args = {"check_same_thread": False}
-            self._sync = create_engine(url, connect_args=args, pool_size=8, max_overflow=8)
-            event.listen(self._sync, "connect", sqlite_pragmas)
+            self._sync = sqlite_sync_twin(engine, pool_size=8, max_overflow=8)
             # Writes start with BEGIN IMMEDIATE: a deferred transaction that reads first and
             # then writes fails at once (SQLITE_BUSY_SNAPSHOT) if another connection committed
             # in between; taking the write lock up front makes it wait (busy_timeout) instead.
-            self._sync_writer = create_engine(url, connect_args=args, pool_size=1, max_overflow=0)
-            event.listen(self._sync_writer, "connect", sqlite_pragmas)
-            event.listen(self._sync_writer, "connect", _driver_autocommit)
+            self._sync_writer = sqlite_sync_twin(
+                engine, pool_size=1, max_overflow=0, caller_begins=True
+            )
             event.listen(self._sync_writer, "begin", _begin_immediate)
             event.listen(self._sync_writer, "connect", _writer_pragmas)
             # hand-offs through SimpleQueue, not an executor: see ledger.worker
@@ -670,10 +666,6 @@ class Store:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _driver_autocommit(dbapi_conn: Any, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN itself
 
 
 WRITER_CACHE_KIB = 16_384

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from connector.storage import write_gate
@@ -24,6 +25,30 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _driver_autocommit(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # sqlite3 opens no transaction by itself
+
+
+def sqlite_sync_twin(
+    engine: AsyncEngine, *, pool_size: int, max_overflow: int, caller_begins: bool = False
+) -> Engine:
+    """A pysqlite engine on the file of SQLite ``engine``, with the same connection settings,
+    for work that runs its statements without aiosqlite's thread hand-offs (the NGSI-LD
+    store's threads, ``connector.storage.inline``). Its connections may move between threads.
+    ``caller_begins``: sqlite3 opens no transaction by itself; the caller issues BEGIN."""
+    url = engine.url.set(drivername="sqlite")
+    sync = create_sync_engine(
+        url,
+        connect_args={"check_same_thread": False},
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+    )
+    event.listen(sync, "connect", sqlite_pragmas)
+    if caller_begins:
+        event.listen(sync, "connect", _driver_autocommit)
+    return sync
 
 
 def _skip_idle_rollbacks(engine: AsyncEngine) -> None:

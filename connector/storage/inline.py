@@ -23,13 +23,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from connector.storage import write_gate
-from connector.storage.engine import sqlite_pragmas
+from connector.storage.engine import sqlite_sync_twin
 from ledger.worker import WorkerThread
 
 T = TypeVar("T")
@@ -72,11 +72,6 @@ class InlineConnection:
         return self._conn.scalar(statement, parameters)
 
 
-def _driver_autocommit(dbapi_conn: Any, _record: Any) -> None:
-    """sqlite3 must not open transactions on its own: :meth:`Database.begin` says when."""
-    dbapi_conn.isolation_level = None
-
-
 class Database:
     """Connections and transactions for code that runs many short statements per request."""
 
@@ -87,14 +82,10 @@ class Database:
         self._gate = write_gate.gate_of(engine)
         database = engine.url.database
         if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
-            url = engine.url.set(drivername="sqlite")
             # unbounded overflow: a checkout runs on the event loop and must never wait for a
-            # connection that another coroutine (which needs the loop to go on) holds
-            self._sync = create_engine(
-                url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=-1
-            )
-            event.listen(self._sync, "connect", sqlite_pragmas)
-            event.listen(self._sync, "connect", _driver_autocommit)
+            # connection that another coroutine (which needs the loop to go on) holds;
+            # transactions begin when :meth:`begin` says so
+            self._sync = sqlite_sync_twin(engine, pool_size=8, max_overflow=-1, caller_begins=True)
             self._thread = WorkerThread("sqlite-commit")  # see ledger.worker
 
     @property
