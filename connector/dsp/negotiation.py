@@ -385,11 +385,7 @@ class Negotiations:
             # before anything is locked: resolving the provider's DID may take a request; an
             # unknown process is still a 404 (checked again under the lock)
             async with dsp.ctx.db.connect() as conn:
-                known = (
-                    await conn.execute(
-                        select(negotiations.c.counterparty_did).where(negotiations.c.pid == pid)
-                    )
-                ).first()
+                known = (await conn.execute(process.row_by(negotiations.c.pid), {"k": pid})).first()
             if known is None or known.counterparty_did != caller.did:
                 raise _err(404, Code.NOT_FOUND, "no such negotiation", **_pids(msg))
             try:
@@ -434,9 +430,7 @@ class Negotiations:
             await self._react(conn, row, kind, msg, caller)
             # where the message and our automatic reaction left the process: a retry arriving
             # while it is still there is acknowledged
-            final = (
-                await conn.execute(select(negotiations.c.state).where(negotiations.c.pid == pid))
-            ).scalar_one()
+            final = (await conn.execute(process.row_by(negotiations.c.pid), {"k": pid})).one().state
             await note_applied(conn, pid, path_kind, msg, final)
         return web.json_response(ack(row, new))
 
@@ -507,7 +501,7 @@ class Negotiations:
         async with dsp.ctx.db.connect() as conn:
             row = (
                 await conn.execute(
-                    select(negotiations).where(negotiations.c.pid == request.match_info["pid"])
+                    process.row_by(negotiations.c.pid), {"k": request.match_info["pid"]}
                 )
             ).first()
         if row is None or row.counterparty_did != caller.did:

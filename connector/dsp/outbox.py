@@ -153,8 +153,7 @@ async def enqueue(
         return
     params = {f"v_{k}": v for k, v in values.items()}
     params.update(v_owner=owner, v_until=now + PRE_LEASE_S)
-    stmt = _ENQUEUE_LEASED
-    row = (await conn.execute(stmt, params)).one()
+    row = (await conn.execute(_ENQUEUE_LEASED, params)).one()
     if row.lease_owner is not None:
         queued = Queued(row.id, process_pid, kind, values["message_type"], url, audience_did, body)
         conn.info.setdefault(SEND_NOW, []).append(queued)
@@ -320,9 +319,6 @@ class OutboxWorker:
             await asyncio.gather(*(self._deliver(row) for row in rows))
         return len(rows)
 
-    def _due(self, now: float) -> Any:
-        return _due(now)
-
     async def _any_due(self, now: float) -> bool:
         """A read-only look first, so an idle pass never opens a write transaction."""
         async with self.connect() as conn:
@@ -341,7 +337,7 @@ class OutboxWorker:
                     (
                         await conn.execute(
                             select(outbox.c.id)
-                            .where(self._due(now))
+                            .where(_due(now))
                             .order_by(outbox.c.id)
                             .limit(self.batch)
                             .with_for_update(skip_locked=True, of=outbox)
@@ -360,7 +356,7 @@ class OutboxWorker:
             else:
                 candidates = (
                     select(outbox.c.id)
-                    .where(self._due(now))
+                    .where(_due(now))
                     .order_by(outbox.c.id)
                     .limit(self.batch)
                 )

@@ -317,7 +317,7 @@ class Transfers:
         async with dsp.ctx.db.connect() as conn:
             row = (
                 await conn.execute(
-                    select(transfers).where(transfers.c.pid == request.match_info["pid"])
+                    process.row_by(transfers.c.pid), {"k": request.match_info["pid"]}
                 )
             ).first()
         if row is None or row.counterparty_did != caller.did:
@@ -331,7 +331,7 @@ class Transfers:
         async with dsp.ctx.db.connect() as conn:
             row = (
                 await conn.execute(
-                    select(transfers).where(transfers.c.pid == request.match_info["pid"])
+                    process.row_by(transfers.c.pid), {"k": request.match_info["pid"]}
                 )
             ).first()
         if (

@@ -12,13 +12,13 @@ pointer and its wording.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import jsonschema_rs
 from jsonschema import Draft201909Validator
-from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT201909
 
@@ -116,9 +116,10 @@ def fast_validator(message_type: str) -> jsonschema_rs.Draft201909Validator:
     )
 
 
-def _describe(error: ValidationError) -> str:
-    pointer = "/" + "/".join(str(p) for p in error.absolute_path)
-    return f"{pointer}: {error.message}"[:500]
+def _reason(path: Iterable[Any], message: str) -> str:
+    """The JSON pointer of the offending value and what is wrong with it."""
+    pointer = "/" + "/".join(str(p) for p in path)
+    return f"{pointer}: {message}"[:500]
 
 
 def validate(message_type: str, document: Any) -> None:
@@ -134,8 +135,7 @@ def validate(message_type: str, document: Any) -> None:
     errors = sorted(validator(message_type).iter_errors(document), key=lambda e: e.path)
     if errors:
         best = min(errors, key=lambda e: len(list(e.absolute_path)))
-        raise SchemaViolation(_describe(best))
+        raise SchemaViolation(_reason(best.absolute_path, best.message))
     # the validators disagree (a regex dialect, say): refuse in the strict one's words
     first = next(iter(fast.iter_errors(document)))
-    pointer = "/" + "/".join(str(p) for p in first.instance_path)
-    raise SchemaViolation(f"{pointer}: {first.message}"[:500])
+    raise SchemaViolation(_reason(first.instance_path, first.message))
