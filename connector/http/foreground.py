@@ -21,14 +21,8 @@ class Foreground:
     def __init__(self, max_wait_s: float = 0.25) -> None:
         self.max_wait_s = max_wait_s
         self._active = 0
-        self._quiet: asyncio.Event | None = None
-
-    def _event(self) -> asyncio.Event:
-        if self._quiet is None:
-            self._quiet = asyncio.Event()
-            if self._active == 0:
-                self._quiet.set()
-        return self._quiet
+        self._quiet = asyncio.Event()  # set while nothing is in progress
+        self._quiet.set()
 
     @property
     def active(self) -> int:
@@ -38,22 +32,21 @@ class Foreground:
     def handling(self) -> Iterator[None]:
         """Mark a request as in progress for the duration of the block."""
         self._active += 1
-        self._event().clear()
+        self._quiet.clear()
         try:
             yield
         finally:
             self._active -= 1
             if self._active == 0:
-                self._event().set()
+                self._quiet.set()
 
     async def quiet(self) -> bool:
         """Wait until no request is in progress (True) or ``max_wait_s`` passed (False)."""
-        event = self._event()
-        if event.is_set():
+        if self._quiet.is_set():
             return True
         try:
             async with asyncio.timeout(self.max_wait_s):
-                await event.wait()
+                await self._quiet.wait()
         except TimeoutError:
             return False
         return True
