@@ -355,10 +355,7 @@ class OutboxWorker:
                 )
             else:
                 candidates = (
-                    select(outbox.c.id)
-                    .where(_due(now))
-                    .order_by(outbox.c.id)
-                    .limit(self.batch)
+                    select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(self.batch)
                 )
                 result = await conn.execute(
                     update(outbox)

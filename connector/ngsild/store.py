@@ -364,6 +364,8 @@ class Store:
     """
 
     PAGE = 500
+    #: the most rows a query may read to run on the event loop instead of a reader thread
+    INLINE_ROWS = 100
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -560,8 +562,27 @@ class Store:
 
     async def query(self, plan: QueryPlan) -> tuple[list[Doc], int | None]:
         """One page of matching entities (id order) and, if asked, the total count."""
-        # on reader threads: even an indexed query may walk many rows before it has a page
-        return await self.read(self._query, plan)
+        # On reader threads: even an indexed query may walk many rows before it has a page.
+        # A query that reads at most one small page through an index runs on the event loop:
+        # the hand-off to a reader and back cost more than the query itself.
+        return await self.read(self._query, plan, inline=self.bounded(plan))
+
+    def bounded(self, plan: QueryPlan) -> bool:
+        """True when the query reads at most ``INLINE_ROWS`` rows, all through an index: ids
+        given, or one entity type (its index is in id order), with no other condition that
+        could make SQLite walk past rows it does not return, and no total count."""
+        if plan.count or plan.offset + plan.limit > self.INLINE_ROWS or not self.exact(plan):
+            return False
+        if plan.q_sql is not None or plan.attrs is not None or plan.id_pattern is not None:
+            return False
+        if plan.area_box is not None:
+            return False
+        if plan.ids is not None:
+            return len(plan.ids) <= self.INLINE_ROWS
+        if not self._type_driven(plan):
+            return False
+        assert isinstance(plan.types, Leaf)
+        return plan.allowed_types is None or plan.types.name in plan.allowed_types
 
     def _query(self, conn: Connection, plan: QueryPlan) -> tuple[list[Doc], int | None]:
         if self.exact(plan):
