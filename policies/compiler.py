@@ -441,7 +441,16 @@ class CompiledPolicy:
     before it is answered.
     """
 
-    __slots__ = ("_perms", "_prohibs", "conflict", "narrowings", "policy", "start", "uid")
+    __slots__ = (
+        "_perms",
+        "_prohibs",
+        "conflict",
+        "narrowings",
+        "operand_sources",
+        "policy",
+        "start",
+        "uid",
+    )
 
     def __init__(self, policy: Policy) -> None:
         pol = effective_rules(policy)
@@ -459,6 +468,17 @@ class CompiledPolicy:
         self.narrowings: tuple[Narrowing, ...] = tuple(
             narrowing_of(p, f"$.permission[{i}]", self.start) for i, p in enumerate(pol.permissions)
         )
+        #: where the policy's constraints take their left operands from ("value", "now",
+        #: "elapsed", "count", "claim", …): a caller may reuse a decision for equal request
+        #: values when none of them reads the clock or the caller's credentials
+        self.operand_sources: frozenset[str] = operand_sources(policy)
+
+    @property
+    def clock_free(self) -> bool:
+        """True when a decision depends only on the request and ``world.values`` (and on the
+        usage counts, which an enforcement point that consumes counters itself leaves empty):
+        equal inputs then give an equal verdict at any time."""
+        return self.operand_sources <= {"value", "count"}
 
     @property
     def counters(self) -> tuple[CounterSpec, ...]:
@@ -548,9 +568,27 @@ class CompiledPolicy:
         return explain_report(self.explain(request, world), world)
 
 
+def operand_sources(node: Any) -> frozenset[str]:
+    """The sources of every left operand in ``node`` (a policy or any part of it), walking
+    rules, duties, consequences, refinements and logical constraints. An operand the engine
+    does not know counts as ``"value"``: it compiles to a constant 'cannot evaluate'."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Constraint):
+            spec = REGISTRY.get(item.left_operand)
+            found.add(spec.source if spec is not None else "value")
+        elif isinstance(item, tuple | list):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
+    return frozenset(found)
+
+
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile once per agreement; reuse the result for every request."""
     return CompiledPolicy(policy)
 
 
-__all__ = ["CompiledPolicy", "Verdict", "compile_policy", "date"]
+__all__ = ["CompiledPolicy", "Verdict", "compile_policy", "date", "operand_sources"]

@@ -98,6 +98,9 @@ class CompiledAgreement:
     #: the consumer's verified credentials kept with the agreement (see ``connector.dsp.claims``)
     credentials: HeldCredentials = NO_CREDENTIALS
     _limits: dict[str, ScopeLimits | None] = field(default_factory=dict)
+    #: permits already decided, by what the request stated (see ``AgreementPep``); kept only
+    #: for a clock-free policy, where equal inputs always get the same verdict
+    decisions: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def limits(self, action: str) -> ScopeLimits | None:
         """The narrowing of ``action`` intersected with the dataset (None: not permitted)."""

@@ -59,6 +59,8 @@ PURPOSE_HEADER = "Agora-Purpose"
 AGREEMENT_PRINCIPAL = "agreement"
 DPV = "https://w3id.org/dpv#"
 FORBIDDEN_TYPE = "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported"
+#: permits remembered per agreement before the memo starts over
+MEMO_SIZE = 256
 
 
 @dataclass
@@ -170,7 +172,7 @@ class AgreementPep:
         request[ACCESS_KEY] = access
         try:
             try:
-                scope, verdict = await self._decide(request, access, target_types)
+                scope, verdict = await self._decided(request, access, target_types)
             except Refusal:
                 if not access.state_checked:
                     await self.grants.check(grant)  # a revoked transfer is a 401, not a 403
@@ -332,6 +334,56 @@ class AgreementPep:
         raise errors[0]
 
     # ------------------------------------------------------------------ the decision
+
+    async def _decided(
+        self, request: web.Request, access: Access, target_types: set[str] | None
+    ) -> tuple[AccessScope, Verdict]:
+        """:meth:`_decide`, or the permit an equal request got before under this agreement.
+
+        A consumer's application sends the same few requests again and again. When the policy
+        is clock-free (its verdict depends only on what the request states) and the request's
+        scope is read from its query string and headers alone, the scope, verdict and owed
+        duties of an earlier permit are reused: the decision is the same by construction.
+        Counters are consumed, the transfer's state checked and the access recorded anew for
+        every request all the same. Refusals are always decided afresh (they explain why)."""
+        agreement = access.agreement
+        key = self._memo_key(request, access, target_types)
+        if key is not None:
+            hit = agreement.decisions.get(key)
+            if hit is not None:
+                scope, verdict, access.pending_duties = hit
+                return scope, verdict
+        scope, verdict = await self._decide(request, access, target_types)
+        if key is not None:
+            if len(agreement.decisions) >= MEMO_SIZE:
+                agreement.decisions.clear()
+            agreement.decisions[key] = (scope, verdict, access.pending_duties)
+        return scope, verdict
+
+    @staticmethod
+    def _memo_key(
+        request: web.Request, access: Access, target_types: set[str] | None
+    ) -> tuple[Any, ...] | None:
+        """What the decision of this request depends on, or None when it cannot be reused: a
+        policy that reads the clock or credentials, a body that names types (batch query), or
+        a retrieval by id that must be checked against the agreement's area."""
+        agreement = access.agreement
+        if not agreement.compiled.clock_free or access.operation == "batch.query":
+            return None
+        if access.operation == "entity.retrieve":
+            limits = agreement.limits(access.action)
+            if limits is not None and limits.area is not None:
+                return None
+        query = request.query
+        headers = request.headers
+        return (
+            access.operation,
+            frozenset(target_types) if target_types else None,
+            query.get("type"),
+            query.get("attrs") if access.action == "read" else None,
+            headers.get("Link"),
+            headers.get(PURPOSE_HEADER),
+        )
 
     async def _decide(
         self, request: web.Request, access: Access, target_types: set[str] | None

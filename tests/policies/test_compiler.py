@@ -386,3 +386,47 @@ def test_world_keeps_multi_values_as_tuples() -> None:
     assert World(values={"purpose": ("a", "b")}).values[purpose] == ("a", "b")
     assert World(values={"purpose": ["a", "b"]}).values[purpose] == ("a", "b")
     assert World(values={"purpose": ("a", ["b"])}).values[purpose] == ("a", ("b",))
+
+
+# -- clock-free policies: what an enforcement point may reuse a decision for ---------------
+
+DT = {"@value": "2026-06-01T00:00:00Z", "@type": XSD + "dateTime"}
+
+
+def _clock_free(document: dict[str, Any]) -> bool:
+    return compile_policy(parse_policy(document)).clock_free
+
+
+def test_value_and_count_operands_are_clock_free() -> None:
+    assert _clock_free(
+        doc([perm(constraint("purpose", "eq", "research"), constraint("count", "lteq", 5))])
+    )
+    assert _clock_free(doc([perm()]))  # no constraint at all
+    assert _clock_free(doc([perm(constraint(AGORA + "noSuchOperand", "eq", "x"))]))
+
+
+def test_the_clock_or_credentials_anywhere_make_a_policy_depend_on_time() -> None:
+    dated = constraint("dateTime", "lt", DT)
+    month = {"@value": "P30D", "@type": XSD + "duration"}
+    cases = [
+        doc([perm(dated)]),
+        doc([perm(constraint("elapsedTime", "lteq", month))]),
+        doc([perm(constraint(AGORA + "role", "eq", "researcher"))]),
+        doc([perm({"and": [constraint("purpose", "eq", "research"), dated]})]),
+        doc([perm(duty=[{"action": "delete", "constraint": [dated]}])]),
+        doc([perm()], prohibition=[perm(dated)]),
+    ]
+    for case in cases:
+        assert not _clock_free(case), case
+    refined = Policy(
+        uid="urn:p",
+        permissions=(
+            Permission(
+                action=Action(
+                    ODRL + "use",
+                    refinements=(Constraint(ODRL + "dateTime", ODRL + "lt", Literal("2026-06")),),
+                )
+            ),
+        ),
+    )
+    assert not compile_policy(refined).clock_free
