@@ -17,7 +17,9 @@ class LedgerSettings(BaseModel):
     private_key_env: str = Field(
         default="", description="env variable with the hex key that signs anchor transactions"
     )
-    anchor_every_records: int = Field(default=1000, ge=1)
+    #: as the ledger library's own default: every anchor is a chain transaction (gas on a real
+    #: chain); a busy data plane logs 1,000 records in about a second
+    anchor_every_records: int = Field(default=10_000, ge=1)
     anchor_every_seconds: float = Field(default=300.0, gt=0)
     #: how long a receipt delivery to a peer gathers records before it goes: receipts are
     #: evidence for later audits, nobody waits for them, and one delivery of many records costs

@@ -220,6 +220,13 @@ async def test_append_data_many_commits_in_order(db: Db, provider_signer: KeySig
     assert [d.leaf_hash for d in done] == [r.leaf_hash() for r in records]
     assert [e.data for e in await ledger.entries()] == [r.canonical() for r in records]
     assert [d.index for d in await ledger.append_many([rec(5), rec(6)])] == [5, 6]
+    # a batch larger than one multi-row INSERT (ROWS_PER_INSERT) keeps its order too
+    more = [rec(i, "urn:uuid:agr-1") for i in range(7, 7 + 150)]
+    done = await ledger.append_many(more)
+    assert [d.index for d in done] == list(range(7, 157))
+    stored = await ledger.entries(7, 157)
+    expected = [(i, r.canonical()) for i, r in enumerate(more, 7)]
+    assert [(e.index, e.data) for e in stored] == expected
     async with db.engine.begin() as conn:  # the next commit fails: every item learns
         await conn.execute(ledger.store.tables.head.delete())
     with pytest.raises(StoreError):
