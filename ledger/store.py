@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    func,
     insert,
     select,
     text,
@@ -152,6 +154,9 @@ def make_tables(prefix: str = DEFAULT_PREFIX, metadata: MetaData | None = None) 
         Column("idx", BigInteger, nullable=False),
         Column("document", Text, nullable=False),
     )
+    # look-ups by content: "do we hold this record / this receipt already?" (redeliveries)
+    Index(f"ix_{prefix}records_agreement_leaf", records.c.agreement_id, records.c.leaf_hash)
+    Index(f"ix_{prefix}receipts_agreement_idx", receipts.c.agreement_id, receipts.c.idx)
     return Tables(md, head, records, tree_heads, anchors, receipts)
 
 
@@ -226,6 +231,8 @@ async def drop_schema(engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> None
         await conn.run_sync(make_tables(prefix).metadata.drop_all)
 
 
+#: values per IN (...) of a look-up query
+LOOKUP_CHUNK = 500
 #: rows per INSERT statement of an append (4 values each, within SQLite's 32,766 variables)
 ROWS_PER_INSERT = 64
 
@@ -437,6 +444,42 @@ class LedgerStore:
     async def entry(self, index: int) -> Entry | None:
         found = await self.entries(index, index + 1)
         return found[0] if found else None
+
+    async def indices_of(self, agreement_id: str, leaf_hashes: Iterable[bytes]) -> dict[bytes, int]:
+        """The first index of each of ``leaf_hashes`` logged under ``agreement_id``; a hash
+        not in the log is absent from the answer (one indexed query per 500 hashes)."""
+        r = self.tables.records
+        wanted = list(dict.fromkeys(leaf_hashes))
+        out: dict[bytes, int] = {}
+        async with self.engine.connect() as conn:
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                stmt = (
+                    select(r.c.leaf_hash, func.min(r.c.idx))
+                    .where(
+                        r.c.agreement_id == agreement_id,
+                        r.c.leaf_hash.in_(wanted[start : start + LOOKUP_CHUNK]),
+                    )
+                    .group_by(r.c.leaf_hash)
+                )
+                out.update((bytes(lh), int(i)) for lh, i in await conn.execute(stmt))
+        return out
+
+    async def countersigned(self, agreement_id: str, indices: Iterable[int]) -> set[int]:
+        """Which of ``indices`` already have a countersigned receipt kept under
+        ``agreement_id`` (one indexed query per 500 indices)."""
+        rc = self.tables.receipts
+        wanted = sorted(set(indices))
+        out: set[int] = set()
+        async with self.engine.connect() as conn:
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                stmt = select(rc.c.idx, rc.c.document).where(
+                    rc.c.agreement_id == agreement_id,
+                    rc.c.idx.in_(wanted[start : start + LOOKUP_CHUNK]),
+                )
+                for idx, document in await conn.execute(stmt):
+                    if json.loads(document).get("countersignature") is not None:
+                        out.add(int(idx))
+        return out
 
     async def entries_for_agreement(self, agreement_id: str) -> list[Entry]:
         """Every stored leaf logged under ``agreement_id``, in index order (one query)."""

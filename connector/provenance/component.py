@@ -60,7 +60,7 @@ class Provenance:
         data = record.canonical()
         done = await self.ledger.append_data(data, record.agreement_id)
         if self.exchange is not None:
-            self.exchange.logged(record, done.index, data, done.leaf_hash)
+            self.exchange.logged(record, done.index, data)
         return done
 
 

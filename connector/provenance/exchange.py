@@ -83,8 +83,7 @@ class ReceiptExchange:
         self._owed: list[Owed] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._known: dict[str, dict[bytes, int]] = {}  # agreement -> leaf hash -> our index
-        self._receipted: dict[str, set[bytes]] = {}  # agreement -> countersigned leaf hashes
+        self._keeping = asyncio.Lock()  # one check-then-insert of receipts at a time
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -113,12 +112,11 @@ class ReceiptExchange:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
 
-    def logged(self, record: Record, index: int, data: bytes, lh: bytes | None = None) -> None:
+    def logged(self, record: Record, index: int, data: bytes) -> None:
         """Called after a record of ours is durable: owe it to the peer if it has one."""
         role = self._role(record)
         if role is None:
             return
-        self._remember(record.agreement_id, lh or leaf_hash(data), index)
         self._owe([Owed(record.agreement_id, index, data, role)])
 
     def _role(self, record: Record) -> str | None:
@@ -399,69 +397,47 @@ class ReceiptExchange:
 
     # -- bookkeeping -------------------------------------------------------------------------
 
-    async def _index_of(self, agreement_id: str, lh: bytes) -> int | None:
-        known = self._known.get(agreement_id)
-        if known is None:
-            indices = await self.ledger.store.indices_for_agreement(agreement_id)
-            if indices and max(indices) >= self.ledger.tree.size:
-                await self.ledger.sync()
-            known = {}
-            for index in indices:  # leaf hashes from the in-memory tree: no row reads
-                known.setdefault(self.ledger.tree.leaf(index), index)
-            self._known[agreement_id] = known
-        return known.get(lh)
-
-    def _remember(self, agreement_id: str, lh: bytes, index: int) -> None:
-        known = self._known.get(agreement_id)
-        if known is not None:
-            known.setdefault(lh, index)
-
     async def _keep(self, receipts: list[Receipt]) -> None:
         """Keep one countersigned receipt per record, a batch in one transaction (a retried
-        delivery is not kept twice)."""
-        fresh: list[Receipt] = []
-        for receipt in receipts:
-            done = self._receipted.get(receipt.agreement_id)
-            if done is None:
-                done = {
-                    r.leaf_hash
-                    for r in await self.ledger.receipts(receipt.agreement_id)
-                    if r.countersignature is not None
-                }
-                self._receipted[receipt.agreement_id] = done
-            if receipt.leaf_hash in done:
-                continue
-            done.add(receipt.leaf_hash)
-            fresh.append(receipt)
-        if not fresh:
-            return
-        try:
-            await self.ledger.keep_receipts(fresh)
-        except LedgerError:
-            for receipt in fresh:  # not kept: a redelivery must be able to keep them
-                self._receipted[receipt.agreement_id].discard(receipt.leaf_hash)
-            raise
+        delivery is not kept twice: the database says which are held already)."""
+        async with self._keeping:
+            by_agreement: dict[str, list[Receipt]] = {}
+            for receipt in receipts:
+                by_agreement.setdefault(receipt.agreement_id, []).append(receipt)
+            fresh: list[Receipt] = []
+            for agreement_id, group in by_agreement.items():
+                held = await self.ledger.store.countersigned(agreement_id, (r.index for r in group))
+                for receipt in group:
+                    if receipt.index not in held:
+                        held.add(receipt.index)
+                        fresh.append(receipt)
+            if fresh:
+                await self.ledger.keep_receipts(fresh)
 
     async def _append_all(self, records: list[tuple[str, bytes]]) -> list[int]:
         """Our index of each ``(agreement id, canonical record)``, appending those we do not
-        hold yet; the new ones share one group commit."""
+        hold yet (one indexed look-up per agreement); the new ones share one group commit."""
         async with self._lock:
+            hashes: dict[str, list[bytes]] = {}
+            leaves = [leaf_hash(data) for _, data in records]
+            for (agreement_id, _), lh in zip(records, leaves, strict=True):
+                hashes.setdefault(agreement_id, []).append(lh)
+            held = {
+                agreement_id: await self.ledger.store.indices_of(agreement_id, lhs)
+                for agreement_id, lhs in hashes.items()
+            }
             indices: list[int | None] = []
             new: dict[tuple[str, bytes], list[int]] = {}
-            for position, (agreement_id, data) in enumerate(records):
-                lh = leaf_hash(data)
-                known = self._known.get(agreement_id)  # the index is loaded once per agreement
-                found = (
-                    known.get(lh) if known is not None else await self._index_of(agreement_id, lh)
-                )
+            pairs = zip(records, leaves, strict=True)
+            for position, ((agreement_id, data), lh) in enumerate(pairs):
+                found = held[agreement_id].get(lh)
                 indices.append(found)
                 if found is None:
                     new.setdefault((agreement_id, data), []).append(position)
             keys = list(new)
             done = await self.ledger.append_data_many([(d, a) for a, d in keys])
-            for (agreement_id, data), appended in zip(keys, done, strict=True):
-                self._remember(agreement_id, appended.leaf_hash, appended.index)
-                for position in new[(agreement_id, data)]:
+            for key, appended in zip(keys, done, strict=True):
+                for position in new[key]:
                     indices[position] = appended.index
             return [i for i in indices if i is not None]
 

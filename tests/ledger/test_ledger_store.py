@@ -10,6 +10,7 @@ from ledger import api
 from ledger.errors import ProofError, StoreError
 from ledger.log import Ledger
 from ledger.merkle import root_of, verify_consistency, verify_inclusion
+from ledger.receipts import countersign
 from ledger.records import Record
 from ledger.signing import KeySigner
 from ledger.store import AnchorRow, sqlite_engine
@@ -234,3 +235,28 @@ async def test_append_data_many_commits_in_order(db: Db, provider_signer: KeySig
     await ledger.close()
     with pytest.raises(StoreError):
         await ledger.append_data_many([(rec(8).canonical(), "urn:uuid:agr-1")])
+
+
+async def test_look_ups_by_content_answer_from_the_database(
+    db: Db, provider_signer: KeySigner, consumer_signer: KeySigner
+) -> None:
+    """What the receipt exchange asks instead of remembering every leaf: which records of an
+    agreement the log holds (first index of each), and which indices have a countersignature."""
+    ledger = await Ledger.open(db.engine, provider_signer, prefix=db.prefix)
+    records = [rec(i, f"urn:uuid:agr-{i % 2}") for i in range(6)]
+    for r in records:
+        await ledger.append(r)
+    await ledger.append(records[2])  # the same bytes again: the first index answers
+    stranger = rec(99).leaf_hash()
+    wanted = [r.leaf_hash() for r in records] + [stranger]
+    found = await ledger.store.indices_of("urn:uuid:agr-0", wanted)
+    assert found == {records[i].leaf_hash(): i for i in (0, 2, 4)}
+    assert await ledger.store.indices_of("urn:uuid:agr-0", []) == {}
+    many = await ledger.store.indices_of("urn:uuid:agr-1", [stranger] * 600 + wanted)
+    assert sorted(many.values()) == [1, 3, 5]
+    issued = [await ledger.receipt(i, "urn:uuid:agr-1") for i in (1, 3)]
+    signed = countersign(issued[1], consumer_signer, provider_signer.public_key())
+    await ledger.keep_receipts([issued[0], signed])  # only the second is countersigned
+    assert await ledger.store.countersigned("urn:uuid:agr-1", range(1000)) == {3}
+    assert await ledger.store.countersigned("urn:uuid:agr-0", [3]) == set()
+    await ledger.close()
