@@ -251,6 +251,87 @@ def countersign_all(
     return out
 
 
+def accept_countersignatures(
+    issued: Sequence[Receipt],
+    halves: Sequence[Mapping[str, Any]],
+    keys: Mapping[str, PublicKey],
+) -> list[Receipt | SignatureError]:
+    """The provider's side of :func:`countersign_all`: each receipt we issued, completed with
+    the consumer's half from its answer (:meth:`Receipt.countersignature_json`) and checked
+    against ``keys`` (the consumer's public keys by key id).
+
+    Receipts the consumer signed as one batch (one signature, positions 0..n-1 in order, one
+    agreement) are checked together: the batch root is recomputed from our own receipts, the
+    signature verified once, and the batch proofs we keep are computed here, so nothing of the
+    consumer's answer is trusted beyond its signature. Anything else is checked one by one.
+    """
+    out: list[Receipt | SignatureError] = [SignatureError("no countersignature")] * len(issued)
+    batches: dict[tuple[str, str], list[int]] = {}
+    for position, half in enumerate(halves):
+        counter, kid = half.get("countersignature"), half.get("countersigner_kid")
+        if isinstance(counter, str) and isinstance(kid, str):
+            batches.setdefault((counter, kid), []).append(position)
+    checked = VerifiedSignatures()
+    for (counter, kid), positions in batches.items():
+        key = keys.get(kid)
+        if key is None:
+            for p in positions:
+                out[p] = SignatureError(f"unknown countersigner key {kid!r}")
+            continue
+        group = [issued[p] for p in positions]
+        together = _as_batch(group, [halves[p] for p in positions], counter, kid, key)
+        if together is not None:
+            for p, receipt in zip(positions, together, strict=True):
+                out[p] = receipt
+            continue
+        for p in positions:  # not one well-formed batch: each receipt on its own
+            try:
+                signed = issued[p].with_countersignature_json(halves[p])
+            except SignatureError as exc:
+                out[p] = exc
+                continue
+            assert signed.countersignature is not None
+            ok = checked.verify(key, signed.message(), signed.countersignature)
+            out[p] = signed if ok else SignatureError("the countersignature does not verify")
+    return out
+
+
+def _as_batch(
+    group: Sequence[Receipt],
+    halves: Sequence[Mapping[str, Any]],
+    counter: str,
+    kid: str,
+    key: PublicKey,
+) -> list[Receipt] | None:
+    """``group`` countersigned as the batch its halves describe, or None if they do not
+    describe exactly this batch or the signature does not verify over its root."""
+    size = len(group)
+    first = group[0]
+    for k, (receipt, half) in enumerate(zip(group, halves, strict=True)):
+        batch = half.get("batch")
+        if (
+            not isinstance(batch, Mapping)
+            or batch.get("size") != size
+            or batch.get("position") != k
+            or receipt.agreement_id != first.agreement_id
+            or receipt.tree_head != first.tree_head
+        ):
+            return None
+    try:
+        signature = bytes.fromhex(counter)
+    except ValueError:
+        return None
+    tree = MerkleTree([r.batch_leaf() for r in group])
+    message = _batch_message(first.agreement_id, first.tree_head, tree.root(), size)
+    if not verify_signature(key, message, signature):
+        return None
+    proofs = tree.inclusion_proofs(range(size), size)
+    return [
+        r._countersigned(signature, kid, size, k, tuple(proof))
+        for k, (r, proof) in enumerate(zip(group, proofs, strict=True))
+    ]
+
+
 def _record_message(agreement_id: str, head: TreeHead, index: int, leaf_hash: bytes) -> bytes:
     return canonicalize(
         {

@@ -37,9 +37,9 @@ from connector.provenance.peers import AgreementParties, PeerError, Peers
 from ledger.errors import LedgerError
 from ledger.log import Ledger
 from ledger.merkle import leaf_hash
-from ledger.receipts import Receipt, countersign_all, make_receipt
+from ledger.receipts import Receipt, accept_countersignatures, countersign_all, make_receipt
 from ledger.records import Record
-from ledger.signing import PublicKey, VerifiedSignatures
+from ledger.signing import PublicKey
 from ledger.treehead import TreeHead
 
 WATERMARK_KEY = "ledger.receipts.settled"
@@ -335,49 +335,27 @@ class ReceiptExchange:
         results = doc.get("results")
         if not isinstance(results, list) or len(results) != len(items):
             raise PeerError("the peer's answer does not match the receipts sent")
+        halves = [r if isinstance(r, dict) else {} for r in results]
+        keys: dict[str, PublicKey] = {}  # the peer's keys by id, looked up once per delivery
+        for half in halves:
+            kid = half.get("countersigner_kid")
+            if isinstance(kid, str) and half.get("countersignature") and kid not in keys:
+                keys[kid] = await self.peers.key(peer, kid)
         refused: list[Owed] = []
         problems = []
         keep: list[Receipt] = []
-        checked = VerifiedSignatures()  # a batch shares one countersignature: verified once
-        keys: dict[str, PublicKey] = {}  # the peer's keys by id, looked up once per delivery
-        for item, receipt, result in zip(items, issued, results, strict=True):
-            signed, problem = await self._countersigned(peer, receipt, result, checked, keys)
-            if signed is None:
-                refused.append(item)
-                problems.append(f"record {item.index}: {problem}")
-            else:
-                keep.append(signed)
+        outcomes = accept_countersignatures(issued, halves, keys)
+        for item, outcome, result in zip(items, outcomes, results, strict=True):
+            if isinstance(outcome, Receipt):
+                keep.append(outcome)
+                continue
+            refused.append(item)
+            why = result.get("problem") if isinstance(result, dict) else result
+            problems.append(f"record {item.index}: {why or outcome.reason}")
         await self._keep(keep)
         await self._acknowledged(i for i in items if i not in refused)
         if refused:  # e.g. the consumer has not stored the agreement yet: try again later
             self._retry(refused, f"{peer} refused receipts: " + "; ".join(problems[:3]))
-
-    async def _countersigned(
-        self,
-        peer: str,
-        issued: Receipt,
-        result: Any,
-        checked: VerifiedSignatures,
-        keys: dict[str, PublicKey],
-    ) -> tuple[Receipt | None, str]:
-        """Our receipt with the peer's countersignature, if its signature holds, else why."""
-        if not isinstance(result, dict) or not result.get("countersignature"):
-            return None, str(result.get("problem") if isinstance(result, dict) else result)
-        try:
-            signed = issued.with_countersignature_json(result)
-        except LedgerError as exc:
-            return None, exc.reason
-        assert signed.countersignature is not None
-        if signed.countersigner_kid is None:
-            return None, "no countersigner key id"
-        key = keys.get(signed.countersigner_kid)
-        if key is None:
-            key = keys[signed.countersigner_kid] = await self.peers.key(
-                peer, signed.countersigner_kid
-            )
-        if not checked.verify(key, signed.message(), signed.countersignature):
-            return None, "the countersignature does not verify"
-        return signed, ""
 
     async def _send_records(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
         body = {"records": [i.data.decode() for i in items]}

@@ -17,6 +17,7 @@ from ledger.receipts import (
     BAD_HEAD,
     BAD_PROOF,
     Receipt,
+    accept_countersignatures,
     countersign,
     countersign_all,
     make_receipt,
@@ -187,6 +188,43 @@ def test_batch_countersigning_checks_each_receipt(
     out = countersign_all(mixed, consumer_signer, keys[0])
     assert [isinstance(o, Receipt) for o in out] == [True, True, False, False]
     assert [o.reason for o in out[2:] if isinstance(o, SignatureError)] == [BAD_HEAD, BAD_HEAD]
+
+
+def test_the_provider_accepts_a_batch_with_one_check_and_its_own_proofs(
+    provider_signer: KeySigner, consumer_signer: KeySigner
+) -> None:
+    records = [record(i) for i in range(7)]
+    tree = MerkleTree([r.leaf_hash() for r in records])
+    head = sign_tree_head(provider_signer, 7, tree.root())
+    issued = [
+        make_receipt(tree.leaf(i), i, head, tree.inclusion_proof(i, 7), f"urn:uuid:{i % 2}")
+        for i in range(7)
+    ]
+    keys = (provider_signer.public_key(), consumer_signer.public_key())
+    by_kid = {consumer_signer.kid: keys[1]}
+    answer = countersign_all(issued, consumer_signer, keys[0])  # two batches: two agreements
+    halves = [r.countersignature_json() for r in answer if isinstance(r, Receipt)]
+    accepted = accept_countersignatures(issued, halves, by_kid)
+    assert accepted == answer  # the same receipts, proofs recomputed here
+    for r in accepted:
+        assert isinstance(r, Receipt) and receipt_problems(r, *keys) == []
+
+    # a consumer that countersigns record by record is accepted too (checked one by one)
+    single = [countersign(r, consumer_signer, keys[0]) for r in issued[:2]]
+    singles = [r.countersignature_json() for r in single]
+    assert accept_countersignatures(issued[:2], singles, by_kid) == single
+
+    # what does not verify is refused, and only that
+    flipped = dict(halves[3], countersignature="00" * 64)
+    wrong_batch = dict(halves[0], batch={**halves[0]["batch"], "size": 9})
+    out = accept_countersignatures(
+        issued, [wrong_batch, *halves[1:3], flipped, {"problem": "no"}, *halves[5:]], by_kid
+    )
+    refused = [i for i, o in enumerate(out) if isinstance(o, SignatureError)]
+    assert refused == [0, 3, 4]
+    assert all(isinstance(o, Receipt) and receipt_problems(o, *keys) == [] for o in out[5:])
+    unknown = accept_countersignatures(issued, halves, {})
+    assert all(isinstance(o, SignatureError) and "unknown" in o.reason for o in unknown)
 
 
 def test_checked_signatures_are_remembered_exactly(provider_signer: KeySigner) -> None:
