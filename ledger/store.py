@@ -28,7 +28,6 @@ from sqlalchemy import (
     Table,
     Text,
     event,
-    func,
     insert,
     select,
     text,
@@ -233,6 +232,12 @@ async def drop_schema(engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> None
 
 #: values per IN (...) of a look-up query
 LOOKUP_CHUNK = 500
+
+
+def _chunks(values: list[T]) -> list[list[T]]:
+    return [values[i : i + LOOKUP_CHUNK] for i in range(0, len(values), LOOKUP_CHUNK)]
+
+
 #: rows per INSERT statement of an append (4 values each, within SQLite's 32,766 variables)
 ROWS_PER_INSERT = 64
 
@@ -329,6 +334,17 @@ class _SqliteAppender:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the log's size: {exc}") from exc
         return None if found is None else int(found[0])
+
+    async def query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Rows of a read-only ``sql`` on the writer's connection: one hand-off (the receipt
+        exchange's look-ups run once per delivery, and through aiosqlite each was several)."""
+        return await self._thread.run(self._query, sql, params)
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the log: {exc}") from exc
 
     def close(self) -> None:
         def shut() -> None:
@@ -448,38 +464,46 @@ class LedgerStore:
     async def indices_of(self, agreement_id: str, leaf_hashes: Iterable[bytes]) -> dict[bytes, int]:
         """The first index of each of ``leaf_hashes`` logged under ``agreement_id``; a hash
         not in the log is absent from the answer (one indexed query per 500 hashes)."""
-        r = self.tables.records
-        wanted = list(dict.fromkeys(leaf_hashes))
+        table = self._quoted(self.tables.records)
         out: dict[bytes, int] = {}
-        async with self.engine.connect() as conn:
-            for start in range(0, len(wanted), LOOKUP_CHUNK):
-                stmt = (
-                    select(r.c.leaf_hash, func.min(r.c.idx))
-                    .where(
-                        r.c.agreement_id == agreement_id,
-                        r.c.leaf_hash.in_(wanted[start : start + LOOKUP_CHUNK]),
-                    )
-                    .group_by(r.c.leaf_hash)
-                )
-                out.update((bytes(lh), int(i)) for lh, i in await conn.execute(stmt))
+        for chunk in _chunks(list(dict.fromkeys(leaf_hashes))):
+            sql = (
+                f"SELECT leaf_hash, MIN(idx) FROM {table} WHERE agreement_id = {self._marks[0]} "
+                f"AND leaf_hash IN ({self._in_marks(len(chunk))}) GROUP BY leaf_hash"
+            )
+            rows = await self._read(sql, [agreement_id, *chunk])
+            out.update((bytes(lh), int(i)) for lh, i in rows)
         return out
 
     async def countersigned(self, agreement_id: str, indices: Iterable[int]) -> set[int]:
         """Which of ``indices`` already have a countersigned receipt kept under
         ``agreement_id`` (one indexed query per 500 indices)."""
-        rc = self.tables.receipts
-        wanted = sorted(set(indices))
+        table = self._quoted(self.tables.receipts)
         out: set[int] = set()
-        async with self.engine.connect() as conn:
-            for start in range(0, len(wanted), LOOKUP_CHUNK):
-                stmt = select(rc.c.idx, rc.c.document).where(
-                    rc.c.agreement_id == agreement_id,
-                    rc.c.idx.in_(wanted[start : start + LOOKUP_CHUNK]),
-                )
-                for idx, document in await conn.execute(stmt):
-                    if json.loads(document).get("countersignature") is not None:
-                        out.add(int(idx))
+        for chunk in _chunks(sorted(set(indices))):
+            sql = (
+                f"SELECT idx, document FROM {table} WHERE agreement_id = {self._marks[0]} "
+                f"AND idx IN ({self._in_marks(len(chunk))})"
+            )
+            for idx, document in await self._read(sql, [agreement_id, *chunk]):
+                if json.loads(document).get("countersignature") is not None:
+                    out.add(int(idx))
         return out
+
+    def _quoted(self, table: Table) -> str:
+        return self.engine.dialect.identifier_preparer.quote(table.name)
+
+    def _in_marks(self, n: int) -> str:
+        """Placeholders 2..n+1 in the driver's style (the first is the agreement id)."""
+        return ", ".join(_param_marks(self.engine.dialect.paramstyle, n + 1)[1:])
+
+    async def _read(self, sql: str, params: list[Any]) -> list[Any]:
+        """Rows of driver-level ``sql``: on a SQLite file in one hop to the writer thread."""
+        if self._appender is not None:
+            return await self._appender.query(sql, params)
+        async with self.engine.connect() as conn:
+            result = await conn.exec_driver_sql(sql, tuple(params))
+            return list(result.all())
 
     async def entries_for_agreement(self, agreement_id: str) -> list[Entry]:
         """Every stored leaf logged under ``agreement_id``, in index order (one query)."""
