@@ -19,7 +19,9 @@ Per request, in this order:
    ``elapsedTime`` (from the agreement's timestamp), ``purpose`` (header ``Agora-Purpose``),
    ``recipient`` (the consumer's DID), the narrowed types/attributes/area; then ``count``
    constraints are consumed atomically in the shared SQL usage store
-   (:func:`policies.usage.authorize`), exact across replicas on one PostgreSQL.
+   (:func:`policies.usage.authorize`), exact across replicas on one PostgreSQL. Under a
+   clock-free policy (no time or credential operand) an equal request reuses the earlier permit
+   (:meth:`AgreementPep._decided`); counting, the state check and the record still happen.
 4. **Evidence.** Every permitted or refused request of an authenticated consumer appends a
    provenance record (see :mod:`connector.enforcement.evidence`); permitted data is only
    answered once its record is durable.
