@@ -255,6 +255,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             for mode, rounds in (("unenforced", base_rounds), ("enforced", enforced_rounds))
         },
+        # each enforced round against the baseline round just before it: the machine's speed
+        # drifts between rounds (on a shared 2-core VM by 15% and more), pairs share its state
+        "round_ratios": [
+            round(e["per_s"] / b["per_s"], 3) if b["per_s"] else 0.0
+            for b, e in zip(base_rounds, enforced_rounds, strict=True)
+        ],
         "ratio": ratio,
         "target_ratio": TARGET_RATIO,
         "met": ratio >= TARGET_RATIO,
