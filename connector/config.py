@@ -62,7 +62,9 @@ class ServerSettings(_Section):
 
 class StorageSettings(_Section):
     url: str = Field(default="sqlite+aiosqlite:///agora.db")
-    pool_size: int = Field(default=10, ge=1, le=200)
+    #: connections kept open per replica (as many again may open under bursts); with N
+    #: replicas on one PostgreSQL, keep 2 x N x pool_size below its max_connections
+    pool_size: int = Field(default=20, ge=1, le=200)
 
     @field_validator("url")
     @classmethod

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from connector.storage import write_gate
@@ -72,7 +74,39 @@ def _skip_idle_rollbacks(engine: AsyncEngine) -> None:
     dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+#: PostgreSQL: a pooled connection idle for longer than this is pinged before it is handed out
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: AsyncEngine, after_s: float) -> None:
+    """Check a pooled connection with a round trip only if it sat idle for ``after_s``.
+
+    ``pool_pre_ping`` pings on every check-out: a round trip before every statement, which on a
+    busy data plane cost more than the queries (the unenforced NGSI-LD GET ran 70% faster
+    without it). A connection the server dropped (restart, failover, idle timeout) is one that
+    sat unused; one returned a moment ago is alive. Like HikariCP's validation bypass window,
+    only idle connections are pinged; a dead one is replaced before anyone uses it."""
+    dialect = engine.dialect
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info["agora_returned"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _handed_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("agora_returned")
+        if returned is None or time.monotonic() - returned < after_s:
+            return  # new, or in use a moment ago
+        try:
+            alive = dialect.do_ping(dbapi_conn)
+        except Exception:
+            alive = False
+        if not alive:
+            raise DisconnectionError("a pooled connection did not answer a ping")
+
+
+def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     if url.startswith("sqlite"):
         # a pool as large as PostgreSQL's: below it, bursts of readers open and close
         # connections (a thread and four PRAGMAs each) instead of reusing them
@@ -81,6 +115,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         _skip_idle_rollbacks(engine)
         write_gate.install(engine, wait_s=10.0)  # writers queue in asyncio, not in busy sleeps
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+    # A pool as large as the connections a busy replica holds at once: connections beyond it
+    # (overflow) are closed when returned, and opening one costs milliseconds of CPU.
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
     )
+    _ping_when_idle(engine, PING_AFTER_IDLE_S)
+    return engine
