@@ -59,6 +59,7 @@ class Grants:
         self._grants: OrderedDict[str, TransferGrant] = OrderedDict()
         self._reads: dict[str, _StateRead] = {}
         self.state_reads = 0  # observable: SQL state reads actually made
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._inline: sqlite3.Connection | None = None
         self._known: dict[str, tuple[str, float]] = {}  # SQLite: id -> (state, since); changed()
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
@@ -189,7 +190,9 @@ class Grants:
 
     async def _read(self, transfer_id: str) -> str | None:
         self.state_reads += 1
-        async with self.engine.connect() as conn:
+        # one statement: no transaction around it (a BEGIN and a ROLLBACK were two of the
+        # three round trips of every state read)
+        async with self._autocommit.connect() as conn:
             state = await conn.scalar(self._state_query(transfer_id))
         return None if state is None else str(state)
 
