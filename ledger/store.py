@@ -501,7 +501,7 @@ class LedgerStore:
         """Rows of driver-level ``sql``: on a SQLite file in one hop to the writer thread."""
         if self._appender is not None:
             return await self._appender.query(sql, params)
-        async with self.engine.connect() as conn:
+        async with self.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
             result = await conn.exec_driver_sql(sql, tuple(params))
             return list(result.all())
 

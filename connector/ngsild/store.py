@@ -370,6 +370,7 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sync: Engine | None = None
         self._sync_writer: Engine | None = None
         self._writer: WorkerThread | None = None
@@ -423,7 +424,9 @@ class Store:
     async def read(self, fn: Callable[..., T], *args: Any, inline: bool = False) -> T:
         """Run ``fn(conn, *args)`` for reading; ``inline`` for bounded index look-ups."""
         if self._sync is None:
-            async with self.engine.connect() as conn:
+            # PostgreSQL reads at READ COMMITTED: each statement takes its own snapshot with or
+            # without a transaction, so none is opened (BEGIN and ROLLBACK cost round trips)
+            async with self._autocommit.connect() as conn:
                 return await conn.run_sync(fn, *args)
         sync = self._sync
 
