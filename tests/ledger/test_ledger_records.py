@@ -154,17 +154,23 @@ def test_receipt_countersigned_and_checked(
         countersign(receipt, consumer_signer, consumer_signer.public_key())
 
 
+def _issued(
+    signer: KeySigner, n: int, agreement: Any = lambda i: "urn:uuid:a"
+) -> tuple[MerkleTree, list[Receipt]]:
+    """A log of ``n`` records and the provider's receipt for each (agreement by index)."""
+    tree = MerkleTree([record(i).leaf_hash() for i in range(n)])
+    head = sign_tree_head(signer, n, tree.root())
+    return tree, [
+        make_receipt(tree.leaf(i), i, head, tree.inclusion_proof(i, n), agreement(i))
+        for i in range(n)
+    ]
+
+
 def test_batch_countersigning_checks_each_receipt(
     provider_signer: KeySigner, consumer_signer: KeySigner
 ) -> None:
     """A delivered batch is countersigned once; each receipt is checked and verifies alone."""
-    records = [record(i) for i in range(6)]
-    tree = MerkleTree([r.leaf_hash() for r in records])
-    head = sign_tree_head(provider_signer, 6, tree.root())
-    receipts = [
-        make_receipt(tree.leaf(i), i, head, tree.inclusion_proof(i, 6), "urn:uuid:a")
-        for i in range(6)
-    ]
+    tree, receipts = _issued(provider_signer, 6)
     receipts[4] = dataclasses.replace(receipts[4], index=5)  # proof no longer leads to the head
     keys = (provider_signer.public_key(), consumer_signer.public_key())
     out = countersign_all(receipts, consumer_signer, keys[0])
@@ -193,13 +199,7 @@ def test_batch_countersigning_checks_each_receipt(
 def test_the_provider_accepts_a_batch_with_one_check_and_its_own_proofs(
     provider_signer: KeySigner, consumer_signer: KeySigner
 ) -> None:
-    records = [record(i) for i in range(7)]
-    tree = MerkleTree([r.leaf_hash() for r in records])
-    head = sign_tree_head(provider_signer, 7, tree.root())
-    issued = [
-        make_receipt(tree.leaf(i), i, head, tree.inclusion_proof(i, 7), f"urn:uuid:{i % 2}")
-        for i in range(7)
-    ]
+    _, issued = _issued(provider_signer, 7, lambda i: f"urn:uuid:{i % 2}")
     keys = (provider_signer.public_key(), consumer_signer.public_key())
     by_kid = {consumer_signer.kid: keys[1]}
     answer = countersign_all(issued, consumer_signer, keys[0])  # two batches: two agreements
