@@ -241,14 +241,32 @@ def countersign_all(
             passed.setdefault((receipt.agreement_id, head), []).append(position)
     for positions in passed.values():
         group = [receipts[p] for p in positions]
-        tree = MerkleTree([r.batch_leaf() for r in group])
-        size = len(group)
-        proofs = tree.inclusion_proofs(range(size), size)
-        first = group[0]._countersigned(None, None, size, 0, tuple(proofs[0]))
-        signature = signer.sign(first.message())  # the batch's message: the same for all
-        for i, (p, r, proof) in enumerate(zip(positions, group, proofs, strict=True)):
-            out[p] = r._countersigned(signature, signer.kid, size, i, tuple(proof))
+        message, proofs = _batch(group)
+        signed = _sealed(group, signer.sign(message), signer.kid, proofs)
+        for p, receipt in zip(positions, signed, strict=True):
+            out[p] = receipt
     return out
+
+
+def _batch(group: Sequence[Receipt]) -> tuple[bytes, list[list[bytes]]]:
+    """What one countersignature over ``group`` (one agreement, one tree head) covers, and
+    each receipt's inclusion proof into the batch tree."""
+    tree = MerkleTree([r.batch_leaf() for r in group])
+    size = len(group)
+    first = group[0]
+    message = _batch_message(first.agreement_id, first.tree_head, tree.root(), size)
+    return message, tree.inclusion_proofs(range(size), size)
+
+
+def _sealed(
+    group: Sequence[Receipt], signature: bytes, kid: str, proofs: Sequence[Sequence[bytes]]
+) -> list[Receipt]:
+    """``group`` completed with the batch's countersignature and each one's batch proof."""
+    size = len(group)
+    return [
+        r._countersigned(signature, kid, size, k, tuple(proof))
+        for k, (r, proof) in enumerate(zip(group, proofs, strict=True))
+    ]
 
 
 def accept_countersignatures(
@@ -321,15 +339,10 @@ def _as_batch(
         signature = bytes.fromhex(counter)
     except ValueError:
         return None
-    tree = MerkleTree([r.batch_leaf() for r in group])
-    message = _batch_message(first.agreement_id, first.tree_head, tree.root(), size)
+    message, proofs = _batch(group)
     if not verify_signature(key, message, signature):
         return None
-    proofs = tree.inclusion_proofs(range(size), size)
-    return [
-        r._countersigned(signature, kid, size, k, tuple(proof))
-        for k, (r, proof) in enumerate(zip(group, proofs, strict=True))
-    ]
+    return _sealed(group, signature, kid, proofs)
 
 
 def _record_message(agreement_id: str, head: TreeHead, index: int, leaf_hash: bytes) -> bytes:
