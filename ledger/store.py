@@ -326,14 +326,8 @@ class _SqliteAppender:
 
     async def size(self) -> int | None:
         """The head row's size (None: no head row)."""
-        return await self._thread.run(self._size)
-
-    def _size(self) -> int | None:
-        try:
-            found = self._connection().execute(self._size_sql).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the log's size: {exc}") from exc
-        return None if found is None else int(found[0])
+        found = await self.query(self._size_sql, ())
+        return int(found[0][0]) if found else None
 
     async def query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Rows of a read-only ``sql`` on the writer's connection: one hand-off (the receipt
@@ -369,6 +363,8 @@ class LedgerStore:
             f"VALUES ({', '.join(self._marks)})"
         )
         self._sql: dict[str, str] = {}  # driver-level INSERTs of the writer thread, by table
+        # single-statement reads need no transaction (BEGIN and ROLLBACK are round trips)
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._appender: _SqliteAppender | None = None
         database = engine.url.database
         if engine.dialect.name == "sqlite" and database and database != ":memory:":
@@ -501,7 +497,7 @@ class LedgerStore:
         """Rows of driver-level ``sql``: on a SQLite file in one hop to the writer thread."""
         if self._appender is not None:
             return await self._appender.query(sql, params)
-        async with self.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        async with self._autocommit.connect() as conn:
             result = await conn.exec_driver_sql(sql, tuple(params))
             return list(result.all())
 

@@ -81,11 +81,11 @@ PING_AFTER_IDLE_S = 5.0
 def _ping_when_idle(engine: AsyncEngine, after_s: float) -> None:
     """Check a pooled connection with a round trip only if it sat idle for ``after_s``.
 
-    ``pool_pre_ping`` pings on every check-out: a round trip before every statement, which on a
-    busy data plane cost more than the queries (the unenforced NGSI-LD GET ran 70% faster
-    without it). A connection the server dropped (restart, failover, idle timeout) is one that
-    sat unused; one returned a moment ago is alive. Like HikariCP's validation bypass window,
-    only idle connections are pinged; a dead one is replaced before anyone uses it."""
+    ``pool_pre_ping`` pings on every check-out: a round trip before every use of a connection,
+    on a busy data plane as many round trips as the queries themselves. A connection the
+    server dropped (restart, failover, idle timeout) is one that sat unused; one returned a
+    moment ago is alive. Like HikariCP's validation bypass window, only idle connections are
+    pinged; a dead one is replaced before anyone uses it."""
     dialect = engine.dialect
     pool = engine.sync_engine.pool
 
