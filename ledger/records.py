@@ -40,8 +40,9 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def utc_now() -> str:
-    """The current time as RFC 3339 UTC with milliseconds, the form records carry.
+def utc_now(digits: int = 3) -> str:
+    """The current time as RFC 3339 UTC with ``digits`` fractional digits (3: milliseconds,
+    the form records carry; the NGSI-LD broker stamps with 6).
 
     Every record takes one; the date and time up to the second are formatted once per second
     (``strftime`` was a noticeable share of building an access record)."""
@@ -50,7 +51,7 @@ def utc_now() -> str:
     cached = _SECOND
     if cached[0] != second:
         cached = _SECOND = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
-    return f"{cached[1]}{ns // 1_000_000:03d}Z"
+    return f"{cached[1]}{ns // 10 ** (9 - digits):0{digits}d}Z"
 
 
 _SECOND: tuple[int, str] = (-1, "")

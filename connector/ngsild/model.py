@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from connector.ngsild.context import NGSI_LD, TermMap
 from connector.ngsild.errors import bad_data
+from ledger.records import utc_now
 
 Doc = dict[str, Any]
 Instance = dict[str, Any]
@@ -100,19 +100,11 @@ _BAD_NAME = re.compile(r"[\s<>\"'=;()\[\]\\]")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
-_SECOND: tuple[int, str] = (-1, "")
-
-
 def now_iso() -> str:
     """UTC now as the ISO 8601 text stored and returned for system timestamps
-    (``YYYY-MM-DDTHH:MM:SS.ffffffZ``); the text of the current second is kept, since every
-    write stamps its entities and instances (strftime cost a few microseconds per call)."""
-    global _SECOND
-    seconds, ns = divmod(time.time_ns(), 1_000_000_000)
-    second = _SECOND
-    if second[0] != seconds:
-        second = _SECOND = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
-    return f"{second[1]}.{ns // 1000:06d}Z"
+    (``YYYY-MM-DDTHH:MM:SS.ffffffZ``); formatted once per second, as every write stamps its
+    entities and instances."""
+    return utc_now(6)
 
 
 def is_uri(value: Any) -> bool:
