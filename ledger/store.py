@@ -238,10 +238,6 @@ def _chunks(values: list[T]) -> list[list[T]]:
     return [values[i : i + LOOKUP_CHUNK] for i in range(0, len(values), LOOKUP_CHUNK)]
 
 
-#: rows per INSERT statement of an append (4 values each, within SQLite's 32,766 variables)
-ROWS_PER_INSERT = 64
-
-
 class _SqliteAppender:
     """Appends to a SQLite file in one hand-off to a writer thread of its own.
 
@@ -260,7 +256,6 @@ class _SqliteAppender:
         self._claim_sql = f"UPDATE {head_table} SET size = size + ? WHERE id = 1 RETURNING size"
         self._size_sql = f"SELECT size FROM {head_table} WHERE id = 1"
         self._insert_sql = insert_sql
-        self._multi: dict[int, str] = {}
         self._conn: sqlite3.Connection | None = None
         self._thread = WorkerThread("ledger-writer")
 
@@ -296,26 +291,11 @@ class _SqliteAppender:
             if found is None:
                 raise StoreError("the ledger head row is missing: create_schema")
             first = int(found[0]) - len(rows)
-            for start in range(0, len(rows), ROWS_PER_INSERT):
-                chunk = rows[start : start + ROWS_PER_INSERT]
-                params = [
-                    v
-                    for i, (lh, d, agr) in enumerate(chunk, first + start)
-                    for v in (i, lh, d, agr)
-                ]
-                conn.execute(self._multi_insert(len(chunk)), params)
+            params = [(first + i, lh, d, agr) for i, (lh, d, agr) in enumerate(rows)]
+            conn.executemany(self._insert_sql, params)
             return first
 
         return self._transaction(work, f"append of {len(rows)} records")
-
-    def _multi_insert(self, n: int) -> str:
-        """One INSERT of ``n`` rows: each statement step hands the GIL to whichever thread
-        waits for it (the event loop's), so a commit of n rows costs one hand-off, not n."""
-        found = self._multi.get(n)
-        if found is None:
-            head, _, values = self._insert_sql.partition(" VALUES ")
-            found = self._multi[n] = head + " VALUES " + ", ".join([values] * n)
-        return found
 
     async def insert(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert ``rows`` with ``sql`` in one transaction (committed when this returns)."""

@@ -221,7 +221,7 @@ async def test_append_data_many_commits_in_order(db: Db, provider_signer: KeySig
     assert [d.leaf_hash for d in done] == [r.leaf_hash() for r in records]
     assert [e.data for e in await ledger.entries()] == [r.canonical() for r in records]
     assert [d.index for d in await ledger.append_many([rec(5), rec(6)])] == [5, 6]
-    # a batch larger than one multi-row INSERT (ROWS_PER_INSERT) keeps its order too
+    # a larger batch keeps its order too
     more = [rec(i, "urn:uuid:agr-1") for i in range(7, 7 + 150)]
     done = await ledger.append_many(more)
     assert [d.index for d in done] == list(range(7, 157))
