@@ -222,6 +222,9 @@ def test_the_provider_accepts_a_batch_with_one_check_and_its_own_proofs(
     )
     refused = [i for i, o in enumerate(out) if isinstance(o, SignatureError)]
     assert refused == [0, 3, 4]
+    garbled = dict(halves[0], countersignature="not hex")  # a peer's malformed answer
+    out = accept_countersignatures(issued[:1], [garbled], by_kid)
+    assert isinstance(out[0], SignatureError) and "malformed" in out[0].reason
     assert all(isinstance(o, Receipt) and receipt_problems(o, *keys) == [] for o in out[5:])
     unknown = accept_countersignatures(issued, halves, {})
     assert all(isinstance(o, SignatureError) and "unknown" in o.reason for o in unknown)
