@@ -80,6 +80,7 @@ class Ledger:
             tree = MerkleTree(hashes)
         ledger = cls(store, signer, tree, log_id=log_id, max_batch=max_batch)
         ledger._head = await store.latest_tree_head()
+        await store.start()  # the first append should not wait for a writer to start
         return ledger
 
     # -- appending ---------------------------------------------------------------------------
@@ -93,6 +94,8 @@ class Ledger:
         if self._closed:
             raise StoreError("the ledger is closed")
         lh = leaf_hash(data)
+        if self.store.groups_appends:
+            return (await self._append_direct([(lh, data, agreement_id)]))[0]
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((lh, data, agreement_id, future))
         if self._writer is None:
@@ -110,6 +113,8 @@ class Ledger:
             raise StoreError("the ledger is closed")
         if not items:
             return []
+        if self.store.groups_appends:
+            return await self._append_direct([(leaf_hash(d), d, a) for d, a in items])
         loop = asyncio.get_running_loop()
         pending: list[tuple[bytes, asyncio.Future[int]]] = []
         for data, agreement_id in items:
@@ -122,6 +127,19 @@ class Ledger:
         self._wake.set()
         indices = await asyncio.gather(*(f for _, f in pending))
         return [Appended(i, lh) for i, (lh, _) in zip(indices, pending, strict=True)]
+
+    async def _append_direct(self, rows: list[tuple[bytes, bytes, str]]) -> list[Appended]:
+        """Hand ``rows`` straight to a store that groups appends itself (SQLite's writer
+        thread takes every append queued while it commits into its next transaction). Batching
+        them here instead, in a writer task that waited for each commit before handing over the
+        next, cost each record several turns of a busy event loop on top of its commit."""
+        first = await self.store.append_batch(rows)
+        hashes = [lh for lh, _, _ in rows]
+        try:
+            await self._mirror(first, hashes)
+        except StoreError:
+            pass  # committed all the same; the next sync() reloads what the mirror missed
+        return [Appended(first + i, lh) for i, lh in enumerate(hashes)]
 
     async def _write_loop(self) -> None:
         while True:
@@ -168,7 +186,7 @@ class Ledger:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
-        await asyncio.to_thread(self.store.close)
+        await self.store.close()
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -11,10 +11,15 @@ and commits land in index order.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import json
-import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+import pickle
+import struct
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -39,9 +44,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from .bulk import paused_gc
 from .errors import StoreError
 from .treehead import TreeHead
-from .worker import WorkerThread
 
 T = TypeVar("T")
+_HEADER = struct.Struct("!I")  # as ledger.sqlite_writer.HEADER
 
 DEFAULT_PREFIX = "ledger_"
 
@@ -238,71 +243,132 @@ def _chunks(values: list[T]) -> list[list[T]]:
     return [values[i : i + LOOKUP_CHUNK] for i in range(0, len(values), LOOKUP_CHUNK)]
 
 
-class _SqliteAppender:
-    """Appends to a SQLite file in one hand-off to a writer thread of its own.
+class _Session:
+    """One writer process, the calls waiting for its answers, and the task reading them."""
 
-    Through aiosqlite each statement of the append transaction (begin, head update, insert,
-    commit) is a separate trip to the driver's thread and back through the event loop; on a busy
-    loop every trip waits its turn, so a commit that costs a fraction of a millisecond of disk
-    took tens of milliseconds, and every access waiting for its record waited that long. Here the
-    whole transaction runs in one call on a dedicated connection (WAL, synchronous=FULL, the
-    same durability), taking the write lock up front with ``BEGIN IMMEDIATE``. The log's other
-    writes (tree heads, receipts, anchors) and its size read go the same way: the receipt
-    exchange makes them for every delivery, and through aiosqlite each was several trips.
+    def __init__(self, proc: asyncio.subprocess.Process, loop: asyncio.AbstractEventLoop) -> None:
+        self.proc = proc
+        self.loop = loop
+        self.waiting: collections.deque[asyncio.Future[tuple[bool, Any]]] = collections.deque()
+        self.alive = True
+        self.reader = loop.create_task(self._read(), name="ledger-writer-answers")
+
+    def request(self, request: tuple[Any, ...]) -> asyncio.Future[tuple[bool, Any]]:
+        """Write ``request``; the future gets its answer (answers come in the order asked)."""
+        if not self.alive:
+            raise StoreError("the ledger's writer process exited")
+        body = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        future: asyncio.Future[tuple[bool, Any]] = self.loop.create_future()
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(_HEADER.pack(len(body)) + body)
+        except (ConnectionError, RuntimeError) as exc:
+            raise StoreError(f"the ledger's writer process is gone: {exc}") from exc
+        self.waiting.append(future)
+        return future
+
+    async def _read(self) -> None:
+        """Hand each answer to the oldest waiting call; fail them all if the process ends."""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        try:
+            while True:
+                (n,) = _HEADER.unpack(await stdout.readexactly(_HEADER.size))
+                answer = pickle.loads(await stdout.readexactly(n))
+                future = self.waiting.popleft()
+                if not future.done():
+                    future.set_result(answer)
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
+            pass
+        finally:
+            self.alive = False
+            error = StoreError("the ledger's writer process exited")
+            while self.waiting:
+                future = self.waiting.popleft()
+                if not future.done():
+                    future.set_exception(error)
+            if self.proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+
+
+class SqliteWriter:
+    """The writes of a log on a SQLite file, done by a process of its own
+    (:mod:`ledger.sqlite_writer`): appends, tree heads, receipts, anchors, and the look-ups
+    the receipt exchange makes on the writer's connection.
+
+    A writer thread shared the GIL with the event loop and spent most of its time waiting to
+    take it back after each SQLite step (see the child's module). Requests go down a pipe and
+    answers come back in order, read on the event loop (no thread). The appends made in one
+    turn of the loop go as one request, and requests that reach the process while it commits
+    go into its next transaction (group commit). Every commit is durable (WAL,
+    synchronous=FULL) before it is answered.
+
+    The process starts on first use (or :meth:`start`) on the running event loop. If it dies,
+    the calls waiting for it fail with :class:`StoreError` and the next call starts a new one.
+    The process ends by itself when its input closes, so it never outlives the connector.
     """
 
-    def __init__(self, path: str, head_table: str, insert_sql: str) -> None:
-        self._path = path
-        self._claim_sql = f"UPDATE {head_table} SET size = size + ? WHERE id = 1 RETURNING size"
+    def __init__(self, path: str, head_table: str, records_table: str) -> None:
+        self._args = (path, head_table, records_table)
         self._size_sql = f"SELECT size FROM {head_table} WHERE id = 1"
-        self._insert_sql = insert_sql
-        self._conn: sqlite3.Connection | None = None
-        self._thread = WorkerThread("ledger-writer")
+        self._session: _Session | None = None
+        self._starting: asyncio.Lock | None = None
+        self._starting_loop: asyncio.AbstractEventLoop | None = None
+        self._appends: list[tuple[list[tuple[bytes, bytes, str]], asyncio.Future[int]]] = []
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's id while it runs."""
+        session = self._session
+        return session.proc.pid if session is not None and session.alive else None
+
+    async def start(self) -> None:
+        await self._running()
 
     async def append(self, rows: Sequence[tuple[bytes, bytes, str]]) -> int:
-        return await self._thread.run(self._append, rows)
+        """Commit ``rows``; returns the first index."""
+        session = await self._running()
+        future: asyncio.Future[int] = session.loop.create_future()
+        if not self._appends:
+            session.loop.call_soon(self._flush, session)
+        self._appends.append((list(rows), future))
+        return await future
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            _durable_pragmas(conn)
-            self._conn = conn
-        return self._conn
-
-    def _transaction(self, work: Callable[[sqlite3.Connection], T], what: str) -> T:
-        """Run ``work`` in one BEGIN IMMEDIATE … COMMIT on the writer connection."""
+    def _flush(self, session: _Session) -> None:
+        items, self._appends = self._appends, []
+        if not items:
+            return
         try:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"{what} failed: {exc}") from exc
-        return result
+            answer = session.request(("append", [rows for rows, _ in items]))
+        except StoreError as exc:
+            for _, future in items:
+                if not future.done():
+                    future.set_exception(exc)
+            return
 
-    def _append(self, rows: Sequence[tuple[bytes, bytes, str]]) -> int:
-        def work(conn: sqlite3.Connection) -> int:
-            found = conn.execute(self._claim_sql, (len(rows),)).fetchone()
-            if found is None:
-                raise StoreError("the ledger head row is missing: create_schema")
-            first = int(found[0]) - len(rows)
-            params = [(first + i, lh, d, agr) for i, (lh, d, agr) in enumerate(rows)]
-            conn.executemany(self._insert_sql, params)
-            return first
+        def settle(done: asyncio.Future[tuple[bool, Any]]) -> None:
+            error = done.exception()
+            firsts: list[int] = []
+            if error is None:
+                ok, value = done.result()
+                if ok:
+                    firsts = value
+                else:
+                    error = StoreError(str(value))
+            for i, (_, future) in enumerate(items):
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(int(firsts[i]))
 
-        return self._transaction(work, f"append of {len(rows)} records")
+        answer.add_done_callback(settle)
 
     async def insert(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert ``rows`` with ``sql`` in one transaction (committed when this returns)."""
-        await self._thread.run(self._insert, sql, rows)
-
-    def _insert(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._transaction(lambda conn: conn.executemany(sql, rows), f"write of {len(rows)} rows")
+        await self._call(("insert", sql, list(rows)))
 
     async def size(self) -> int | None:
         """The head row's size (None: no head row)."""
@@ -310,23 +376,64 @@ class _SqliteAppender:
         return int(found[0][0]) if found else None
 
     async def query(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        """Rows of a read-only ``sql`` on the writer's connection: one hand-off (the receipt
-        exchange's look-ups run once per delivery, and through aiosqlite each was several)."""
-        return await self._thread.run(self._query, sql, params)
+        """Rows of a read-only ``sql`` on the writer's connection."""
+        return list(await self._call(("query", sql, tuple(params))))
 
-    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        try:
-            return self._connection().execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the log: {exc}") from exc
+    async def _call(self, request: tuple[Any, ...]) -> Any:
+        ok, value = await (await self._running()).request(request)
+        if not ok:
+            raise StoreError(str(value))
+        return value
 
-    def close(self) -> None:
-        def shut() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+    async def _running(self) -> _Session:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is not None and session.alive and session.loop is loop:
+            return session
+        if self._starting is None or self._starting_loop is not loop:
+            self._starting, self._starting_loop = asyncio.Lock(), loop
+        async with self._starting:
+            session = self._session
+            if session is not None and session.alive and session.loop is loop:
+                return session
+            await self.close()
+            script = str(Path(__file__).with_name("sqlite_writer.py"))
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    script,
+                    *self._args,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                )
+            except OSError as exc:
+                raise StoreError(f"cannot start the ledger's writer process: {exc}") from exc
+            self._session = _Session(proc, loop)
+            return self._session
 
-        self._thread.close(last=shut)
+    async def close(self) -> None:
+        """Let the process finish what it was given, then stop it."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        proc = session.proc
+        if session.loop is not asyncio.get_running_loop():
+            # started on another (finished) event loop: nobody waits for it any more
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            return
+        if session.alive:
+            try:
+                self._flush(session)  # appends of this turn go before the stop
+                await session.request(("stop",))
+                await asyncio.wait_for(proc.wait(), 30)
+            except (StoreError, TimeoutError):
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        await proc.wait()
+        await session.reader
 
 
 class LedgerStore:
@@ -342,20 +449,37 @@ class LedgerStore:
             f"INSERT INTO {table} (idx, leaf_hash, data, agreement_id) "
             f"VALUES ({', '.join(self._marks)})"
         )
-        self._sql: dict[str, str] = {}  # driver-level INSERTs of the writer thread, by table
+        self._sql: dict[str, str] = {}  # driver-level INSERTs of the writer process, by table
         # single-statement reads need no transaction (BEGIN and ROLLBACK are round trips)
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._appender: _SqliteAppender | None = None
+        self._appender: SqliteWriter | None = None
         database = engine.url.database
         if engine.dialect.name == "sqlite" and database and database != ":memory:":
             head = engine.dialect.identifier_preparer.quote(self.tables.head.name)
-            self._appender = _SqliteAppender(database, head, self._insert_sql)
+            records = engine.dialect.identifier_preparer.quote(self.tables.records.name)
+            self._appender = SqliteWriter(database, head, records)
 
-    def close(self) -> None:
-        """Stop the SQLite writer thread (if any); reads keep working through the engine."""
+    @property
+    def groups_appends(self) -> bool:
+        """True when appends handed over while one commits join the next commit by
+        themselves (the SQLite writer process): the caller need not wait to batch them."""
+        return self._appender is not None
+
+    async def close(self) -> None:
+        """Stop the SQLite writer process (if any); reads keep working through the engine."""
         if self._appender is not None:
-            self._appender.close()
+            await self._appender.close()
             self._appender = None
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The process id of the SQLite writer while it runs (None on PostgreSQL)."""
+        return self._appender.pid if self._appender is not None else None
+
+    async def start(self) -> None:
+        """Start the SQLite writer process now rather than at the first write (if any)."""
+        if self._appender is not None:
+            await self._appender.start()
 
     async def create_schema(self) -> None:
         await create_schema(self.engine, self.prefix)
@@ -474,7 +598,7 @@ class LedgerStore:
         return ", ".join(_param_marks(self.engine.dialect.paramstyle, n + 1)[1:])
 
     async def _read(self, sql: str, params: list[Any]) -> list[Any]:
-        """Rows of driver-level ``sql``: on a SQLite file in one hop to the writer thread."""
+        """Rows of driver-level ``sql``: on a SQLite file, asked of the writer process."""
         if self._appender is not None:
             return await self._appender.query(sql, params)
         async with self._autocommit.connect() as conn:
@@ -550,7 +674,7 @@ class LedgerStore:
         self, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
     ) -> None:
         """Insert ``rows`` (values of ``columns``) in one transaction: on SQLite in one hop to
-        the writer thread, else through the engine. :class:`StoreError` when it fails."""
+        the writer process, else through the engine. :class:`StoreError` when it fails."""
         if self._appender is not None:
             sql = self._sql.get(table.name)
             if sql is None:

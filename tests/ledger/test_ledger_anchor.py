@@ -99,8 +99,7 @@ async def test_anchors_every_t_seconds(tmp_path: Path, provider_signer: KeySigne
         ledger, anchorer, every_records=10**6, every_seconds=0.05, poll_seconds=0.01
     )
     await scheduler.start()
-    await ledger.append(rec(0))
-    await ledger.append(rec(1))
+    await ledger.append_many([rec(0), rec(1)])  # one commit: the timer sees both or neither
     for _ in range(500):
         if scheduler.last_size == 2:
             break

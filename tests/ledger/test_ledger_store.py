@@ -180,7 +180,7 @@ async def test_a_batch_of_receipts_is_kept_together(db: Db, provider_signer: Key
 async def test_heads_anchors_and_receipts_read_back_as_written(
     db: Db, provider_signer: KeySigner
 ) -> None:
-    """On a SQLite file these writes go through the writer thread's own connection."""
+    """On a SQLite file these writes go through the writer process's own connection."""
     ledger = await Ledger.open(db.engine, provider_signer, prefix=db.prefix)
     for i in range(4):
         await ledger.append(rec(i))
