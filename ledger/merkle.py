@@ -145,26 +145,31 @@ class MerkleTree:
         for index in indices:
             if not 0 <= index < size <= self.size:
                 raise ProofError(f"no inclusion proof for leaf {index} in a tree of size {size}")
-            out.append(self._path(index, 0, size, memo))
+            out.append(self._path(index, size, memo))
         return out
 
-    def _path(
-        self, m: int, start: int, end: int, memo: dict[tuple[int, int], bytes]
-    ) -> list[bytes]:
-        n = end - start
-        if n == 1:
-            return []
-        k = split_point(n)
-        if m < k:
-            sibling = (start + k, end)
-            path = self._path(m, start, start + k, memo)
-        else:
-            sibling = (start, start + k)
-            path = self._path(m - k, start + k, end, memo)
-        found = memo.get(sibling)
-        if found is None:
-            found = memo[sibling] = self.subtree_hash(*sibling)
-        return [*path, found]
+    def _path(self, m: int, size: int, memo: dict[tuple[int, int], bytes]) -> list[bytes]:
+        """PATH(m, D[0:size]) of §2.1.3.1, walked from the root down without recursion: each
+        step keeps the half that holds leaf m and notes the other half's hash; the path is
+        those hashes from the leaf up. A left half is always a complete, aligned subtree (read
+        from the cache); a right half may be ragged (hashed once per batch, in ``memo``)."""
+        siblings: list[bytes] = []
+        start, end = 0, size
+        while end - start > 1:
+            k = split_point(end - start)
+            if m < start + k:
+                right = (start + k, end)
+                found = memo.get(right)
+                if found is None:
+                    found = memo[right] = self.subtree_hash(start + k, end)
+                end = start + k
+            else:
+                height = k.bit_length() - 1
+                found = self._node(height, start >> height)
+                start += k
+            siblings.append(found)
+        siblings.reverse()
+        return siblings
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 §2.1.4.1: PROOF(first, D[second]) = SUBPROOF(first, D[second], true)."""
