@@ -9,8 +9,9 @@ connector's loop only writes a request to a pipe and reads the answer.
 
 Run by :class:`ledger.store.SqliteWriter` as ``python -I -S sqlite_writer.py DB HEAD RECORDS``,
 standard library only (it starts in tens of milliseconds). Messages both ways are a 4-byte
-big-endian length and a pickle; the parent is the only party on the pipes. Requests, answered in
-order with ``(True, value)`` or ``(False, reason)``:
+big-endian length and a pickle; the parent is the only party on the pipes. Once its connection
+is open and its signals are set, it answers ``(True, "ready")`` unasked; then requests, answered
+in order with ``(True, value)`` or ``(False, reason)``:
 
 * ``("append", batches)``: each batch a list of rows ``(leaf_hash, data, agreement_id)`` → the
   first index of each batch. Appends that arrive together are committed in one transaction
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sqlite3
 import struct
 import sys
@@ -165,9 +167,16 @@ def serve(writer: Writer, fd_in: int, fd_out: int) -> None:
 
 
 def main(argv: list[str]) -> None:
+    # Ctrl-C in a terminal and a service manager's SIGTERM reach the whole process group; the
+    # connector then closes its ledger, and the writer must still be there to commit what is
+    # pending. It stops when asked, or when its input closes (the connector is gone).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     path, head_table, records_table = argv
     writer = Writer(path, head_table, records_table)
     try:
+        ready = pickle.dumps((True, "ready"), protocol=pickle.HIGHEST_PROTOCOL)
+        os.write(sys.stdout.fileno(), HEADER.pack(len(ready)) + ready)  # the first answer
         serve(writer, sys.stdin.fileno(), sys.stdout.fileno())
     finally:
         writer.conn.close()

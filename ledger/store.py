@@ -407,11 +407,18 @@ class SqliteWriter:
                     *self._args,
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
+                    start_new_session=True,  # a terminal's Ctrl-C is for the connector
                 )
             except OSError as exc:
                 raise StoreError(f"cannot start the ledger's writer process: {exc}") from exc
-            self._session = _Session(proc, loop)
-            return self._session
+            session = _Session(proc, loop)
+            ready = loop.create_future()
+            session.waiting.append(ready)  # its first answer comes unasked
+            ok, value = await ready
+            if not ok:
+                raise StoreError(f"the ledger's writer process did not start: {value}")
+            self._session = session
+            return session
 
     async def close(self) -> None:
         """Let the process finish what it was given, then stop it."""

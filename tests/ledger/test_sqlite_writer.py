@@ -93,6 +93,25 @@ async def test_a_killed_writer_fails_its_calls_and_a_new_one_takes_over(
     await engine.dispose()
 
 
+async def test_the_writer_outlasts_a_signal_to_the_process_group(
+    tmp_path: Path, provider_signer: KeySigner
+) -> None:
+    """Ctrl-C or a service manager's SIGTERM reaches every process of the group: the writer
+    stays to commit what the connector still appends while it shuts down."""
+    engine = sqlite_engine(str(tmp_path / "log.db"))
+    ledger = await Ledger.open(engine, provider_signer)
+    pid = ledger.store.writer_pid
+    assert pid is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        os.kill(pid, sig)
+    await asyncio.sleep(0.2)
+    assert alive(pid)
+    assert (await ledger.append(rec(0))).index == 0
+    await ledger.close()
+    assert await gone(pid)
+    await engine.dispose()
+
+
 async def test_a_failed_statement_is_a_store_error_and_the_writer_goes_on(
     tmp_path: Path, provider_signer: KeySigner
 ) -> None:
