@@ -170,8 +170,9 @@ def main(argv: list[str]) -> None:
     # Ctrl-C in a terminal and a service manager's SIGTERM reach the whole process group; the
     # connector then closes its ledger, and the writer must still be there to commit what is
     # pending. It stops when asked, or when its input closes (the connector is gone).
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # SIGHUP is POSIX only
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     path, head_table, records_table = argv
     writer = Writer(path, head_table, records_table)
     try:
