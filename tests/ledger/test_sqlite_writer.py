@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -42,11 +43,17 @@ async def gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
-async def test_concurrent_appends_share_commits_and_stay_contiguous(
-    tmp_path: Path, provider_signer: KeySigner
-) -> None:
+@pytest.fixture
+async def ledger(tmp_path: Path, provider_signer: KeySigner) -> AsyncIterator[Ledger]:
+    """A log on a SQLite file (so with a writer process), closed after the test."""
     engine = sqlite_engine(str(tmp_path / "log.db"))
-    ledger = await Ledger.open(engine, provider_signer)
+    log = await Ledger.open(engine, provider_signer)
+    yield log
+    await log.close()  # a second close is a no-op
+    await engine.dispose()
+
+
+async def test_concurrent_appends_share_commits_and_stay_contiguous(ledger: Ledger) -> None:
     pid = ledger.store.writer_pid
     assert pid is not None  # started with the log, not at the first append
 
@@ -60,14 +67,9 @@ async def test_concurrent_appends_share_commits_and_stay_contiguous(
     await ledger.close()
     assert ledger.store.writer_pid is None
     assert await gone(pid)
-    await engine.dispose()
 
 
-async def test_a_killed_writer_fails_its_calls_and_a_new_one_takes_over(
-    tmp_path: Path, provider_signer: KeySigner
-) -> None:
-    engine = sqlite_engine(str(tmp_path / "log.db"))
-    ledger = await Ledger.open(engine, provider_signer)
+async def test_a_killed_writer_fails_its_calls_and_a_new_one_takes_over(ledger: Ledger) -> None:
     first = [await ledger.append(rec(i)) for i in range(3)]
     pid = ledger.store.writer_pid
     assert pid is not None
@@ -90,16 +92,11 @@ async def test_a_killed_writer_fails_its_calls_and_a_new_one_takes_over(
     assert entries[later.index].leaf_hash == later.leaf_hash
     assert ledger.tree.root() == root_of([e.leaf_hash for e in entries])
     await ledger.close()
-    await engine.dispose()
 
 
-async def test_the_writer_outlasts_a_signal_to_the_process_group(
-    tmp_path: Path, provider_signer: KeySigner
-) -> None:
+async def test_the_writer_outlasts_a_signal_to_the_process_group(ledger: Ledger) -> None:
     """Ctrl-C or a service manager's SIGTERM reaches every process of the group: the writer
     stays to commit what the connector still appends while it shuts down."""
-    engine = sqlite_engine(str(tmp_path / "log.db"))
-    ledger = await Ledger.open(engine, provider_signer)
     pid = ledger.store.writer_pid
     assert pid is not None
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -109,16 +106,13 @@ async def test_the_writer_outlasts_a_signal_to_the_process_group(
     assert (await ledger.append(rec(0))).index == 0
     await ledger.close()
     assert await gone(pid)
-    await engine.dispose()
 
 
-async def test_a_failed_statement_is_a_store_error_and_the_writer_goes_on(
-    tmp_path: Path, provider_signer: KeySigner
-) -> None:
-    engine = sqlite_engine(str(tmp_path / "log.db"))
-    ledger = await Ledger.open(engine, provider_signer)
+async def test_a_failed_statement_is_a_store_error_and_the_writer_goes_on(ledger: Ledger) -> None:
     pid = ledger.store.writer_pid
-    async with engine.begin() as conn:  # a damaged database: the receipts table is gone
+    async with (
+        ledger.store.engine.begin() as conn
+    ):  # a damaged database: the receipts table is gone
         await conn.execute(text(f"DROP TABLE {ledger.store.tables.receipts.name}"))
     with pytest.raises(StoreError, match="no such table"):
         await ledger.store.put_receipt_texts([("urn:uuid:agr", 0, "{}")])
@@ -127,7 +121,6 @@ async def test_a_failed_statement_is_a_store_error_and_the_writer_goes_on(
     assert (await ledger.append(rec(1))).index == 0
     assert ledger.store.writer_pid == pid
     await ledger.close()
-    await engine.dispose()
 
 
 async def test_the_writer_does_not_outlive_a_killed_connector(tmp_path: Path) -> None:
