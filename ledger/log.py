@@ -130,7 +130,7 @@ class Ledger:
 
     async def _append_direct(self, rows: list[tuple[bytes, bytes, str]]) -> list[Appended]:
         """Hand ``rows`` straight to a store that groups appends itself (SQLite's writer
-        thread takes every append queued while it commits into its next transaction). Batching
+        process takes every append queued while it commits into its next transaction). Batching
         them here instead, in a writer task that waited for each commit before handing over the
         next, cost each record several turns of a busy event loop on top of its commit."""
         first = await self.store.append_batch(rows)

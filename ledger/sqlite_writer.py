@@ -36,14 +36,22 @@ HEADER = struct.Struct("!I")
 T = TypeVar("T")
 
 
+def durable_pragmas(conn: Any) -> None:
+    """WAL, commits durable when acknowledged, and a wait (not an error) on a held lock: the
+    log's settings on every connection to its file (this process's and the engine's)."""
+    cursor = conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
 class Writer:
     """One connection, every statement in its own ``BEGIN IMMEDIATE`` transaction."""
 
     def __init__(self, path: str, head_table: str, records_table: str) -> None:
         self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")  # a commit is durable when answered
-        self.conn.execute("PRAGMA busy_timeout=30000")
+        durable_pragmas(self.conn)  # a commit is durable when answered
         self.claim_sql = f"UPDATE {head_table} SET size = size + ? WHERE id = 1 RETURNING size"
         self.insert_sql = (
             f"INSERT INTO {records_table} (idx, leaf_hash, data, agreement_id) VALUES (?, ?, ?, ?)"

@@ -15,7 +15,6 @@ import collections
 import contextlib
 import json
 import pickle
-import struct
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,10 +42,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .bulk import paused_gc
 from .errors import StoreError
+from .sqlite_writer import HEADER as _HEADER
+from .sqlite_writer import durable_pragmas
 from .treehead import TreeHead
 
 T = TypeVar("T")
-_HEADER = struct.Struct("!I")  # as ledger.sqlite_writer.HEADER
 
 DEFAULT_PREFIX = "ledger_"
 
@@ -182,18 +182,9 @@ def sqlite_engine(path: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        _durable_pragmas(dbapi_connection)
+        durable_pragmas(dbapi_connection)
 
     return engine
-
-
-def _durable_pragmas(dbapi_connection: Any) -> None:
-    """WAL, commits durable when acknowledged, and a wait (not an error) on a held lock."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
 
 
 async def create_schema(engine: AsyncEngine, prefix: str = DEFAULT_PREFIX) -> Tables:
@@ -414,9 +405,7 @@ class SqliteWriter:
             session = _Session(proc, loop)
             ready = loop.create_future()
             session.waiting.append(ready)  # its first answer comes unasked
-            ok, value = await ready
-            if not ok:
-                raise StoreError(f"the ledger's writer process did not start: {value}")
+            await ready  # StoreError if the process exits instead
             self._session = session
             return session
 
@@ -451,7 +440,7 @@ class LedgerStore:
         self.prefix = prefix
         self.tables = make_tables(prefix)
         self._marks = _param_marks(engine.dialect.paramstyle, 4)
-        table = engine.dialect.identifier_preparer.quote(self.tables.records.name)
+        table = self._quoted(self.tables.records)
         self._insert_sql = (  # driver-level: bulk appends skip per-row SQLAlchemy processing
             f"INSERT INTO {table} (idx, leaf_hash, data, agreement_id) "
             f"VALUES ({', '.join(self._marks)})"
@@ -462,9 +451,7 @@ class LedgerStore:
         self._appender: SqliteWriter | None = None
         database = engine.url.database
         if engine.dialect.name == "sqlite" and database and database != ":memory:":
-            head = engine.dialect.identifier_preparer.quote(self.tables.head.name)
-            records = engine.dialect.identifier_preparer.quote(self.tables.records.name)
-            self._appender = SqliteWriter(database, head, records)
+            self._appender = SqliteWriter(database, self._quoted(self.tables.head), table)
 
     @property
     def groups_appends(self) -> bool:
@@ -529,7 +516,7 @@ class LedgerStore:
     async def _range(self, columns: str, start: int, end: int | None) -> list[Any]:
         """Rows of ``[start, end)`` in index order through the driver (no per-row processing:
         reading a million leaves is the hot path of open and of a full audit)."""
-        table = self.engine.dialect.identifier_preparer.quote(self.tables.records.name)
+        table = self._quoted(self.tables.records)
         first, second = self._marks[:2]
         sql = f"SELECT {columns} FROM {table} WHERE idx >= {first}"
         params: tuple[int, ...] = (start,)
@@ -685,7 +672,7 @@ class LedgerStore:
         if self._appender is not None:
             sql = self._sql.get(table.name)
             if sql is None:
-                name = self.engine.dialect.identifier_preparer.quote(table.name)
+                name = self._quoted(table)
                 marks = ", ".join(_param_marks(self.engine.dialect.paramstyle, len(columns)))
                 sql = self._sql[table.name] = (
                     f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})"
