@@ -3,6 +3,7 @@ other, which notifies for the changes written through it."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from tests.ngsild_subscriptions.support import (
@@ -35,7 +36,13 @@ async def test_subscription_made_on_one_replica_fires_on_the_other(
                 await receiver_wait(receiver)
             [note] = await receiver.wait_for(1)
             assert note["subscriptionId"] == "urn:ngsi-ld:Subscription:shared"
-            got = await a.get("/subscriptions/urn:ngsi-ld:Subscription:shared")
+            # b counts the notification once its POST is answered, so just after the receiver
+            # has it the count may not be committed yet: read it from a until it is (or 10 s)
+            for _ in range(100):
+                got = await a.get("/subscriptions/urn:ngsi-ld:Subscription:shared")
+                if got.body["notification"]["timesSent"] >= 1:
+                    break
+                await asyncio.sleep(0.1)
             assert got.body["notification"]["timesSent"] >= 1
     finally:
         await receiver.stop()
