@@ -4,6 +4,12 @@ A record is what one party logs about one event between participants: a contract
 transfer step, a data-plane access, a notification, a consent, a payment. The bytes that enter the
 Merkle tree are the record's RFC 8785 canonical JSON, so both parties derive the same leaf hash
 from the same facts.
+
+Every record names its ``author``: the participant whose statement it is. Both parties of an
+agreement hold each other's records, so a log holds its owner's own records and the
+counter-party's statements side by side; a statement a counter-party hands over also carries the
+author's ``signature`` (see :mod:`ledger.statements`). Records logged before authors were recorded
+have neither member and keep their bytes.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ RECORD_FIELDS = (
     "time",
     "details",
 )
+#: members present only when set (records logged before them keep their canonical bytes)
+OPTIONAL_FIELDS = ("author", "signature")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -76,11 +84,38 @@ class Record:
     time: str = field(default_factory=utc_now)
     kind: str = "access"
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: the DID whose statement this is ("": logged before authors were recorded)
+    author: str = ""
+    #: the author's signature of :func:`ledger.statements.statement_message`:
+    #: ``{"kid": <key id>, "value": <hex>}``; None when unsigned
+    signature: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in RECORD_FIELDS} | {
-            "details": dict(self.details)
-        }
+        doc = {name: getattr(self, name) for name in RECORD_FIELDS}
+        doc["details"] = dict(self.details)
+        if self.author:
+            doc["author"] = self.author
+        if self.signature is not None:
+            doc["signature"] = dict(self.signature)
+        return doc
+
+    def unsigned(self) -> Record:
+        """This record without its signature: what the author signs."""
+        if self.signature is None:
+            return self
+        return Record(
+            self.provider,
+            self.consumer,
+            self.agreement_id,
+            self.action,
+            self.decision,
+            self.request_hash,
+            self.response_hash,
+            self.time,
+            self.kind,
+            self.details,
+            self.author,
+        )
 
     def canonical(self) -> bytes:
         """RFC 8785 canonical JSON of the record: the leaf data of the Merkle tree.
@@ -99,12 +134,15 @@ class Record:
             self.response_hash,
             self.time,
         )
-        if not all(type(v) is str for v in values):
+        if not all(type(v) is str for v in values) or type(self.author) is not str:
+            return canonicalize(self.to_json())
+        if self.signature is not None:
             return canonicalize(self.to_json())
         details = canonicalize(self.details) if self.details else b"{}"
         a, g, c, d, k, p, q, r, t = (_quote(v) for v in values)
+        by = f'"author":{_quote(self.author)},' if self.author else ""
         try:
-            head = f'{{"action":{a},"agreement_id":{g},"consumer":{c},"decision":{d},"details":'
+            head = f'{{"action":{a},"agreement_id":{g},{by}"consumer":{c},"decision":{d},"details":'
             tail = f',"kind":{k},"provider":{p},"request_hash":{q},"response_hash":{r},"time":{t}}}'
             return head.encode() + details + tail.encode()
         except UnicodeEncodeError as exc:
@@ -116,7 +154,7 @@ class Record:
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Record:
         missing = [n for n in RECORD_FIELDS if n not in doc]
-        extra = [n for n in doc if n not in RECORD_FIELDS]
+        extra = [n for n in doc if n not in RECORD_FIELDS and n not in OPTIONAL_FIELDS]
         if missing or extra:
             raise RecordError(f"record fields missing {missing} or unknown {extra}")
         for name in RECORD_FIELDS[:-1]:
@@ -124,7 +162,19 @@ class Record:
                 raise RecordError(f"record field {name!r} must be a string")
         if not isinstance(doc["details"], Mapping):
             raise RecordError("record field 'details' must be an object")
-        return cls(**{name: doc[name] for name in RECORD_FIELDS})
+        author = doc.get("author", "")
+        if "author" in doc and (not isinstance(author, str) or not author):
+            raise RecordError("record field 'author' must be a non-empty string (a DID)")
+        signature = doc.get("signature")
+        if signature is not None:
+            signature = _signature_member(signature)
+        elif "signature" in doc:
+            raise RecordError("record field 'signature' must be an object, not null")
+        if signature is not None and not author:
+            raise RecordError("a signed record must name its author")
+        return cls(
+            **{name: doc[name] for name in RECORD_FIELDS}, author=author, signature=signature
+        )
 
     @classmethod
     def from_canonical(cls, data: bytes) -> Record:
@@ -139,6 +189,20 @@ class Record:
         if record.canonical() != data:
             raise RecordError("record bytes are not in RFC 8785 canonical form")
         return record
+
+
+def _signature_member(value: Any) -> dict[str, str]:
+    """The ``signature`` member: exactly a key id and a hex signature value."""
+    if not isinstance(value, Mapping) or set(value) != {"kid", "value"}:
+        raise RecordError('record field \'signature\' must be {"kid": ..., "value": <hex>}')
+    kid, hexed = value["kid"], value["value"]
+    if not isinstance(kid, str) or not kid or not isinstance(hexed, str):
+        raise RecordError("the record's signature needs a key id and a hex value")
+    try:
+        bytes.fromhex(hexed)
+    except ValueError:
+        raise RecordError("the record's signature value is not hex") from None
+    return {"kid": kid, "value": hexed}
 
 
 def _plain(value: Any) -> bool:

@@ -145,6 +145,7 @@ class Evidence:
             request_hash=req_hash,
             response_hash=summary_hash(summary),
             details=details,
+            author=self.provider_did,  # ours: Provenance.record need not copy it to say so
         )
         if self.durable:
             await self.provenance.record(record)

@@ -6,6 +6,7 @@ Other components record through :class:`Provenance.record`; the ledger library d
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from aiohttp import web
 from web3 import Web3
@@ -18,7 +19,12 @@ from connector.http.problems import Problem
 from connector.keys import participant_of
 from connector.management.api import MANAGEMENT_APP
 from connector.provenance.dsp_events import NegotiationRecorder
-from connector.provenance.exchange import RECEIPTS_PATH, RECORDS_PATH, ReceiptExchange
+from connector.provenance.exchange import (
+    RECEIPTS_PATH,
+    RECORDS_PATH,
+    ReceiptExchange,
+    owed_as_statement,
+)
 from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import Peers
 from connector.provenance.settings import LedgerSettings, ledger_settings
@@ -34,6 +40,7 @@ from ledger.errors import AnchorError, ProofError
 from ledger.log import Appended, Ledger
 from ledger.records import Record
 from ledger.signing import KeySigner
+from ledger.statements import sign_statement
 
 PROVENANCE: web.AppKey[Provenance] = web.AppKey("agora.provenance")
 CONTRACT_KEY = "ledger.contract"
@@ -47,16 +54,31 @@ class Provenance:
         ledger: Ledger,
         scheduler: AnchorScheduler | None,
         exchange: ReceiptExchange | None = None,
+        *,
+        me: str = "",
     ) -> None:
         self.ledger = ledger
         self.scheduler = scheduler
         self.exchange = exchange
+        #: this participant's DID: the author of every record it logs itself
+        self.me = me or (exchange.me if exchange is not None else "")
         #: "embedded" (in-process eth-tester) or "json-rpc" (a node auditors can reach)
         self.chain = "embedded"
 
     async def record(self, record: Record) -> Appended:
-        """Append a record; returns once it is durable. A record under an agreement is then owed
-        to the other party (receipt or copy), delivered in the background."""
+        """Append a record of ours; returns once it is durable. A record under an agreement is
+        then owed to the other party (receipt or copy), delivered in the background.
+
+        The record is ours: it names us as its author (a record naming anyone else is refused:
+        only the exchange stores another party's statements, after checking them). One we
+        hand to the provider as the consumer is signed, since it will sit in the provider's log
+        as our statement."""
+        if record.author != self.me:
+            if record.author:
+                raise ValueError(f"a record by {record.author} is not {self.me}'s to log")
+            record = replace(record, author=self.me)
+        if owed_as_statement(record, self.me):
+            record = sign_statement(record, self.ledger.signer)
         data = record.canonical()
         done = await self.ledger.append_data(data, record.agreement_id)
         if self.exchange is not None:
@@ -218,7 +240,7 @@ class ProvenanceComponent:
             me.did,
             batch_seconds=cfg.receipts_batch_seconds,
         )
-        self.provenance = Provenance(ledger, scheduler, exchange)
+        self.provenance = Provenance(ledger, scheduler, exchange, me=me.did)
         self.provenance.chain = "embedded" if cfg.chain == "embedded" else "json-rpc"
         ctx.components["provenance"] = self.provenance
         dsp = ctx.components.get("dsp")

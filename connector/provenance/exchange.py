@@ -11,11 +11,13 @@ consumer countersigns the provider's receipt for it:
 - a record the **consumer** logs: its connector sends it with ``POST /ledger/v1/records`` to the
   provider's connector, which appends it and then issues and delivers a receipt as above.
 
-Both endpoints authenticate the calling connector with a DCP token (the DSP authentication seam)
-and accept only records of an agreement both sides store, naming the caller and us as its parties.
-Deliveries run in a background task with retries and backoff; the protocol that logged the record
-never waits for them. What is still owed is derived from the database at start (records under an
-agreement without a countersigned receipt), so a restart loses nothing.
+Both endpoints authenticate the calling connector with a DCP token (the DSP authentication seam).
+Every record names its author; what the peer sends is stored as the peer's statement only after
+:class:`~connector.provenance.statements.StatementChecker` has checked it against our own
+agreements, processes and log (a consumer's records are signed by its DID key). A refused record
+is never appended. Deliveries run in a background task with retries and backoff; the protocol
+that logged the record never waits for them. What is still owed is derived from the database at
+start (records under an agreement without a countersigned receipt), so a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
 from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import AgreementParties, PeerError, Peers
+from connector.provenance.statements import CONSUMER, PROVIDER, Refused, StatementChecker
 from ledger.errors import LedgerError
 from ledger.log import Ledger
 from ledger.merkle import leaf_hash
@@ -49,7 +52,13 @@ MAX_BATCH = 200
 MAX_ATTEMPTS = 12
 FIRST_DELAY_S = 0.25
 MAX_DELAY_S = 30.0
-PROVIDER, CONSUMER = "provider", "consumer"
+REFUSAL_TITLES = {400: "Bad Request", 403: "Forbidden", 409: "Conflict"}
+
+
+def owed_as_statement(record: Record, me: str) -> bool:
+    """True when ``record`` (ours) goes to the agreement's provider as our statement: we are
+    its consumer, so it must carry our signature."""
+    return bool(record.agreement_id) and record.consumer == me and record.provider != me
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,7 @@ class ReceiptExchange:
         self._busy: set[tuple[str, str]] = set()  # (peer, role) with a delivery in flight
         self._waiting: dict[tuple[str, str], list[Owed]] = {}  # owed to a busy (peer, role)
         self.batch_seconds = batch_seconds
+        self.checker = StatementChecker(ctx.engine, peers, ledger, me)
         self._sleeping = 0
         self._recovered_open = 0  # start-up items not yet acknowledged
         self._recovered_end: int | None = None  # where the start-up pass stopped
@@ -120,11 +130,15 @@ class ReceiptExchange:
         self._owe([Owed(record.agreement_id, index, data, role)])
 
     def _role(self, record: Record) -> str | None:
-        if not record.agreement_id or record.provider == record.consumer:
+        """What we owe the peer for ``record``: receipts as the provider (for our records and
+        the consumer's statements alike), our own records as the consumer. Records that name no
+        author (logged before authors were recorded) are no longer exchanged: the peer could
+        not tell whose they are."""
+        if not record.agreement_id or record.provider == record.consumer or not record.author:
             return None
         if record.provider == self.me:
             return PROVIDER
-        if record.consumer == self.me:
+        if record.consumer == self.me and record.author == self.me:
             return CONSUMER
         return None
 
@@ -361,7 +375,10 @@ class ReceiptExchange:
         body = {"records": [i.data.decode() for i in items]}
         base = await self.peers.base_url(parties, self.me)
         status, doc = await self._post(base + RECORDS_PATH, peer, body)
-        if status != 202 or not isinstance(doc, dict):
+        # 202: some were taken; a 4xx Problem with "results": every one was refused
+        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+            raise PeerError(f"{RECORDS_PATH} answered {status}: {str(doc)[:200]}")
+        if status != 202 and not 400 <= status < 500:
             raise PeerError(f"{RECORDS_PATH} answered {status}: {str(doc)[:200]}")
         refused = [
             (item, result["problem"])
@@ -448,25 +465,6 @@ class ReceiptExchange:
             )
         return doc, items
 
-    async def _check_record(self, text: Any, caller: str, role_of_caller: str) -> Record:
-        """The canonical record the caller sends, if it is one of our agreement with it."""
-        if not isinstance(text, str):
-            raise PeerError("the record must be its RFC 8785 canonical JSON as a string")
-        record = Record.from_canonical(text.encode())
-        parties = None
-        if record.agreement_id:
-            parties = self.peers.known_parties(record.agreement_id)
-            if parties is None:
-                parties = await self.peers.parties(record.agreement_id)
-        if parties is None:
-            raise PeerError(f"no agreement '{record.agreement_id}' is stored here")
-        expected = (caller, self.me) if role_of_caller == PROVIDER else (self.me, caller)
-        if (parties.provider, parties.consumer) != expected:
-            raise PeerError("the agreement's parties are not the caller and this participant")
-        if (record.provider, record.consumer) != expected:
-            raise PeerError("the record's provider and consumer are not the agreement's parties")
-        return record
-
     async def receive_receipts(self, request: web.Request) -> web.Response:
         """Consumer side: check, log, countersign and keep the provider's receipts.
 
@@ -487,6 +485,8 @@ class ReceiptExchange:
         for position, item in enumerate(items):
             try:
                 checked.append((position, *await self._receipt_item(item, caller, head)))
+            except Refused as exc:
+                results[position] = {"problem": exc.reason, "status": exc.status}
             except (PeerError, LedgerError) as exc:
                 results[position] = {"problem": exc.reason}
         outcomes = countersign_all([r for _, _, r in checked], self.ledger.signer, key)
@@ -515,7 +515,7 @@ class ReceiptExchange:
         for it under ``head``."""
         if not isinstance(item, dict):
             raise PeerError("each item needs 'record', 'index' and 'inclusion_proof'")
-        record = await self._check_record(item.get("record"), caller, PROVIDER)
+        record = await self.checker.check(item.get("record"), caller, PROVIDER)
         data = item["record"].encode()  # checked canonical: the same bytes as record.canonical()
         try:
             index = int(item["index"])
@@ -526,27 +526,36 @@ class ReceiptExchange:
         return (record.agreement_id, data), receipt
 
     async def receive_records(self, request: web.Request) -> web.Response:
-        """Provider side: log the consumer's records; receipts follow in the background."""
+        """Provider side: store the consumer's signed statements once checked (see
+        :mod:`connector.provenance.statements`); receipts follow in the background.
+
+        Each record is answered on its own (``{"index"}`` or ``{"problem", "status"}``); when
+        none is taken the answer is a Problem with the first refusal's status, nothing stored."""
         caller = await self._caller(request)
         _, texts = await self._items(request, "records")
         results: list[dict[str, Any]] = [{} for _ in texts]
         accepted: list[tuple[int, Record]] = []
         for position, text in enumerate(texts):
             try:
-                accepted.append((position, await self._check_record(text, caller, CONSUMER)))
+                accepted.append((position, await self.checker.check(text, caller, CONSUMER)))
+            except Refused as exc:
+                results[position] = {"problem": exc.reason, "status": exc.status}
             except (PeerError, LedgerError) as exc:
-                results[position] = {"problem": exc.reason}
+                results[position] = {"problem": exc.reason, "status": 400}
+        if not accepted:
+            first = results[0]
+            status = first["status"]
+            title = REFUSAL_TITLES.get(status, "Bad Request")
+            raise Problem(status, title, detail=first["problem"], results=results)
         # checked canonical: the bytes sent are the record's canonical form
         data = [(r.agreement_id, texts[position].encode()) for position, r in accepted]
         try:
             indices = await self._append_all(data)
         except LedgerError as exc:
-            for position, _ in accepted:
-                results[position] = {"problem": exc.reason}
-            indices = []
+            raise Problem(503, "Service Unavailable", detail=exc.reason) from None
         owed = []
         for (position, _), (agreement_id, canonical), index in zip(
-            accepted, data, indices, strict=False
+            accepted, data, indices, strict=True
         ):
             results[position] = {"index": index}
             owed.append(Owed(agreement_id, index, canonical, PROVIDER))

@@ -9,6 +9,7 @@ the message being checked).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,9 +37,18 @@ class AgreementParties:
     #: the peer's DSP address as the negotiation stored it (already checked against the
     #: operator's callback allow-list when it was accepted); None: ask the peer's DID document
     peer_address: str | None
+    #: when this connector stored the agreement (UTC); records about it cannot be older
+    created_at: datetime | None = None
 
     def peer_of(self, me: str) -> str:
         return self.consumer if me == self.provider else self.provider
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without their zone; they were stored in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 class Peers:
@@ -63,6 +73,7 @@ class Peers:
                 agreements.c.provider_did,
                 agreements.c.consumer_did,
                 negotiations.c.counterparty_address,
+                agreements.c.created_at,
             )
             .select_from(
                 agreements.outerjoin(
@@ -75,7 +86,7 @@ class Peers:
             row = (await conn.execute(stmt)).first()
         if row is None:
             return None
-        found = AgreementParties(agreement_id, row[0], row[1], row[2])
+        found = AgreementParties(agreement_id, row[0], row[1], row[2], _utc(row[3]))
         self._parties[agreement_id] = found
         return found
 
