@@ -4,8 +4,12 @@ discrepancy it finds instead of stopping at the first.
 - :func:`verify_log` — all leaves → root equals the signed head (RFC 9162 §2.1.1), signature
   valid, no record altered, reordered or dropped, and consistent with heads seen earlier.
 - :func:`check_heads` — two signed heads of one log are consistent (RFC 9162 §2.1.4.2).
-- :func:`compare_parties` — what provider and consumer logged about one agreement matches, and
-  each provider record carries the consumer's countersigned receipt.
+- :func:`compare_parties` — what provider and consumer logged about one agreement matches, each
+  provider record carries the consumer's countersigned receipt, and each party's records are its
+  own: a consumer's statement in the provider's log carries the consumer's valid signature.
+- given the log's owner, each report says whose evidence the log holds
+  (:class:`~ledger.statements.Authorship`): the owner's own records apart from the statements of
+  every other author.
 - :func:`check_anchors` — anchors on chain match the log (same root at the anchored size).
 """
 
@@ -25,6 +29,7 @@ from .merkle import LEAF_PREFIX, MerkleTree, leaf_hash, verify_consistency
 from .receipts import Receipt, receipt_problems
 from .records import Record
 from .signing import PublicKey, VerifiedSignatures
+from .statements import Authorship, attribute, statement_problem
 from .store import AnchorRow, Entry
 from .treehead import TreeHead
 
@@ -55,16 +60,38 @@ def verify_log(
     earlier_heads: Iterable[TreeHead] = (),
     check_canonical: bool = False,
     subject: str = "log",
+    owner: str | None = None,
+    key_of: Callable[[str], PublicKey | None] | None = None,
 ) -> AuditReport:
     """Check a whole log against its signed head (and heads it signed earlier).
 
     Each stored record is re-hashed (RFC 9162 §2.1.1 leaf hash) and compared with its stored leaf
     hash (naming altered and moved records), then the leaf hashes must produce the signed root
     (catching a record rewritten together with its leaf hash). Earlier heads bound where a change
-    happened and reveal forks and truncation.
+    happened and reveal forks and truncation. Given the log's ``owner`` (its DID), the report
+    also says whose evidence the log holds; with ``key_of`` (key id → an author's public key),
+    every signed statement's signature is checked (``bad-statement`` when it fails).
     """
     with paused_gc():
-        return _verify_log(entries, head, public_key, earlier_heads, check_canonical, subject)
+        report = _verify_log(entries, head, public_key, earlier_heads, check_canonical, subject)
+        if owner is not None:
+            report.merge(authors_of(entries, owner, key_of))
+        return report
+
+
+def authors_of(
+    entries: Sequence[Entry],
+    owner: str,
+    key_of: Callable[[str], PublicKey | None] | None = None,
+) -> AuditReport:
+    """Whose evidence the log of ``owner`` holds; a statement whose signature is present but
+    does not verify (or, with ``key_of``, whose key cannot be had) is named."""
+    report = AuditReport(f"authors of {owner}'s log", checks=["authors"])
+    authorship = attribute(((e.index, e.data) for e in entries), owner, key_of)
+    for index, why in sorted(authorship.unverified.items()):
+        report.add(Finding.BAD_STATEMENT, f"record {index}: {why}", index)
+    report.authorship.append(authorship)
+    return report
 
 
 def _verify_log(
@@ -219,10 +246,29 @@ def compare_parties(
     receipts: Sequence[Receipt],
     provider_key: PublicKey,
     consumer_key: PublicKey,
+    *,
+    provider_did: str | None = None,
+    consumer_did: str | None = None,
+    key_of: Callable[[str], PublicKey | None] | None = None,
 ) -> AuditReport:
     """Do both parties hold the same canonical records about ``agreement_id``, each backed by a
-    countersigned receipt that matches the provider's log?"""
+    countersigned receipt that matches the provider's log?
+
+    Given the parties' DIDs (``provider_did``, ``consumer_did``) it also checks that nobody's
+    evidence was written by anyone else: every record names one of the two as its author, and a
+    consumer's record in the provider's log is signed by the consumer (``key_of``: key id →
+    public key; by default the consumer's tree-head key for the consumer's key ids)."""
     report = AuditReport(f"agreement {agreement_id}", checks=["records match", "receipts"])
+    if provider_did is not None and consumer_did is not None:
+        _check_authors(
+            agreement_id,
+            provider_entries,
+            consumer_entries,
+            provider_did,
+            consumer_did,
+            report,
+            key_of or _party_keys(consumer_did, consumer_key),
+        )
     provider = {leaf_hash(e.data): e for e in provider_entries}
     consumer = {leaf_hash(e.data): e for e in consumer_entries}
     only_p = [e for h, e in provider.items() if h not in consumer]
@@ -247,6 +293,66 @@ def compare_parties(
     report.records_checked = len(provider_entries) + len(consumer_entries)
     report.timeline += _record_events(provider_entries)
     return report
+
+
+def _party_keys(consumer: str, consumer_key: PublicKey) -> Callable[[str], PublicKey | None]:
+    return lambda kid: consumer_key if kid.split("#", 1)[0] == consumer else None
+
+
+def _check_authors(
+    agreement_id: str,
+    provider_entries: Sequence[Entry],
+    consumer_entries: Sequence[Entry],
+    provider: str,
+    consumer: str,
+    report: AuditReport,
+    key_of: Callable[[str], PublicKey | None],
+) -> None:
+    """Each log holds its owner's records and the other party's statements, nothing else; the
+    consumer's statements in the provider's log carry its signature (the provider's in the
+    consumer's log are attested by the receipts checked below)."""
+    report.checks.append("authors")
+    for owner, entries, who in (
+        (provider, provider_entries, "provider"),
+        (consumer, consumer_entries, "consumer"),
+    ):
+        authorship = Authorship(owner)
+        for entry in entries:
+            try:
+                record = Record.from_canonical(entry.data)
+            except RecordError:
+                continue  # named by the record comparison and the log's own audit
+            author = record.author
+            if not author:
+                authorship.unattributed.append(entry.index)
+                continue
+            if author == owner:
+                authorship.own.append(entry.index)
+                continue
+            authorship.statements.setdefault(author, []).append(entry.index)
+            if author not in (provider, consumer):
+                report.add(
+                    Finding.BAD_STATEMENT,
+                    f"{who} record {entry.index} is authored by {author}, not a party",
+                    entry.index,
+                    agreement_id,
+                )
+            elif who == "provider":  # the consumer's word in the provider's log: signed
+                problem = statement_problem(record, key_of)
+                if problem is None:
+                    authorship.signed.append(entry.index)
+                else:
+                    authorship.unverified[entry.index] = problem
+                    report.add(
+                        Finding.BAD_STATEMENT,
+                        f"provider record {entry.index} passes for the consumer's statement: "
+                        + problem,
+                        entry.index,
+                        agreement_id,
+                    )
+            elif record.signature is None:
+                authorship.unsigned.append(entry.index)
+        report.authorship.append(authorship)
 
 
 def _check_receipts(

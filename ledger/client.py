@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ import aiohttp
 from .audit import (
     AuditReport,
     Finding,
+    authors_of,
     check_anchors,
     check_heads,
     compare_parties,
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from .anchor import Anchorer
 
 PREFIX = "/api/v1/ledger"
+
+#: the DIDs of a log's other authors → their public keys by key id
+StatementKeys = Callable[[list[str]], Awaitable[Mapping[str, PublicKey]]]
 
 
 class LedgerClient:
@@ -180,16 +184,22 @@ async def audit_remote(
     anchor_sender: str | None = None,
     log_id: bytes | None = None,
     samples: int = 8,
+    owner: str | None = None,
+    statement_keys: StatementKeys | None = None,
 ) -> AuditReport:
     """Audit a remote log end to end: every record against the signed head, the log's consistency
     with a head the auditor saw before, a sample of the server's inclusion proofs, and (given an
     anchorer bound to the anchor contract) its anchors on chain. The chain is read under
     ``log_id`` (default: SHA-256 of the head's kid, as :class:`~ledger.log.Ledger` derives it),
-    never under an id the server chooses."""
+    never under an id the server chooses. Given the log's ``owner`` (its DID) the report says
+    whose evidence it holds; ``statement_keys`` (the other authors' DIDs → their keys by key id,
+    e.g. from their DID documents) lets it check the statements' signatures."""
     head = await client.tree_head()
     entries = await client.entries(head.size)
     earlier = [previous] if previous is not None else []
     report = verify_log(entries, head, public_key, earlier_heads=earlier, subject=client.base)
+    if owner is not None:
+        report.merge(await _authors(entries, owner, statement_keys))
     tree = MerkleTree([e.leaf_hash for e in entries])
     if previous is not None and previous.size <= head.size:
         proof = await client.consistency_proof(previous.size, head.size)
@@ -208,6 +218,24 @@ async def audit_remote(
             check_anchors(chain, tree.root, tree.size, claimed=claimed, sender=anchor_sender)
         )
     return report
+
+
+async def _authors(
+    entries: Sequence[Entry], owner: str, statement_keys: StatementKeys | None
+) -> AuditReport:
+    """Whose evidence the log holds; the statements' signatures checked with their authors'
+    keys when ``statement_keys`` can find them (only the statements are read twice)."""
+    found = authors_of(entries, owner)
+    authorship = found.authorship[0]
+    if statement_keys is None or not authorship.statements:
+        return found
+    keys = await statement_keys(sorted(authorship.statements))
+    indices = {i for group in authorship.statements.values() for i in group}
+    checked = authors_of([e for e in entries if e.index in indices], owner, keys.get)
+    authorship.signed = checked.authorship[0].signed
+    authorship.unverified = checked.authorship[0].unverified
+    found.discrepancies = checked.discrepancies
+    return found
 
 
 async def _sample_inclusion(
@@ -232,12 +260,25 @@ async def audit_agreement(
     agreement_id: str,
     provider_key: PublicKey,
     consumer_key: PublicKey,
+    *,
+    provider_did: str | None = None,
+    consumer_did: str | None = None,
+    key_of: Callable[[str], PublicKey | None] | None = None,
 ) -> AuditReport:
     """Compare what both parties logged about one agreement, using the receipts the consumer
-    keeps (a consumer's receipts are the evidence against the provider, and the reverse)."""
+    keeps (a consumer's receipts are the evidence against the provider, and the reverse); with
+    the parties' DIDs, also whose statement each record is (see :func:`compare_parties`)."""
     provider_entries = await provider.records_for_agreement(agreement_id)
     consumer_entries = await consumer.records_for_agreement(agreement_id)
     receipts = await consumer.receipts(agreement_id)
     return compare_parties(
-        agreement_id, provider_entries, consumer_entries, receipts, provider_key, consumer_key
+        agreement_id,
+        provider_entries,
+        consumer_entries,
+        receipts,
+        provider_key,
+        consumer_key,
+        provider_did=provider_did,
+        consumer_did=consumer_did,
+        key_of=key_of,
     )

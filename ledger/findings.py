@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .statements import Authorship
 from .treehead import TreeHead
 
 
@@ -23,6 +24,8 @@ class Finding(StrEnum):
     RECORD_MISMATCH = "record-mismatch"
     MISSING_COUNTERSIGNATURE = "missing-countersignature"
     BAD_RECEIPT = "bad-receipt"
+    #: a record passed off as another party's statement: unsigned, badly signed, or by a stranger
+    BAD_STATEMENT = "bad-statement"
     ANCHOR_MISMATCH = "anchor-mismatch"
     ANCHOR_MISSING = "anchor-missing"
 
@@ -61,6 +64,8 @@ class AuditReport:
     head: TreeHead | None = None
     records_checked: int = 0
     timeline: list[TimelineEvent] = field(default_factory=list)
+    #: whose evidence each audited log holds (when the auditor knew the log's owner)
+    authorship: list[Authorship] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +83,7 @@ class AuditReport:
         self.checks += other.checks
         self.discrepancies += other.discrepancies
         self.timeline += other.timeline
+        self.authorship += other.authorship
         self.records_checked = max(self.records_checked, other.records_checked)
         self.head = self.head or other.head
         return self
@@ -90,4 +96,5 @@ class AuditReport:
             "records_checked": self.records_checked,
             "tree_head": None if self.head is None else self.head.to_json(),
             "discrepancies": [d.to_json() for d in self.discrepancies],
+            "authorship": [a.to_json() for a in self.authorship],
         }

@@ -89,8 +89,26 @@ class Authorship:
     own: list[int] = field(default_factory=list)
     statements: dict[str, list[int]] = field(default_factory=dict)
     unattributed: list[int] = field(default_factory=list)
-    #: statements whose signature failed or could not be checked, with the reason
+    #: statements carrying their author's signature, checked and valid
+    signed: list[int] = field(default_factory=list)
+    #: statements without a signature (a provider's: its receipts attest them instead)
+    unsigned: list[int] = field(default_factory=list)
+    #: statements whose signature is invalid or could not be checked, with the reason
     unverified: dict[int, str] = field(default_factory=dict)
+
+    def describe(self) -> list[str]:
+        """Plain lines for people: whose evidence the log holds."""
+        lines = [f"{len(self.own)} records by the log's owner {self.owner} (its own evidence)"]
+        for author, indices in sorted(self.statements.items()):
+            lines.append(
+                f"{len(indices)} statements by {author} (that party's word, not the owner's)"
+            )
+        if self.unattributed:
+            lines.append(
+                f"{len(self.unattributed)} records name no author (logged before authors were "
+                "recorded): they cannot be told apart"
+            )
+        return lines
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +116,8 @@ class Authorship:
             "own_records": len(self.own),
             "statements": {a: len(i) for a, i in sorted(self.statements.items())},
             "statement_indices": {a: i[:1000] for a, i in sorted(self.statements.items())},
+            "signed_statements": len(self.signed),
+            "unsigned_statements": self.unsigned[:1000],
             "unattributed_records": len(self.unattributed),
             "unverified_statements": {str(i): why for i, why in sorted(self.unverified.items())},
         }
@@ -123,9 +143,13 @@ def attribute(
             out.own.append(index)
         else:
             out.statements.setdefault(record.author, []).append(index)
-            if key_of is not None:
+            if record.signature is None:
+                out.unsigned.append(index)
+            elif key_of is not None:
                 problem = statement_problem(record, key_of)
-                if problem is not None:
+                if problem is None:
+                    out.signed.append(index)
+                else:
                     out.unverified[index] = problem
     return out
 

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from connector.audit.access import Access, AccessError, session_for
-from connector.audit.party import Party, PartyError, party_at
+from connector.audit.party import Party, PartyError, author_keys, party_at
 from ledger.audit import AuditReport, Finding, check_anchors, check_heads
 from ledger.client import PREFIX, LedgerClient, audit_agreement, audit_remote
 from ledger.errors import LedgerError
@@ -135,6 +135,12 @@ async def verify(
             return Outcome(report, head=head)
         notes: list[str] = [f"signing key {head.kid} from the DID document of {ledgers.party.did}"]
         anchorer = await _anchor_plan(ledgers, chain, contract, notes)
+
+        async def statement_keys(dids: list[str]) -> dict[str, Any]:
+            keys, why = await author_keys(dids, ledgers.party.url)
+            notes.extend(why)
+            return keys
+
         try:
             report = await audit_remote(
                 ledgers.client,
@@ -143,10 +149,14 @@ async def verify(
                 anchorer=anchorer,
                 anchor_sender=sender,
                 samples=samples,
+                owner=ledgers.party.did,
+                statement_keys=statement_keys,
             )
         except LedgerError as exc:  # AnchorError: the chain cannot be read
             raise AuditFailure(exc.reason) from None
         report.subject = ledgers.party.url
+        for authorship in report.authorship:
+            notes += authorship.describe()
         if previous is None:
             notes.append("no earlier head given (--previous): consistency over time not checked")
         return Outcome(report, notes, report.head or head)
@@ -217,7 +227,25 @@ async def agreement(
         for head, key, who in ((p_head, pk, "provider"), (c_head, ck, "consumer")):
             if not head.verify(key):
                 report.add(Finding.BAD_SIGNATURE, f"the {who}'s tree head is not validly signed")
-        report.merge(await audit_agreement(p.client, c.client, agreement_id, pk, ck))
+        documents = {p.party.did: p.party.document, c.party.did: c.party.document}
+
+        def key_of(kid: str) -> Any:
+            document = documents.get(kid.split("#", 1)[0])
+            method = document.methods.get(kid) if document is not None else None
+            return method.public_key if method is not None else None
+
+        report.merge(
+            await audit_agreement(
+                p.client,
+                c.client,
+                agreement_id,
+                pk,
+                ck,
+                provider_did=p.party.did,
+                consumer_did=c.party.did,
+                key_of=key_of,
+            )
+        )
         report.subject = f"agreement {agreement_id}"
         report.checks.append("records in each party's signed log")
         await _included(
@@ -244,6 +272,8 @@ async def agreement(
             f"provider {p.party.did}: {p_head.size} records; consumer {c.party.did}: "
             f"{c_head.size} records; {len(receipts)} receipts kept by the consumer"
         ]
+        for authorship, who in zip(report.authorship, ("provider's", "consumer's"), strict=False):
+            notes += [f"{who} log: {line}" for line in authorship.describe()]
         return Outcome(report, notes, p_head)
 
 
