@@ -81,7 +81,7 @@ class StatementChecker:
             raise Refused(400, "the record names no author: only signed statements are exchanged")
         parties = await self._parties(record, caller, caller_role)
         if record.author == self.me:
-            await self._ours(record, caller_role)
+            await self._ours(record, caller, caller_role)
             return record
         if record.author != caller:
             raise Refused(
@@ -107,10 +107,14 @@ class StatementChecker:
             raise Refused(403, "the record's provider and consumer are not the agreement's parties")
         return parties
 
-    async def _ours(self, record: Record, caller_role: str) -> None:
+    async def _ours(self, record: Record, caller: str, caller_role: str) -> None:
         """A record naming us as its author is only ever one we logged, coming back."""
         if caller_role == CONSUMER:
-            raise Refused(403, f"the caller cannot submit records authored by {self.me}")
+            raise Refused(
+                403,
+                f"the record is authored by {self.me} (this participant), not by the caller "
+                f"{caller}: nobody writes another party's evidence",
+            )
         held = await self.ledger.store.indices_of(
             record.agreement_id, [leaf_hash(record.canonical())]
         )
