@@ -19,6 +19,7 @@ from .log import Appended, Ledger
 from .receipts import Receipt, countersign, countersign_all, make_receipt, receipt_problems
 from .records import Record, canonicalize, sha256_hex
 from .signing import CallableSigner, KeySigner, Signer, verify_signature
+from .statements import Authorship, attribute, sign_statement, verify_statement
 from .store import LedgerStore, create_schema, drop_schema, make_tables, sqlite_engine
 from .treehead import TreeHead, sign_tree_head
 
@@ -27,6 +28,7 @@ __all__ = [
     "Appended",
     "AuditClientError",
     "AuditReport",
+    "Authorship",
     "CallableSigner",
     "Discrepancy",
     "Finding",
@@ -42,6 +44,7 @@ __all__ = [
     "Signer",
     "StoreError",
     "TreeHead",
+    "attribute",
     "audit_ledger",
     "canonicalize",
     "countersign",
@@ -52,7 +55,9 @@ __all__ = [
     "make_tables",
     "receipt_problems",
     "sha256_hex",
+    "sign_statement",
     "sign_tree_head",
     "sqlite_engine",
     "verify_signature",
+    "verify_statement",
 ]

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -267,3 +268,33 @@ async def test_report_names_everything(parties: Parties) -> None:
     for kind in Finding:
         assert str(kind) in html
     assert report.to_json()["ok"] is False
+
+
+def test_authorship_tells_the_owners_records_from_others_statements(
+    provider_signer: KeySigner, consumer_signer: KeySigner
+) -> None:
+    from ledger.audit import authors_of
+    from ledger.statements import sign_statement
+
+    city, company = "did:web:city.example", "did:web:company.example"
+
+    def rec(i: int, **kw: Any) -> Record:
+        return Record(city, company, "urn:uuid:a", "use", "permit", f"{i:064x}", **kw)
+
+    records = [
+        rec(0, author=city),
+        sign_statement(rec(1, author=company), consumer_signer),
+        rec(2),  # logged before authors were recorded
+        rec(3, author=company),  # passed off as the company's word, unsigned
+        sign_statement(rec(4, author=company), provider_signer),  # the city's key
+    ]
+    entries = [Entry(i, r.canonical(), leaf_hash(r.canonical())) for i, r in enumerate(records)]
+    keys = {consumer_signer.kid: consumer_signer.public_key()}
+    report = authors_of(entries, city, keys.get)
+    (who,) = report.authorship
+    assert who.own == [0] and who.unattributed == [2]
+    assert who.statements == {company: [1, 3, 4]}
+    assert who.signed == [1] and who.unsigned == [3]
+    assert [(d.kind, d.index) for d in report.discrepancies] == [(Finding.BAD_STATEMENT, 4)]
+    assert "not a key of" in report.discrepancies[0].detail
+    assert report.to_json()["authorship"][0]["statements"] == {company: 3}

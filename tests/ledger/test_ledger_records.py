@@ -291,3 +291,80 @@ def test_receipt_json_text_is_json_dumps_of_its_document(
     text = receipt.to_json_text()
     assert text == json.dumps(receipt.to_json())
     assert Receipt.from_json(json.loads(text)) == receipt
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.text(min_size=1), st.text(min_size=1), st.dictionaries(st.text(), json_values, max_size=3)
+)
+def test_authored_and_signed_records_are_rfc8785(
+    author: str, kid: str, details: dict[str, Any]
+) -> None:
+    r = record(details=details, author=author)
+    try:
+        expected = rfc8785.dumps(r.to_json())
+    except rfc8785.CanonicalizationError:
+        return
+    assert r.canonical() == expected
+    signed = dataclasses.replace(r, signature={"kid": kid, "value": "ab"})
+    assert signed.canonical() == rfc8785.dumps(signed.to_json())
+    assert Record.from_canonical(signed.canonical()) == signed
+    assert signed.unsigned() == r
+
+
+def test_a_record_without_author_keeps_its_old_bytes() -> None:
+    old = b"".join(
+        [
+            b'{"action":"use","agreement_id":"urn:uuid:agreement-0","consumer":"did:web:company.',
+            b'example","decision":"permit","details":{},"kind":"access","provider":"did:web:city.',
+            b'example","request_hash":"","response_hash":"","time":"2026-11-21T12:00:00.000Z"}',
+        ]
+    )
+    legacy = Record.from_canonical(old)
+    assert legacy.author == "" and legacy.signature is None
+    assert legacy.canonical() == old
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        {"author": ""},
+        {"author": 7},
+        {"signature": None},
+        {"signature": {"kid": "did:web:company.example#k"}},
+        {"signature": {"kid": "did:web:company.example#k", "value": "zz"}},
+        {"signature": {"kid": "", "value": "ab"}},
+        {"signature": {"kid": "did:web:company.example#k", "value": "ab"}},  # no author
+    ],
+)
+def test_malformed_author_or_signature_rejected(member: dict[str, Any]) -> None:
+    doc = record().to_json() | member
+    with pytest.raises(RecordError):
+        Record.from_json(doc)
+
+
+def test_a_statement_verifies_only_with_its_authors_key(
+    provider_signer: KeySigner, consumer_signer: KeySigner
+) -> None:
+    from ledger.statements import (
+        STATEMENT_CONTEXT,
+        sign_statement,
+        statement_message,
+        verify_statement,
+    )
+
+    author = consumer_signer.kid.split("#", 1)[0]
+    statement = sign_statement(record(author=author), consumer_signer)
+    verify_statement(statement, consumer_signer.public_key())
+    assert statement_message(statement).startswith(STATEMENT_CONTEXT)
+    with pytest.raises(SignatureError, match="does not verify"):
+        verify_statement(statement, provider_signer.public_key())
+    with pytest.raises(SignatureError, match="does not verify"):
+        verify_statement(
+            dataclasses.replace(statement, decision="deny"), consumer_signer.public_key()
+        )
+    with pytest.raises(SignatureError, match="not signed"):
+        verify_statement(statement.unsigned(), consumer_signer.public_key())
+    elsewhere = dataclasses.replace(statement, author="did:web:elsewhere.example")
+    with pytest.raises(SignatureError, match="not a key of"):
+        verify_statement(elsewhere, consumer_signer.public_key())

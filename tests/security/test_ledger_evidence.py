@@ -127,7 +127,7 @@ async def city_access(trade: Trade) -> tuple[Record, bytes]:
 
 
 async def test_a_forged_provider_denial_from_2020_is_refused(trade: Trade) -> None:
-    denial = {
+    denial: dict[str, Any] = {
         "kind": "access",
         "action": "read",
         "decision": "deny",
