@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -282,7 +283,7 @@ async def test_a_record_claiming_the_providers_decision_is_refused(trade: Trade)
     await refused(trade, sign_statement(future, company), 409, "in the future")
 
 
-async def test_a_genuine_statement_is_stored_with_its_author(trade: Trade) -> None:
+async def test_a_genuine_statement_is_stored_with_its_author(trade: Trade, tmp_path: Path) -> None:
     """The company's deletion of what it received, logged and delivered the usual way, sits in
     the city's log as the company's signed statement; the auditor tells it from the city's own
     records."""
@@ -334,13 +335,17 @@ async def test_a_genuine_statement_is_stored_with_its_author(trade: Trade) -> No
     assert done.index in consumer_log.own
 
     # `agora audit verify` of the city: the statement is the company's, its signature checked
-    ran = await agora("verify", city.url, "--admin-key", city.admin_key, "--json")
+    page = tmp_path / "report.html"
+    ran = await agora(
+        "verify", city.url, "--admin-key", city.admin_key, "--json", "--html", str(page)
+    )
     assert ran.code == 0, ran.output
     (seen,) = ran.report["authorship"]
     assert seen["owner"] == city.did
     assert index in seen["statement_indices"][company.did]
     assert seen["signed_statements"] == seen["statements"][company.did]
     assert any(f"statements by {company.did}" in n for n in ran.report["notes"])
+    assert f"statements by {company.did} (that party&#39;s word" in page.read_text()
 
 
 async def test_the_provider_cannot_write_the_consumers_statement(trade: Trade) -> None:
