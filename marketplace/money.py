@@ -100,7 +100,6 @@ class Currency:
         return self.code
 
 
-@lru_cache(maxsize=512)
 def currency(code_or_iri: str) -> Currency:
     """The currency of an ISO 4217 code (``EUR``) or its IRI (DBpedia resource or ISO URN).
 
@@ -113,7 +112,12 @@ def currency(code_or_iri: str) -> Currency:
             expected="a string",
             found=code_or_iri,
         )
-    text = code_or_iri
+    return _currency(code_or_iri)
+
+
+@lru_cache(maxsize=512)
+def _currency(text: str) -> Currency:
+    code_or_iri = text
     code = _BY_DBPEDIA.get(text) or _BY_DBPEDIA.get(text.replace("https://", "http://", 1))
     if code is None and text.startswith(ISO_URN):
         code = text[len(ISO_URN) :]

@@ -100,6 +100,14 @@ class _Plan(BaseModel):
     vat_rate: Percent = Decimal(0)
     discount: Percent = Decimal(0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _name_defaults_to_id(cls, data: Any) -> Any:
+        # One name for the plan in every view (a TMF POP has a name; a plan read back has one).
+        if isinstance(data, dict) and not data.get("name") and isinstance(data.get("id"), str):
+            data = {**data, "name": data["id"]}
+        return data
+
     @property
     def money(self) -> Currency:
         return currency(self.currency)
@@ -288,7 +296,13 @@ def from_validation_error(
         return cause.at(_path(loc)) if loc else cause
     kind_of = first["type"]
     if kind_of == "union_tag_invalid" or kind_of == "union_tag_not_found":
-        return error("unknown price model", field="kind", expected=" | ".join(KINDS), found=kind)
+        tag = (first.get("ctx") or {}).get("tag", kind)
+        return error(
+            "unknown price model",
+            field=_path((*loc, "kind")),
+            expected=" | ".join(KINDS),
+            found=tag,
+        )
     if kind_of == "extra_forbidden":
         return error(
             "unknown field",

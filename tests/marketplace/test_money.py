@@ -39,7 +39,7 @@ def test_one_iri_per_code_and_it_reads_back() -> None:
 )
 def test_unknown_currency_refused(bad: object) -> None:
     with pytest.raises(UnknownCurrencyError) as e:
-        currency(bad)
+        currency(bad)  # type: ignore[arg-type]
     assert e.value.found == bad
 
 
