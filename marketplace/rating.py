@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Final
 
 from policies.durations import Duration
@@ -118,8 +119,17 @@ def _line(label: str, quantity: Decimal, unit: str, rate: Decimal, cur: Currency
     return ChargeLine(label, quantity, unit, rate, round_money(EXACT.multiply(quantity, rate), cur))
 
 
+@lru_cache(maxsize=4096)
+def _period_end(period: str, local: datetime, zone: Any) -> datetime:
+    # Keyed by wall-clock time *and* zone: equal instants in two zones end their calendar month
+    # at different instants (31 Jan 00:30+01:00 is 30 Jan in UTC). Bills start on few distinct
+    # instants, so this is nearly always a hit.
+    return _PERIODS[period].add_to(local.replace(tzinfo=zone))
+
+
 def _one_period(plan: Any, usage: Usage) -> None:
-    expected = _PERIODS[plan.period].add_to(usage.start)
+    start = usage.start
+    expected = _period_end(plan.period, start.replace(tzinfo=None), start.tzinfo)
     if usage.end != expected:
         raise UsageError(
             f"a {plan.kind} plan is rated one {plan.period} period at a time",

@@ -6,7 +6,7 @@ half-up per line, then once for the discount (on the net) and once for VAT (on n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -452,3 +452,15 @@ def test_largest_inputs_stay_exact() -> None:
     with localcontext(prec=60):
         assert charge.gross == charge.net - charge.discount + charge.vat
         assert charge.net == round(Decimal("999999999999.9999999999") * (10**15 - 1), 2)
+
+
+def test_a_month_is_a_calendar_month_in_the_start_s_own_zone() -> None:
+    plan = parse_plan({"id": "p", "kind": "recurring", "price": "1", "period": "P1M"})
+    utc = datetime(2026, 1, 30, 23, 30, tzinfo=UTC)
+    cet = utc.astimezone(timezone(timedelta(hours=1)))  # the same instant: 31 Jan 00:30 CET
+    assert rate(plan, Usage(utc, datetime(2026, 2, 28, 23, 30, tzinfo=UTC))).gross == 1
+    # 31 Jan + P1M is 28 Feb 00:30 CET, which is 27 Feb 23:30 UTC, not 28 Feb
+    cet_end = datetime(2026, 2, 28, 0, 30, tzinfo=cet.tzinfo)
+    assert rate(plan, Usage(cet, cet_end)).gross == 1
+    with pytest.raises(UsageError):
+        rate(plan, Usage(cet, datetime(2026, 2, 28, 23, 30, tzinfo=UTC)))
