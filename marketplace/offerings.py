@@ -64,9 +64,16 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _walk_terms(node: Any, path: str) -> None:
+MAX_DEPTH: Final = 32  # ODRL terms nest a few levels; deeper is an attack on the recursion
+
+
+def _walk_terms(node: Any, path: str, depth: int = 0) -> None:
     """Refuse a price written in the terms (it would contradict or duplicate the plan's) and an
     operator ODRL does not define (the policy parser leaves operators to evaluation time)."""
+    if depth > MAX_DEPTH:
+        raise OfferingError(
+            "terms nest too deep", field=path, expected=f"<= {MAX_DEPTH} levels", found=depth
+        )
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "operator":
@@ -90,10 +97,10 @@ def _walk_terms(node: Any, path: str) -> None:
                         expected="no compensate, payAmount or pricing term",
                         found=word,
                     )
-            _walk_terms(value, _join(path, key))
+            _walk_terms(value, _join(path, key), depth + 1)
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            _walk_terms(item, _join(path, i))
+            _walk_terms(item, _join(path, i), depth + 1)
 
 
 def _terms(value: Any) -> str:

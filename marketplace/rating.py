@@ -85,7 +85,7 @@ class Usage:
             return Decimal(self.requests)
         if unit == "entity":
             return Decimal(self.entities)
-        return Decimal(self.bytes).scaleb(-6)
+        return Decimal(self.bytes).scaleb(-6, EXACT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +144,9 @@ def _total(plan: Any, usage: Usage, cur: Currency, lines: tuple[ChargeLine, ...]
     for line in lines:
         net = EXACT.add(net, line.amount)
     net = round_money(net, cur)
-    discount = round_money(EXACT.multiply(net, plan.discount).scaleb(-2), cur)
+    discount = round_money(EXACT.multiply(net, plan.discount).scaleb(-2, EXACT), cur)
     taxable = EXACT.subtract(net, discount)
-    vat = round_money(EXACT.multiply(taxable, plan.vat_rate).scaleb(-2), cur)
+    vat = round_money(EXACT.multiply(taxable, plan.vat_rate).scaleb(-2, EXACT), cur)
     return Charge(
         plan.id,
         plan.kind,

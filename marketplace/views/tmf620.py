@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ..errors import MarketplaceError, ViewError
-from ..money import currency, parse_amount
+from ..money import EXACT, currency, parse_amount
 from ..offerings import Lifecycle, Offering, PlanOffer, parse_offering
 from ..plans import (
     FreemiumPlan,
@@ -140,7 +140,7 @@ class _Writer:
             ],
         }
         if plan.vat_rate:
-            common["tax"] = [{"taxCategory": "VAT", "taxRate": plan.vat_rate.scaleb(-2)}]
+            common["tax"] = [{"taxCategory": "VAT", "taxRate": plan.vat_rate.scaleb(-2, EXACT)}]
         if plan.discount:
             d = self.pop(
                 pop_id(o, plan.id, "discount"),
@@ -394,7 +394,9 @@ def parse_product_offering_price(
     bundle = pop.get("isBundle") is True
     if kind is None:  # a POP written by another tool: infer the plainest reading
         if price_type == "oneTime":
-            kind = "one_off"
+            price = pop.get("price")
+            value = price.get("value") if isinstance(price, dict) else None
+            kind = "free" if value == 0 and not isinstance(value, bool) else "one_off"
         elif price_type == "recurring":
             kind = "recurring"
         elif price_type == "usage" and not bundle:
@@ -458,7 +460,7 @@ def parse_product_offering_price(
                 data["rate"] = amount
     for tax in _list(pop, "tax", field):
         if isinstance(tax, dict) and tax.get("taxCategory") == "VAT":
-            data["vat_rate"] = _number(tax.get("taxRate"), f"{field}.tax.taxRate").scaleb(2)
+            data["vat_rate"] = _number(tax.get("taxRate"), f"{field}.tax.taxRate").scaleb(2, EXACT)
     for rel in _list(pop, "popRelationship", field):
         rel_id = rel.get("id") if isinstance(rel, dict) else None
         related = pops.get(rel_id) if isinstance(rel_id, str) else None

@@ -258,3 +258,13 @@ def test_history_starts_with_a_draft(offering: Offering) -> None:
         OfferingHistory.start(offering)
     with pytest.raises(OfferingError):
         OfferingHistory.start(parse_offering(offering_data())).at(2)
+
+
+def test_deeply_nested_terms_refused() -> None:
+    node: dict[str, Any] = {"leftOperand": "purpose", "operator": "eq", "rightOperand": "x"}
+    for _ in range(5000):
+        node = {"and": [node]}
+    terms = {"permission": [{"action": "use", "constraint": [node]}]}
+    with pytest.raises(OfferingError) as e:
+        parse_offering(offering_data(plans=[{"plan": PLANS[0], "terms": terms}]))
+    assert e.value.reason == "terms nest too deep"

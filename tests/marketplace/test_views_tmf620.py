@@ -126,12 +126,17 @@ def test_floats_from_a_plain_json_reader_keep_their_digits(offering: Offering) -
     assert parse_product_offering(po, pops) == offering
 
 
-def test_a_foreign_pop_without_agora_algorithm() -> None:
-    po, pops = wire(parse_offering(offering_data()))
-    pop = pops["air-quality:1:monthly"]
-    del pop["pricingLogicAlgorithm"]
-    plan = parse_product_offering(po, pops).plan("monthly").plan
-    assert plan.kind == "recurring"
+@pytest.mark.parametrize(
+    ("plan", "kind"),
+    [("monthly", "recurring"), ("open", "free"), ("once", "one_off"), ("per-mb", "metered")],
+)
+def test_a_foreign_pop_without_agora_algorithm(plan: str, kind: str) -> None:
+    o = parse_offering(offering_data())
+    po, pops = wire(o)
+    del pops[f"air-quality:1:{plan}"]["pricingLogicAlgorithm"]
+    back = parse_product_offering(po, pops).plan(plan).plan
+    assert back.kind == kind
+    assert back == o.plan(plan).plan
 
 
 def _break(offering: Offering, pop_id: str, **change: Any) -> tuple[dict[str, Any], dict[str, Any]]:
