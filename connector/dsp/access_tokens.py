@@ -5,6 +5,10 @@ It is bound to one agreement and one transfer (claims ``agreementId``, ``transfe
 ``sub`` = consumer DID, ``exp``). Verifying it checks the signature and expiry *and reads the
 transfer's current state*: a suspension or termination revokes access at once, whatever the
 token's ``exp``. A fresh token for a started transfer comes from the refresh endpoint.
+
+Under an offer with ``tokenBinding: dpop`` the token is sender-constrained (RFC 9449 §6.1):
+``cnf.jkt`` names the consumer's key, and the data plane wants a DPoP proof by that key with
+every request (:mod:`identity.dpop`), so a token that leaks is of no use to whoever finds it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class TransferGrant:
     agreement: dict[str, Any]
     target: str
     expires_at: float
+    #: the thumbprint of the key a DPoP proof must be signed with; None for a bearer token
+    jkt: str | None = None
 
 
 class AccessDenied(Exception):
@@ -57,11 +63,18 @@ class AccessTokens:
         self.ttl = ttl
 
     def issue(
-        self, *, agreement_id: str, transfer_id: str, consumer_did: str, ttl: int | None = None
+        self,
+        *,
+        agreement_id: str,
+        transfer_id: str,
+        consumer_did: str,
+        ttl: int | None = None,
+        jkt: str | None = None,
     ) -> tuple[str, int]:
+        """A signed token; with ``jkt``, bound to the key of that thumbprint (DPoP)."""
         ttl = ttl or self.ttl
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.identity.did,
             "aud": self.identity.did,
             "sub": consumer_did,
@@ -71,6 +84,8 @@ class AccessTokens:
             "iat": now,
             "exp": now + ttl,
         }
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         token = jwt.encode(
             claims,
             self.identity.key.private_key,
@@ -96,6 +111,9 @@ class AccessTokens:
             raise AccessDenied("the access token has expired; refresh it") from None
         except jwt.PyJWTError as exc:
             raise AccessDenied(f"invalid access token: {exc}") from None
+        cnf = claims.get("cnf")
+        if cnf is not None and not (isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str)):
+            raise AccessDenied("invalid access token: cnf must hold a jkt")
         return claims
 
     async def verify_access_token(
@@ -135,6 +153,7 @@ class AccessTokens:
             agreement=json.loads(agreement.agreement),
             target=agreement.target,
             expires_at=float(claims["exp"]),
+            jkt=claims["cnf"]["jkt"] if "cnf" in claims else None,
         )
 
 

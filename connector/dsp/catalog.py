@@ -77,6 +77,18 @@ async def offer_approval(conn: Conn, offer_id: str) -> str:
     return str(found or "automatic")
 
 
+DPOP = "dpop"
+
+
+async def offer_token_binding(conn: Conn, offer_id: str) -> str:
+    """``bearer`` (default) or ``dpop``: whether pull tokens under this offer are bound to the
+    consumer's key."""
+    found = (
+        await conn.execute(select(offers.c.token_binding).where(offers.c.id == offer_id))
+    ).scalar_one_or_none()
+    return str(found or "bearer")
+
+
 async def find_offer(conn: Conn, offer_id: str) -> tuple[str, dict[str, Any]] | None:
     """(dataset id, catalog offer) for an offer id we published, or None."""
     row = (

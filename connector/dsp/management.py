@@ -16,7 +16,7 @@ from connector.config import did_web_for
 from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import CallbackRefused, check_callback, join
-from connector.dsp.catalog import find_offer, new_id
+from connector.dsp.catalog import FORMAT_PULL, find_offer, new_id
 from connector.dsp.models import (
     CatalogRequestIn,
     CounterOfferIn,
@@ -38,6 +38,7 @@ from connector.dsp.transfer_states import TMessage
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.problems import Problem, read_json
 from connector.management.api import validation_problem
+from identity.dpop import key_thumbprint
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -193,6 +194,7 @@ async def create_offer(request: web.Request) -> web.Response:
                 dataset_id=data.dataset_id,
                 policy_id=data.policy_id,
                 approval=data.approval,
+                token_binding=data.token_binding,
                 created_at=now(),
             )
         )
@@ -204,6 +206,7 @@ async def create_offer(request: web.Request) -> web.Response:
             "datasetId": data.dataset_id,
             "policyId": data.policy_id,
             "approval": data.approval,
+            "tokenBinding": data.token_binding,
             "offer": found[1],
         },
         status=201,
@@ -219,6 +222,7 @@ async def list_offers(request: web.Request) -> web.Response:
                 "datasetId": r.dataset_id,
                 "policyId": r.policy_id,
                 "approval": r.approval or "automatic",
+                "tokenBinding": r.token_binding or "bearer",
             }
             for r in rows
         ]
@@ -571,8 +575,11 @@ async def start_transfer(request: web.Request) -> web.Response:
             raise Problem(404, "Not Found", detail="agreementId: no agreement as consumer")
         if found.state != NState.FINALIZED.value:
             raise Problem(409, "Conflict", detail=f"the negotiation is {found.state}")
+        # a PULL names the key our pull proxy signs DPoP proofs with; the provider binds its
+        # tokens to it if the offer asks for that, and ignores it otherwise
+        jkt = key_thumbprint(dsp.identity.key) if data.format == FORMAT_PULL else None
         msg = m.transfer_request(
-            pid, data.agreement_id, data.format, dsp.base_url, data.data_address
+            pid, data.agreement_id, data.format, dsp.base_url, data.data_address, jkt
         )
         try:
             validate("TransferRequestMessage", msg)

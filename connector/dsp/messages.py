@@ -10,6 +10,9 @@ from typing import Any
 
 DSP_CONTEXT = "https://w3id.org/dspace/2025/1/context.jsonld"
 PROTOCOL_VERSION = "2025-1"
+#: Agora extension of TransferRequestMessage (PULL): the RFC 7638 thumbprint of the key the
+#: consumer will sign DPoP proofs with, for an offer whose tokens are sender-constrained
+DPOP_JKT = "https://w3id.org/agora/dsp#dpopJkt"
 
 
 def _msg(type_: str, **fields: Any) -> dict[str, Any]:
@@ -100,8 +103,9 @@ def transfer_request(
     format_: str,
     callback_address: str,
     data_address: dict[str, Any] | None = None,
+    dpop_jkt: str | None = None,
 ) -> dict[str, Any]:
-    return _msg(
+    msg = _msg(
         "TransferRequestMessage",
         consumerPid=consumer_pid,
         agreementId=agreement_id,
@@ -109,6 +113,9 @@ def transfer_request(
         dataAddress=data_address,
         callbackAddress=callback_address,
     )
+    if dpop_jkt is not None:
+        msg[DPOP_JKT] = dpop_jkt
+    return msg
 
 
 def transfer_start(

@@ -49,6 +49,12 @@ class OfferIn(_In):
         description="manual: a request for this offer waits in REQUESTED for the operator's "
         "POST /negotiations/{pid}/agree, /offer or /terminate",
     )
+    token_binding: Literal["bearer", "dpop"] = Field(
+        default="bearer",
+        alias="tokenBinding",
+        description="dpop: pull access tokens are bound to the consumer's key (RFC 9449) and "
+        "the data plane wants a DPoP proof with each request; bearer: whoever holds one",
+    )
 
 
 class Counterparty(_In):

@@ -49,6 +49,8 @@ offers = Table(
     Column("policy_id", String(300), nullable=False),
     #: "automatic" or "manual" (requests wait for the operator); migration 0010
     Column("approval", String(10), nullable=True),
+    #: "bearer" (default) or "dpop": pull tokens bound to the consumer's key; migration 0012
+    Column("token_binding", String(10), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -106,6 +108,9 @@ transfers = Table(
     Column("counterparty_address", Text, nullable=False),
     Column("data_address", Text, nullable=True),
     Column("error", Text, nullable=True),
+    #: provider, PULL under a DPoP offer: the consumer key's RFC 7638 thumbprint (cnf.jkt)
+    #: every access token of this transfer is bound to; migration 0012_dsp_dpop
+    Column("dpop_jkt", String(100), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_dsp_transfers_role_provider", "role", "provider_pid"),

@@ -6,6 +6,7 @@ token or PUSH provisioning), and the operator's actions, driven by
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +15,14 @@ from sqlalchemy import insert, select
 from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import join
-from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
+from connector.dsp.catalog import (
+    DPOP,
+    FORMAT_PULL,
+    FORMAT_PUSH,
+    FORMATS,
+    new_id,
+    offer_token_binding,
+)
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import PENDING, send_to_peer
@@ -28,6 +36,7 @@ from connector.storage.inline import Conn
 KIND = "transfer"
 AREA = Area.TRANSFER
 NGSI_LD_ENDPOINT_TYPE = "https://uri.etsi.org/ngsi-ld/v1"
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest, unpadded
 
 
 def ack(row: Any, state: TState | None = None) -> dict[str, Any]:
@@ -75,14 +84,17 @@ class Transfers:
     def pull_address(self, row: Any) -> dict[str, Any]:
         """The NGSI-LD endpoint with a fresh access token bound to this transfer."""
         token, ttl = self.dsp.tokens.issue(
-            agreement_id=row.agreement_id, transfer_id=row.pid, consumer_did=row.counterparty_did
+            agreement_id=row.agreement_id,
+            transfer_id=row.pid,
+            consumer_did=row.counterparty_did,
+            jkt=row.dpop_jkt,
         )
         return m.data_address(
             NGSI_LD_ENDPOINT_TYPE,
             self.dsp.ctx.settings.public_url + "/ngsi-ld/v1",
             {
                 "authorization": token,
-                "authType": "bearer",
+                "authType": "bearer" if row.dpop_jkt is None else DPOP,
                 "expiresIn": str(ttl),
                 "refreshEndpoint": f"{self.dsp.base_url}/transfers/{row.pid}/token",
             },
@@ -220,7 +232,7 @@ class Transfers:
                 )
             state_row = (
                 await conn.execute(
-                    select(negotiations.c.state).where(
+                    select(negotiations.c.state, negotiations.c.offer).where(
                         negotiations.c.pid == agreement.negotiation_pid
                     )
                 )
@@ -232,6 +244,7 @@ class Transfers:
                     "the agreement's negotiation is not FINALIZED",
                     consumer_pid=cpid,
                 )
+            jkt = await self._bound_key(conn, fmt, state_row.offer, msg, cpid)
             pid = new_id()
             state = next_state(None, TMessage.REQUEST, Role.CONSUMER)
             await conn.execute(
@@ -246,6 +259,7 @@ class Transfers:
                     counterparty_did=caller.did,
                     counterparty_address=callback,
                     data_address=json.dumps(msg["dataAddress"]) if fmt == FORMAT_PUSH else None,
+                    dpop_jkt=jkt,
                     created_at=now(),
                     updated_at=now(),
                 )
@@ -254,6 +268,28 @@ class Transfers:
             row = await lock(conn, pid)
             await self.start(conn, row)
         return web.json_response(ack(row, state), status=201)
+
+    @staticmethod
+    async def _bound_key(
+        conn: Conn, fmt: str, offer: str | None, msg: dict[str, Any], cpid: str
+    ) -> str | None:
+        """The consumer key's thumbprint a PULL under a DPoP offer binds its tokens to; None
+        for bearer tokens. A DPoP offer without a well-formed thumbprint is refused."""
+        if fmt != FORMAT_PULL or offer is None:
+            return None
+        offer_id = json.loads(offer).get("@id")
+        if not isinstance(offer_id, str) or await offer_token_binding(conn, offer_id) != DPOP:
+            return None
+        jkt = msg.get(m.DPOP_JKT)
+        if not isinstance(jkt, str) or not _JKT.fullmatch(jkt):
+            raise _err(
+                400,
+                Code.MALFORMED,
+                "this offer binds pull tokens to the consumer's key (DPoP, RFC 9449): send the "
+                f"key's RFC 7638 SHA-256 thumbprint (base64url) as {m.DPOP_JKT}",
+                consumer_pid=cpid,
+            )
+        return jkt
 
     # ------------------------------------------------------------------ shared receive
 

@@ -34,6 +34,7 @@ from connector.enforcement.settings import enforcement_settings
 from connector.http.context import ConnectorContext
 from connector.management.api import MANAGEMENT_APP
 from connector.ngsild.subscriptions.api import MANAGER as SUBSCRIPTIONS
+from connector.trust.replay import SqlReplayCache
 
 
 class EnforcementComponent:
@@ -62,7 +63,13 @@ class EnforcementComponent:
         )
         self.grants = grants = Grants(dsp.tokens, ctx.engine)
         dsp.listeners.append(grants.changed)
-        self.pep = AgreementPep(grants, AgreementCache(ctx.engine), self.usage, evidence)
+        self.pep = AgreementPep(
+            grants,
+            AgreementCache(ctx.engine),
+            self.usage,
+            evidence,
+            replay=SqlReplayCache(ctx.engine),  # DPoP proofs' jti, shared by replicas
+        )
         self.pep.notifications = AgreementNotificationGuard(self.pep, ctx.engine)
         ctx.components["ngsild.pep"] = self.pep
         ctx.components["ngsild.notification_guard"] = self.pep.notifications

@@ -52,6 +52,7 @@ async def publish_and_start(
     policy: dict[str, Any],
     wait_s: float = 20.0,
     provider_did: str | None = None,
+    offer_settings: dict[str, Any] | None = None,
 ) -> Started:
     """The provider publishes ``dataset`` under ``policy``; the consumer negotiates and starts
     a PULL transfer; returns the consumer's view of what it can now use."""
@@ -59,7 +60,10 @@ async def publish_and_start(
     pol = _ok(*await call("provider", "POST", "/api/v1/policies", policy), 201, "policy")
     offer = _ok(
         *await call(
-            "provider", "POST", "/api/v1/offers", {"datasetId": ds["id"], "policyId": pol["id"]}
+            "provider",
+            "POST",
+            "/api/v1/offers",
+            {"datasetId": ds["id"], "policyId": pol["id"], **(offer_settings or {})},
         ),
         201,
         "offer",

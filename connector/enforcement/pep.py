@@ -8,7 +8,10 @@ Per request, in this order:
    expiry, consumer binding and that the transfer is STARTED; later requests with the same
    token re-read only the transfer's state (:mod:`connector.enforcement.grants`), so a
    suspension or termination revokes access from the next request on. Failure: 401 with the
-   reason.
+   reason. A token bound to the consumer's key (an offer with ``tokenBinding: dpop``) is only
+   good as ``Authorization: DPoP <token>`` with a valid DPoP proof by that key (RFC 9449,
+   :mod:`identity.dpop`): 401 with ``WWW-Authenticate: DPoP error="invalid_dpop_proof"``
+   otherwise. Bearer tokens stay the default and work as before.
 2. **What the agreement allows.** The agreement is compiled once per id
    (:class:`~connector.enforcement.agreements.AgreementCache`); its narrowing for the action
    (``read`` for retrieval, query, discovery, subscriptions; ``modify`` for writes) intersected
@@ -50,8 +53,12 @@ from connector.enforcement.evidence import Evidence
 from connector.enforcement.grants import Grants
 from connector.enforcement.notifications import AgreementNotificationGuard
 from connector.http.auth import ADMIN, PRINCIPAL_KEY, Principal, bearer_token, is_admin_key
+from connector.http.context import CTX
 from connector.http.problems import Problem
 from connector.ngsild.pep import FULL_ACCESS, READ_OPERATIONS, AccessScope
+from identity.dpop import ALGORITHMS, verify_proof
+from identity.errors import TokenError
+from identity.replay import ReplayCache
 from policies import EvaluationRequest, PoliciesError, Verdict, World
 from policies.explain import exhausted, explain_report
 from policies.report import CounterSpec
@@ -133,8 +140,10 @@ class AgreementPep:
         usage: UsageStore,
         evidence: Evidence,
         *,
+        replay: ReplayCache | None = None,
         overlap: bool = True,
     ) -> None:
+        self.replay = replay
         self.grants = grants
         self.agreements = agreements
         self.usage = usage
@@ -145,17 +154,20 @@ class AgreementPep:
     async def scope_for(
         self, request: web.Request, operation: str, target_types: set[str] | None
     ) -> AccessScope:
-        token = bearer_token(request)
+        token, dpop = _dpop_token(request)
+        if token is None:
+            token = bearer_token(request)
         if token is None:
             raise _unauthorized("send a transfer access token as 'Authorization: Bearer <token>'")
         # a token kept as a grant was found not to be the admin key when it was first seen
-        if not self.grants.known(token) and is_admin_key(request, token):
+        if not dpop and not self.grants.known(token) and is_admin_key(request, token):
             request[PRINCIPAL_KEY] = Principal(ADMIN, self.evidence.provider_did)
             return FULL_ACCESS
         try:
             grant, state_checked = await self.grants.verify(token)
         except AccessDenied as exc:
             raise _unauthorized(exc.reason) from None
+        await self._check_binding(request, grant, token, dpop)
         request[PRINCIPAL_KEY] = Principal(
             AGREEMENT_PRINCIPAL, grant.consumer_did, {"agreementId": grant.agreement_id}
         )
@@ -198,6 +210,41 @@ class AgreementPep:
         except Refusal as refusal:
             raise await self._refuse(request, access, refusal) from None
         return scope
+
+    async def _check_binding(
+        self, request: web.Request, grant: TransferGrant, token: str, dpop: bool
+    ) -> None:
+        """A key-bound token needs the DPoP scheme and a proof of this request by that key;
+        a bearer token the Bearer scheme (RFC 9449 §7.1)."""
+        if grant.jkt is None:
+            if dpop:
+                raise _unauthorized(
+                    "this access token is a bearer token: send it as 'Authorization: Bearer'"
+                )
+            return
+        if not dpop:
+            raise _dpop_unauthorized(
+                "invalid_token",
+                "this access token is bound to the consumer's key (DPoP, RFC 9449): send it as "
+                "'Authorization: DPoP <token>' with a DPoP proof header",
+            )
+        proofs = request.headers.getall("DPoP", [])
+        if len(proofs) != 1:
+            raise _dpop_unauthorized("invalid_dpop_proof", "send exactly one DPoP header")
+        if self.replay is None:
+            raise _dpop_unauthorized("invalid_dpop_proof", "this data plane checks no proofs")
+        public = request.app[CTX].settings.public_url.rstrip("/")
+        try:
+            await verify_proof(
+                proofs[0],
+                method=request.method,
+                url=public + request.path,
+                access_token=token,
+                expected_jkt=grant.jkt,
+                replay=self.replay,
+            )
+        except TokenError as exc:
+            raise _dpop_unauthorized("invalid_dpop_proof", exc.detail) from None
 
     async def after(
         self,
@@ -434,6 +481,24 @@ class AgreementPep:
             may_write=access.action == "modify",
         )
         return scope, verdict
+
+
+def _dpop_token(request: web.Request) -> tuple[str | None, bool]:
+    """The token of ``Authorization: DPoP <token>`` and True; (None, False) for any other."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "dpop":
+        return (token.strip() or None), True
+    return None, False
+
+
+def _dpop_unauthorized(error: str, reason: str) -> Problem:
+    algs = " ".join(ALGORITHMS)
+    return Problem(
+        401,
+        "Unauthorized",
+        detail=reason,
+        headers={"WWW-Authenticate": f'DPoP algs="{algs}", error="{error}"'},
+    )
 
 
 def _unauthorized(reason: str) -> Problem:

@@ -32,6 +32,7 @@ from connector.dsp.tables import agreements, transfers
 from connector.enforcement.tables import received
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
+from identity.dpop import create_proof
 from ledger.records import Record
 from policies import parse_policy
 from policies.durations import Duration
@@ -239,7 +240,13 @@ async def pull(request: web.Request) -> web.StreamResponse:
         tail = tail.removeprefix("ngsi-ld/v1/")
     url = f"{endpoint}/{tail}"
     headers = {k: request.headers[k] for k in FORWARDED_HEADERS if k in request.headers}
-    headers["Authorization"] = f"Bearer {props.get('authorization', '')}"
+    token = props.get("authorization", "")
+    if props.get("authType") == "dpop":  # sender-constrained: prove we hold the bound key
+        key = ctx.components["dsp"].identity.key
+        headers["Authorization"] = f"DPoP {token}"
+        headers["DPoP"] = create_proof(key, method="GET", url=url, access_token=token)
+    else:
+        headers["Authorization"] = f"Bearer {token}"
     async with ctx.http().get(url, params=request.query, headers=headers) as resp:
         body = await resp.read()
         status = resp.status

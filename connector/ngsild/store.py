@@ -57,6 +57,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from connector.ngsild.jsontext import transaction_texts
 from connector.ngsild.model import Doc, Instance
 from connector.ngsild.query.geo import BBox, GeoQuery, bbox_of
+from connector.ngsild.query.patterns import Pattern, compile_pattern
 from connector.ngsild.query.q import And, Node, Or, Range, Term, content_values
 from connector.ngsild.query.selectors import AllOf, AnyOf, Expr, Leaf, leaves
 from connector.storage.engine import sqlite_sync_twin
@@ -337,7 +338,7 @@ class QueryPlan:
     """Everything a query needs, already expanded and compiled by the service."""
 
     ids: Sequence[str] | None = None
-    id_pattern: str | None = None
+    id_pattern: Pattern | None = None
     types: Expr | None = None
     attrs: frozenset[str] | None = None  # entities must have one of these
     q_sql: ColumnElement[bool] | None = None
@@ -386,6 +387,8 @@ class Store:
             )
             event.listen(self._sync_writer, "begin", _begin_immediate)
             event.listen(self._sync_writer, "connect", _writer_pragmas)
+            for sync in (self._sync, self._sync_writer):
+                event.listen(sync, "connect", _regexp_on_re2)
             # hand-offs through SimpleQueue, not an executor: see ledger.worker
             self._writer = WorkerThread("ngsild-writer")
             self._readers = WorkerThread("ngsild-reader", threads=2)
@@ -514,7 +517,10 @@ class Store:
         if plan.ids is not None:
             conds.append(E.id.in_(list(plan.ids)))
         if plan.id_pattern is not None:
-            conds.append(E.id.regexp_match(plan.id_pattern))
+            if not self.postgres:  # REGEXP runs RE2 here (_regexp_on_re2)
+                conds.append(E.id.regexp_match(plan.id_pattern.source))
+            elif plan.id_pattern.prefix:  # the pattern itself runs in _accept
+                conds.append(E.id.startswith(plan.id_pattern.prefix, autoescape=True))
         if plan.allowed_types is not None and not (
             isinstance(plan.types, Leaf) and plan.types.name in plan.allowed_types
         ):  # a query for one allowed type needs no second type test
@@ -561,7 +567,13 @@ class Store:
         return select(*columns).where(*conds), E.id
 
     def exact(self, plan: QueryPlan) -> bool:
-        return plan.q_exact and plan.predicate is None and plan.geo is None and plan.area is None
+        return (
+            plan.q_exact
+            and plan.predicate is None
+            and plan.geo is None
+            and plan.area is None
+            and not (self.postgres and plan.id_pattern is not None)
+        )
 
     async def query(self, plan: QueryPlan) -> tuple[list[Doc], int | None]:
         """One page of matching entities (id order) and, if asked, the total count."""
@@ -629,6 +641,8 @@ class Store:
         return page, (matched if plan.count else None)
 
     def _accept(self, plan: QueryPlan, doc: Doc) -> bool:
+        if self.postgres and plan.id_pattern is not None and not plan.id_pattern.search(doc["id"]):
+            return False
         if plan.predicate is not None and not plan.predicate(doc):
             return False
         if plan.geo is not None:
@@ -690,6 +704,21 @@ class Store:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _regexp(pattern: str | None, value: str | None) -> bool | None:
+    if pattern is None or value is None:
+        return None
+    return compile_pattern(pattern).search(value)
+
+
+def _regexp_on_re2(dbapi_conn: Any, _record: Any) -> None:
+    """SQLite's REGEXP (an idPattern) on RE2, replacing the driver's function on Python's
+    backtracking ``re``, which a crafted pattern keeps busy for seconds to hours, GIL held.
+    PostgreSQL's ``~`` is not used at all: its syntax is not ECMAScript's (``\\b`` is a
+    backspace there, ``(?i)`` only allowed in front), so idPattern runs on RE2 in
+    ``Store._accept`` after a prefix pre-filter."""
+    dbapi_conn.create_function("regexp", 2, _regexp, deterministic=True)
 
 
 WRITER_CACHE_KIB = 16_384

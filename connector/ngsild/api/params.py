@@ -15,6 +15,7 @@ from connector.ngsild.errors import bad_data
 from connector.ngsild.model import check_geometry, check_id
 from connector.ngsild.pep import AccessScope
 from connector.ngsild.query.geo import bbox_of, parse_geoquery
+from connector.ngsild.query.patterns import checked_pattern
 from connector.ngsild.query.q import compile_q, parse_q
 from connector.ngsild.query.selectors import (
     expand_expr,
@@ -141,11 +142,7 @@ def plan_for(
     if sel.ids:
         plan.ids = [check_id(i) for i in sel.ids]
     if sel.id_pattern is not None:
-        try:
-            re.compile(sel.id_pattern)
-        except re.error as exc:
-            raise bad_data(f"idPattern is not a regular expression: {exc}") from None
-        plan.id_pattern = sel.id_pattern
+        plan.id_pattern = checked_pattern(sel.id_pattern)
     if sel.types:
         plan.types = expand_expr(parse_types(sel.types), tm.expand)
     if sel.attrs:

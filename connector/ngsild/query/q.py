@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.ngsild.errors import bad_data
+from connector.ngsild.query.patterns import PatternError, compile_pattern
 
 OPS = ("==", "!=", ">=", "<=", ">", "<", "~=", "!~=")
 _NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")
@@ -229,9 +230,9 @@ class _Parser:
         if not text:
             raise self.fail("a pattern expected")
         try:
-            re.compile(text)
-        except re.error as exc:
-            raise self.fail(f"bad regular expression: {exc}") from None
+            compile_pattern(text)
+        except PatternError as exc:
+            raise self.fail(f"bad regular expression: {exc.reason}") from None
         return text
 
 
@@ -407,6 +408,7 @@ def compile_q(
     value = node.value
     visible = allowed is None or attr in allowed
     alt = _alternatives(value, expand)
+    rx = compile_pattern(value) if op in ("~=", "!~=") and isinstance(value, str) else None
 
     def predicate(doc: dict[str, Any]) -> bool:
         found = _resolve(doc, attr, subs, keys) if visible else None
@@ -421,9 +423,8 @@ def compile_q(
         if op == "!=":
             return not any(_equals(c, value, alt) for c in found)
         if op in ("~=", "!~="):
-            assert isinstance(value, str)
-            rx = re.compile(value)
-            hit = any(isinstance(c, str) and rx.search(c) is not None for c in found)
+            assert rx is not None  # the parser gives ~= a pattern, always a string
+            hit = any(isinstance(c, str) and rx.search(c) for c in found)
             return hit if op == "~=" else not hit
         return any(_cmp(c, value, op) for c in found)
 

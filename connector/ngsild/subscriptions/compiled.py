@@ -9,7 +9,6 @@ consumer can therefore learn through a subscription nothing it could not query.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from connector.ngsild.context import CORE_URL, TermMap, term_map
 from connector.ngsild.events import ChangeEvent
 from connector.ngsild.model import CONTENT_KEY
 from connector.ngsild.query.geo import GeoQuery, parse_geoquery, shape_of
+from connector.ngsild.query.patterns import Pattern, compile_pattern
 from connector.ngsild.query.q import compile_q, parse_q
 from connector.ngsild.query.selectors import (
     Expr,
@@ -43,14 +43,15 @@ Doc = dict[str, Any]
 class Selector:
     types: Expr
     entity_id: str | None
-    pattern: re.Pattern[str] | None
+    pattern: Pattern | None
 
     def matches(self, doc: Doc) -> bool:
         if not matches_types(self.types, set(doc.get("type", []))):
             return False
         if self.entity_id is not None and doc["id"] != self.entity_id:
             return False
-        return self.pattern is None or self.pattern.match(doc["id"]) is not None
+        # searched, as a query's idPattern is (a periodic subscription queries with it)
+        return self.pattern is None or self.pattern.search(doc["id"])
 
 
 class Compiled:
@@ -69,7 +70,7 @@ class Compiled:
             Selector(
                 expand_expr(parse_types(s["type"]), expand),
                 s.get("id"),
-                re.compile(s["idPattern"]) if "idPattern" in s else None,
+                compile_pattern(s["idPattern"]) if "idPattern" in s else None,
             )
             for s in doc.get("entities", [])
         ]

@@ -18,6 +18,7 @@ from typing import Any
 from connector.ngsild.errors import bad_data
 from connector.ngsild.model import check_id, check_name
 from connector.ngsild.query.geo import parse_geoquery
+from connector.ngsild.query.patterns import checked_pattern
 from connector.ngsild.query.q import parse_q
 from connector.ngsild.query.selectors import parse_scope_q, parse_types
 from connector.ngsild.subscriptions.endpoints import check_endpoint
@@ -112,13 +113,9 @@ def _selectors(value: Any) -> list[Doc]:
         if "id" in sel:
             check_id(sel["id"], f"{where}.id")
         if "idPattern" in sel:
-            pattern = sel["idPattern"]
-            if not isinstance(pattern, str) or not pattern:
+            if not sel["idPattern"]:
                 raise bad_data(f"{where}.idPattern must be a regular expression")
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise bad_data(f"{where}.idPattern is not a regular expression: {exc}") from None
+            checked_pattern(sel["idPattern"], f"{where}.idPattern")
         out.append(dict(sel))
     return out
 

@@ -3,7 +3,6 @@ lastN and the representation, checked up front so a bad request never touches st
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from connector.ngsild.context import TermMap
 from connector.ngsild.errors import bad_data, too_many
 from connector.ngsild.model import check_id
 from connector.ngsild.query.geo import GeoQuery, parse_geoquery
+from connector.ngsild.query.patterns import Pattern, checked_pattern
 from connector.ngsild.query.q import Node, parse_q
 from connector.ngsild.query.selectors import Expr, expand_expr, parse_types
 from connector.ngsild.render import LOCATION
@@ -27,7 +27,7 @@ DEFAULT_LIMIT = 20
 @dataclass(frozen=True)
 class TemporalQuery:
     ids: list[str] | None
-    id_pattern: re.Pattern[str] | None
+    id_pattern: Pattern | None
     types: Expr | None
     attrs: frozenset[str] | None
     q: Node | None
@@ -106,10 +106,7 @@ def temporal_query(
         ids = [entity_id]
     pattern = None
     if "idPattern" in params:
-        try:
-            pattern = re.compile(params["idPattern"])
-        except re.error as exc:
-            raise bad_data(f"idPattern is not a regular expression: {exc}") from None
+        pattern = checked_pattern(params["idPattern"])
     types = expand_expr(parse_types(params["type"]), tm.expand) if params.get("type") else None
     attrs = frozenset(tm.expand(a) for a in _split(params.get("attrs"))) or None
     q = parse_q(params["q"]) if params.get("q") else None

@@ -152,7 +152,7 @@ class TemporalQueryRunner:
 
     @staticmethod
     def _selected(tq: TemporalQuery, scope: AccessScope, eid: str, types: list[str]) -> bool:
-        if tq.id_pattern is not None and tq.id_pattern.search(eid) is None:
+        if tq.id_pattern is not None and not tq.id_pattern.search(eid):
             return False
         if tq.types is not None and not matches_types(tq.types, set(types)):
             return False
