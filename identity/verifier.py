@@ -30,7 +30,7 @@ from .credentials import (
 )
 from .data_integrity import verify_data_integrity
 from .errors import CredentialError, IdentityError, Reason, TokenError
-from .id_token import IdTokenClaims, create_id_token, verify_id_token
+from .id_token import MAX_LIFETIME_S, IdTokenClaims, create_id_token, verify_id_token
 from .jwt_codec import DEFAULT_LIMITS, Limits
 from .presentations import verify_presentation
 from .replay import ReplayCache
@@ -88,6 +88,7 @@ class DcpVerifier:
         clock: Callable[[], float] = time.time,
         vc_limits: Limits = DEFAULT_LIMITS,
         credential_cache: VerifiedCredentialCache | None = None,
+        max_token_lifetime: float = MAX_LIFETIME_S,
     ) -> None:
         self.me = me
         self.resolver = resolver
@@ -99,6 +100,7 @@ class DcpVerifier:
         self.clock = clock
         self.vc_limits = vc_limits
         self.credential_cache = credential_cache or VerifiedCredentialCache()
+        self.max_token_lifetime = max_token_lifetime
 
     async def verify_credential(
         self, credential: str | dict[str, Any], *, holder: str | None, now: float | None = None
@@ -145,6 +147,7 @@ class DcpVerifier:
             replay_cache=self.replay_cache,
             now=now,
             leeway=self.leeway,
+            max_lifetime=self.max_token_lifetime,
         )
         if claims.access_token is None:
             raise TokenError(Reason.MISSING_ACCESS_TOKEN, "ID token has no token claim")

@@ -397,6 +397,7 @@ async def post_membership_request(request: web.Request) -> web.Response:
             audience=trust.did,
             replay_cache=trust.replay,
             leeway=trust.cfg.leeway_s,
+            max_lifetime=trust.cfg.max_token_lifetime_s,
         )
     except IdentityError as exc:
         raise dcp_problem(exc) from None

@@ -81,6 +81,7 @@ class Trust:
             replay_cache=self.replay,
             credential_service=AiohttpCredentialServiceClient(self.http),
             leeway=cfg.leeway_s,
+            max_token_lifetime=cfg.max_token_lifetime_s,
         )
         self.trusted_issuers = TrustedIssuersCache(
             self._load_trusted_issuers, ttl=cfg.trusted_issuers_ttl_s, log=ctx.log

@@ -55,6 +55,7 @@ async def presentations_query(request: web.Request) -> web.Response:
         trust.resolver,
         replay_cache=trust.replay,
         vp_ttl=trust.cfg.token_ttl_s,
+        max_token_lifetime=trust.cfg.max_token_lifetime_s,
     )
     try:
         body = await responder.respond(message, header)
@@ -99,6 +100,7 @@ async def store_credentials(request: web.Request) -> web.Response:
             audience=trust.did,
             replay_cache=trust.replay,
             leeway=trust.cfg.leeway_s,
+            max_lifetime=trust.cfg.max_token_lifetime_s,
         )
     except IdentityError as exc:
         raise dcp_problem(exc) from None

@@ -7,7 +7,7 @@ refused except towards the loopback hosts listed in ``allow_http_hosts`` (local 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.config import Settings, component_settings
 
@@ -31,12 +31,24 @@ class IdentitySettings(BaseModel):
     trusted_issuers_ttl_s: float = Field(default=300.0, ge=0)
     #: Lifetime of the self-issued ID tokens and access tokens this connector mints.
     token_ttl_s: float = Field(default=300.0, gt=0, le=3600)
+    #: Longest ``exp - iat`` of an ID token this connector accepts (a longer-lived token is a
+    #: bearer credential a thief could replay for as long).
+    max_token_lifetime_s: float = Field(default=300.0, gt=0, le=3600)
     leeway_s: float = Field(default=30.0, ge=0, le=300)
     fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
     #: Authority only: admit membership requests without an operator's approval (the demo).
     auto_approve: bool = False
     #: Authority only: how long issued membership credentials are valid.
     credential_validity_days: int = Field(default=365, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _mint_what_we_accept(self) -> IdentitySettings:
+        if self.token_ttl_s > self.max_token_lifetime_s:
+            raise ValueError(
+                f"token_ttl_s ({self.token_ttl_s:g}) exceeds max_token_lifetime_s "
+                f"({self.max_token_lifetime_s:g}): peers would refuse our tokens"
+            )
+        return self
 
     @field_validator("authority_url")
     @classmethod
