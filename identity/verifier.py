@@ -36,7 +36,7 @@ from .presentations import verify_presentation
 from .replay import ReplayCache
 from .resolver import DidResolver
 from .signer import Participant
-from .status_list import StatusListChecker
+from .status_list import StatusBudget, StatusListChecker
 from .trusted_issuers import TrustedIssuersList
 from .vc_cache import VerifiedCredentialCache
 
@@ -103,9 +103,18 @@ class DcpVerifier:
         self.max_token_lifetime = max_token_lifetime
 
     async def verify_credential(
-        self, credential: str | dict[str, Any], *, holder: str | None, now: float | None = None
+        self,
+        credential: str | dict[str, Any],
+        *,
+        holder: str | None,
+        now: float | None = None,
+        status_budget: StatusBudget | None = None,
     ) -> VerifiedCredential:
-        """Everything about one credential: proof, validity, status, trust, holder binding."""
+        """Everything about one credential: proof, validity, status, trust, holder binding.
+
+        ``status_budget`` bounds the status-list bytes fetched for all credentials of one
+        presentation (:meth:`verify_caller` shares one); without it, this credential's own.
+        """
         now = self.clock() if now is None else now
         if isinstance(credential, str):
             cached = self.credential_cache.get(credential)
@@ -128,7 +137,7 @@ class DcpVerifier:
                 Reason.HOLDER_MISMATCH, f"{holder} presented a credential about {vc.subject_id}"
             )
         self.trusted_issuers.check(vc, now)
-        await self.status_checker.check(vc)
+        await self.status_checker.check(vc, status_budget)
         return vc
 
     async def verify_caller(
@@ -171,6 +180,7 @@ class DcpVerifier:
         if len(presentations) > MAX_PRESENTATIONS:
             raise TokenError(Reason.TOKEN_TOO_LARGE, "too many presentations")
         nonce = presentation_nonce(claims.access_token)
+        budget = self.status_checker.budget()
         credentials: list[VerifiedCredential] = []
         for vp_token in presentations:
             if not isinstance(vp_token, str):
@@ -189,7 +199,9 @@ class DcpVerifier:
                 raise TokenError(Reason.TOKEN_TOO_LARGE, "too many credentials")
             for vc_token in vp.credentials:
                 credentials.append(
-                    await self.verify_credential(vc_token, holder=vp.holder, now=now)
+                    await self.verify_credential(
+                        vc_token, holder=vp.holder, now=now, status_budget=budget
+                    )
                 )
         for scope in scopes:
             if not any(_satisfies(scope, c) for c in credentials):
