@@ -36,7 +36,8 @@ class IdentitySettings(BaseModel):
     max_token_lifetime_s: float = Field(default=300.0, gt=0, le=3600)
     leeway_s: float = Field(default=30.0, ge=0, le=300)
     fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
-    #: Authority only: admit membership requests without an operator's approval (the demo).
+    #: Authority only: admit membership requests without an operator's approval (the demo);
+    #: only plain members never revoked nor rejected, see connector.trust.authority.
     auto_approve: bool = False
     #: Authority only: how long issued membership credentials are valid.
     credential_validity_days: int = Field(default=365, ge=1, le=3650)
