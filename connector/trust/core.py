@@ -21,6 +21,7 @@ from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
 from connector.trust.credential_store import CredentialStore
 from connector.trust.fetching import fetch_policy
+from connector.trust.issuance_requests import IssuanceRequests
 from connector.trust.issuers import TrustedIssuersCache
 from connector.trust.membership_state import load_membership
 from connector.trust.problems import dcp_problem
@@ -70,6 +71,7 @@ class Trust:
         self.resolver.add_static(self.did_document())
         self.replay = SqlReplayCache(ctx.engine)
         self.credentials = CredentialStore(ctx.engine)
+        self.issuance = IssuanceRequests(ctx.engine)
         self.status_checker = StatusListChecker(
             HttpStatusListFetcher(self.http), self.resolver, ttl=cfg.status_list_ttl_s
         )
