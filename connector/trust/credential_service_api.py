@@ -24,6 +24,7 @@ from connector.http.problems import Problem, read_json
 from connector.management.api import validation_problem
 from connector.trust.core import Trust, trust_of
 from connector.trust.credential_store import StoreRefused
+from connector.trust.issuance_requests import membership_types
 from connector.trust.membership_state import load_membership, save_membership
 from connector.trust.problems import PROBLEM_BASE, dcp_problem
 from identity import (
@@ -156,7 +157,9 @@ async def store_credentials(request: web.Request) -> web.Response:
     request_id = await trust.issuance.match(
         sender, types, holder_pid if isinstance(holder_pid, str) else None
     )
-    if request_id is None:
+    if request_id is None and not await _applied_before_requests_were_recorded(
+        trust, sender, types
+    ):
         raise Problem(
             403,
             "Forbidden",
@@ -171,6 +174,21 @@ async def store_credentials(request: web.Request) -> web.Response:
         raise Problem(409, "Conflict", detail=str(exc)) from None
     await _note_admission(trust, sender, received)
     return web.json_response({"stored": [vc.id for vc, _ in received]})
+
+
+async def _applied_before_requests_were_recorded(
+    trust: Trust, sender: str, types: set[str]
+) -> bool:
+    """A membership application still open from before issuance requests were recorded
+    (its state has no ``issuance_request``) counts as the request for the membership types."""
+    state = await load_membership(trust.ctx.engine)
+    return (
+        state is not None
+        and "issuance_request" not in state
+        and state.get("authority_did") == sender
+        and state.get("state") in ("applying", "pending")
+        and types <= set(membership_types(trust.ctx.settings.participant.role.value))
+    )
 
 
 async def _note_admission(

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from connector.trust.membership_state import load_membership, save_membership
 from identity import (
     ConsentCredential,
     MembershipCredential,
@@ -199,3 +200,35 @@ async def test_the_owner_lists_and_deletes_stored_credentials(
     assert status == 404, body
     status, listed = await city.call("GET", "/api/v1/trust/credentials")
     assert [c["type"] for c in listed] == ["MembershipCredential"]
+
+
+async def test_an_application_from_before_the_upgrade_is_still_honoured(
+    space: Space,  # noqa: F811
+) -> None:
+    """A member that applied before issuance requests were recorded (no request row, no
+    ``issuance_request`` in its membership state) still receives its authority's credentials,
+    and only those."""
+    authority = await space.add("authority", "authority")
+    member = await space.add("member", "company")
+    status, applied = await member.call(
+        "POST", "/api/v1/membership", json={"authority": authority.url, "country": "ES"}
+    )
+    assert status == 202, applied
+    engine = member.connector.ctx.engine  # type: ignore[union-attr]
+    state = await load_membership(engine)
+    assert state is not None
+    await member.trust.issuance.cancel(state.pop("issuance_request"))
+    await save_membership(engine, state)
+
+    status, approved = await authority.call(
+        "POST", f"/api/v1/authority/requests/{applied['requestId']}/approve"
+    )
+    assert status == 200, approved
+    assert await member.trust.credentials.count() == 2
+    # Admitted now: the legacy allowance is spent.
+    extra = _membership(authority.trust.participant, member.did, authority.did)
+    status, body = await _deliver(
+        member, authority.trust.participant, _message(extra, "MembershipCredential")
+    )
+    assert status == 403 and body["reason"] == "not_requested", body
+    assert await member.trust.credentials.count() == 2
