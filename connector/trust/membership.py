@@ -230,12 +230,26 @@ async def verify_token(request: web.Request) -> web.Response:
     )
 
 
+#: This module's management routes (method, path under /api/v1, handler, summary); mounted
+#: from here and listed in the management API's OpenAPI document.
+ROUTES: list[tuple[str, str, Any, str]] = [
+    ("POST", "/membership", apply_for_membership, "Apply for membership at an authority"),
+    ("GET", "/membership", get_membership, "Membership state and held credentials"),
+    ("GET", "/trust/credentials", list_credentials, "Credentials in this participant's wallet"),
+    ("GET", "/trust/credentials/{credential_id}", get_credential, "One stored credential"),
+    ("DELETE", "/trust/credentials/{credential_id}", delete_credential, "Delete a credential"),
+    ("GET", "/trust/issuance-requests", list_issuance_requests, "Our issuance requests"),
+    ("POST", "/trust/tokens", create_token, "Mint a DCP token for our own application"),
+    ("POST", "/trust/verify", verify_token, "Run the DCP check on a token we were handed"),
+]
+#: Request bodies of those routes, for the OpenAPI document.
+REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
+    ("POST", "/membership"): MembershipApplication,
+    ("POST", "/trust/tokens"): TokenRequest,
+    ("POST", "/trust/verify"): VerifyRequest,
+}
+
+
 def mount(api: web.Application) -> None:
-    api.router.add_post("/membership", apply_for_membership)
-    api.router.add_get("/membership", get_membership)
-    api.router.add_get("/trust/credentials", list_credentials)
-    api.router.add_get("/trust/credentials/{credential_id}", get_credential)
-    api.router.add_delete("/trust/credentials/{credential_id}", delete_credential)
-    api.router.add_get("/trust/issuance-requests", list_issuance_requests)
-    api.router.add_post("/trust/tokens", create_token)
-    api.router.add_post("/trust/verify", verify_token)
+    for method, path, handler, _ in ROUTES:
+        api.router.add_route(method, path, handler)
