@@ -6,7 +6,8 @@
   the scopes that token grants.
 - ``POST /dcp/credentials``: the DCP storage endpoint; an issuer delivers credentials in a
   CredentialMessage, authenticated by its self-issued ID token. Stored, all or none, only if
-  every credential verifies, was issued by the sender, is about us, its issuer is accredited
+  every credential verifies, was issued by the sender, is about us (or, for a consent, grants
+  it to us: what we could present), its issuer is accredited
   for its type on the trusted-issuers list, and we asked that issuer for that type (a pending
   issuance request, :mod:`connector.trust.issuance_requests`). Anything else is refused with a
   403 naming the reason, and nothing is stored: a trusted consent issuer cannot slip us a
@@ -38,7 +39,9 @@ from identity import (
     verify_id_token,
 )
 from identity.credential_service import DCP_CONTEXT, bearer
+from identity.status_list import MAX_STATUS_ENTRIES
 from identity.trusted_issuers import BASE_TYPE
+from identity.verifier import holder_bound
 
 MAX_CREDENTIALS_PER_MESSAGE = 16
 MAX_VC_CHARS = 64 * 1024
@@ -208,8 +211,10 @@ def _mismatch(vc: VerifiedCredential, declared: str, sender: str, me: str) -> st
         return "the credential has no id"
     if vc.issuer != sender:
         return f"issued by {vc.issuer}, delivered by {sender}"
-    if vc.subject_id != me:
+    if not holder_bound(vc, me):  # about us, or a consent granted to us
         return f"about {vc.subject_id}, not this participant"
+    if len(vc.status) > MAX_STATUS_ENTRIES:  # every verifier would refuse it
+        return f"carries {len(vc.status)} status entries, verifiers accept {MAX_STATUS_ENTRIES}"
     if declared not in vc.types:
         return f"declared {declared} but the credential is {list(vc.types)}"
     return None

@@ -28,13 +28,17 @@ from identity import (
     Participant,
     Reason,
     StatusListChecker,
+    create_id_token,
     issue_credential,
     type_scope,
+    verify_credential_jwt,
 )
 from identity.contexts import CREDENTIALS_V2, STATUS_LIST_V1
+from identity.credential_service import DCP_CONTEXT
 from identity.credentials import to_xsd_datetime
-from identity.status_list import MAX_LIST_BYTES, MIN_BITS
+from identity.status_list import MAX_LIST_BYTES, MAX_STATUS_ENTRIES, MIN_BITS
 from tests.identity.world import SCOPES, World
+from tests.trust.conftest import Node, Space, space  # noqa: F401  (the fixture)
 
 MIB = 1024 * 1024
 CONSENT_SCOPES = [*SCOPES, type_scope("ConsentCredential")]
@@ -221,3 +225,76 @@ def test_a_gzip_bomb_stops_inflating_at_the_bound() -> None:
         tracemalloc.stop()
     assert err.value.reason is Reason.STATUS_TOO_LARGE
     assert peak < 4 * MIB, peak  # a 256 MiB bomb, never more than the bound inflated
+
+
+async def _store_consent(holder: Node, issuer: Node, consent: str) -> tuple[int, Any]:
+    return await holder.call(
+        "POST",
+        "/dcp/credentials",
+        admin=False,
+        headers={
+            "Authorization": "Bearer " + create_id_token(issuer.trust.participant, holder.did)
+        },
+        json={
+            "@context": [DCP_CONTEXT],
+            "type": "CredentialMessage",
+            "credentials": [
+                {"credentialType": "ConsentCredential", "payload": consent, "format": "jwt"}
+            ],
+        },
+    )
+
+
+async def test_the_attack_against_a_running_connector(space: Space) -> None:  # noqa: F811
+    """The issue's setting: the company holds a consent from the civic group pointing at 24
+    (then 4) inflating lists and presents it to the city's connector, which refuses it."""
+    authority = await space.add("authority", "authority", identity={"auto_approve": True})
+    city = await space.add("city", "city")
+    civic = await space.add("civic", "civic")
+    company = await space.add("company", "company")
+    for node in (city, civic, company):
+        await space.onboard(node, authority)
+    server = ListServer(civic.trust.participant)
+    await server.start()
+    try:
+        bomb = _encoded(15 * MIB)
+        checker = city.trust.status_checker
+        for label, count in (("many", 24), ("few", 4)):
+            urls = [server.serve(f"{label}{i}", bomb) for i in range(count)]
+            claims = ConsentCredential(
+                id=civic.did,
+                residentGroup=True,
+                purpose="https://w3id.org/dpv#ServiceProvision",
+                grantee=company.did,
+            )
+            body = claims.to_credential(
+                civic.did,
+                valid_until=time.time() + 3600,
+                status=[_entry(u) for u in urls],
+                credential_id=f"urn:uuid:consent-{label}",
+            )
+            consent = issue_credential(civic.trust.participant, body)
+            await company.trust.issuance.open(civic.did, ["ConsentCredential"])
+            status, stored = await _store_consent(company, civic, consent)
+            if count > MAX_STATUS_ENTRIES:
+                # An honest wallet refuses it; the attacker's own wallet holds it anyway.
+                assert status == 400 and "status entries" in stored["detail"], stored
+                vc = await verify_credential_jwt(consent, company.trust.resolver)
+                await company.trust.credentials.add_all([(vc, consent)])
+            else:
+                assert status == 200, stored
+            scopes = ["MembershipCredential", "ParticipantCredential", "ConsentCredential"]
+            status, minted = await company.call(
+                "POST", "/api/v1/trust/tokens", json={"audience": city.did, "scopes": scopes}
+            )
+            assert status == 201, minted
+            status, verdict = await city.call(
+                "POST", "/api/v1/trust/verify", json={"token": minted["token"], "scopes": scopes}
+            )
+            assert status == 200 and verdict["verified"] is False, verdict
+            assert verdict["reason"] == "status_too_large", verdict
+            assert checker.cached_bytes <= AUTHORITY_LISTS, label  # the authority's lists only
+            await company.call("DELETE", f"/api/v1/trust/credentials/urn:uuid:consent-{label}")
+        assert sum(server.hits.values()) == 1  # 24 entries: no fetch; 4: the first list only
+    finally:
+        await server.stop()

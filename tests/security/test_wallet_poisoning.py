@@ -128,7 +128,7 @@ async def test_credentials_nobody_asked_for_are_refused(
     )
     assert status == 403 and body["reason"] == "not_requested", body
     # About someone else.
-    other = _consent(civic.trust.participant, company.did, city.did)
+    other = _consent(civic.trust.participant, company.did, company.did)
     status, body = await _deliver(
         city, civic.trust.participant, _message(other, "ConsentCredential")
     )
