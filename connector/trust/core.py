@@ -73,7 +73,10 @@ class Trust:
         self.credentials = CredentialStore(ctx.engine)
         self.issuance = IssuanceRequests(ctx.engine)
         self.status_checker = StatusListChecker(
-            HttpStatusListFetcher(self.http), self.resolver, ttl=cfg.status_list_ttl_s
+            HttpStatusListFetcher(self.http),
+            self.resolver,
+            ttl=cfg.status_list_ttl_s,
+            max_cache_bytes=cfg.status_list_cache_bytes,
         )
         self.verifier = DcpVerifier(
             participant,

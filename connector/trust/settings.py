@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.config import Settings, component_settings
+from identity.status_list import MAX_CACHE_BYTES
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -28,6 +29,8 @@ class IdentitySettings(BaseModel):
     allow_http_hosts: list[str] = Field(default_factory=list)
     did_cache_ttl_s: float = Field(default=300.0, ge=0)
     status_list_ttl_s: float = Field(default=300.0, ge=0)
+    #: Decoded status lists kept in memory, in bytes (an LRU; the spec's minimum list is 16 KiB).
+    status_list_cache_bytes: int = Field(default=MAX_CACHE_BYTES, ge=0, le=1024**3)
     trusted_issuers_ttl_s: float = Field(default=300.0, ge=0)
     #: Lifetime of the self-issued ID tokens and access tokens this connector mints.
     token_ttl_s: float = Field(default=300.0, gt=0, le=3600)

@@ -298,3 +298,8 @@ async def test_the_attack_against_a_running_connector(space: Space) -> None:  # 
         assert sum(server.hits.values()) == 1  # 24 entries: no fetch; 4: the first list only
     finally:
         await server.stop()
+
+
+async def test_the_cache_bound_is_a_setting(space: Space) -> None:  # noqa: F811
+    city = await space.add("city", "city", identity={"status_list_cache_bytes": 64 * 1024})
+    assert city.trust.status_checker.max_cache_bytes == 64 * 1024
