@@ -42,15 +42,10 @@ class IssuanceRequests:
         self._engine = engine
 
     async def open(self, issuer: str, credential_types: Iterable[str]) -> str:
-        """Record a new pending request to ``issuer`` (cancelling its earlier pending ones)."""
+        """Record a new pending request to ``issuer``."""
         request_id = uuid.uuid4().hex
         now = datetime.now(UTC)
         async with self._engine.begin() as conn:
-            await conn.execute(
-                update(issuance_requests)
-                .where(issuance_requests.c.issuer == issuer, issuance_requests.c.state == "pending")
-                .values(state="cancelled", closed_at=now)
-            )
             await conn.execute(
                 issuance_requests.insert().values(
                     id=request_id,
@@ -62,6 +57,19 @@ class IssuanceRequests:
                 )
             )
         return request_id
+
+    async def supersede(self, issuer: str, keep: str) -> None:
+        """Cancel the other pending requests to ``issuer`` once it accepted ``keep``."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(issuance_requests)
+                .where(
+                    issuance_requests.c.issuer == issuer,
+                    issuance_requests.c.state == "pending",
+                    issuance_requests.c.id != keep,
+                )
+                .values(state="cancelled", closed_at=datetime.now(UTC))
+            )
 
     async def cancel(self, request_id: str) -> None:
         async with self._engine.begin() as conn:

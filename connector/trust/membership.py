@@ -111,6 +111,8 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         )
     state.update(request_id=answer.get("id"), state=answer.get("state", "pending"))
     await save_membership(ctx.engine, state)
+    # The authority took this application: an earlier one it no longer knows is not pending.
+    await trust.issuance.supersede(authority_did, issuance_id)
     return web.json_response(
         {**_public(state), "credentials": await trust.credentials.summaries()}, status=status
     )

@@ -232,3 +232,22 @@ async def test_an_application_from_before_the_upgrade_is_still_honoured(
     )
     assert status == 403 and body["reason"] == "not_requested", body
     assert await member.trust.credentials.count() == 2
+
+
+async def test_a_refused_second_application_keeps_the_first_request(space: Space) -> None:  # noqa: F811
+    authority = await space.add("authority", "authority")
+    member = await space.add("member", "company")
+    application = {"authority": authority.url, "country": "ES"}
+    status, first = await member.call("POST", "/api/v1/membership", json=application)
+    assert status == 202, first
+    status, second = await member.call("POST", "/api/v1/membership", json=application)
+    assert status == 502 and "pending" in second["detail"], second  # the authority's 409
+    states = sorted(r["state"] for r in await member.trust.issuance.list())
+    assert states == ["cancelled", "pending"]
+    status, approved = await authority.call(
+        "POST", f"/api/v1/authority/requests/{first['requestId']}/approve"
+    )
+    assert status == 200, approved
+    assert await member.trust.credentials.count() == 2
+    states = sorted(r["state"] for r in await member.trust.issuance.list())
+    assert states == ["cancelled", "fulfilled"]
