@@ -45,6 +45,7 @@ from .signer import Participant
 from .status_list import (
     Bitstring,
     HttpStatusListFetcher,
+    StatusBudget,
     StatusListChecker,
     StatusListFetcher,
     StatusListIssuer,
@@ -83,6 +84,7 @@ __all__ = [
     "ReplayCache",
     "ResolutionError",
     "SigningKey",
+    "StatusBudget",
     "StatusListChecker",
     "StatusListFetcher",
     "StatusListIssuer",

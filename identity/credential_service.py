@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from .credentials import ACCEPTED_VC_TYPS
 from .errors import IdentityError, Reason, TokenError
 from .http_guard import GuardedHttp, parse_json
-from .id_token import verify_id_token
+from .id_token import MAX_LIFETIME_S, verify_id_token
 from .jwt_codec import Limits, check_time_claims, decode_unverified, verify_signature
 from .keys import b64url
 from .presentations import create_presentation
@@ -121,8 +121,10 @@ class PresentationResponder:
         *,
         replay_cache: ReplayCache | None = None,
         vp_ttl: float = 300.0,
+        max_token_lifetime: float = MAX_LIFETIME_S,
     ) -> None:
         self.holder = holder
+        self._max_lifetime = max_token_lifetime
         self._resolver = resolver
         self._replay = replay_cache or InMemoryReplayCache()
         self._vp_ttl = vp_ttl
@@ -179,7 +181,12 @@ class PresentationResponder:
         if not all(isinstance(s, str) for s in scopes):
             raise IdentityError(Reason.MALFORMED, "scopes must be strings")
         claims = await verify_id_token(
-            id_token, self._resolver, audience=self.holder.did, replay_cache=self._replay, now=now
+            id_token,
+            self._resolver,
+            audience=self.holder.did,
+            replay_cache=self._replay,
+            now=now,
+            max_lifetime=self._max_lifetime,
         )
         if claims.access_token is None:
             raise TokenError(Reason.MISSING_ACCESS_TOKEN, "ID token carries no access token")

@@ -24,6 +24,7 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     SUSPENDED = "suspended"
     STATUS_UNAVAILABLE = "status_unavailable"
+    STATUS_TOO_LARGE = "status_too_large"
     UNTRUSTED_ISSUER = "untrusted_issuer"
     TYPE_NOT_ALLOWED = "credential_type_not_allowed"
     CLAIM_NOT_ALLOWED = "claim_not_allowed"

@@ -20,6 +20,9 @@ from .resolver import DidResolver
 from .signer import Participant
 
 ID_TOKEN_LIMITS = Limits(max_bytes=16 * 1024, max_depth=8)
+#: Longest ``exp - iat`` accepted. A self-issued token is minted per request; a long-lived one
+#: is a bearer credential that a thief can replay against every other party until it expires.
+MAX_LIFETIME_S = 300.0
 
 
 def create_id_token(
@@ -63,9 +66,13 @@ async def verify_id_token(
     now: float | None = None,
     leeway: float = 30.0,
     max_age: float = 3600.0,
+    max_lifetime: float = MAX_LIFETIME_S,
     limits: Limits = ID_TOKEN_LIMITS,
 ) -> IdTokenClaims:
-    """Validate per DCP; cheap claim checks run before the caller's DID is resolved."""
+    """Validate per DCP; cheap claim checks run before the caller's DID is resolved.
+
+    ``iat`` and ``exp`` are both required and ``exp - iat`` may not exceed ``max_lifetime``.
+    """
     now = time.time() if now is None else now
     unverified = decode_unverified(token, limits)
     payload = unverified.payload
@@ -76,11 +83,19 @@ async def verify_id_token(
     check_time_claims(payload, now, leeway, require_exp=True, what="ID token")
     iat = payload.get("iat")
     if not isinstance(iat, int | float) or isinstance(iat, bool):
-        raise TokenError(Reason.INVALID_CLAIMS, "iat is required")
+        raise TokenError(Reason.INVALID_CLAIMS, "ID token: iat is required")
     if iat > now + leeway:
         raise TokenError(Reason.NOT_YET_VALID, "ID token issued in the future")
     if now - iat > max_age:
         raise TokenError(Reason.EXPIRED, f"ID token older than {max_age} s")
+    lifetime = float(payload["exp"]) - float(iat)
+    if lifetime > max_lifetime:
+        raise TokenError(
+            Reason.INVALID_CLAIMS,
+            f"ID token lifetime exp - iat = {lifetime:g} s exceeds the allowed {max_lifetime:g} s",
+        )
+    if lifetime <= 0:
+        raise TokenError(Reason.INVALID_CLAIMS, "ID token expires before it was issued")
     jti = payload.get("jti")
     if not isinstance(jti, str) or not jti:
         raise TokenError(Reason.INVALID_CLAIMS, "jti is required")

@@ -4,6 +4,11 @@ Issuer side: allocate a random free index per credential (random, so an index sa
 issuance order), flip bits, publish the list as a VC-JWT. Verifier side: fetch the list through
 an injectable fetcher, verify it was signed by the credential's own issuer, cache it by TTL and
 read the bit. Unknown status mechanisms and unreachable lists fail closed.
+
+A status list is attacker-chosen input twice over: any trusted issuer can point a credential at
+as many lists as it likes, and a few kilobytes of GZIP inflate to megabytes. So the verifier
+bounds the entries per credential, the bytes one presentation may make it fetch and inflate
+(inflation stops *at* the bound, it never produces more), and its cache by bytes (an LRU).
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import gzip
 import secrets
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -31,7 +37,19 @@ from .resolver import DidResolver
 from .signer import Participant
 
 MIN_BITS = 131_072  # 16 KiB, the spec's minimum for herd privacy
-MAX_DECODED_BYTES = 16 * 1024 * 1024  # refuses gzip bombs
+#: The largest list an issuer's own state may decode to (the issuer side trusts its database).
+MAX_DECODED_BYTES = 16 * 1024 * 1024
+#: Verifier side: one list may inflate to at most this (64 times the spec's minimum size).
+MAX_LIST_BYTES = 1024 * 1024
+#: Verifier side: credentialStatus entries one credential may carry (revocation + suspension
+#: is what issuers need; more only multiplies fetches).
+MAX_STATUS_ENTRIES = 4
+#: Verifier side: what the status checks of one presentation may fetch (the list credentials'
+#: bytes) and inflate, over all its credentials. Lists already cached cost nothing.
+MAX_FETCHED_PER_PRESENTATION = 1024 * 1024
+MAX_INFLATED_PER_PRESENTATION = 4 * 1024 * 1024
+#: Verifier side: total bytes of decoded lists kept in the cache.
+MAX_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class StatusPurpose(StrEnum):
@@ -67,17 +85,23 @@ class Bitstring:
         return "u" + base64.urlsafe_b64encode(packed).rstrip(b"=").decode("ascii")
 
     @classmethod
-    def decode(cls, encoded: str) -> Bitstring:
+    def decode(cls, encoded: str, max_bytes: int = MAX_DECODED_BYTES) -> Bitstring:
+        """Decode ``encodedList``; inflation stops after ``max_bytes`` + 1 bytes (a GZIP bomb
+        costs at most that much memory) and a longer list raises ``STATUS_TOO_LARGE``."""
         if not isinstance(encoded, str) or not encoded.startswith("u"):
             raise IdentityError(Reason.MALFORMED, "encodedList must be multibase base64url")
         try:
             raw = base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4))
             inflater = zlib.decompressobj(wbits=31)
-            data = inflater.decompress(raw, MAX_DECODED_BYTES)
-            if inflater.unconsumed_tail:
-                raise IdentityError(Reason.MALFORMED, "status list is too large")
+            data = inflater.decompress(raw, max_bytes + 1)
         except (ValueError, zlib.error) as exc:
             raise IdentityError(Reason.MALFORMED, f"encodedList does not decode: {exc}") from exc
+        if len(data) > max_bytes:
+            raise IdentityError(
+                Reason.STATUS_TOO_LARGE, f"status list inflates beyond {max_bytes} bytes"
+            )
+        if not inflater.eof:
+            raise IdentityError(Reason.MALFORMED, "encodedList is a truncated GZIP stream")
         return cls(len(data) * 8, data)
 
     def to_bytes(self) -> bytes:
@@ -197,6 +221,43 @@ class _CachedList:
     purpose: str
     bits: Bitstring
 
+    @property
+    def size(self) -> int:
+        return self.bits.size // 8
+
+
+@dataclass
+class StatusBudget:
+    """What the status checks of one presentation may still fetch and inflate.
+
+    :class:`DcpVerifier` makes one per ``verify_caller``; a check without one gets its own.
+    """
+
+    fetched: int = MAX_FETCHED_PER_PRESENTATION
+    inflated: int = MAX_INFLATED_PER_PRESENTATION
+    max_fetched: int = field(init=False)
+    max_inflated: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.max_fetched, self.max_inflated = self.fetched, self.inflated
+
+    def before_fetch(self, url: str) -> None:
+        if self.fetched <= 0:
+            raise CredentialError(
+                Reason.STATUS_TOO_LARGE,
+                f"status list {url}: this presentation's status lists exceed "
+                f"{self.max_fetched} bytes fetched",
+            )
+
+    def charge_fetched(self, url: str, size: int) -> None:
+        self.fetched -= size
+        if self.fetched < 0:
+            raise CredentialError(
+                Reason.STATUS_TOO_LARGE,
+                f"status list {url}: this presentation's status lists exceed "
+                f"{self.max_fetched} bytes fetched",
+            )
+
 
 class StatusListChecker:
     """Verifier side: check every ``BitstringStatusListEntry`` of a credential."""
@@ -208,29 +269,80 @@ class StatusListChecker:
         *,
         ttl: float = 300.0,
         max_entries: int = 10_000,
+        max_cache_bytes: int = MAX_CACHE_BYTES,
+        max_list_bytes: int = MAX_LIST_BYTES,
+        max_status_entries: int = MAX_STATUS_ENTRIES,
+        max_fetched_per_presentation: int = MAX_FETCHED_PER_PRESENTATION,
+        max_inflated_per_presentation: int = MAX_INFLATED_PER_PRESENTATION,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetcher = fetcher
         self._resolver = resolver
         self._ttl = ttl
         self._max = max_entries
+        self._max_bytes = max_cache_bytes
+        self._max_list = max_list_bytes
+        self._max_status = max_status_entries
+        self._per_presentation = (max_fetched_per_presentation, max_inflated_per_presentation)
         self._clock = clock
-        self._cache: dict[str, _CachedList] = {}
+        self._cache: OrderedDict[str, _CachedList] = OrderedDict()
+        self._cached_bytes = 0
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of decoded lists the cache holds now (never above ``max_cache_bytes``)."""
+        return self._cached_bytes
+
+    @property
+    def max_cache_bytes(self) -> int:
+        return self._max_bytes
+
+    def budget(self) -> StatusBudget:
+        """A fresh per-presentation budget with this checker's bounds."""
+        fetched, inflated = self._per_presentation
+        return StatusBudget(fetched, inflated)
 
     def invalidate(self, url: str | None = None) -> None:
         if url is None:
             self._cache.clear()
+            self._cached_bytes = 0
         else:
-            self._cache.pop(url, None)
+            self._drop(url)
 
-    async def _load(self, url: str) -> _CachedList:
+    def _drop(self, url: str) -> None:
+        gone = self._cache.pop(url, None)
+        if gone is not None:
+            self._cached_bytes -= gone.size
+
+    def _remember(self, url: str, entry: _CachedList) -> None:
+        self._drop(url)
+        if entry.size > self._max_bytes:
+            return  # used for this check, never held
+        while self._cache and (
+            self._cached_bytes + entry.size > self._max_bytes or len(self._cache) >= self._max
+        ):
+            _, oldest = self._cache.popitem(last=False)
+            self._cached_bytes -= oldest.size
+        self._cache[url] = entry
+        self._cached_bytes += entry.size
+
+    async def _load(self, url: str, budget: StatusBudget) -> _CachedList:
         now = self._clock()
         hit = self._cache.get(url)
         if hit is not None and hit.expires > now:
+            self._cache.move_to_end(url)
             return hit
+        budget.before_fetch(url)
         try:
             token = await self._fetcher.fetch(url)
+            budget.charge_fetched(url, len(token))
             vc = await verify_credential_jwt(token, self._resolver, now=now)
+        except CredentialError as exc:
+            if exc.reason is Reason.STATUS_TOO_LARGE:
+                raise
+            raise CredentialError(
+                Reason.STATUS_UNAVAILABLE, f"status list {url}: {exc.reason}: {exc.detail}"
+            ) from exc
         except IdentityError as exc:
             raise CredentialError(
                 Reason.STATUS_UNAVAILABLE, f"status list {url}: {exc.reason}: {exc.detail}"
@@ -238,17 +350,39 @@ class StatusListChecker:
         if not vc.has_type("BitstringStatusListCredential") or vc.id != url:
             raise CredentialError(Reason.STATUS_UNAVAILABLE, f"{url} is not that status list")
         subject = vc.subject
-        bits = Bitstring.decode(subject.get("encodedList", ""))
+        limit = min(self._max_list, budget.inflated)
+        try:
+            bits = Bitstring.decode(subject.get("encodedList", ""), limit)
+        except IdentityError as exc:
+            if exc.reason is not Reason.STATUS_TOO_LARGE:
+                raise CredentialError(exc.reason, f"status list {url}: {exc.detail}") from exc
+            what = (
+                f"inflates beyond {self._max_list} bytes"
+                if limit == self._max_list
+                else f"would take this presentation's status lists beyond "
+                f"{budget.max_inflated} bytes inflated"
+            )
+            raise CredentialError(Reason.STATUS_TOO_LARGE, f"status list {url} {what}") from exc
+        budget.inflated -= bits.size // 8
         expires = now + self._ttl
         if vc.valid_until is not None:
             expires = min(expires, vc.valid_until)
         entry = _CachedList(expires, vc.issuer, str(subject.get("statusPurpose")), bits)
-        if len(self._cache) >= self._max:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[url] = entry
+        self._remember(url, entry)
         return entry
 
-    async def check(self, credential: VerifiedCredential) -> None:
+    async def check(
+        self, credential: VerifiedCredential, budget: StatusBudget | None = None
+    ) -> None:
+        """Raise unless every status entry says valid; ``budget`` is shared by the credentials
+        of one presentation."""
+        budget = budget or self.budget()
+        if len(credential.status) > self._max_status:
+            raise CredentialError(
+                Reason.STATUS_TOO_LARGE,
+                f"credential {credential.id} carries {len(credential.status)} status entries, "
+                f"at most {self._max_status} are accepted",
+            )
         for status in credential.status:
             if status.get("type") != "BitstringStatusListEntry":
                 raise CredentialError(
@@ -264,7 +398,7 @@ class StatusListChecker:
                 ) from None
             if not isinstance(url, str) or purpose not in ("revocation", "suspension"):
                 raise CredentialError(Reason.INVALID_CLAIMS, "malformed BitstringStatusListEntry")
-            listed = await self._load(url)
+            listed = await self._load(url, budget)
             if listed.issuer != credential.issuer:
                 raise CredentialError(
                     Reason.ISSUER_MISMATCH, f"status list {url} is not signed by the VC issuer"

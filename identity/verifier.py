@@ -30,13 +30,13 @@ from .credentials import (
 )
 from .data_integrity import verify_data_integrity
 from .errors import CredentialError, IdentityError, Reason, TokenError
-from .id_token import IdTokenClaims, create_id_token, verify_id_token
+from .id_token import MAX_LIFETIME_S, IdTokenClaims, create_id_token, verify_id_token
 from .jwt_codec import DEFAULT_LIMITS, Limits
 from .presentations import verify_presentation
 from .replay import ReplayCache
 from .resolver import DidResolver
 from .signer import Participant
-from .status_list import StatusListChecker
+from .status_list import StatusBudget, StatusListChecker
 from .trusted_issuers import TrustedIssuersList
 from .vc_cache import VerifiedCredentialCache
 
@@ -88,6 +88,7 @@ class DcpVerifier:
         clock: Callable[[], float] = time.time,
         vc_limits: Limits = DEFAULT_LIMITS,
         credential_cache: VerifiedCredentialCache | None = None,
+        max_token_lifetime: float = MAX_LIFETIME_S,
     ) -> None:
         self.me = me
         self.resolver = resolver
@@ -99,11 +100,21 @@ class DcpVerifier:
         self.clock = clock
         self.vc_limits = vc_limits
         self.credential_cache = credential_cache or VerifiedCredentialCache()
+        self.max_token_lifetime = max_token_lifetime
 
     async def verify_credential(
-        self, credential: str | dict[str, Any], *, holder: str | None, now: float | None = None
+        self,
+        credential: str | dict[str, Any],
+        *,
+        holder: str | None,
+        now: float | None = None,
+        status_budget: StatusBudget | None = None,
     ) -> VerifiedCredential:
-        """Everything about one credential: proof, validity, status, trust, holder binding."""
+        """Everything about one credential: proof, validity, status, trust, holder binding.
+
+        ``status_budget`` bounds the status-list bytes fetched for all credentials of one
+        presentation (:meth:`verify_caller` shares one); without it, this credential's own.
+        """
         now = self.clock() if now is None else now
         if isinstance(credential, str):
             cached = self.credential_cache.get(credential)
@@ -126,7 +137,7 @@ class DcpVerifier:
                 Reason.HOLDER_MISMATCH, f"{holder} presented a credential about {vc.subject_id}"
             )
         self.trusted_issuers.check(vc, now)
-        await self.status_checker.check(vc)
+        await self.status_checker.check(vc, status_budget)
         return vc
 
     async def verify_caller(
@@ -145,6 +156,7 @@ class DcpVerifier:
             replay_cache=self.replay_cache,
             now=now,
             leeway=self.leeway,
+            max_lifetime=self.max_token_lifetime,
         )
         if claims.access_token is None:
             raise TokenError(Reason.MISSING_ACCESS_TOKEN, "ID token has no token claim")
@@ -168,6 +180,7 @@ class DcpVerifier:
         if len(presentations) > MAX_PRESENTATIONS:
             raise TokenError(Reason.TOKEN_TOO_LARGE, "too many presentations")
         nonce = presentation_nonce(claims.access_token)
+        budget = self.status_checker.budget()
         credentials: list[VerifiedCredential] = []
         for vp_token in presentations:
             if not isinstance(vp_token, str):
@@ -186,7 +199,9 @@ class DcpVerifier:
                 raise TokenError(Reason.TOKEN_TOO_LARGE, "too many credentials")
             for vc_token in vp.credentials:
                 credentials.append(
-                    await self.verify_credential(vc_token, holder=vp.holder, now=now)
+                    await self.verify_credential(
+                        vc_token, holder=vp.holder, now=now, status_budget=budget
+                    )
                 )
         for scope in scopes:
             if not any(_satisfies(scope, c) for c in credentials):

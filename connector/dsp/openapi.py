@@ -1,8 +1,9 @@
 """OpenAPI 3.1 description of the management API, generated from the routes and their models.
 
 Generated rather than hand-kept so that a route cannot exist without being documented: the
-document lists every route of :data:`connector.dsp.management.ROUTES` plus the foundation's
-``/participant`` routes, with request schemas taken from the pydantic models that validate them.
+document lists every route of :data:`connector.dsp.management.ROUTES` and
+:data:`connector.trust.membership.ROUTES` plus the foundation's ``/participant`` routes, with
+request schemas taken from the pydantic models that validate them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from connector.dsp import models
 from connector.dsp.management import ROUTES
 from connector.management.api import Profile
+from connector.trust import membership as trust_api
 
 REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/datasets"): models.DatasetIn,
@@ -30,6 +32,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/transfers"): models.TransferIn,
     ("POST", "/transfers/{pid}/{action}"): models.ReasonIn,
     ("PUT", "/participant/profile"): Profile,
+    **trust_api.REQUEST_MODELS,
 }
 
 FOUNDATION = [
@@ -43,15 +46,23 @@ PROBLEM = {
 }
 
 
+def _success(method: str, path: str) -> dict[str, Any]:
+    if method == "DELETE":
+        return {"204": {"description": "Deleted"}}
+    return {
+        "200" if method != "POST" or "{" in path else "201": {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+        }
+    }
+
+
 def _operation(method: str, path: str, summary: str, schemas: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "operationId": re.sub(r"[^a-zA-Z0-9]+", "_", f"{method.lower()}{path}").strip("_"),
         "responses": {
-            "200" if method != "POST" or "{" in path else "201": {
-                "description": "OK",
-                "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
-            },
+            **_success(method, path),
             "400": PROBLEM,
             "401": PROBLEM,
             "404": PROBLEM,
@@ -98,7 +109,7 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary in FOUNDATION:
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, summary, schemas)
-    for method, path, _, summary in ROUTES:
+    for method, path, _, summary in [*ROUTES, *trust_api.ROUTES]:
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, summary, schemas)
     paths["/openapi.json"] = {
         "get": {
@@ -113,7 +124,8 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
             "title": "Agora management API",
             "version": "1",
             "description": "The participant's own API (admin key): profile, datasets, policies, "
-            "offers, catalogs of other connectors, negotiations, agreements and transfers.",
+            "offers, catalogs of other connectors, negotiations, agreements and transfers, "
+            "membership, the wallet's credentials and issuance requests, DCP tokens.",
         },
         "servers": [{"url": server_url}],
         "security": [{"adminKey": []}],

@@ -15,6 +15,12 @@ only then adds the member to the registry. Revocation flips every revocation bit
 member, suspension sets (reinstatement clears) its suspension bits, so verifiers refuse (accept
 again) once their status cache expires. Credentials issued before suspension existed carry no
 suspension entry: suspending such a member only takes it out of the registry until re-issued.
+
+``auto_approve`` (the demo's setting) admits only what needs no vetting: a plain member
+(:data:`AUTO_APPROVABLE_ROLES`) that was never revoked nor rejected. An applicant picks its own
+role, and city, civic and auditor carry power (role claims policies rely on, the right to issue
+consent, audit access), so those requests wait for the operator; so does any request of a DID
+whose membership was revoked or whose earlier request was rejected: revocation is sticky.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ from identity.credential_service import DCP_CONTEXT, bearer
 
 REQUEST_ID_MAX = 64
 STATES = ("pending", "approving", "approved", "rejected", "failed")
+#: Roles an auto-approving authority may admit unvetted: members that claim nothing more.
+AUTO_APPROVABLE_ROLES = frozenset({"company"})
 
 
 class MembershipRequest(BaseModel):
@@ -137,10 +145,39 @@ class Authority:
                 )
             )
         if self.trust.cfg.auto_approve:
-            return await self.approve(request_id)
+            vetting = await self._needs_vetting(did, body.role, member)
+            if vetting is None:
+                return await self.approve(request_id)
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    update(membership_requests)
+                    .where(membership_requests.c.id == request_id)
+                    .values(detail=vetting)
+                )
         found = await self.get_request(request_id)
         assert found is not None
         return found
+
+    async def _needs_vetting(
+        self, did: str, role: str, member: dict[str, Any] | None
+    ) -> str | None:
+        """Why an auto-approving authority must still leave this request to the operator."""
+        if role not in AUTO_APPROVABLE_ROLES:
+            return f"the role {role} is vetted by the operator, never admitted automatically"
+        if member is not None and member["state"] == "revoked":
+            return "this participant's membership was revoked: only the operator may re-admit it"
+        async with self.engine.connect() as conn:
+            rejected = (
+                await conn.execute(
+                    select(membership_requests.c.id).where(
+                        membership_requests.c.did == did,
+                        membership_requests.c.state == "rejected",
+                    )
+                )
+            ).first()
+        if rejected is not None:
+            return f"an earlier request ({rejected.id}) was rejected: the operator decides"
+        return None
 
     async def _decide(self, request_id: str, state: str, detail: str | None) -> None:
         async with self.engine.begin() as conn:
@@ -397,6 +434,7 @@ async def post_membership_request(request: web.Request) -> web.Response:
             audience=trust.did,
             replay_cache=trust.replay,
             leeway=trust.cfg.leeway_s,
+            max_lifetime=trust.cfg.max_token_lifetime_s,
         )
     except IdentityError as exc:
         raise dcp_problem(exc) from None

@@ -21,6 +21,7 @@ from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
 from connector.trust.credential_store import CredentialStore
 from connector.trust.fetching import fetch_policy
+from connector.trust.issuance_requests import IssuanceRequests
 from connector.trust.issuers import TrustedIssuersCache
 from connector.trust.membership_state import load_membership
 from connector.trust.problems import dcp_problem
@@ -70,8 +71,12 @@ class Trust:
         self.resolver.add_static(self.did_document())
         self.replay = SqlReplayCache(ctx.engine)
         self.credentials = CredentialStore(ctx.engine)
+        self.issuance = IssuanceRequests(ctx.engine)
         self.status_checker = StatusListChecker(
-            HttpStatusListFetcher(self.http), self.resolver, ttl=cfg.status_list_ttl_s
+            HttpStatusListFetcher(self.http),
+            self.resolver,
+            ttl=cfg.status_list_ttl_s,
+            max_cache_bytes=cfg.status_list_cache_bytes,
         )
         self.verifier = DcpVerifier(
             participant,
@@ -81,6 +86,7 @@ class Trust:
             replay_cache=self.replay,
             credential_service=AiohttpCredentialServiceClient(self.http),
             leeway=cfg.leeway_s,
+            max_token_lifetime=cfg.max_token_lifetime_s,
         )
         self.trusted_issuers = TrustedIssuersCache(
             self._load_trusted_issuers, ttl=cfg.trusted_issuers_ttl_s, log=ctx.log

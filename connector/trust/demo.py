@@ -34,6 +34,13 @@ async def _join(space: DataSpace, key: str) -> dict[str, Any]:
         json={"authority": space["authority"].url, "country": "ES"},
     )
     _expect(status in (201, 202), f"{space[key].name} could not apply: {status} {state}")
+    if state["state"] == "pending":
+        # A city or an auditor is vetted: the authority's operator approves it in person.
+        status, approved = await space.admin(
+            "authority", "POST", f"/api/v1/authority/requests/{state['requestId']}/approve"
+        )
+        _expect(status == 200, f"the operator could not approve {space[key].name}: {approved}")
+        status, state = await space.admin(key, "GET", "/api/v1/membership")
     _expect(state["state"] == "approved", f"{space[key].name} is {state['state']}")
     return dict(state)
 

@@ -3,9 +3,13 @@
 ``POST /api/v1/membership {"authority": "<base URL>", "country": "ES"}`` makes this connector
 apply to the authority with a DCP-authenticated membership request. The authority is recorded
 *before* applying, because an auto-approving authority delivers the credentials to our storage
-endpoint while our request is still in flight, and only our authority may write there.
+endpoint while our request is still in flight, and its trusted-issuers list says who may issue
+what. For the same reason the issuance request (the types an authority issues for our role) is
+recorded first: without one our Credential Service stores nothing
+(:mod:`connector.trust.issuance_requests`).
 
-Also here: ``GET /api/v1/membership`` (state and credentials), ``GET /api/v1/trust/credentials``,
+Also here: ``GET /api/v1/membership`` (state and credentials), ``GET /api/v1/trust/credentials``
+(and ``GET``/``DELETE /api/v1/trust/credentials/{id}``, ``GET /api/v1/trust/issuance-requests``),
 ``POST /api/v1/trust/tokens`` (a DCP token for our own applications, e.g. audit tools) and
 ``POST /api/v1/trust/verify`` (the DCP check on a token our application was handed).
 """
@@ -23,11 +27,13 @@ from connector.http.context import CTX
 from connector.http.problems import Problem, read_json
 from connector.management.api import load_profile, validation_problem
 from connector.trust.core import DEFAULT_SCOPES, trust_of
+from connector.trust.issuance_requests import membership_types
 from connector.trust.membership_state import load_membership, save_membership
 from identity import IdentityError, type_scope
 from identity.credential_service import VC_ID_SCOPE, VC_TYPE_SCOPE
 
 MEMBERSHIP_REQUESTS_PATH = "/authority/v1/membership-requests"
+CREDENTIAL_ID_MAX = 300
 
 
 class MembershipApplication(BaseModel):
@@ -68,11 +74,15 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         "authority_did": authority_did,
         "state": "applying",
     }
+    role = ctx.settings.participant.role.value
+    # Recorded before applying, like the authority: an auto-approving one delivers at once.
+    issuance_id = await trust.issuance.open(authority_did, membership_types(role))
+    state["issuance_request"] = issuance_id
     await save_membership(ctx.engine, state)
     trust.trusted_issuers.invalidate()
     application = {
         "name": ctx.settings.participant.name,
-        "role": ctx.settings.participant.role.value,
+        "role": role,
         "country": country,
     }
     try:
@@ -83,6 +93,7 @@ async def apply_for_membership(request: web.Request) -> web.Response:
             headers={"Authorization": f"Bearer {trust.id_token_for(authority_did)}"},
         )
     except IdentityError as exc:
+        await trust.issuance.cancel(issuance_id)
         raise Problem(502, "Bad Gateway", detail=exc.detail) from None
     try:
         answer = json.loads(raw)
@@ -91,6 +102,7 @@ async def apply_for_membership(request: web.Request) -> web.Response:
     if status not in (201, 202) or not isinstance(answer, dict):
         state["state"] = "refused"
         await save_membership(ctx.engine, state)
+        await trust.issuance.cancel(issuance_id)
         raise Problem(
             502,
             "Bad Gateway",
@@ -99,6 +111,8 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         )
     state.update(request_id=answer.get("id"), state=answer.get("state", "pending"))
     await save_membership(ctx.engine, state)
+    # The authority took this application: an earlier one it no longer knows is not pending.
+    await trust.issuance.supersede(authority_did, issuance_id)
     return web.json_response(
         {**_public(state), "credentials": await trust.credentials.summaries()}, status=status
     )
@@ -123,6 +137,34 @@ async def get_membership(request: web.Request) -> web.Response:
 
 async def list_credentials(request: web.Request) -> web.Response:
     return web.json_response(await trust_of(request).credentials.summaries())
+
+
+def _credential_id(request: web.Request) -> str:
+    value = request.match_info["credential_id"]
+    if not value or len(value) > CREDENTIAL_ID_MAX:
+        raise Problem(404, "Not Found", detail="no such credential")
+    return value
+
+
+async def get_credential(request: web.Request) -> web.Response:
+    """GET /api/v1/trust/credentials/{id}: one stored credential, with its VC-JWT."""
+    found = await trust_of(request).credentials.get(_credential_id(request))
+    if found is None:
+        raise Problem(404, "Not Found", detail="no such credential in this wallet")
+    return web.json_response(found)
+
+
+async def delete_credential(request: web.Request) -> web.Response:
+    """DELETE /api/v1/trust/credentials/{id}: the owner removes a credential it will no longer
+    present (e.g. one stored before deliveries were checked against issuance requests)."""
+    if not await trust_of(request).credentials.delete(_credential_id(request)):
+        raise Problem(404, "Not Found", detail="no such credential in this wallet")
+    return web.Response(status=204)
+
+
+async def list_issuance_requests(request: web.Request) -> web.Response:
+    """GET /api/v1/trust/issuance-requests: what this participant asked issuers for."""
+    return web.json_response(await trust_of(request).issuance.list())
 
 
 class TokenRequest(BaseModel):
@@ -190,9 +232,26 @@ async def verify_token(request: web.Request) -> web.Response:
     )
 
 
+#: This module's management routes (method, path under /api/v1, handler, summary); mounted
+#: from here and listed in the management API's OpenAPI document.
+ROUTES: list[tuple[str, str, Any, str]] = [
+    ("POST", "/membership", apply_for_membership, "Apply for membership at an authority"),
+    ("GET", "/membership", get_membership, "Membership state and held credentials"),
+    ("GET", "/trust/credentials", list_credentials, "Credentials in this participant's wallet"),
+    ("GET", "/trust/credentials/{credential_id}", get_credential, "One stored credential"),
+    ("DELETE", "/trust/credentials/{credential_id}", delete_credential, "Delete a credential"),
+    ("GET", "/trust/issuance-requests", list_issuance_requests, "Our issuance requests"),
+    ("POST", "/trust/tokens", create_token, "Mint a DCP token for our own application"),
+    ("POST", "/trust/verify", verify_token, "Run the DCP check on a token we were handed"),
+]
+#: Request bodies of those routes, for the OpenAPI document.
+REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
+    ("POST", "/membership"): MembershipApplication,
+    ("POST", "/trust/tokens"): TokenRequest,
+    ("POST", "/trust/verify"): VerifyRequest,
+}
+
+
 def mount(api: web.Application) -> None:
-    api.router.add_post("/membership", apply_for_membership)
-    api.router.add_get("/membership", get_membership)
-    api.router.add_get("/trust/credentials", list_credentials)
-    api.router.add_post("/trust/tokens", create_token)
-    api.router.add_post("/trust/verify", verify_token)
+    for method, path, handler, _ in ROUTES:
+        api.router.add_route(method, path, handler)

@@ -7,9 +7,10 @@ refused except towards the loopback hosts listed in ``allow_http_hosts`` (local 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.config import Settings, component_settings
+from identity.status_list import MAX_CACHE_BYTES
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -28,15 +29,30 @@ class IdentitySettings(BaseModel):
     allow_http_hosts: list[str] = Field(default_factory=list)
     did_cache_ttl_s: float = Field(default=300.0, ge=0)
     status_list_ttl_s: float = Field(default=300.0, ge=0)
+    #: Decoded status lists kept in memory, in bytes (an LRU; the spec's minimum list is 16 KiB).
+    status_list_cache_bytes: int = Field(default=MAX_CACHE_BYTES, ge=0, le=1024**3)
     trusted_issuers_ttl_s: float = Field(default=300.0, ge=0)
     #: Lifetime of the self-issued ID tokens and access tokens this connector mints.
     token_ttl_s: float = Field(default=300.0, gt=0, le=3600)
+    #: Longest ``exp - iat`` of an ID token this connector accepts (a longer-lived token is a
+    #: bearer credential a thief could replay for as long).
+    max_token_lifetime_s: float = Field(default=300.0, gt=0, le=3600)
     leeway_s: float = Field(default=30.0, ge=0, le=300)
     fetch_timeout_s: float = Field(default=5.0, gt=0, le=60)
-    #: Authority only: admit membership requests without an operator's approval (the demo).
+    #: Authority only: admit membership requests without an operator's approval (the demo);
+    #: only plain members never revoked nor rejected, see connector.trust.authority.
     auto_approve: bool = False
     #: Authority only: how long issued membership credentials are valid.
     credential_validity_days: int = Field(default=365, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _mint_what_we_accept(self) -> IdentitySettings:
+        if self.token_ttl_s > self.max_token_lifetime_s:
+            raise ValueError(
+                f"token_ttl_s ({self.token_ttl_s:g}) exceeds max_token_lifetime_s "
+                f"({self.max_token_lifetime_s:g}): peers would refuse our tokens"
+            )
+        return self
 
     @field_validator("authority_url")
     @classmethod

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -31,6 +32,21 @@ credentials = Table(
     Column("valid_until", Float, nullable=True),
     Column("jwt", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Issuance requests this participant made (its holderPid is the id): its Credential Service
+#: stores a delivered credential only against a pending request for that issuer and type.
+#: Created by migration 0012_trust_issuance_requests.
+issuance_requests = Table(
+    "trust_issuance_requests",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("issuer", String(500), nullable=False),
+    Column("credential_types", Text, nullable=False),  # JSON list of type names
+    Column("state", String(20), nullable=False),  # pending | fulfilled | cancelled
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_trust_issuance_requests_issuer_state", "issuer", "state"),
 )
 
 #: Seen (issuer, jti) pairs of ID tokens; the primary key makes a replay fail on INSERT, on

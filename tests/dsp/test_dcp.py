@@ -29,6 +29,11 @@ async def _onboard(member: Node, authority: Node) -> None:
         "POST", "/membership", {"authority": authority.url, "country": "ES"}
     )
     assert status in (201, 202), body
+    if body["state"] == "pending":  # the authority's operator vets a city
+        status, approved = await authority.admin(
+            "POST", f"/authority/requests/{body['requestId']}/approve"
+        )
+        assert status == 200, approved
     for _ in range(200):
         status, state = await member.admin("GET", "/membership")
         if status == 200 and state.get("credentials"):

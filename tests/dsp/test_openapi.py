@@ -6,6 +6,7 @@ import pytest
 
 from connector.dsp.management import ROUTES
 from connector.management.api import MANAGEMENT_APP
+from connector.trust.membership import ROUTES as TRUST_ROUTES
 from tests.dsp.helpers import Node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -16,7 +17,7 @@ async def test_openapi_lists_every_management_route(shared: tuple[Node, Node]) -
     status, doc = await city.admin("GET", "/openapi.json")
     assert status == 200
     assert doc["openapi"].startswith("3.1")
-    for method, path, _, _ in ROUTES:
+    for method, path, _, _ in [*ROUTES, *TRUST_ROUTES]:
         assert method.lower() in doc["paths"][path], path
     assert "get" in doc["paths"]["/participant"]
     assert "put" in doc["paths"]["/participant/profile"]
@@ -27,7 +28,7 @@ async def test_openapi_lists_every_management_route(shared: tuple[Node, Node]) -
         for r in management.router.routes()
         if r.resource is not None and r.method != "HEAD"
     }
-    ours = {(m, p) for m, p, _, _ in ROUTES} | {
+    ours = {(m, p) for m, p, _, _ in [*ROUTES, *TRUST_ROUTES]} | {
         ("GET", "/participant"),
         ("PUT", "/participant/profile"),
     }

@@ -44,7 +44,7 @@ def test_gzip_bomb_refused() -> None:
     encoded = "u" + base64.urlsafe_b64encode(bomb).rstrip(b"=").decode()
     with pytest.raises(IdentityError) as err:
         Bitstring.decode(encoded)
-    assert err.value.reason is Reason.MALFORMED
+    assert err.value.reason is Reason.STATUS_TOO_LARGE
 
 
 async def test_issuer_side_allocates_and_publishes(world: World) -> None:

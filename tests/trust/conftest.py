@@ -129,10 +129,19 @@ class Space:
         return self.nodes[key]
 
     async def onboard(self, member: Node, authority: Node, country: str = "ES") -> Any:
+        """Apply; at an auto-approving authority, its operator approves what it left pending
+        (the roles it vets), as a person would."""
         status, body = await member.call(
             "POST", "/api/v1/membership", json={"authority": authority.url, "country": country}
         )
         assert status in (201, 202), body
+        if body["state"] == "pending" and authority.trust.cfg.auto_approve:
+            status, approved = await authority.call(
+                "POST", f"/api/v1/authority/requests/{body['requestId']}/approve"
+            )
+            assert status == 200, approved
+            status, body = await member.call("GET", "/api/v1/membership")
+            assert status == 200 and body["state"] == "approved", body
         return body
 
 

@@ -151,7 +151,11 @@ async def test_storage_endpoint_refuses_bad_deliveries(onboarded: Space) -> None
     city_token = create_id_token(city.trust.participant, company.did)
     status, body = await _store(company, f"Bearer {city_token}", _message(good))
     _is_problem(status, body, 403, "untrusted_issuer")
-    # Replayed ID token.
+    # A delivery nobody asked for is refused, one we asked for is stored; a replayed ID token
+    # is refused.
+    status, body = await _store(company, issuer_header(), _message(good))
+    _is_problem(status, body, 403, "not_requested")
+    await company.trust.issuance.open(authority.did, ["MembershipCredential"])
     header = issuer_header()
     assert (await _store(company, header, _message(good)))[0] == 200
     _is_problem(*await _store(company, header, _message(good)), 401, "replayed")

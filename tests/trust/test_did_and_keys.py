@@ -51,7 +51,7 @@ def _free_port() -> int:
 async def test_rotation_keeps_old_keys_verifying(space: Space) -> None:
     city = await space.add("city", "city", port=_free_port())
     old = load_participant(city.connector.settings)
-    old_token = create_id_token(old, "did:web:verifier.example", ttl=600)
+    old_token = create_id_token(old, "did:web:verifier.example", ttl=300)
     _, head_json = await city.call("GET", "/api/v1/ledger/tree-head")
     old_head = TreeHead.from_json(head_json)
     assert old_head.kid == old.kid
