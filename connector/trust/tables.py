@@ -36,7 +36,7 @@ credentials = Table(
 
 #: Issuance requests this participant made (its holderPid is the id): its Credential Service
 #: stores a delivered credential only against a pending request for that issuer and type.
-#: Created by migration 0012_trust_issuance_requests.
+#: Created by migration 0013_trust_issuance_requests.
 issuance_requests = Table(
     "trust_issuance_requests",
     metadata,

@@ -1,7 +1,7 @@
 """Trust: the issuance requests this participant made, so its Credential Service stores only
 credentials it asked for (issue 14, wallet poisoning).
 
-Revision ID: 0012_trust_issuance_requests
+Revision ID: 0013_trust_issuance_requests
 Revises: 0005_trust
 
 Kept in sync with connector/trust/tables.py (issuance_requests).
@@ -10,7 +10,7 @@ Kept in sync with connector/trust/tables.py (issuance_requests).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_trust_issuance_requests"
+revision = "0013_trust_issuance_requests"
 down_revision = "0005_trust"
 branch_labels = None
 depends_on = None
