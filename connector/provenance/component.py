@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 from aiohttp import web
-from web3 import Web3
 
 from connector.dsp.auth import resolver_for
 from connector.errors import ConfigError
@@ -31,6 +30,7 @@ from ledger.anchor import (
     http_web3,
 )
 from ledger.errors import AnchorError, ProofError
+from ledger.evm import Web3
 from ledger.log import Appended, Ledger
 from ledger.records import Record
 from ledger.signing import KeySigner
