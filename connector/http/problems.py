@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from connector.http import safe_json
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -78,17 +80,12 @@ def problem_for_status(status: int, detail: str | None = None) -> Problem:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON, or a 400 Problem saying where it is malformed."""
+    """The request body as JSON, or a 400 Problem saying why it is refused (see
+    :func:`connector.http.safe_json.loads`: malformed, too deep, numbers JSON cannot carry)."""
     raw = await request.read()
     if not raw:
         raise Problem(400, "Bad Request", detail="the request body is empty; JSON expected")
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise Problem(400, "Bad Request", detail="the request body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise Problem(
-            400,
-            "Bad Request",
-            detail=f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-        ) from None
+        return safe_json.loads(raw)
+    except safe_json.UnsafeJson as exc:
+        raise Problem(400, "Bad Request", detail=exc.reason) from None

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connector.http import safe_json
 from connector.http.problems import Problem
 from connector.ngsild.context import (
     CORE_URL,
@@ -111,13 +112,9 @@ async def read_body(request: web.Request, *, merge_patch: bool = False) -> tuple
     if not raw:
         raise invalid_request("the request body is empty; JSON expected")
     try:
-        body = json.loads(raw)
-    except UnicodeDecodeError:
-        raise invalid_request("the request body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise invalid_request(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        body = safe_json.loads(raw)
+    except safe_json.UnsafeJson as exc:
+        raise (invalid_request if exc.syntax else bad_data)(exc.reason) from None
     return body, ctype
 
 
