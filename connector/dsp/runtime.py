@@ -23,6 +23,7 @@ from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http import safe_json
 from connector.http.context import ConnectorContext
+from connector.http.problems import UnreadableBody, read_body_bytes
 from connector.storage.inline import Conn
 from identity.resolver import DidResolver
 
@@ -197,10 +198,10 @@ class Dsp:
 
     async def message(self, request: web.Request, message_type: str, area: Area) -> dict[str, Any]:
         """The request body as a schema-valid ``message_type``, or the area's DSP error (400)."""
-        raw = await request.read()
         try:
+            raw = await read_body_bytes(request)
             doc = safe_json.loads(raw) if raw else None
-        except safe_json.UnsafeJson as exc:
+        except (UnreadableBody, safe_json.UnsafeJson) as exc:
             raise DspError(area, 400, Code.MALFORMED, exc.reason) from None
         pids = _pids(doc)
         if doc is None:

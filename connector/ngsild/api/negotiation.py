@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from connector.http import safe_json
-from connector.http.problems import Problem
+from connector.http.problems import Problem, UnreadableBody, read_body_bytes
 from connector.ngsild.context import (
     CORE_URL,
     TermMap,
@@ -108,7 +108,10 @@ async def read_body(request: web.Request, *, merge_patch: bool = False) -> tuple
             detail=f"Content-Type {ctype or '(none)'} is not supported; use {' or '.join(allowed)}",
             type_="https://uri.etsi.org/ngsi-ld/errors/InvalidRequest",
         )
-    raw = await request.read()
+    try:
+        raw = await read_body_bytes(request)
+    except UnreadableBody as exc:
+        raise invalid_request(exc.reason) from None
     if not raw:
         raise invalid_request("the request body is empty; JSON expected")
     try:
