@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from connector.http import safe_json
+from connector.http.auth import bearer_token
+from connector.http.context import CTX
 from connector.http.problems import Problem, UnreadableBody, read_body_bytes
 from connector.ngsild.context import (
     CORE_URL,
@@ -108,6 +110,7 @@ async def read_body(request: web.Request, *, merge_patch: bool = False) -> tuple
             detail=f"Content-Type {ctype or '(none)'} is not supported; use {' or '.join(allowed)}",
             type_="https://uri.etsi.org/ngsi-ld/errors/InvalidRequest",
         )
+    await _refuse_anonymous(request)
     try:
         raw = await read_body_bytes(request)
     except UnreadableBody as exc:
@@ -119,6 +122,13 @@ async def read_body(request: web.Request, *, merge_patch: bool = False) -> tuple
     except safe_json.UnsafeJson as exc:
         raise (invalid_request if exc.syntax else bad_data)(exc.reason) from None
     return body, ctype
+
+
+async def _refuse_anonymous(request: web.Request) -> None:
+    """A request without any credential is refused by every PEP whatever its body says: let the
+    PEP refuse it (its own 401) before the body is read and parsed."""
+    if bearer_token(request) is None:
+        await request.app[CTX].components["ngsild.pep"].scope_for(request, "body", None)
 
 
 def body_context(body: Any, ctype: str, request: web.Request) -> Any:
