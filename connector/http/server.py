@@ -72,18 +72,18 @@ class ProblemRequestHandler(RequestHandler):
         problem = parser_problem(status, exc)
         response = web.Response(
             status=problem.status,
-            text=json.dumps(problem.body(instance=_path(request))),
+            text=json.dumps(problem.body(instance=_path(request, exc))),
             content_type=PROBLEM_JSON,
         )
         response.force_close()
         return response
 
 
-def _path(request: BaseRequest) -> str | None:
-    try:
-        return request.path or None
-    except Exception:  # the request line itself was what failed
+def _path(request: BaseRequest, exc: BaseException | None) -> str | None:
+    """The request's path, unless the parser failed: its request is a placeholder for "/"."""
+    if isinstance(exc, BadHttpMessage):
         return None
+    return request.path or None
 
 
 class ProblemServer(web.Server):

@@ -211,3 +211,41 @@ async def test_a_deep_credential_service_answer_is_refused(hostile: str) -> None
         await http.close()
     assert err.value.reason is Reason.CREDENTIAL_SERVICE_FAILED
     assert "nests deeper than 64" in str(err.value)
+
+
+# --- JSON text inside a request: geo-query coordinates, a policy's GeoJSON operand ------------
+
+
+async def test_deep_geoquery_coordinates(nodes: tuple[Node, Node]) -> None:
+    city, _ = nodes
+    admin = {"Authorization": f"Bearer {city.admin_key}"}
+    geo = "georel=intersects&geometry=Point&coordinates="
+    async with city.http.get(
+        city.url + "/ngsi-ld/v1/entities?type=T&" + geo + "[" * 2500, headers=admin
+    ) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    query = {
+        "type": "Query",
+        "entities": [{"type": "T"}],
+        "geoQ": {"georel": "intersects", "geometry": "Point", "coordinates": "[" * 100_000},
+    }
+    status, _, problem = await _post(
+        city, "/ngsi-ld/v1/entityOperations/query", json.dumps(query).encode(), admin
+    )
+    assert status == 400 and "nested deeper than 64" in problem["detail"]
+    await _alive(city)
+
+
+async def test_deep_geojson_text_in_a_policy_operand() -> None:
+    from policies.errors import PolicyError
+    from policies.jsonld import parse_policy
+    from policies.operators import OperatorError, to_geometry
+
+    with pytest.raises(OperatorError):
+        to_geometry('{"type":' * 50_000)
+    with pytest.raises(OperatorError):
+        to_geometry('{"type":"Point","coordinates":[1,NaN]}')
+    assert to_geometry('{"type":"Point","coordinates":[1,2]}').geom_type == "Point"
+    with pytest.raises(PolicyError):
+        parse_policy("[" * 100_000)
