@@ -20,9 +20,14 @@ JSON = {"Content-Type": "application/json"}
 
 
 async def _post_raw(
-    city: NgsiClient, path: str, raw: bytes, *, admin: bool = True, **headers: str
+    city: NgsiClient,
+    path: str,
+    raw: bytes,
+    *,
+    admin: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, str, Any]:
-    h = {**JSON, **headers}
+    h = {**JSON, **(headers or {})}
     if admin:
         h["Authorization"] = f"Bearer {city.admin_key}"
     async with city.http.post(city.url + path, data=raw, headers=h) as resp:
@@ -57,7 +62,7 @@ def _entity(eid: str, value: bytes) -> bytes:
 async def test_anonymous_bodies_are_not_read(
     city: NgsiClient, raw: bytes, headers: dict[str, str]
 ) -> None:
-    status, ctype, problem = await _post_raw(city, "/entities", raw, admin=False, **headers)
+    status, ctype, problem = await _post_raw(city, "/entities", raw, admin=False, headers=headers)
     assert status == 401 and ctype == "application/problem+json", problem
     await _absent(city, "urn:a:1")
 
@@ -186,7 +191,7 @@ async def test_integer_parameters_are_bounded_ascii_digits(
 
 async def test_gzip_announced_on_a_plain_body(city: NgsiClient) -> None:
     status, ctype, problem = await _post_raw(
-        city, "/entities", b'{"id":"urn:a:gz","type":"T"}', **{"Content-Encoding": "gzip"}
+        city, "/entities", b'{"id":"urn:a:gz","type":"T"}', headers={"Content-Encoding": "gzip"}
     )
     assert status == 400 and ctype == "application/problem+json"
     assert problem["type"] == NGSI + "InvalidRequest"
