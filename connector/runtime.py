@@ -14,6 +14,7 @@ from connector.components import Component, default_components
 from connector.config import Settings
 from connector.http.app import create_app
 from connector.http.context import ConnectorContext, TaskGroup
+from connector.http.server import ProblemRunner
 from connector.storage import create_engine, upgrade
 
 
@@ -42,7 +43,7 @@ class Connector:
         try:
             await self._start_components()
             assert self.app is not None
-            self._runner = web.AppRunner(
+            self._runner = ProblemRunner(
                 self.app,
                 access_log=None,
                 shutdown_timeout=self.settings.server.shutdown_timeout_s,

@@ -10,7 +10,6 @@ not followed, and both the time and the size of a response are bounded.
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from . import safe_json
 from .errors import Reason, ResolutionError
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -176,7 +176,9 @@ class GuardedHttp:
 
 
 def parse_json(body: bytes | str, error_reason: Reason) -> Any:
+    """A fetched document decoded (depth-bounded, no NaN or overflowing numbers), or a
+    :class:`ResolutionError` with ``error_reason``."""
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise ResolutionError(error_reason, f"invalid JSON: {exc}") from exc
+        return safe_json.loads(body)
+    except safe_json.JsonRefused as exc:
+        raise ResolutionError(error_reason, exc.reason) from None

@@ -8,13 +8,13 @@ algorithm is fixed by the key type (so an ``HS256`` token "signed" with a public
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from . import safe_json
 from .did_document import VerificationMethod
 from .errors import Reason, TokenError
 from .keys import SUPPORTED_ALGS, b64url_decode
@@ -54,30 +54,19 @@ class VerifiedJwt:
     token: str
 
 
-def json_depth(value: Any) -> int:
-    """Nesting depth of parsed JSON, computed iteratively (no recursion to exhaust)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    return deepest if isinstance(value, dict | list) else 0
-
-
 def _load_segment(segment: str, what: str, limits: Limits) -> dict[str, Any]:
     try:
-        value = json.loads(b64url_decode(segment))
-    except RecursionError:
-        raise TokenError(Reason.TOKEN_TOO_DEEP, f"{what} is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+        value = safe_json.loads(b64url_decode(segment), max_depth=limits.max_depth)
+    except safe_json.JsonRefused as exc:
+        if exc.too_deep:
+            raise TokenError(
+                Reason.TOKEN_TOO_DEEP, f"{what} nests deeper than {limits.max_depth}"
+            ) from None
+        raise TokenError(Reason.MALFORMED, f"{what} is not base64url JSON: {exc}") from None
+    except ValueError as exc:  # not base64url
         raise TokenError(Reason.MALFORMED, f"{what} is not base64url JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise TokenError(Reason.MALFORMED, f"{what} is not a JSON object")
-    if json_depth(value) > limits.max_depth:
-        raise TokenError(Reason.TOKEN_TOO_DEEP, f"{what} nests deeper than {limits.max_depth}")
     return value
 
 

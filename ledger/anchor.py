@@ -14,32 +14,30 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from web3 import Web3
-from web3.contract import Contract
-from web3.providers.eth_tester import EthereumTesterProvider
-from web3.providers.rpc import HTTPProvider
-
 from . import contracts
 from .errors import AnchorError
+from .evm import Contract, EthereumTesterProvider, HTTPProvider, Web3, kept_recursion_limit
 from .log import Ledger
 from .store import AnchorRow
 from .treehead import TreeHead
+
+
+def embedded_web3() -> Web3:
+    """An in-process chain (eth-tester on py-evm) with funded, unlocked accounts."""
+    with kept_recursion_limit():  # py-evm is imported here, on first use, and raises it
+        return Web3(EthereumTesterProvider())
+
+
+def http_web3(url: str, timeout: float = 30.0) -> Web3:
+    """A JSON-RPC node (Besu, geth, ganache, …)."""
+    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+
 
 #: Gas limit for anchors on the embedded chain. ``AgoraAnchor.anchor`` uses about 92k gas the
 #: first time a log is anchored and about 38k after; with a limit given, web3 sends at once
 #: instead of first estimating the gas, which on eth-tester re-runs the call a dozen times (a
 #: binary search) and was most of an anchor's CPU in the connector's own process.
 EMBEDDED_ANCHOR_GAS = 200_000
-
-
-def embedded_web3() -> Web3:
-    """An in-process chain (eth-tester on py-evm) with funded, unlocked accounts."""
-    return Web3(EthereumTesterProvider())
-
-
-def http_web3(url: str, timeout: float = 30.0) -> Web3:
-    """A JSON-RPC node (Besu, geth, ganache, …)."""
-    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
 
 
 @dataclass(frozen=True, slots=True)

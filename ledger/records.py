@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _quote
 from typing import Any
 
+import orjson
 import rfc8785
 
 from .errors import RecordError
@@ -179,10 +180,7 @@ class Record:
     @classmethod
     def from_canonical(cls, data: bytes) -> Record:
         """Parse leaf data; raises :class:`RecordError` unless the bytes are canonical."""
-        try:
-            doc = json.loads(data)
-        except ValueError as exc:
-            raise RecordError(f"record is not JSON: {exc}") from exc
+        doc = _decode(data)
         if not isinstance(doc, dict):
             raise RecordError("record is not a JSON object")
         record = cls.from_json(doc)
@@ -203,6 +201,27 @@ def _signature_member(value: Any) -> dict[str, str]:
     except ValueError:
         raise RecordError("the record's signature value is not hex") from None
     return {"kid": kid, "value": hexed}
+#: Deepest nesting of a record's JSON; records a connector writes are three levels deep, and the
+#: canonical form is computed recursively, so a peer's record must not be much deeper.
+MAX_RECORD_DEPTH = 32
+
+
+def _decode(data: bytes) -> Any:
+    """A record's JSON from a peer or an auditor's file: orjson (no C-stack recursion, no NaN or
+    numbers beyond a double) and a depth bound checked without recursion."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"record is not JSON: {exc}") from None
+    stack: list[tuple[Any, int]] = [(doc, 1)] if isinstance(doc, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_RECORD_DEPTH:
+            raise RecordError(f"record nests deeper than {MAX_RECORD_DEPTH} levels")
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return doc
 
 
 def _plain(value: Any) -> bool:

@@ -21,6 +21,7 @@ from typing import Literal as Lit
 from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 
+from . import safe_json
 from .build import Builder
 from .contexts import (
     DSP_CONTEXT_URL,
@@ -250,7 +251,7 @@ def parse_policy(
     """
     if isinstance(doc, str | bytes):
         try:
-            doc = json.loads(doc)
+            doc = safe_json.loads(doc)
         except json.JSONDecodeError as exc:
             raise PolicyError("$", f"not JSON: {exc}") from None
     from .validate import validate

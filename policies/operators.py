@@ -18,13 +18,13 @@ by", ``hasPart`` "covers", ``eq`` geometric equality and ``isAnyOf`` "intersects
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from . import safe_json
 from .values import IncomparableError, compare, equals
 from .vocab import ODRL
 from .world import World
@@ -148,7 +148,9 @@ def to_geometry(value: Any) -> BaseGeometry:
         text = value.strip()
         try:
             value = (
-                json.loads(text) if text.startswith("{") else [float(x) for x in text.split(",")]
+                safe_json.loads(text)
+                if text.startswith("{")
+                else [float(x) for x in text.split(",")]
             )
         except ValueError:
             raise OperatorError(f"{value!r} is not an area (GeoJSON geometry or bbox)") from None

@@ -175,7 +175,7 @@ def _int(request: web.Request, name: str, default: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > high:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) > high:
         raise DspError(Area.CATALOG, 400, Code.MALFORMED, f"{name} must be an integer 0..{high}")
     return int(raw)
 

@@ -36,6 +36,7 @@ from connector.dsp.tables import agreements, datasets, negotiations, offers, pol
 from connector.dsp.transfer_states import IllegalTransition as TIllegal
 from connector.dsp.transfer_states import TMessage
 from connector.dsp.validation import SchemaViolation, validate
+from connector.http import safe_json
 from connector.http.problems import Problem, read_json
 from connector.management.api import validation_problem
 from identity.dpop import key_thumbprint
@@ -245,7 +246,7 @@ async def _peer_call(
     ) as resp:
         raw = await resp.read()
         try:
-            doc = json.loads(raw) if raw else None
+            doc = safe_json.loads(raw) if raw else None
         except ValueError:
             doc = None
         return resp.status, doc, resp.links

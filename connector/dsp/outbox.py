@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connector.dsp.auth import TokenIssuer
 from connector.dsp.tables import outbox
 from connector.dsp.validation import validate
+from connector.http import safe_json
 from connector.storage.inline import Conn
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -394,7 +395,7 @@ class OutboxWorker:
                 status = resp.status
                 raw = await resp.read()
             try:
-                answer = json.loads(raw) if raw else None
+                answer = safe_json.loads(raw) if raw else None
             except ValueError:
                 answer = None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

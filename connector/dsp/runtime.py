@@ -21,7 +21,9 @@ from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker, Queued
 from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
+from connector.http import safe_json
 from connector.http.context import ConnectorContext
+from connector.http.problems import UnreadableBody, read_body_bytes
 from connector.storage.inline import Conn
 from identity.resolver import DidResolver
 
@@ -196,13 +198,11 @@ class Dsp:
 
     async def message(self, request: web.Request, message_type: str, area: Area) -> dict[str, Any]:
         """The request body as a schema-valid ``message_type``, or the area's DSP error (400)."""
-        import json
-
-        raw = await request.read()
         try:
-            doc = json.loads(raw) if raw else None
-        except (UnicodeDecodeError, ValueError):
-            raise DspError(area, 400, Code.MALFORMED, "the body is not JSON") from None
+            raw = await read_body_bytes(request)
+            doc = safe_json.loads(raw) if raw else None
+        except (UnreadableBody, safe_json.UnsafeJson) as exc:
+            raise DspError(area, 400, Code.MALFORMED, exc.reason) from None
         pids = _pids(doc)
         if doc is None:
             raise DspError(area, 400, Code.MALFORMED, "the body is empty; a DSP message expected")

@@ -30,6 +30,7 @@ from sqlalchemy import insert, select, update
 
 from connector.dsp.tables import agreements, transfers
 from connector.enforcement.tables import received
+from connector.http import safe_json
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
 from identity.dpop import create_proof
@@ -260,7 +261,7 @@ async def pull(request: web.Request) -> web.StreamResponse:
         out.headers.add("Link", link)
     if status == 200:
         try:
-            payload = json.loads(body)
+            payload = safe_json.loads(body)
         except ValueError:
             payload = None
         if payload is not None:

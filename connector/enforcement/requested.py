@@ -5,11 +5,12 @@ retrieval by id outside the agreement's area (the broker's id path does not appl
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from connector.http import safe_json
 
 if TYPE_CHECKING:
     from connector.ngsild.context import TermMap
@@ -53,7 +54,7 @@ async def requested_types(request: web.Request, operation: str) -> set[str]:
     context = None
     if operation == "batch.query":
         try:
-            body = json.loads(await request.read())
+            body = safe_json.loads(await request.read())
         except ValueError:
             return set()
         if isinstance(body, dict):

@@ -10,9 +10,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from connector.http.context import CTX
-from connector.http.problems import Problem, problem_for_status
+from connector.http.problems import Problem, UnreadableBody, problem_for_status
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -54,10 +55,21 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = request.app[CTX]
     try:
+        limit = ctx.settings.server.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large(request, limit)
         async with asyncio.timeout(ctx.settings.server.request_timeout_s):
             return await handler(request)
     except Problem as problem:
         return problem.response(instance=request.path)
+    except UnreadableBody as exc:
+        return Problem(400, "Bad Request", detail=exc.reason).response(instance=request.path)
+    except RequestPayloadError as exc:
+        # a handler read the body itself; as connector.http.problems.read_body_bytes says
+        cause = exc.__cause__ or exc
+        return Problem(
+            400, "Bad Request", detail=f"the request body cannot be read: {_first_line(cause)}"
+        ).response(instance=request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -85,3 +97,22 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return Problem(
             500, "Internal Server Error", detail="an unexpected error occurred; see the logs"
         ).response(instance=request.path)
+
+
+def _too_large(request: web.Request, limit: int) -> web.Response:
+    """413 on the declared length alone, before any byte of the body is read; the connection
+    is closed rather than drained of a body that may never end."""
+    response = Problem(
+        413,
+        "Content Too Large",
+        detail=f"the declared body of {request.content_length} bytes exceeds the limit of "
+        f"{limit} bytes",
+    ).response(instance=request.path)
+    response.force_close()
+    return response
+
+
+def _first_line(exc: BaseException) -> str:
+    """The reason of an aiohttp payload error ("400, message:" then the reason on its own line)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1][:200] if lines else type(exc).__name__

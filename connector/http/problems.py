@@ -6,6 +6,9 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+
+from connector.http import safe_json
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -78,17 +81,35 @@ def problem_for_status(status: int, detail: str | None = None) -> Problem:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON, or a 400 Problem saying where it is malformed."""
-    raw = await request.read()
+    """The request body as JSON, or a 400 Problem saying why it is refused (see
+    :func:`connector.http.safe_json.loads`: malformed, too deep, numbers JSON cannot carry)."""
+    try:
+        raw = await read_body_bytes(request)
+    except UnreadableBody as exc:
+        raise Problem(400, "Bad Request", detail=exc.reason) from None
     if not raw:
         raise Problem(400, "Bad Request", detail="the request body is empty; JSON expected")
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise Problem(400, "Bad Request", detail="the request body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise Problem(
-            400,
-            "Bad Request",
-            detail=f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-        ) from None
+        return safe_json.loads(raw)
+    except safe_json.UnsafeJson as exc:
+        raise Problem(400, "Bad Request", detail=exc.reason) from None
+
+
+class UnreadableBody(Exception):
+    """The body could not be read as sent (a Content-Encoding it is not in, a broken chunked
+    encoding); ``reason`` is aiohttp's. Routes with their own error shape catch it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def read_body_bytes(request: web.Request) -> bytes:
+    """``request.read()``, with aiohttp's payload errors as :class:`UnreadableBody` (a 400 Problem
+    where the caller does not map it; the 413 for a body over the limit stays aiohttp's)."""
+    try:
+        return await request.read()
+    except RequestPayloadError as exc:
+        lines = [line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip()]
+        reason = f"the request body cannot be read: {lines[-1][:200] if lines else 'broken'}"
+        raise UnreadableBody(reason) from None

@@ -6,11 +6,20 @@ Other components add their own management routes to the same sub-application thr
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -23,6 +32,11 @@ MANAGEMENT_APP: web.AppKey[web.Application] = web.AppKey("agora.management", web
 PROFILE_KEY = "participant.profile"
 
 
+#: Longest homepage URL stored, normalised; below HttpUrl's own bound of 2,083 so that a URL that
+#: grows when normalised is refused at write rather than failing every later read.
+MAX_HOMEPAGE = 2000
+
+
 class Profile(BaseModel):
     """What a participant says of itself in catalogs and DID documents."""
 
@@ -32,6 +46,18 @@ class Profile(BaseModel):
     homepage: HttpUrl | None = None
     contact_email: EmailStr | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+    @field_validator("homepage")
+    @classmethod
+    def _homepage_fits(cls, value: HttpUrl | None) -> HttpUrl | None:
+        """The URL as it will be stored (normalised: IDNA host, percent-encoded path) must fit
+        the bound, or the stored profile would no longer validate when it is read back."""
+        if value is not None and len(str(value)) > MAX_HOMEPAGE:
+            raise ValueError(
+                f"the homepage URL is {len(str(value))} characters once normalised; "
+                f"at most {MAX_HOMEPAGE} are kept"
+            )
+        return value
 
 
 def validation_problem(exc: ValidationError) -> Problem:
@@ -53,7 +79,32 @@ async def load_profile(ctx: ConnectorContext) -> Profile:
         row = (
             await conn.execute(select(settings_kv.c.value).where(settings_kv.c.key == PROFILE_KEY))
         ).first()
-    return Profile.model_validate_json(row[0]) if row else Profile()
+    return _stored_profile(ctx, row[0]) if row else Profile()
+
+
+def _stored_profile(ctx: ConnectorContext, text: str) -> Profile:
+    """The stored profile; a field that no longer validates (written by an older version,
+    or by hand) is left out and logged, so that reading the participant never fails."""
+    try:
+        return Profile.model_validate_json(text)
+    except ValidationError:
+        pass
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raw = None
+    if not isinstance(raw, dict):
+        ctx.log.warning("the stored participant profile is not a JSON object; ignored")
+        return Profile()
+    kept: dict[str, Any] = {}
+    for name, value in raw.items():
+        try:
+            Profile.model_validate({name: value})
+        except ValidationError:
+            ctx.log.warning("the stored participant profile's %r is invalid; ignored", name)
+            continue
+        kept[name] = value
+    return Profile.model_validate(kept)
 
 
 async def save_profile(ctx: ConnectorContext, profile: Profile) -> None:

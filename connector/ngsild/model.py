@@ -141,7 +141,7 @@ def check_geometry(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_data(f"{where}: a GeoJSON geometry object is required")
     gtype = value.get("type")
-    if gtype not in GEOMETRY_TYPES:
+    if not isinstance(gtype, str) or gtype not in GEOMETRY_TYPES:
         raise bad_data(f"{where}: {gtype!r} is not a supported GeoJSON geometry type")
     coords: Any = value.get("coordinates")
     _check_positions(coords, _POSITION_DEPTH[gtype], where)
@@ -177,7 +177,8 @@ def _check_positions(coords: Any, depth: int, where: str) -> None:
 def looks_like_geometry(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and value.get("type") in GEOMETRY_TYPES
+        and isinstance(value.get("type"), str)
+        and value["type"] in GEOMETRY_TYPES
         and "coordinates" in value
         and len(value) <= 3
     )
@@ -185,7 +186,8 @@ def looks_like_geometry(value: Any) -> bool:
 
 def _looks_like_instance(value: Any) -> bool:
     return isinstance(value, dict) and (
-        value.get("type") in _ATTR_TYPE_SET or any(k in value for k, _ in _INFER_ORDER)
+        (isinstance(value.get("type"), str) and value["type"] in _ATTR_TYPE_SET)
+        or any(k in value for k, _ in _INFER_ORDER)
     )
 
 
@@ -224,7 +226,7 @@ def parse_instance(
             atype = "Property"
         elif atype == "Property" and looks_like_geometry(raw.get("value")):
             atype = "GeoProperty"
-    if atype not in _ATTR_TYPE_SET:
+    if not isinstance(atype, str) or atype not in _ATTR_TYPE_SET:
         raise bad_data(f"{where}: unknown attribute type {atype!r}; one of {', '.join(ATTR_TYPES)}")
     if iri in GEO_ATTRS and atype != "GeoProperty" and not sub:
         raise bad_data(f"{where}: must be a GeoProperty")

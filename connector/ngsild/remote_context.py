@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from aiohttp import web
 
+from connector.http import safe_json
 from connector.ngsild.context import BUNDLED_FILES, REMOTE_DOCUMENTS, Fetched, context_from_link
 from connector.ngsild.errors import NgsiError, context_unavailable
 from identity.errors import IdentityError
@@ -124,7 +124,7 @@ class RemoteContexts:
             if status != 200:
                 raise context_unavailable(f"the @context {url} answered HTTP {status}")
             try:
-                doc = json.loads(body)
+                doc = safe_json.loads(body)
             except (ValueError, RecursionError):
                 raise context_unavailable(f"the @context {url} is not JSON") from None
             if not isinstance(doc, dict) or "@context" not in doc:
@@ -188,7 +188,7 @@ def middleware(remote: RemoteContexts) -> Any:
             contexts.append(link)
         if request.content_type == JSONLD and request.can_read_body:
             try:
-                contexts += _body_contexts(json.loads(await request.read()))
+                contexts += _body_contexts(safe_json.loads(await request.read()))
             except (ValueError, RecursionError):
                 pass  # the handler reports the bad body
         if not any(remote.allowed(u) for c in contexts for u in urls_in(c)):

@@ -9,7 +9,6 @@ import os
 from dataclasses import replace
 
 from aiohttp import web
-from web3 import Web3
 
 from connector.dsp.auth import resolver_for
 from connector.errors import ConfigError
@@ -37,6 +36,7 @@ from ledger.anchor import (
     http_web3,
 )
 from ledger.errors import AnchorError, ProofError
+from ledger.evm import Web3
 from ledger.log import Appended, Ledger
 from ledger.records import Record
 from ledger.signing import KeySigner
@@ -90,15 +90,20 @@ def _int_param(request: web.Request, name: str) -> int:
     raw = request.query.get(name)
     if raw is None:
         raise Problem(400, "Bad Request", detail=f"the query parameter '{name}' is required")
-    try:
-        value = int(raw)
-    except ValueError:
+    if not _is_index(raw):
         raise Problem(
-            400, "Bad Request", detail=f"'{name}' must be a non-negative integer"
-        ) from None
-    if value < 0:
-        raise Problem(400, "Bad Request", detail=f"'{name}' must be a non-negative integer")
-    return value
+            400, "Bad Request", detail=f"'{name}' must be an integer from 0 to {MAX_INDEX}"
+        )
+    return int(raw)
+
+
+#: Largest index or size accepted in a request: within the 64-bit integers the stores bind.
+MAX_INDEX = 2**53
+
+
+def _is_index(raw: str) -> bool:
+    """ASCII digits (int() also takes signs, spaces, '_' and other scripts' digits) that fit."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 16 and int(raw) <= MAX_INDEX
 
 
 def _ledger(request: web.Request) -> Ledger:
@@ -126,8 +131,10 @@ async def tree_head(request: web.Request) -> web.Response:
 @accepts("auditor")
 async def record_at(request: web.Request) -> web.Response:
     raw = request.match_info["index"]
-    if not raw.isdigit():
-        raise Problem(400, "Bad Request", detail="the record index must be a non-negative integer")
+    if not _is_index(raw):
+        raise Problem(
+            400, "Bad Request", detail=f"the record index must be an integer from 0 to {MAX_INDEX}"
+        )
     try:
         return web.json_response(await ledger_api.record_json(_ledger(request), int(raw)))
     except ProofError as exc:

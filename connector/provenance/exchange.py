@@ -33,7 +33,7 @@ from aiohttp import web
 
 from connector.dsp.auth import AuthenticationFailed
 from connector.http.context import CTX, ConnectorContext
-from connector.http.problems import Problem
+from connector.http.problems import Problem, read_json
 from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import AgreementParties, PeerError, Peers
 from connector.provenance.statements import CONSUMER, PROVIDER, Refused, StatementChecker
@@ -454,10 +454,7 @@ class ReceiptExchange:
         return str(caller.did)
 
     async def _items(self, request: web.Request, key: str) -> tuple[dict[str, Any], list[Any]]:
-        try:
-            doc = await request.json()
-        except ValueError:
-            raise Problem(400, "Bad Request", detail="the body is not JSON") from None
+        doc = await read_json(request)
         items = doc.get(key) if isinstance(doc, dict) else None
         if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
             raise Problem(

@@ -16,13 +16,13 @@ Also here: ``GET /api/v1/membership`` (state and credentials), ``GET /api/v1/tru
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connector.config import did_web_for
+from connector.http import safe_json
 from connector.http.context import CTX
 from connector.http.problems import Problem, read_json
 from connector.management.api import load_profile, validation_problem
@@ -96,7 +96,7 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         await trust.issuance.cancel(issuance_id)
         raise Problem(502, "Bad Gateway", detail=exc.detail) from None
     try:
-        answer = json.loads(raw)
+        answer = safe_json.loads(raw)
     except ValueError:
         answer = {"detail": raw[:200].decode(errors="replace")}
     if status not in (201, 202) or not isinstance(answer, dict):

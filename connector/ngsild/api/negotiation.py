@@ -16,7 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from connector.http.problems import Problem
+from connector.http import safe_json
+from connector.http.auth import bearer_token
+from connector.http.context import CTX
+from connector.http.problems import Problem, UnreadableBody, read_body_bytes
 from connector.ngsild.context import (
     CORE_URL,
     TermMap,
@@ -107,18 +110,25 @@ async def read_body(request: web.Request, *, merge_patch: bool = False) -> tuple
             detail=f"Content-Type {ctype or '(none)'} is not supported; use {' or '.join(allowed)}",
             type_="https://uri.etsi.org/ngsi-ld/errors/InvalidRequest",
         )
-    raw = await request.read()
+    await _refuse_anonymous(request)
+    try:
+        raw = await read_body_bytes(request)
+    except UnreadableBody as exc:
+        raise invalid_request(exc.reason) from None
     if not raw:
         raise invalid_request("the request body is empty; JSON expected")
     try:
-        body = json.loads(raw)
-    except UnicodeDecodeError:
-        raise invalid_request("the request body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise invalid_request(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        body = safe_json.loads(raw)
+    except safe_json.UnsafeJson as exc:
+        raise (invalid_request if exc.syntax else bad_data)(exc.reason) from None
     return body, ctype
+
+
+async def _refuse_anonymous(request: web.Request) -> None:
+    """A request without any credential is refused by every PEP whatever its body says: let the
+    PEP refuse it (its own 401) before the body is read and parsed."""
+    if bearer_token(request) is None:
+        await request.app[CTX].components["ngsild.pep"].scope_for(request, "body", None)
 
 
 def body_context(body: Any, ctype: str, request: web.Request) -> Any:

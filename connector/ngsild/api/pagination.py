@@ -41,16 +41,22 @@ def page_links(request: web.Request, offset: int, limit: int, has_next: bool) ->
     return links
 
 
+#: Largest offset or limit read from a request: far beyond any collection, and within the 64-bit
+#: integers SQLite and PostgreSQL bind (a larger one was an OverflowError, answered 500).
+MAX_INTEGER_PARAM = 2**53
+
+
 def non_negative_int(params: Mapping[str, Any], name: str, default: int) -> int:
+    """A parameter of ASCII digits (no sign, spaces or ``_`` as Python's int() allows) up to
+    :data:`MAX_INTEGER_PARAM`, or BadRequestData naming it."""
     raw = params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}") from None
-    if value < 0:
-        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}")
+    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+        raise bad_data(f"{name} must be a non-negative integer, got {str(raw)[:40]!r}")
+    value = int(raw)
+    if value > MAX_INTEGER_PARAM:
+        raise bad_data(f"{name} must be at most {MAX_INTEGER_PARAM}, got {raw}")
     return value
 
 

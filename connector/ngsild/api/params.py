@@ -185,8 +185,11 @@ def selection_from_query_body(body: Any) -> tuple[Selection, list[Selection]]:
     ):
         raise bad_data("attrs must be a list of attribute names")
     for key in ("q", "scopeQ"):
-        if key in body and not isinstance(body[key], str):
-            raise bad_data(f"{key} must be a string")
+        _optional_str(body, key, key)
+    for key in ("georel", "geometry", "geoproperty"):
+        _optional_str(geo, key, f"geoQ.{key}")
+    if geo.get("coordinates") is not None and not isinstance(geo["coordinates"], str | list):
+        raise bad_data("geoQ.coordinates must be an array or its JSON text")
     base = Selection(
         attrs=attrs or None,
         q=body.get("q"),
@@ -200,8 +203,16 @@ def selection_from_query_body(body: Any) -> tuple[Selection, list[Selection]]:
     if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
         raise bad_data("entities must be a list of EntitySelector objects")
     out = []
-    for s in selectors:
+    for n, s in enumerate(selectors):
         ids = s.get("id")
+        if (
+            ids is not None
+            and not isinstance(ids, str)
+            and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids))
+        ):
+            raise bad_data(f"entities[{n}].id must be a URI")
+        _optional_str(s, "idPattern", f"entities[{n}].idPattern")
+        _optional_str(s, "type", f"entities[{n}].type")
         out.append(
             Selection(
                 ids=[ids] if isinstance(ids, str) else ids,
@@ -210,3 +221,10 @@ def selection_from_query_body(body: Any) -> tuple[Selection, list[Selection]]:
             )
         )
     return base, out
+
+
+def _optional_str(obj: dict[str, Any], key: str, where: str) -> None:
+    """Members the query parsers read as text: anything else is the client's error, named."""
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise bad_data(f"{where} must be a string, got {type(value).__name__}")

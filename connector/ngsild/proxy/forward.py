@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from connector.http import safe_json
 from connector.http.context import CTX
 from connector.http.problems import Problem
 from connector.ngsild.api.common import done, enforce
@@ -159,7 +160,7 @@ def _check_filters(request: web.Request, body: bytes, allowed: frozenset[str]) -
     filters: dict[str, Any] = dict(request.query)
     if body:
         try:
-            parsed = json.loads(body)
+            parsed = safe_json.loads(body)
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
@@ -182,7 +183,7 @@ def _check_filters(request: web.Request, body: bytes, allowed: frozenset[str]) -
 def _check_write_body(body: bytes, request: web.Request, scope: AccessScope) -> None:
     """Entities written through a type/attribute-restricted scope must stay inside it."""
     try:
-        parsed = json.loads(body)
+        parsed = safe_json.loads(body)
     except ValueError:
         return  # the upstream answers malformed JSON with its own Problem
     items = parsed if isinstance(parsed, list) else [parsed]
@@ -205,7 +206,7 @@ def _narrow_payload(
     payload: bytes, headers: dict[str, str], scope: AccessScope, operation: str
 ) -> bytes:
     try:
-        parsed: Any = json.loads(payload)
+        parsed: Any = safe_json.loads(payload)
     except ValueError:
         raise Problem(
             502, "Bad Gateway", detail="the upstream broker answered with malformed JSON"

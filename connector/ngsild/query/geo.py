@@ -8,7 +8,6 @@ well under 1 % at city scale).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from connector.http import safe_json
 from connector.ngsild.errors import bad_data
 from connector.ngsild.model import GEOMETRY_TYPES, check_geometry
 
@@ -166,9 +166,11 @@ def parse_geoquery(
         raise bad_data(f"geometry {geometry!r} is not one of {', '.join(sorted(GEOMETRY_TYPES))}")
     if isinstance(coordinates, str):
         try:
-            coordinates = json.loads(coordinates)
-        except ValueError:
-            raise bad_data(f"coordinates {coordinates!r} are not a JSON array") from None
+            coordinates = safe_json.loads(coordinates)
+        except safe_json.UnsafeJson as exc:
+            raise bad_data(
+                f"coordinates {coordinates[:80]!r} are not a JSON array: {exc.reason}"
+            ) from None
     geo = check_geometry({"type": geometry, "coordinates": coordinates}, "coordinates")
     name, max_d, min_d = _parse_georel(georel)
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from connector.ngsild.api.pagination import non_negative_int
 from connector.ngsild.context import TermMap
 from connector.ngsild.errors import bad_data, too_many
 from connector.ngsild.model import check_id
@@ -49,9 +50,7 @@ def _int(params: Mapping[str, str], name: str, default: int | None) -> int | Non
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise bad_data(f"{name} must be a non-negative integer, got {raw!r}")
-    return int(raw)
+    return non_negative_int(params, name, 0)
 
 
 def window_of(params: Mapping[str, str]) -> Window:
