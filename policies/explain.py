@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .actions import NO_ACTION
 from .evaluator import counter_window, duty_parameters, typed_right
 from .model import AnyConstraint, Constraint, Duty, LogicalConstraint, LogicalOperator, Policy
 from .operands import REGISTRY
@@ -81,6 +82,11 @@ def _deadline_text(c: AnyConstraint) -> str | None:
     return None
 
 
+def _verb(iri: str) -> str:
+    # a rule without an action (only in a Set or Request) governs every action
+    return "do anything with" if iri == NO_ACTION else short(iri)
+
+
 def describe_duty(d: Duty) -> str:
     action = short(d.action.iri)
     params = duty_parameters(d)
@@ -127,7 +133,7 @@ def explain_policy(policy: Policy) -> str:
     if policy.target and policy.target.uid:
         lines[0] += f" about {policy.target.uid}"
     for p in policy.permissions:
-        line = f"- You may {short(p.action.iri)} the data"
+        line = f"- You may {_verb(p.action.iri)} the data"
         if p.constraints or p.action.refinements:
             cs = (*p.action.refinements, *p.constraints)
             line += " if " + " and ".join(describe_constraint(c) for c in cs)
@@ -135,7 +141,7 @@ def explain_policy(policy: Policy) -> str:
         for d in p.duties:
             lines.append(f"  In return you must {describe_duty(d)}.")
     for q in policy.prohibitions:
-        line = f"- You may not {short(q.action.iri)} the data"
+        line = f"- You may not {_verb(q.action.iri)} the data"
         if q.constraints:
             line += " when " + " and ".join(describe_constraint(c) for c in q.constraints)
         lines.append(line + ".")
