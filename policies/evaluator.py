@@ -279,8 +279,9 @@ def duty_parameters(duty: Duty) -> dict[str, Any]:
     for r in (*priced, *duty.action.refinements):
         if isinstance(r, Constraint) and r.right_operand is not None:
             try:
-                params[short(r.left_operand)] = typed_right(r)
-            except (ValueError, ArithmeticError):
+                value = typed_right(r)
+                params[short(r.left_operand)] = to_amount(value) if is_price(r) else value
+            except (ValueError, ArithmeticError):  # PaymentError is a ValueError
                 params[short(r.left_operand)] = str(r.right_operand)
             if r.unit:
                 params["unit"] = r.unit
