@@ -21,7 +21,11 @@ def _suite(path: Path) -> tuple[str, list[Any]]:
     data = path / "data" if (path / "data").is_dir() else path
     if (data / "test_cases").is_dir():
         return "solidlab", solidlab.run(path)
-    if (data / "test_case").is_dir() or (path / "examples").is_dir():
+    if (data / "test_case").is_dir():
+        from . import conflicts
+
+        return "conflicts", conflicts.run(path)
+    if (path / "examples").is_dir() or (path / "formal-semantics").is_dir():
         raise SystemExit(f"{path}: this suite is not run yet (see policies/README.md)")
     raise SystemExit(f"{path}: not a suite this script knows (see the module docstring)")
 
@@ -36,7 +40,9 @@ def main(argv: list[str]) -> int:
             "passed": sum(o.passed for o in outcomes),
             "total": len(outcomes),
             "compiled_agrees": sum(o.agree for o in outcomes),
+            "activation_metric": sum(getattr(o, "activation", o.passed) for o in outcomes),
             "failures": {o.case: o.detail for o in outcomes if not o.passed},
+            "defective": {o.case: o.defect for o in outcomes if getattr(o, "defect", "")},
         }
     print(json.dumps(result, indent=2))
     return 0

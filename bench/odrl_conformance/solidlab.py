@@ -1,11 +1,12 @@
 """The SolidLab ODRL Test Suite: policy, request, state of the world, expected compliance report.
 
-A case passes when, for every rule report the expected report holds, ours has the same kind
-(permission/prohibition), the same activation state, the same multiset of premise reports
-(Action/Target/Party/Constraint, each with its satisfaction state) and the same condition
-(duty) reports; and when the compiled path reaches the reference evaluator's decision. This is
-the suite's "activation + satisfaction" comparison extended to every premise; report node ids,
-creation times and the echoed operands are not compared (they are not the evaluator's findings).
+Two comparisons are made. ``activation`` is the suite's own published metric
+(Rule-Activation-similarity): every rule report has the same kind, rule and activation state.
+``passed`` is stricter: for every rule report the expected report holds, ours also has the same
+multiset of premise reports (Action/Target/Party/Constraint, each with its satisfaction state)
+and the same condition (duty) reports, and the compiled path reaches the reference evaluator's
+decision. Report node ids, creation times and the echoed operands are not compared (they are not
+the evaluator's findings).
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ Shape = tuple[str, str, str, tuple[tuple[str, str], ...], frozenset[str]]
 @dataclass
 class Outcome:
     case: str
-    passed: bool
-    agree: bool
+    passed: bool  # activation, every premise state and the condition reports all match
+    agree: bool  # the compiled path reached the reference decision
     detail: str = ""
+    activation: bool = False  # the suite's own "Rule-Activation-similarity" metric
 
 
 def _graphs(folder: Path) -> list[Graph]:
@@ -174,4 +176,5 @@ def _one(
     ours = our_shapes(report, duty_reports)
     passed = expected == ours and agree
     detail = "" if passed else f"expected {expected} got {ours} (agree={agree})"
-    return Outcome(name, passed, agree, detail)
+    activation = [e[:3] for e in expected] == [o[:3] for o in ours]
+    return Outcome(name, passed, agree, detail, activation)
