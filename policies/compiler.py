@@ -27,6 +27,7 @@ from .evaluator import (
     evaluate,
     is_price,
     typed_right,
+    with_parties,
 )
 from .evaluator import _counters as rule_counters
 from .model import (
@@ -452,7 +453,7 @@ class _Rule:
         ]
         self.check = conjunction(tuple(checks))
         self.duties = tuple(
-            _Duty(d, f"{path}.duty[{j}]", start, policy_uid)
+            _Duty(with_parties(d, rule), f"{path}.duty[{j}]", start, policy_uid)
             for j, d in enumerate(getattr(rule, "duties", ()))
         )
         self.counters = counters

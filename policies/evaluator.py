@@ -127,6 +127,12 @@ class _Ctx:
 
 
 def eval_constraint(c: AnyConstraint, path: str, ctx: _Ctx) -> ConstraintReport:
+    """One constraint's satisfaction, with the reason in words and its ``@id``."""
+    report = _eval_constraint(c, path, ctx)
+    return replace(report, uid=c.uid) if c.uid else report
+
+
+def _eval_constraint(c: AnyConstraint, path: str, ctx: _Ctx) -> ConstraintReport:
     if isinstance(c, LogicalConstraint):
         children = tuple(
             eval_constraint(x, f"{path}.{c.operator.value}[{i}]", ctx)
@@ -332,6 +338,16 @@ def duty_state_of(
     return DutyState.PENDING, f"is owed{due}{owed_why}"
 
 
+def with_parties(duty: Duty, rule: Permission) -> Duty:
+    """A permission's duty falls on its assignee, in favour of its assigner, unless it names its
+    own parties (ODRL: typically the assignee compensates the assigner)."""
+    if (duty.assignee or not rule.assignee) and (duty.assigner or not rule.assigner):
+        return duty
+    return replace(
+        duty, assignee=duty.assignee or rule.assignee, assigner=duty.assigner or rule.assigner
+    )
+
+
 def _payer_payee(duty: Duty, ctx: _Ctx) -> tuple[str | None, str | None]:
     payer = duty.assignee.uid if duty.assignee is not None and duty.assignee.uid else None
     if payer is None and ctx.request is not None:
@@ -520,7 +536,9 @@ def evaluate(policy: Policy, request: EvaluationRequest, world: World) -> Report
         if rep.activation is Activation.NOT_APPLICABLE:
             rules.append(rep)
             continue
-        duties = tuple(eval_duty(d, f"{path}.duty[{j}]", ctx) for j, d in enumerate(p.duties))
+        duties = tuple(
+            eval_duty(with_parties(d, p), f"{path}.duty[{j}]", ctx) for j, d in enumerate(p.duties)
+        )
         blocked = [d for d in duties if d.blocking]
         ok = state is SAT and rep.refined is SAT and not blocked
         if state is not SAT:

@@ -6,7 +6,7 @@ currency IRI) or the textbook ODRL way (``payAmount`` as a refinement of the ``c
 action). Amounts are :class:`~decimal.Decimal`, never floats: 0.1 + 0.2 must be 0.3 on an invoice.
 
 Each ISO 4217 code maps to one IRI (DBpedia's, as the ODRL 2.2 examples write the euro); a unit
-may be written as that IRI or as the bare code, and is compared by code.
+may be written as that IRI (``http`` or ``https``) or as the bare code, and is compared by code.
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ CURRENCY_IRIS: dict[str, str] = {
         "BRL": "Brazilian_real",
     }.items()
 }
-_CODES = {iri: code for code, iri in CURRENCY_IRIS.items()}
+# DBpedia answers under http and https; both spellings of its IRIs name the same currency.
+_CODES = {
+    **{iri: code for code, iri in CURRENCY_IRIS.items()},
+    **{"https" + iri[4:]: code for code, iri in CURRENCY_IRIS.items()},
+}
 
 
 def currency_code(unit: str) -> str | None:

@@ -65,6 +65,7 @@ class ConstraintReport:
     right_operand: Any = None
     left_value: Any = None
     children: tuple[ConstraintReport, ...] = ()
+    uid: str | None = None  # the constraint's @id, when it has one
 
 
 @dataclass(frozen=True, slots=True)

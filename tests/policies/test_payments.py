@@ -133,3 +133,20 @@ def test_currency_codes_and_iris_map_one_to_one() -> None:
     assert currency_code("EUR") == "EUR" and currency_code("http://example.org/EUR") is None
     with pytest.raises(PaymentError):
         currency_iri("XXX")
+
+
+def test_a_duty_falls_on_its_permissions_parties() -> None:
+    # No policy-level parties: the permission's assignee pays its assigner.
+    document = doc([perm(duty=[{"action": "compensate", "constraint": [PRICE]}])])
+    for key in ("assigner", "assignee"):
+        document.pop(key)
+    document["permission"][0].update(assigner=CITY, assignee=CONSUMER)
+    policy = parse_policy(document)
+    assert decide(policy, payments=[pay()]) is Decision.PERMIT
+    assert decide(policy, payments=[pay(payee="did:web:fraud.example")]) is Decision.DENY
+
+
+def test_dbpedia_is_read_under_http_and_https() -> None:
+    https = "https" + EURO[4:]
+    assert currency_code(https) == "EUR"
+    assert decide(priced(), payments=[pay(currency=https)]) is Decision.PERMIT

@@ -144,3 +144,10 @@ def test_a_prohibition_refinement_limits_what_is_prohibited() -> None:
     low = decide(policy, request("print"), values={"resolution": 150})
     assert low.decision is PERMIT
     assert low.rules[1].activation is Activation.ACTIVE
+
+
+def test_constraint_reports_carry_the_constraint_id() -> None:
+    dated = {**constraint("purpose", "eq", "research"), "@id": "urn:c:purpose"}
+    rep = decide(parse_policy(doc([perm(dated)])), request(), values={"purpose": "art"})
+    assert rep.rules[0].constraints[0].uid == "urn:c:purpose"
+    assert rep.rules[0].constraints[0].state is NOT
