@@ -30,6 +30,7 @@ from .evaluator import (
     with_parties,
 )
 from .evaluator import _counters as rule_counters
+from .explain import explain_report
 from .model import (
     AnyConstraint,
     Asset,
@@ -47,7 +48,7 @@ from .narrowing import Narrowing, merge_narrowings, narrowing_of
 from .operands import REGISTRY, MissingValueError, resolve
 from .operators import OPERATORS, OperatorError, apply, to_geometry
 from .report import CounterSpec, Decision, Report
-from .vocab import ODRL
+from .vocab import ODRL, normalize_iri
 from .world import EvaluationRequest, World
 
 Check = Callable[[World], bool | None]
@@ -540,8 +541,6 @@ class CompiledPolicy:
 
     def narrowing_for(self, action: str) -> Narrowing | None:
         """What a request for ``action`` may at most see (None: no permission covers it)."""
-        from .vocab import normalize_iri
-
         iri = normalize_iri(action)
         matching = [
             n
@@ -618,8 +617,6 @@ class CompiledPolicy:
 
     def explain_text(self, request: EvaluationRequest, world: World) -> str:
         """One plain-language sentence for the decision (e.g. for a 403 detail)."""
-        from .explain import explain_report
-
         return explain_report(self.explain(request, world), world)
 
 

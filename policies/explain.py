@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .actions import NO_ACTION
 from .evaluator import counter_window, duty_parameters, typed_right
 from .model import AnyConstraint, Constraint, Duty, LogicalConstraint, LogicalOperator, Policy
 from .operands import REGISTRY
 from .phrases import WINDOW_PHRASES, op_phrase, show
-from .report import ConstraintReport, CounterSpec, Decision, DutyReport, Report, Satisfaction
+from .report import (
+    ConstraintReport,
+    ConsumeResult,
+    CounterSpec,
+    Decision,
+    DutyReport,
+    Report,
+    Satisfaction,
+)
 from .vocab import ODRL, short
-
-if TYPE_CHECKING:
-    from .usage import ConsumeResult
-    from .world import World
+from .world import World
 
 _VERB_PLURAL = {"use": "uses", "read": "reads", "display": "views", "distribute": "distributions"}
 

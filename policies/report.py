@@ -56,6 +56,17 @@ class CounterSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsumeResult:
+    """What a usage store answers when asked to consume a counter (see :mod:`policies.usage`)."""
+
+    ok: bool
+    used: int
+    limit: int
+    window: str
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ConstraintReport:
     path: str
     state: Satisfaction
