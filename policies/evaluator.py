@@ -533,12 +533,13 @@ def evaluate(policy: Policy, request: EvaluationRequest, world: World) -> Report
     for i, p in enumerate(pol.permissions):
         path = f"$.permission[{i}]"
         rep, state = _eval_rule(p, "permission", path, request, ctx)
-        if rep.activation is Activation.NOT_APPLICABLE:
-            rules.append(rep)
-            continue
         duties = tuple(
             eval_duty(with_parties(d, p), f"{path}.duty[{j}]", ctx) for j, d in enumerate(p.duties)
         )
+        if rep.activation is Activation.NOT_APPLICABLE:
+            # reported (every duty's state), but a rule that does not apply owes nothing here
+            rules.append(replace(rep, duties=duties))
+            continue
         blocked = [d for d in duties if d.blocking]
         ok = state is SAT and rep.refined is SAT and not blocked
         if state is not SAT:
@@ -556,14 +557,14 @@ def evaluate(policy: Policy, request: EvaluationRequest, world: World) -> Report
     for i, q in enumerate(pol.prohibitions):
         path = f"$.prohibition[{i}]"
         rep, state = _eval_rule(q, "prohibition", path, request, ctx)
-        if rep.activation is Activation.NOT_APPLICABLE:
-            rules.append(rep)
-            continue
-        active = state is not NOT  # an error fails closed: the prohibition holds
-        applies = active and rep.refined is not NOT
         remedies = tuple(
             eval_duty(d, f"{path}.remedy[{j}]", ctx, False) for j, d in enumerate(q.remedies)
         )
+        if rep.activation is Activation.NOT_APPLICABLE:
+            rules.append(replace(rep, duties=remedies))
+            continue
+        active = state is not NOT  # an error fails closed: the prohibition holds
+        applies = active and rep.refined is not NOT
         if applies:
             reason = f"{rep.action} is prohibited" + (f" ({rep.reason})" if state is ERR else "")
         elif active:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from .actions import NO_ACTION
-from .evaluator import counter_window, duty_parameters, typed_right
+from .evaluator import counter_window, duty_parameters, duty_prices, is_price, typed_right
 from .model import AnyConstraint, Constraint, Duty, LogicalConstraint, LogicalOperator, Policy
 from .operands import REGISTRY
 from .phrases import WINDOW_PHRASES, op_phrase, show
@@ -109,7 +109,10 @@ def describe_duty(d: Duty) -> str:
     else:
         text = action
     conditions = []
+    priced = bool(duty_prices(d))
     for c in d.constraints:
+        if priced and is_price(c):
+            continue  # the price, already said
         deadline = _deadline_text(c)
         if deadline:
             text += " " + deadline

@@ -94,6 +94,7 @@ class Consent:
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_NO_KEYS: frozenset[str] = frozenset()
 _SCALARS = (str, int, bool, dict)
 _ALREADY_TYPED: dict[str | None, tuple[type, ...]] = {
     None: _SCALARS,
@@ -192,10 +193,12 @@ class World:
             usage_updated if usage_updated is not None else _EMPTY
         )
         self.fulfilled = frozenset(fulfilled)
-        self.violated = frozenset(violated)
-        self.payments: tuple[Payment, ...] | None = None if payments is None else tuple(payments)
-        if self.payments is not None and not all(isinstance(p, Payment) for p in self.payments):
-            raise PaymentError("payments must be policies.money.Payment events")
+        self.violated = frozenset(violated) if violated else _NO_KEYS
+        self.payments: tuple[Payment, ...] | None = None
+        if payments is not None:
+            self.payments = tuple(payments)
+            if not all(isinstance(p, Payment) for p in self.payments):
+                raise PaymentError("payments must be policies.money.Payment events")
         self.agreement_start = agreement_start
         self.broader: Mapping[str, frozenset[str]] = (
             {k: frozenset(v) for k, v in broader.items()} if broader else _EMPTY

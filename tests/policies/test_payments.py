@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from policies import Decision, compile_policy, evaluate, parse_policy
+from policies import Decision, compile_policy, evaluate, explain_policy, parse_policy
 from policies.errors import PaymentError
 from policies.model import Policy
 from policies.money import Payment, currency_code, currency_iri
@@ -150,3 +150,11 @@ def test_dbpedia_is_read_under_http_and_https() -> None:
     https = "https" + EURO[4:]
     assert currency_code(https) == "EUR"
     assert decide(priced(), payments=[pay(currency=https)]) is Decision.PERMIT
+
+
+def test_the_price_is_explained_once_and_a_shortfall_says_how_much() -> None:
+    policy = priced()
+    text = explain_policy(policy)
+    assert "pay 49.00 EUR" in text and "amount paid" not in text
+    short_paid = compile_policy(policy).explain_text(request(), world(payments=[pay("20.00")]))
+    assert short_paid.startswith("denied") and "20.00 paid" in short_paid

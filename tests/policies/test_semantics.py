@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from policies import Decision, PolicyError, compile_policy, evaluate, parse_policy
+from policies import Decision, PolicyError, compile_policy, evaluate, explain_report, parse_policy
 from policies.model import Policy
 from policies.report import Activation, DutyState, Report, Satisfaction
 
@@ -151,3 +151,11 @@ def test_constraint_reports_carry_the_constraint_id() -> None:
     rep = decide(parse_policy(doc([perm(dated)])), request(), values={"purpose": "art"})
     assert rep.rules[0].constraints[0].uid == "urn:c:purpose"
     assert rep.rules[0].constraints[0].state is NOT
+
+
+def test_duties_of_a_rule_that_does_not_apply_are_still_reported() -> None:
+    policy = parse_policy(doc([perm(action="read", duty=[{"action": "inform"}])]))
+    rep = decide(policy, request("sell"), violated={"permission[0].duty[0]"})
+    assert rep.decision is NA
+    assert rep.rules[0].duties[0].state is DutyState.VIOLATED
+    assert explain_report(rep).startswith("not applicable")
