@@ -51,8 +51,9 @@ from .model import (
 from .phrases import show
 from .vocab import ODRL, short
 
-#: the most states one analysis enumerates before it answers Ambiguous with a note
-MAX_STATES = 200_000
+#: the most states one analysis examines, over all its permissions (about a second of CPU); a
+#: permission left unexamined makes the answer Undecided unless a collision was already shown
+MAX_STATES = 25_000
 _ORDERED_OPS = frozenset(ODRL + o for o in ("eq", "neq", "lt", "lteq", "gt", "gteq"))
 _OTHER = "\u2026other"  # a value no rule names
 
@@ -61,6 +62,8 @@ class ConflictStatus(StrEnum):
     CONFLICT = "Conflict"
     NO_CONFLICT = "No conflict"
     AMBIGUOUS = "Ambiguous"
+    #: too many states to examine them all and none of those examined collides
+    UNDECIDED = "Undecided"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +151,11 @@ class _Rule:
     condition: Pred  # constraints and refinements
     texts: tuple[str, ...]  # the conditions in words
     origin: str = ""  # why a derived rule exists
+    atoms: tuple[Constraint, ...] = ()  # every atomic constraint its condition reads
 
 
 @dataclass
 class _Space:
-    dims: dict[str, set[Any]] = field(default_factory=dict)
-    facts: set[tuple[str, str, str]] = field(default_factory=set)
     actions: set[str] = field(default_factory=set)
     targets: set[str] = field(default_factory=set)
     parties: set[str] = field(default_factory=set)
@@ -191,20 +193,26 @@ def _fact_key(c: Constraint) -> tuple[str, str, str]:
     return (c.left_operand, c.operator, str(c.right_operand))
 
 
-def _collect(space: _Space, cs: Iterable[AnyConstraint]) -> None:
-    for c in _atoms(cs):
+def _dimensions(
+    atoms: Iterable[Constraint],
+) -> tuple[dict[str, set[Any]], set[tuple[str, str, str]]]:
+    """The sampled dimensions (left operand -> constants) and the yes/no facts of ``atoms``."""
+    dims: dict[str, set[Any]] = {}
+    facts: set[tuple[str, str, str]] = set()
+    for c in atoms:
         right = _right(c)
         o = _ordered(right) if not isinstance(right, tuple) else None
         if c.operator in _ORDERED_OPS and c.right_operand_reference is None and o is not None:
-            space.dims.setdefault(c.left_operand, set()).add(o)
+            dims.setdefault(c.left_operand, set()).add(o)
         elif (
             c.operator in (ODRL + "eq", ODRL + "neq")
             and c.right_operand_reference is None
             and not isinstance(right, tuple)
         ):
-            space.dims.setdefault(c.left_operand, set()).add(str(right))
+            dims.setdefault(c.left_operand, set()).add(str(right))
         else:
-            space.facts.add(_fact_key(c))
+            facts.add(_fact_key(c))
+    return dims, facts
 
 
 def _samples(values: set[Any]) -> list[Any]:
@@ -335,7 +343,6 @@ def _rules(
         origin: str,
         extra: tuple[str, ...] = (),
     ) -> None:
-        _collect(space, conds)
         space.actions.add(canonical(rule.action.iri))
         for x, bucket in ((rule.target, space.targets), (rule.assignee, space.parties)):
             if x is not None and x.uid:
@@ -349,6 +356,7 @@ def _rules(
                 _all(conds),
                 _texts(conds) + extra,
                 origin,
+                tuple(_atoms(conds)),
             )
         )
 
@@ -441,6 +449,7 @@ def _compound(whole: str, parts: tuple[str, ...], rules: list[_Rule]) -> list[_R
             condition,
             tuple(t for rs in per_part for r in rs for t in r.texts),
             f"permissions to {names} together permit {short(whole)}",
+            tuple(a for rs in per_part for r in rs for a in r.atoms),
         )
     ]
 
@@ -474,20 +483,33 @@ def analyze(
     perms = [r for r in rules if r.kind == "permission"]
     prohibs = [r for r in rules if r.kind == "prohibition"]
     witnesses: list[Witness] = []
-    notes: list[str] = []
-    states = list(_states(space, g))
+    undecided: list[str] = []
+    scopes = list(_scope_states(space, g))
+    budget = [MAX_STATES]
     for p in perms:
-        witnesses.extend(_witness(p, prohibs, states))
-    if len(states) >= MAX_STATES:
-        notes.append(
-            f"the rules span more than {MAX_STATES:,} distinct states; only the first were examined"
-        )
+        mine = [st for st in scopes if p.scope(st)]
+        against = [q for q in prohibs if any(q.scope(st) for st in mine)]
+        if not mine or not against:
+            continue  # no state where this permission and a prohibition could both apply
+        states = _states(mine, (*p.atoms, *(a for q in against for a in q.atoms)))
+        witness, complete = _witness(p, against, states, budget)
+        if witness is not None:
+            witnesses.append(witness)
+        elif not complete:
+            undecided.append(p.where)
+    notes = tuple(
+        f"{where}: not every state could be examined (at most {MAX_STATES:,} per analysis) "
+        "and none of those examined collides"
+        for where in undecided
+    )
     status = ConflictStatus.NO_CONFLICT
     if any(w.status is ConflictStatus.CONFLICT for w in witnesses):
         status = ConflictStatus.CONFLICT
     elif witnesses:
         status = ConflictStatus.AMBIGUOUS
-    return ConflictReport(status, strat, tuple(witnesses), _outcome(status, strat), tuple(notes))
+    elif undecided:
+        status = ConflictStatus.UNDECIDED
+    return ConflictReport(status, strat, tuple(witnesses), _outcome(status, strat), notes)
 
 
 def _strategy(
@@ -499,24 +521,32 @@ def _strategy(
     return ConflictStrategy(strategy)
 
 
-def _states(space: _Space, g: _Graph) -> Iterable[_State]:
+def _scope_states(space: _Space, g: _Graph) -> Iterable[_State]:
+    """Every (action, target, party) the rules can tell apart, plus one "any other" of each."""
     named = sorted(space.actions - {NO_ACTION})
     actions = [*named, *(_SUB + a for a in named), _OTHER]
     # a collection with known members stands for its members (closed world)
     targets = [*sorted((space.targets - g.collections) | _members_of(space.targets, g)), _OTHER]
     parties = [*sorted((space.parties - g.collections) | _members_of(space.parties, g)), _OTHER]
-    dims = sorted(space.dims)
-    dim_values = [_samples(space.dims[d]) for d in dims]
-    facts = sorted(space.facts)
-    count = 0
     for a, t, p in itertools.product(actions, targets, parties):
+        yield _State(a, t, p, {}, {})
+
+
+def _states(scopes: list[_State], atoms: Iterable[Constraint]) -> Iterable[_State]:
+    """Every state over ``scopes`` the ``atoms`` can tell apart (lazily)."""
+    dim_map, fact_set = _dimensions(atoms)
+    dims = sorted(dim_map)
+    dim_values = [_samples(dim_map[d]) for d in dims]
+    facts = sorted(fact_set)
+    for sc in scopes:
         for vals in itertools.product(*dim_values):
             for bits in itertools.product((False, True), repeat=len(facts)):
-                count += 1
-                if count > MAX_STATES:
-                    return
                 yield _State(
-                    a, t, p, dict(zip(dims, vals, strict=True)), dict(zip(facts, bits, strict=True))
+                    sc.action,
+                    sc.target,
+                    sc.party,
+                    dict(zip(dims, vals, strict=True)),
+                    dict(zip(facts, bits, strict=True)),
                 )
 
 
@@ -524,14 +554,23 @@ def _members_of(names: set[str], g: _Graph) -> set[str]:
     return {m for m in g.up if names & (g.ancestors(m) | {m})}
 
 
-def _witness(p: _Rule, prohibs: list[_Rule], states: list[_State]) -> list[Witness]:
-    active = [s for s in states if p.scope(s) and p.condition(s)]
-    if not active:
-        return []
+def _witness(
+    p: _Rule, prohibs: list[_Rule], states: Iterable[_State], budget: list[int]
+) -> tuple[Witness | None, bool]:
+    """The witness for ``p`` (None: no collision seen) and whether every state was examined.
+
+    ``budget`` is the number of states the analysis may still examine (shared, decremented)."""
     hits: dict[str, _Rule] = {}
     example: _State | None = None
     free: _State | None = None
-    for s in active:
+    complete = True
+    for s in states:
+        if budget[0] <= 0:
+            complete = False
+            break
+        budget[0] -= 1
+        if not p.condition(s):
+            continue
         against = [q for q in prohibs if q.scope(s) and q.condition(s)]
         if against:
             example = example or s
@@ -540,13 +579,15 @@ def _witness(p: _Rule, prohibs: list[_Rule], states: list[_State]) -> list[Witne
         elif free is None:
             free = s
     if example is None:
-        return []
+        return None, complete
+    if free is None and not complete:
+        return None, False  # every examined state collides, but not all were examined
     status = ConflictStatus.AMBIGUOUS if free is not None else ConflictStatus.CONFLICT
     qs = list(hits.values())
     texts = list(dict.fromkeys((*p.texts, *(t for q in qs for t in q.texts))))
     region = " and ".join(texts) if texts else "in every state of the world"
     notes = [x for x in (p.origin, *(q.origin for q in qs)) if x]
-    return [
+    return (
         Witness(
             status,
             p.where,
@@ -558,8 +599,9 @@ def _witness(p: _Rule, prohibs: list[_Rule], states: list[_State]) -> list[Witne
             _describe(example),
             _describe(free) if free is not None else None,
             "; ".join(notes),
-        )
-    ]
+        ),
+        True,
+    )
 
 
 def _describe(s: _State) -> dict[str, Any]:
@@ -582,6 +624,8 @@ def _describe(s: _State) -> dict[str, Any]:
 def _outcome(status: ConflictStatus, strategy: ConflictStrategy) -> str:
     if status is ConflictStatus.NO_CONFLICT:
         return "no state of the world is both permitted and prohibited"
+    if status is ConflictStatus.UNDECIDED:
+        return "the policies could not be checked in full; split them or simplify the constraints"
     where = "wherever they meet"
     if strategy is ConflictStrategy.PERM:
         return f"the conflict strategy 'perm' lets the permission prevail {where}"
@@ -594,6 +638,8 @@ def explain_conflicts(report: ConflictReport) -> str:
     """The analysis in plain language, one paragraph per witness (for policy authors)."""
     if report.status is ConflictStatus.NO_CONFLICT:
         return "No conflict: in no state of the world is an action both permitted and prohibited."
+    if report.status is ConflictStatus.UNDECIDED:
+        return "Undecided: " + "; ".join(report.notes) + "."
     lines = []
     head = {
         ConflictStatus.CONFLICT: "Conflict: a permission can never be used without a prohibition "

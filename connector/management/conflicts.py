@@ -7,6 +7,7 @@ of policies it stored with ``POST /policies``) and gets the analysis of
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -89,7 +90,8 @@ async def check_conflicts(request: web.Request) -> web.Response:
         raise _bad("/strategy: one of perm, prohibit, invalid is expected")
     policies = [_inline(doc, i) for i, doc in enumerate(inline)]
     policies += await _stored(request, ids, target)
-    report = analyze(policies, strategy)
+    # up to about a second of CPU (policies.conflicts.MAX_STATES): off the event loop
+    report = await asyncio.to_thread(analyze, policies, strategy)
     return web.json_response({**report.to_dict(), "explanation": explain_conflicts(report)})
 
 

@@ -152,3 +152,15 @@ def test_the_policy_strategy_is_the_default() -> None:
     assert explain_conflicts(analyze([pset("urn:p", permission=[rule()])])).startswith(
         "No conflict"
     )
+
+
+def test_too_many_states_is_undecided_not_no_conflict() -> None:
+    facts = [
+        constraint("recipient", "isA", {"@id": f"http://example.org/kind{i}"}) for i in range(30)
+    ]
+    perm = pset("urn:p", permission=[rule(constraint=[{"or": facts[:15]}])])
+    proh = pset("urn:q", prohibition=[rule(constraint=[{"and": facts[15:]}])])
+    report = analyze([perm, proh])
+    assert report.status is ConflictStatus.UNDECIDED
+    assert report.notes and "not every state" in report.notes[0]
+    assert explain_conflicts(report).startswith("Undecided")
