@@ -104,6 +104,14 @@ class Payment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amount", to_amount(self.amount))
+        for name in ("payee", "duty", "agreement", "reference"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise PaymentError(f"a payment's {name} must be a string, not {value!r}")
+        if not isinstance(self.currency, str):
+            raise PaymentError(f"a currency is an ISO 4217 code or its IRI, not {self.currency!r}")
+        if self.at is not None and not isinstance(self.at, datetime):
+            raise PaymentError(f"a payment's time must be a datetime, not {self.at!r}")
         code = currency_code(self.currency)
         if code is None:
             raise PaymentError(f"unknown currency {self.currency!r} (an ISO 4217 code or its IRI)")

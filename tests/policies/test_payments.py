@@ -114,7 +114,10 @@ def test_an_obligation_price_is_reported_paid() -> None:
         {"amount": "-1"},
         {"amount": "NaN"},
         {"currency": "EURO"},
+        {"currency": 978},
         {"payer": ""},
+        {"payee": 7},
+        {"at": "2026-03-01"},
     ],
 )
 def test_malformed_payments_are_refused(bad: dict[str, Any]) -> None:

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from policies import Decision, PolicyError, compile_policy, evaluate, explain_report, parse_policy
+from policies import (
+    Decision,
+    PolicyError,
+    compile_policy,
+    evaluate,
+    explain_report,
+    parse_policy,
+    to_compact,
+)
 from policies.model import Policy
 from policies.report import Activation, DutyState, Report, Satisfaction
 
@@ -159,3 +167,10 @@ def test_duties_of_a_rule_that_does_not_apply_are_still_reported() -> None:
     assert rep.decision is NA
     assert rep.rules[0].duties[0].state is DutyState.VIOLATED
     assert explain_report(rep).startswith("not applicable")
+
+
+def test_an_action_less_rule_survives_serialisation() -> None:
+    policy = parse_policy(_set({"target": TARGET}))
+    again = parse_policy(to_compact(policy, "odrl"))
+    assert again.permissions[0].action.iri == policy.permissions[0].action.iri
+    assert "action" not in to_compact(policy, "odrl")["permission"][0]
