@@ -291,8 +291,10 @@ class _Graph:
 def _covers_thing(x: Asset | Party | None, value: str, g: _Graph) -> bool:
     if x is None:
         return True
-    if x.uid is None:
-        return x.source is not None and (value == x.source or x.source in g.ancestors(value))
+    if x.uid is None:  # a refined collection: its refinements are conditions of the rule
+        if x.source is None:
+            return True
+        return value == x.source or x.source in g.ancestors(value)
     return value == x.uid or x.uid in g.ancestors(value)
 
 
@@ -347,6 +349,11 @@ def _rules(
         for x, bucket in ((rule.target, space.targets), (rule.assignee, space.parties)):
             if x is not None and x.uid:
                 bucket.add(x.uid)
+            if x is not None and x.source:
+                bucket.add(x.source)
+            if x is not None and x.refinements:
+                # the members a refined collection admits are a condition on the state
+                conds = (*conds, *x.refinements)
         out.append(
             _Rule(
                 kind,

@@ -28,7 +28,7 @@ def pset(uid: str, **rules: Any) -> Policy:
     )
 
 
-def rule(action: Any = "read", target: str = X, assignee: str = ALICE, **kw: Any) -> dict[str, Any]:
+def rule(action: Any = "read", target: str = X, assignee: Any = ALICE, **kw: Any) -> dict[str, Any]:
     return {"action": action, "target": target, "assignee": assignee, **kw}
 
 
@@ -164,3 +164,14 @@ def test_too_many_states_is_undecided_not_no_conflict() -> None:
     assert report.status is ConflictStatus.UNDECIDED
     assert report.notes and "not every state" in report.notes[0]
     assert explain_conflicts(report).startswith("Undecided")
+
+
+def test_a_refined_party_collection_is_a_condition() -> None:
+    adults = {
+        "@type": "PartyCollection",
+        "refinement": [constraint("https://w3id.org/agora/policy#role", "eq", "adult")],
+    }
+    perm = pset("urn:p", permission=[rule(assignee=adults)])
+    proh = pset("urn:q", prohibition=[rule()])
+    assert analyze([perm, proh]).status is AMB  # some adults are not alice
+    assert analyze([pset("urn:q", permission=[rule()]), perm]).status is NC
