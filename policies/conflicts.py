@@ -216,11 +216,15 @@ def _dimensions(
 
 
 def _samples(values: set[Any]) -> list[Any]:
-    ordered = sorted(v for v in values if not isinstance(v, str))
+    """Representatives of every region the constants carve: each constant, a point between
+    neighbours and one beyond each end (per value type), and "any other" for named values."""
     names = sorted(v for v in values if isinstance(v, str))
     out: list[Any] = []
-    if ordered:
-        step: Any = timedelta(days=1) if isinstance(ordered[0], datetime) else Decimal(1)
+    for kind in (datetime, Decimal):
+        ordered = sorted(v for v in values if isinstance(v, kind))
+        if not ordered:
+            continue
+        step: Any = timedelta(days=1) if kind is datetime else Decimal(1)
         out.append(ordered[0] - step)
         for a, b in itertools.pairwise(ordered):
             out += [a, a + (b - a) / 2]

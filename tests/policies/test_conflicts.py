@@ -175,3 +175,15 @@ def test_a_refined_party_collection_is_a_condition() -> None:
     proh = pset("urn:q", prohibition=[rule()])
     assert analyze([perm, proh]).status is AMB  # some adults are not alice
     assert analyze([pset("urn:q", permission=[rule()]), perm]).status is NC
+
+
+def test_one_operand_compared_with_numbers_and_dates_is_still_analysed() -> None:
+    odd = "http://example.org/level"
+    perm = pset("urn:p", permission=[rule(constraint=[constraint(odd, "lt", 5)])])
+    proh = pset(
+        "urn:q",
+        prohibition=[
+            rule(constraint=[constraint(odd, "gt", {"@value": "2025-01-01", "@type": "xsd:date"})])
+        ],
+    )
+    assert analyze([perm, proh]).status is NC  # no value is both a number below 5 and a date
