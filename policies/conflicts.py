@@ -221,7 +221,7 @@ def _samples(values: set[Any]) -> list[Any]:
     names = sorted(v for v in values if isinstance(v, str))
     out: list[Any] = []
     for kind in (datetime, Decimal):
-        ordered = sorted(v for v in values if isinstance(v, kind))
+        ordered: list[Any] = sorted(v for v in values if isinstance(v, kind))
         if not ordered:
             continue
         step: Any = timedelta(days=1) if kind is datetime else Decimal(1)
