@@ -7,7 +7,8 @@ language and start from city templates. No HTTP, no DSP state — the connector 
 
 from .agreements import same_terms, to_agreement
 from .compiler import CompiledPolicy, Verdict, compile_policy
-from .errors import PoliciesError, PolicyError, UsageError
+from .conflicts import ConflictReport, ConflictStatus, analyze, explain_conflicts
+from .errors import PaymentError, PoliciesError, PolicyError, UsageError
 from .evaluator import evaluate
 from .explain import explain_policy, explain_report
 from .inherit import resolve as resolve_inheritance
@@ -26,6 +27,7 @@ from .model import (
     PolicyType,
     Prohibition,
 )
+from .money import Payment, currency_code, currency_iri
 from .narrowing import Narrowing
 from .report import CounterSpec, Decision, Report
 from .usage import InMemoryUsageStore, SqlUsageStore, authorize, create_schema
@@ -38,6 +40,8 @@ __all__ = [
     "Action",
     "Asset",
     "CompiledPolicy",
+    "ConflictReport",
+    "ConflictStatus",
     "ConflictStrategy",
     "Consent",
     "Constraint",
@@ -51,6 +55,8 @@ __all__ = [
     "LogicalOperator",
     "Narrowing",
     "Party",
+    "Payment",
+    "PaymentError",
     "Permission",
     "PoliciesError",
     "Policy",
@@ -62,10 +68,14 @@ __all__ = [
     "UsageError",
     "Verdict",
     "World",
+    "analyze",
     "authorize",
     "compile_policy",
     "create_schema",
+    "currency_code",
+    "currency_iri",
     "evaluate",
+    "explain_conflicts",
     "explain_policy",
     "explain_report",
     "from_expanded",

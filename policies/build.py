@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .actions import NO_ACTION
 from .errors import PolicyError
 from .model import (
     Action,
@@ -159,17 +160,19 @@ class Builder:
         return policy
 
     # -- rules -------------------------------------------------------------------------------
-    def _common(self, node: Node, path: str) -> dict[str, Any]:
+    def _common(self, node: Node, path: str, *, duty: bool = False) -> dict[str, Any]:
         if not isinstance(node, dict) or "@value" in node:
             raise PolicyError(path, "a rule must be an object")
         actions = self.values(node, "action") or self.policy_action
-        if not actions:
-            raise PolicyError(f"{path}.action", "a rule needs an action")
+        if not actions and duty:
+            raise PolicyError(f"{path}.action", "a duty needs an action (what is to be done)")
         if len(actions) > 1:
             raise PolicyError(f"{path}.action", "a rule has exactly one action (split the rule)")
         uid = node.get("@id")
+        # A permission or prohibition without an action is kept (the report says it is missing);
+        # validate() refuses it where the policy is a contract (Offer, Agreement).
         return {
-            "action": self.action(actions[0], f"{path}.action"),
+            "action": self.action(actions[0], f"{path}.action") if actions else Action(NO_ACTION),
             "target": self.asset(self.one(node, "target", path), f"{path}.target"),
             "assigner": self.party(self.one(node, "assigner", path), f"{path}.assigner"),
             "assignee": self.party(self.one(node, "assignee", path), f"{path}.assignee"),
@@ -194,7 +197,7 @@ class Builder:
         return Prohibition(**common, remedies=remedies)
 
     def duty(self, node: Node, path: str, allow_consequences: bool) -> Duty:
-        common = self._common(node, path)
+        common = self._common(node, path, duty=True)
         cons = self.values(node, "consequence")
         if cons and not allow_consequences:
             raise PolicyError(

@@ -18,10 +18,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .actions import PRE_USE_DUTIES, covered_by
+from .actions import NO_ACTION, PRE_USE_DUTIES, covered_by
 from .durations import Duration
-from .evaluator import DEFAULT_CONFLICT, counter_key, evaluate, typed_right
+from .evaluator import (
+    DEFAULT_CONFLICT,
+    counter_key,
+    duty_prices,
+    evaluate,
+    is_price,
+    typed_right,
+    with_parties,
+)
 from .evaluator import _counters as rule_counters
+from .explain import explain_report
 from .model import (
     AnyConstraint,
     Asset,
@@ -34,11 +43,12 @@ from .model import (
     Policy,
     effective_rules,
 )
+from .money import settle
 from .narrowing import Narrowing, merge_narrowings, narrowing_of
 from .operands import REGISTRY, MissingValueError, resolve
 from .operators import OPERATORS, OperatorError, apply, to_geometry
 from .report import CounterSpec, Decision, Report
-from .vocab import ODRL
+from .vocab import ODRL, normalize_iri
 from .world import EvaluationRequest, World
 
 Check = Callable[[World], bool | None]
@@ -329,17 +339,38 @@ def _compile_collection(
 
 
 class _Duty:
-    __slots__ = ("action", "conditions", "durations", "fixed", "key", "pre_use", "start", "uid")
+    __slots__ = (
+        "action",
+        "conditions",
+        "durations",
+        "fixed",
+        "key",
+        "names",
+        "payee",
+        "payer",
+        "policy_uid",
+        "pre_use",
+        "prices",
+        "start",
+        "uid",
+    )
 
-    def __init__(self, duty: Duty, path: str, start: datetime | None) -> None:
+    def __init__(self, duty: Duty, path: str, start: datetime | None, policy_uid: str) -> None:
         self.key = duty.uid or path.removeprefix("$.")
         self.uid = duty.uid
+        self.names = frozenset({self.key} | ({duty.uid} if duty.uid else set()))
         self.action = duty.action.iri
         self.start = start
+        self.policy_uid = policy_uid
+        self.prices = duty_prices(duty)
+        self.payer = duty.assignee.uid if duty.assignee is not None else None
+        self.payee = duty.assigner.uid if duty.assigner is not None else None
         self.fixed: datetime | None = None  # earliest dateTime deadline
         self.durations: list[Duration] = []  # elapsedTime deadlines, anchored at the start
         conds: list[Check] = []
         for i, c in enumerate(duty.constraints):
+            if self.prices and is_price(c):
+                continue  # the price is settled by payments, it is not a condition
             if (
                 isinstance(c, Constraint)
                 and c.operator in (ODRL + "lt", ODRL + "lteq")
@@ -371,9 +402,23 @@ class _Duty:
         # evaluator we then treat it as an unevaluable condition, which leaves the duty owed.
         return deadline
 
-    def state(self, w: World) -> tuple[str, bool, datetime | None]:
+    def state(self, w: World, req: EvaluationRequest) -> tuple[str, bool, datetime | None]:
         """(state, blocking, deadline) with the same rules as the reference evaluator."""
-        if self.key in w.fulfilled or (self.uid is not None and self.uid in w.fulfilled):
+        if w.violated and self.names & w.violated:
+            return "violated", True, None
+        if self.prices and w.payments is not None:
+            paid, _ = settle(
+                self.prices,
+                w.payments,
+                keys=self.names,
+                payer=self.payer or req.assignee,
+                payee=self.payee,
+                agreement=self.policy_uid,
+                now=w.now,
+            )
+            if paid:
+                return "fulfilled", False, None
+        elif self.key in w.fulfilled or (self.uid is not None and self.uid in w.fulfilled):
             return "fulfilled", False, None
         if self.conditions(w) is False:
             return "inactive", False, None
@@ -392,9 +437,11 @@ class _Rule:
         rule: Any,
         start: datetime | None,
         counters: tuple[CounterSpec, ...] = (),
+        policy_uid: str = "",
     ) -> None:
         self.path = path
-        self.actions = covered_by(rule.action.iri)
+        # None: the rule names no action and governs every requested action
+        self.actions = None if rule.action.iri == NO_ACTION else covered_by(rule.action.iri)
         self.target = _compile_collection(rule.target, f"{path}.target", start, True)
         self.assignee = _compile_collection(rule.assignee, f"{path}.assignee", start, False)
         checks = [
@@ -407,14 +454,15 @@ class _Rule:
         ]
         self.check = conjunction(tuple(checks))
         self.duties = tuple(
-            _Duty(d, f"{path}.duty[{j}]", start) for j, d in enumerate(getattr(rule, "duties", ()))
+            _Duty(with_parties(d, rule), f"{path}.duty[{j}]", start, policy_uid)
+            for j, d in enumerate(getattr(rule, "duties", ()))
         )
         self.counters = counters
         self.permit = Verdict(Decision.PERMIT, path, "permitted by " + path, counters)
 
     def state(self, req: EvaluationRequest, w: World) -> object:
         """``NA`` when the rule does not apply; else the Kleene activation state."""
-        if req.action not in self.actions:
+        if self.actions is not None and req.action not in self.actions:
             return NA
         err = False
         if self.target is not None:
@@ -459,7 +507,13 @@ class CompiledPolicy:
         self.start = policy.timestamp
         self.conflict = pol.conflict or DEFAULT_CONFLICT
         self._perms = tuple(
-            _Rule(f"$.permission[{i}]", p, self.start, rule_counters(p, f"$.permission[{i}]"))
+            _Rule(
+                f"$.permission[{i}]",
+                p,
+                self.start,
+                rule_counters(p, f"$.permission[{i}]"),
+                policy.uid,
+            )
             for i, p in enumerate(pol.permissions)
         )
         self._prohibs = tuple(
@@ -487,11 +541,11 @@ class CompiledPolicy:
 
     def narrowing_for(self, action: str) -> Narrowing | None:
         """What a request for ``action`` may at most see (None: no permission covers it)."""
-        from .vocab import normalize_iri
-
         iri = normalize_iri(action)
         matching = [
-            n for n, r in zip(self.narrowings, self._perms, strict=True) if iri in r.actions
+            n
+            for n, r in zip(self.narrowings, self._perms, strict=True)
+            if r.actions is None or iri in r.actions
         ]
         return merge_narrowings(matching) if matching else None
 
@@ -512,7 +566,7 @@ class CompiledPolicy:
                 pend: list[PendingDuty] = []
                 block = None
                 for d in r.duties:
-                    st, b, due = d.state(world)
+                    st, b, due = d.state(world, request)
                     if b:
                         block = d.key
                         break
@@ -563,8 +617,6 @@ class CompiledPolicy:
 
     def explain_text(self, request: EvaluationRequest, world: World) -> str:
         """One plain-language sentence for the decision (e.g. for a 403 detail)."""
-        from .explain import explain_report
-
         return explain_report(self.explain(request, world), world)
 
 

@@ -30,3 +30,7 @@ class PolicyError(PoliciesError):
 
 class UsageError(PoliciesError):
     """The usage-state store could not record or read a counter."""
+
+
+class PaymentError(PoliciesError, ValueError):
+    """A payment event or a price is malformed (a float amount, an unknown currency …)."""

@@ -11,13 +11,14 @@ permission active, and never makes a prohibition inactive — unknown terms fail
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .actions import PRE_USE_DUTIES, covers
+from .actions import NO_ACTION, PRE_USE_DUTIES, canonical, covers
 from .durations import Duration
+from .errors import PaymentError
 from .model import (
     AnyConstraint,
     Asset,
@@ -32,6 +33,7 @@ from .model import (
     Prohibition,
     effective_rules,
 )
+from .money import Price, currency_code, settle, to_amount
 from .operands import REGISTRY, MissingValueError, resolve
 from .operators import OPERATORS, OperatorError, apply
 from .phrases import WINDOW_PHRASES, constraint_text, show
@@ -42,6 +44,7 @@ from .report import (
     Decision,
     DutyReport,
     DutyState,
+    PremiseReport,
     Report,
     RuleReport,
     Satisfaction,
@@ -119,9 +122,17 @@ def counter_spec(c: Constraint, path: str, action: str) -> CounterSpec | None:
 class _Ctx:
     world: World
     start: datetime | None
+    request: EvaluationRequest | None = None
+    policy_uid: str | None = None
 
 
 def eval_constraint(c: AnyConstraint, path: str, ctx: _Ctx) -> ConstraintReport:
+    """One constraint's satisfaction, with the reason in words and its ``@id``."""
+    report = _eval_constraint(c, path, ctx)
+    return replace(report, uid=c.uid) if c.uid else report
+
+
+def _eval_constraint(c: AnyConstraint, path: str, ctx: _Ctx) -> ConstraintReport:
     if isinstance(c, LogicalConstraint):
         children = tuple(
             eval_constraint(x, f"{path}.{c.operator.value}[{i}]", ctx)
@@ -223,6 +234,28 @@ def _collection_match(
     return NOT, f"the rule is for {what} {x.uid}, not {ident}", ()
 
 
+def is_price(c: AnyConstraint) -> bool:
+    """A ``payAmount`` constraint: in a compensate duty it is the price, not a condition."""
+    return isinstance(c, Constraint) and c.left_operand == ODRL + "payAmount"
+
+
+def duty_prices(duty: Duty) -> tuple[Price, ...]:
+    """The prices a compensate duty asks for, from its constraints (the DSP 2025-1 form) and its
+    action refinements (the textbook ODRL form). Empty for an unpriced or non-compensate duty."""
+    if canonical(duty.action.iri) != ODRL + "compensate":
+        return ()
+    out: list[Price] = []
+    for c in (*duty.constraints, *duty.action.refinements):
+        if not isinstance(c, Constraint) or not is_price(c) or c.right_operand is None:
+            continue
+        try:
+            amount = to_amount(typed_right(c))
+        except (ValueError, ArithmeticError, PaymentError):
+            continue  # an unreadable amount stays a (failing) condition, see eval_duty
+        out.append(Price(c.operator, amount, currency_code(c.unit) if c.unit else None, c.unit))
+    return tuple(out)
+
+
 def _deadline(c: Constraint, ctx: _Ctx) -> datetime | None:
     """The 'by when' of a duty constraint (dateTime/elapsedTime with lt/lteq), else None."""
     if c.operator not in (ODRL + "lt", ODRL + "lteq") or isinstance(c.right_operand, tuple):
@@ -245,13 +278,16 @@ def _deadline(c: Constraint, ctx: _Ctx) -> datetime | None:
 
 
 def duty_parameters(duty: Duty) -> dict[str, Any]:
-    """What the duty asks for, read from its action refinements (amount, currency, recipient…)."""
+    """What the duty asks for, read from its action refinements (amount, currency, recipient…)
+    and, for a compensate duty, from the price constraints of the DSP 2025-1 form."""
     params: dict[str, Any] = {}
-    for r in duty.action.refinements:
+    priced = tuple(c for c in duty.constraints if is_price(c)) if duty_prices(duty) else ()
+    for r in (*priced, *duty.action.refinements):
         if isinstance(r, Constraint) and r.right_operand is not None:
             try:
-                params[short(r.left_operand)] = typed_right(r)
-            except (ValueError, ArithmeticError):
+                value = typed_right(r)
+                params[short(r.left_operand)] = to_amount(value) if is_price(r) else value
+            except (ValueError, ArithmeticError):  # PaymentError is a ValueError
                 params[short(r.left_operand)] = str(r.right_operand)
             if r.unit:
                 params["unit"] = r.unit
@@ -260,12 +296,75 @@ def duty_parameters(duty: Duty) -> dict[str, Any]:
     return params
 
 
+def duty_state_of(
+    key: str,
+    uid: str | None,
+    cond: Satisfaction,
+    deadline: datetime | None,
+    prices: tuple[Price, ...],
+    payer: str | None,
+    payee: str | None,
+    ctx: _Ctx,
+) -> tuple[DutyState, str]:
+    """The deontic state of a duty and why (shared by the reference and compiled paths)."""
+    w = ctx.world
+    names = {key} | ({uid} if uid else set())
+    if names & w.violated:
+        return DutyState.VIOLATED, "was already reported violated"
+    if prices and w.payments is not None:
+        paid, why = settle(
+            prices,
+            w.payments,
+            keys=frozenset(names),
+            payer=payer,
+            payee=payee,
+            agreement=ctx.policy_uid,
+            now=w.now,
+        )
+        if paid:
+            return DutyState.FULFILLED, f"was paid ({why})"
+        fulfilled = False
+        owed_why = f" ({why})"
+    else:
+        fulfilled = bool(names & w.fulfilled)
+        owed_why = ""
+    if fulfilled:
+        return DutyState.FULFILLED, "was fulfilled"
+    if cond is NOT:
+        return DutyState.INACTIVE, "is not due: its conditions do not hold"
+    if deadline is not None and w.now > deadline:
+        return DutyState.VIOLATED, f"was due by {show(deadline)} and was not done{owed_why}"
+    due = f" by {show(deadline)}" if deadline is not None else ""
+    return DutyState.PENDING, f"is owed{due}{owed_why}"
+
+
+def with_parties(duty: Duty, rule: Permission) -> Duty:
+    """A permission's duty falls on its assignee, in favour of its assigner, unless it names its
+    own parties (ODRL: typically the assignee compensates the assigner)."""
+    if (duty.assignee or not rule.assignee) and (duty.assigner or not rule.assigner):
+        return duty
+    return replace(
+        duty, assignee=duty.assignee or rule.assignee, assigner=duty.assigner or rule.assigner
+    )
+
+
+def _payer_payee(duty: Duty, ctx: _Ctx) -> tuple[str | None, str | None]:
+    payer = duty.assignee.uid if duty.assignee is not None and duty.assignee.uid else None
+    if payer is None and ctx.request is not None:
+        payer = ctx.request.assignee
+    payee = duty.assigner.uid if duty.assigner is not None and duty.assigner.uid else None
+    return payer, payee
+
+
 def eval_duty(duty: Duty, path: str, ctx: _Ctx, allow_consequences: bool = True) -> DutyReport:
     key = duty.uid or path.removeprefix("$.")
     action = short(duty.action.iri)
+    prices = duty_prices(duty)
     deadline: datetime | None = None
     conditions: list[ConstraintReport] = []
     for i, c in enumerate(duty.constraints):
+        if prices and is_price(c):
+            continue
         d = _deadline(c, ctx) if isinstance(c, Constraint) else None
         if d is not None:
             deadline = d if deadline is None else min(deadline, d)
@@ -273,24 +372,15 @@ def eval_duty(duty: Duty, path: str, ctx: _Ctx, allow_consequences: bool = True)
             conditions.append(eval_constraint(c, f"{path}.constraint[{i}]", ctx))
     cond = combine_and([c.state for c in conditions])
     params = duty_parameters(duty)
-    fulfilled = key in ctx.world.fulfilled or (
-        duty.uid is not None and duty.uid in ctx.world.fulfilled
-    )
+    payer, payee = _payer_payee(duty, ctx)
+    state, why = duty_state_of(key, duty.uid, cond, deadline, prices, payer, payee, ctx)
+    reason = f"{action} {why}"
     consequences: tuple[DutyReport, ...] = ()
-    if fulfilled:
-        state, reason = DutyState.FULFILLED, f"{action} was fulfilled"
-    elif cond is NOT:
-        state, reason = DutyState.INACTIVE, f"{action} is not due: its conditions do not hold"
-    elif deadline is not None and ctx.world.now > deadline:
-        state, reason = DutyState.VIOLATED, f"{action} was due by {show(deadline)} and was not done"
-        if allow_consequences:
-            consequences = tuple(
-                eval_duty(d, f"{path}.consequence[{i}]", ctx, False)
-                for i, d in enumerate(duty.consequences)
-            )
-    else:
-        due = f" by {show(deadline)}" if deadline is not None else ""
-        state, reason = DutyState.PENDING, f"{action} is owed{due}"
+    if state is DutyState.VIOLATED and allow_consequences:
+        consequences = tuple(
+            eval_duty(d, f"{path}.consequence[{i}]", ctx, False)
+            for i, d in enumerate(duty.consequences)
+        )
     blocking = state is DutyState.VIOLATED or (
         state is DutyState.PENDING and deadline is None and duty.action.iri in PRE_USE_DUTIES
     )
@@ -310,6 +400,23 @@ def eval_duty(duty: Duty, path: str, ctx: _Ctx, allow_consequences: bool = True)
     )
 
 
+def _premise(
+    x: Asset | Party | None,
+    ident: str | None,
+    member_of: frozenset[str],
+    path: str,
+    ctx: _Ctx,
+    kind: str,
+    what: str,
+) -> PremiseReport | None:
+    if x is None:
+        return None
+    state, reason, reps = _collection_match(x, ident, member_of, path, ctx, what)
+    if not reason:
+        reason = f"the {what} matches" if state is SAT else f"the {what} could not be checked"
+    return PremiseReport(kind, state, reason, reps)
+
+
 def _eval_rule(
     rule: Permission | Prohibition | Duty,
     kind: str,
@@ -317,27 +424,42 @@ def _eval_rule(
     request: EvaluationRequest,
     ctx: _Ctx,
 ) -> tuple[RuleReport, Satisfaction]:
-    action = short(rule.action.iri)
-    if not covers(rule.action.iri, request.action):
-        reason = f"the rule is about {action}, not {short(request.action)}"
-        return RuleReport(path, kind, action, Activation.NOT_APPLICABLE, reason), NOT
-    t_state, t_reason, t_reps = _collection_match(
-        rule.target, request.target, request.target_part_of, f"{path}.target", ctx, "asset"
-    )
-    a_state, a_reason, a_reps = _collection_match(
-        rule.assignee,
-        request.assignee,
-        request.assignee_member_of,
-        f"{path}.assignee",
-        ctx,
-        "party",
-    )
-    refinements = t_reps + a_reps
-    if t_state is NOT or a_state is NOT:
-        reason = t_reason or a_reason
-        return RuleReport(
-            path, kind, action, Activation.NOT_APPLICABLE, reason, (), refinements
-        ), NOT
+    """Every premise and constraint of one rule, none skipped (the report is complete)."""
+    missing: tuple[str, ...] = ()
+    premises: list[PremiseReport] = []
+    if rule.action.iri == NO_ACTION:
+        action = "any action"
+        missing = ("action",)
+    else:
+        action = short(rule.action.iri)
+        if covers(rule.action.iri, request.action):
+            premises.append(PremiseReport("action", SAT, f"{short(request.action)} is {action}"))
+        else:
+            why = f"the rule is about {action}, not {short(request.action)}"
+            premises.append(PremiseReport("action", NOT, why))
+    for p in (
+        _premise(
+            rule.target,
+            request.target,
+            request.target_part_of,
+            f"{path}.target",
+            ctx,
+            "target",
+            "asset",
+        ),
+        _premise(
+            rule.assignee,
+            request.assignee,
+            request.assignee_member_of,
+            f"{path}.assignee",
+            ctx,
+            "assignee",
+            "party",
+        ),
+    ):
+        if p is not None:
+            premises.append(p)
+    collection_reps = tuple(r for p in premises for r in p.refinements)
     action_reps = tuple(
         eval_constraint(r, f"{path}.action.refinement[{i}]", ctx)
         for i, r in enumerate(rule.action.refinements)
@@ -345,21 +467,27 @@ def _eval_rule(
     cons = tuple(
         eval_constraint(c, f"{path}.constraint[{i}]", ctx) for i, c in enumerate(rule.constraints)
     )
-    state = combine_and(
-        [t_state, a_state, *(r.state for r in action_reps), *(c.state for c in cons)]
+    refined = combine_and([r.state for r in action_reps])
+    unmatched = [p for p in premises if p.state is NOT]
+    base = RuleReport(
+        path,
+        kind,
+        action,
+        Activation.NOT_APPLICABLE,
+        unmatched[0].reason if unmatched else "",
+        cons,
+        collection_reps + action_reps,
+        premises=tuple(premises),
+        missing=missing,
+        uid=rule.uid,
+        refined=refined,
     )
-    return (
-        RuleReport(
-            path,
-            kind,
-            action,
-            Activation.ACTIVE if state is SAT else Activation.INACTIVE,
-            _failure_reason(cons + action_reps + refinements) if state is not SAT else "active",
-            cons,
-            refinements + action_reps,
-        ),
-        state,
-    )
+    if unmatched:
+        return base, NOT
+    state = combine_and([*(p.state for p in premises), *(c.state for c in cons)])
+    reason = _failure_reason(cons + collection_reps) if state is not SAT else "active"
+    activation = Activation.ACTIVE if state is SAT else Activation.INACTIVE
+    return replace(base, activation=activation, reason=reason), state
 
 
 def _failure_reason(reports: tuple[ConstraintReport, ...]) -> str:
@@ -396,7 +524,7 @@ def evaluate(policy: Policy, request: EvaluationRequest, world: World) -> Report
     ``policy`` must have its ``inheritFrom`` resolved (see :func:`policies.inherit.resolve`).
     """
     pol = effective_rules(policy)
-    ctx = _Ctx(world, policy.timestamp)
+    ctx = _Ctx(world, policy.timestamp, request, policy.uid)
     rules: list[RuleReport] = []
     permitted: list[RuleReport] = []
     denied: list[RuleReport] = []
@@ -405,54 +533,52 @@ def evaluate(policy: Policy, request: EvaluationRequest, world: World) -> Report
     for i, p in enumerate(pol.permissions):
         path = f"$.permission[{i}]"
         rep, state = _eval_rule(p, "permission", path, request, ctx)
-        if rep.activation is Activation.NOT_APPLICABLE:
-            rules.append(rep)
-            continue
-        duties = tuple(eval_duty(d, f"{path}.duty[{j}]", ctx) for j, d in enumerate(p.duties))
-        blocked = [d for d in duties if d.blocking]
-        ok = state is SAT and not blocked
-        reason = rep.reason if state is not SAT else (blocked[0].reason if blocked else "permits")
-        rep = RuleReport(
-            rep.path,
-            rep.kind,
-            rep.action,
-            rep.activation,
-            reason,
-            rep.constraints,
-            rep.refinements,
-            duties,
-            ok,
-            _counters(p, path),
+        duties = tuple(
+            eval_duty(with_parties(d, p), f"{path}.duty[{j}]", ctx) for j, d in enumerate(p.duties)
         )
+        if rep.activation is Activation.NOT_APPLICABLE:
+            # reported (every duty's state), but a rule that does not apply owes nothing here
+            rules.append(replace(rep, duties=duties))
+            continue
+        blocked = [d for d in duties if d.blocking]
+        ok = state is SAT and rep.refined is SAT and not blocked
+        if state is not SAT:
+            reason = rep.reason
+        elif rep.refined is not SAT:
+            action_reps = tuple(r for r in rep.refinements if ".action.refinement[" in r.path)
+            reason = "the action as refined does not cover this request: " + _failure_reason(
+                action_reps
+            )
+        else:
+            reason = blocked[0].reason if blocked else "permits"
+        rep = replace(rep, reason=reason, duties=duties, permitted=ok, counters=_counters(p, path))
         rules.append(rep)
         (permitted if ok else denied).append(rep)
     for i, q in enumerate(pol.prohibitions):
         path = f"$.prohibition[{i}]"
         rep, state = _eval_rule(q, "prohibition", path, request, ctx)
-        if rep.activation is Activation.NOT_APPLICABLE:
-            rules.append(rep)
-            continue
-        active = state is not NOT
         remedies = tuple(
             eval_duty(d, f"{path}.remedy[{j}]", ctx, False) for j, d in enumerate(q.remedies)
         )
-        reason = (
-            f"{rep.action} is prohibited" + (f" ({rep.reason})" if state is ERR else "")
-            if active
-            else rep.reason
-        )
-        rep = RuleReport(
-            rep.path,
-            rep.kind,
-            rep.action,
-            Activation.ACTIVE if active else Activation.INACTIVE,
-            reason,
-            rep.constraints,
-            rep.refinements,
-            remedies,
+        if rep.activation is Activation.NOT_APPLICABLE:
+            rules.append(replace(rep, duties=remedies))
+            continue
+        active = state is not NOT  # an error fails closed: the prohibition holds
+        applies = active and rep.refined is not NOT
+        if applies:
+            reason = f"{rep.action} is prohibited" + (f" ({rep.reason})" if state is ERR else "")
+        elif active:
+            reason = "the prohibited action as refined does not cover this request"
+        else:
+            reason = rep.reason
+        rep = replace(
+            rep,
+            activation=Activation.ACTIVE if active else Activation.INACTIVE,
+            reason=reason,
+            duties=remedies,
         )
         rules.append(rep)
-        if active:
+        if applies:
             prohibiting.append(rep)
     obligations = tuple(
         eval_duty(o, f"$.obligation[{i}]", ctx) for i, o in enumerate(pol.obligations)

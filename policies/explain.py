@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .evaluator import counter_window, duty_parameters, typed_right
+from .actions import NO_ACTION
+from .evaluator import counter_window, duty_parameters, duty_prices, is_price, typed_right
 from .model import AnyConstraint, Constraint, Duty, LogicalConstraint, LogicalOperator, Policy
 from .operands import REGISTRY
 from .phrases import WINDOW_PHRASES, op_phrase, show
-from .report import ConstraintReport, CounterSpec, Decision, DutyReport, Report, Satisfaction
+from .report import (
+    ConstraintReport,
+    ConsumeResult,
+    CounterSpec,
+    Decision,
+    DutyReport,
+    Report,
+    Satisfaction,
+)
 from .vocab import ODRL, short
-
-if TYPE_CHECKING:
-    from .usage import ConsumeResult
-    from .world import World
+from .world import World
 
 _VERB_PLURAL = {"use": "uses", "read": "reads", "display": "views", "distribute": "distributions"}
 
@@ -81,6 +87,11 @@ def _deadline_text(c: AnyConstraint) -> str | None:
     return None
 
 
+def _verb(iri: str) -> str:
+    # a rule without an action (only in a Set or Request) governs every action
+    return "do anything with" if iri == NO_ACTION else short(iri)
+
+
 def describe_duty(d: Duty) -> str:
     action = short(d.action.iri)
     params = duty_parameters(d)
@@ -98,7 +109,10 @@ def describe_duty(d: Duty) -> str:
     else:
         text = action
     conditions = []
+    priced = bool(duty_prices(d))
     for c in d.constraints:
+        if priced and is_price(c):
+            continue  # the price, already said
         deadline = _deadline_text(c)
         if deadline:
             text += " " + deadline
@@ -127,7 +141,7 @@ def explain_policy(policy: Policy) -> str:
     if policy.target and policy.target.uid:
         lines[0] += f" about {policy.target.uid}"
     for p in policy.permissions:
-        line = f"- You may {short(p.action.iri)} the data"
+        line = f"- You may {_verb(p.action.iri)} the data"
         if p.constraints or p.action.refinements:
             cs = (*p.action.refinements, *p.constraints)
             line += " if " + " and ".join(describe_constraint(c) for c in cs)
@@ -135,7 +149,7 @@ def explain_policy(policy: Policy) -> str:
         for d in p.duties:
             lines.append(f"  In return you must {describe_duty(d)}.")
     for q in policy.prohibitions:
-        line = f"- You may not {short(q.action.iri)} the data"
+        line = f"- You may not {_verb(q.action.iri)} the data"
         if q.constraints:
             line += " when " + " and ".join(describe_constraint(c) for c in q.constraints)
         lines.append(line + ".")

@@ -22,6 +22,7 @@ from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 
 from . import safe_json
+from .actions import NO_ACTION
 from .build import Builder
 from .contexts import (
     DSP_CONTEXT_URL,
@@ -340,7 +341,8 @@ def _rule_expanded(r: Permission | Prohibition | Duty) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if r.uid:
         out["@id"] = r.uid
-    out[ODRL + "action"] = [_action_expanded(r.action)]
+    if r.action.iri != NO_ACTION:
+        out[ODRL + "action"] = [_action_expanded(r.action)]
     if r.target:
         out[ODRL + "target"] = [_coll_expanded(r.target, "Asset")]
     if r.assigner:
@@ -506,7 +508,8 @@ class _Compactor:
         out: dict[str, Any] = {}
         if r.uid:
             out[self.id_key] = r.uid
-        out["action"] = self.action(r.action)
+        if r.action.iri != NO_ACTION:
+            out["action"] = self.action(r.action)
         for name, val in (("target", r.target), ("assigner", r.assigner), ("assignee", r.assignee)):
             if val is not None:
                 out[name] = self.coll(val, "Asset" if name == "target" else "Party")

@@ -9,12 +9,12 @@ The connector may :func:`register` more operands for its own profile.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .durations import Elapsed
 from .model import Constraint
+from .registry import REGISTRY, LeftOperand, register, unregister
 from .vocab import (
     AREA,
     ATTRIBUTE,
@@ -29,43 +29,11 @@ from .vocab import (
     XSD_DURATION,
     XSD_INTEGER,
 )
-from .world import World, forget_keys
+from .world import World
 
 
 class MissingValueError(LookupError):
     """The world has no value for a left operand; the constraint cannot be satisfied."""
-
-
-@dataclass(frozen=True, slots=True)
-class LeftOperand:
-    """One registered left operand.
-
-    ``source`` names how its value is obtained: ``"value"`` (the caller's ``World.values``),
-    ``"now"``, ``"elapsed"``, ``"count"``, ``"credential_types"``, ``"roles"``, ``"claim"`` or
-    ``"consent"``. ``multi`` operands hold a set of values (``eq`` then means "one of them is").
-    """
-
-    iri: str
-    label: str
-    datatype: str | None = None
-    source: str = "value"
-    multi: bool = False
-    geometry: bool = False
-
-
-REGISTRY: dict[str, LeftOperand] = {}
-
-
-def register(spec: LeftOperand) -> None:
-    """Add (or replace) a left operand."""
-    REGISTRY[spec.iri] = spec
-    forget_keys()
-
-
-def unregister(iri: str) -> None:
-    """Remove a left operand; constraints on it then fail closed again."""
-    REGISTRY.pop(iri, None)
-    forget_keys()
 
 
 def _core(name: str, label: str, datatype: str | None = None, source: str = "value") -> None:
@@ -253,3 +221,14 @@ def resolve(
     if src == "consent":
         return consented_purposes(world)
     raise MissingValueError(f"left operand source {src!r} is not supported")
+
+
+__all__ = [
+    "REGISTRY",
+    "LeftOperand",
+    "MissingValueError",
+    "datatype_hint",
+    "register",
+    "resolve",
+    "unregister",
+]

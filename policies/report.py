@@ -56,6 +56,17 @@ class CounterSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsumeResult:
+    """What a usage store answers when asked to consume a counter (see :mod:`policies.usage`)."""
+
+    ok: bool
+    used: int
+    limit: int
+    window: str
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ConstraintReport:
     path: str
     state: Satisfaction
@@ -65,6 +76,7 @@ class ConstraintReport:
     right_operand: Any = None
     left_value: Any = None
     children: tuple[ConstraintReport, ...] = ()
+    uid: str | None = None  # the constraint's @id, when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +94,31 @@ class DutyReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PremiseReport:
+    """Whether the request matches one part of a rule: its ``action``, ``target`` or ``assignee``.
+
+    Every premise the rule states is reported, matched or not (the formal semantics reports each
+    premise's satisfaction); ``refinements`` are those of an asset or party collection.
+    """
+
+    kind: str  # action | target | assignee
+    state: Satisfaction
+    reason: str
+    refinements: tuple[ConstraintReport, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RuleReport:
+    """One rule's evaluation.
+
+    ``activation`` is NOT_APPLICABLE when a premise (action, target, party) does not match,
+    else ACTIVE/INACTIVE from the constraints. ``premises`` holds every premise's state;
+    ``missing`` names the premises the rule leaves out that ODRL expects (``action``).
+    Action refinements (in ``refinements`` with the collection refinements) limit what is
+    permitted, not whether the rule is active: ``refined`` is their combined state and a
+    permission with an unsatisfied refinement is active but not ``permitted``.
+    """
+
     path: str
     kind: str  # permission | prohibition | obligation
     action: str
@@ -93,6 +129,10 @@ class RuleReport:
     duties: tuple[DutyReport, ...] = ()
     permitted: bool | None = None  # control state of a permission
     counters: tuple[CounterSpec, ...] = ()
+    premises: tuple[PremiseReport, ...] = ()
+    missing: tuple[str, ...] = ()
+    uid: str | None = None
+    refined: Satisfaction = Satisfaction.SATISFIED
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ Windows are UTC calendar periods (``perMonth`` → ``2026-11``); no window means
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -20,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .compiler import CompiledPolicy, Verdict
 from .errors import UsageError
-from .report import CounterSpec, Decision
+from .explain import exhausted
+from .report import ConsumeResult, CounterSpec, Decision
 from .world import EvaluationRequest, World
 
 
@@ -57,15 +57,6 @@ def window_start(window: str | None, now: datetime) -> datetime | None:
     if window == "perMonth":
         return day.replace(day=1)
     return day.replace(month=1, day=1)
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumeResult:
-    ok: bool
-    used: int
-    limit: int
-    window: str
-    updated_at: datetime | None = None
 
 
 class UsageStore(Protocol):
@@ -266,8 +257,6 @@ async def authorize(
 
     This is the call the enforcement point makes per data-plane request.
     """
-    from .explain import exhausted
-
     verdict = compiled.decide(request, world)
     if verdict.decision is not Decision.PERMIT or not verdict.counters:
         return verdict

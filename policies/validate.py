@@ -6,6 +6,7 @@ directly and must pass the same rules before a policy is offered or agreed.
 
 from __future__ import annotations
 
+from .actions import NO_ACTION
 from .errors import PolicyError
 from .model import Policy, PolicyType
 
@@ -26,6 +27,14 @@ def validate(policy: Policy, *, strict_odrl: bool = False) -> Policy:
         need = ("assigner",)
     elif policy.type is PolicyType.REQUEST and strict_odrl:
         need = ("assignee",)
+    if policy.type in (PolicyType.OFFER, PolicyType.AGREEMENT):
+        # A contract grants or forbids something definite; only Sets and Requests (evaluated or
+        # analysed, never agreed) may leave a rule's action out (the report then says so).
+        for path, rule in policy.rules():
+            if rule.action.iri == NO_ACTION:
+                raise PolicyError(
+                    f"$.{path}.action", f"an {policy.type.value} needs an action on every rule"
+                )
     for field in need:
         if getattr(policy, field) is not None:
             continue

@@ -88,55 +88,71 @@ CORE_LEFT_OPERANDS: Final = (
     "virtualLocation",
 )
 
-# ODRL actions and the action that includes them (odrl:includedIn). Anything not listed is only
-# matched by equality.
+# ODRL 2.2 actions and the action that includes them (odrl:includedIn), as the 2.2 vocabulary
+# writes them: every common action is included in ``use`` except the ownership transfers (``give``,
+# ``sell`` ⊂ ``transfer``) and ``extract`` (⊂ ``reproduce``). Anything not listed is only matched
+# by equality.
 ACTION_INCLUDED_IN: Final[dict[str, str | None]] = {
     "use": None,
     "transfer": None,
-    "acceptTracking": None,
-    "aggregate": "use",
-    "annotate": "use",
-    "anonymize": "use",
-    "archive": "use",
-    "attribute": None,
-    "compensate": None,
-    "concurrentUse": "use",
-    "delete": None,
-    "derive": "use",
-    "digitize": "use",
-    "display": "play",
-    "distribute": "use",
-    "ensureExclusivity": None,
-    "execute": "use",
+    **{
+        a: "use"
+        for a in (
+            "acceptTracking aggregate annotate anonymize archive attribute compensate "
+            "concurrentUse delete derive digitize display distribute ensureExclusivity execute "
+            "grantUse include index inform install modify move nextPolicy obtainConsent play "
+            "present print read reproduce reviewPolicy stream synchronize textToSpeech transform "
+            "translate uninstall watermark"
+        ).split()
+    },
     "extract": "reproduce",
     "give": "transfer",
-    "grantUse": "use",
-    "include": None,
-    "index": "use",
-    "inform": None,
-    "install": "use",
-    "modify": "use",
-    "move": "use",
-    "nextPolicy": None,
-    "obtainConsent": None,
-    "play": "use",
-    "present": "use",
-    "print": "use",
-    "read": "use",
-    "reproduce": "use",
-    "reviewPolicy": None,
     "sell": "transfer",
-    "stream": "play",
-    "synchronize": "use",
-    "textToSpeech": "use",
-    "transform": "use",
-    "translate": "use",
-    "uninstall": None,
-    "watermark": None,
 }
 
+CC: Final = "http://creativecommons.org/ns#"
+# Creative Commons actions the 2.2 vocabulary defines as included in ``use`` (``CommericalUse`` is
+# spelled as the vocabulary spells it; ``CommercialUse`` is what ``commercialize`` matches).
+CC_ACTIONS: Final = tuple(
+    CC + n
+    for n in (
+        "Attribution CommercialUse CommericalUse DerivativeWorks Distribution Notice "
+        "Reproduction ShareAlike Sharing SourceCode"
+    ).split()
+)
+
+# Deprecated 2.2 actions with the skos:exactMatch the vocabulary keeps for them: a rule on either
+# name governs the other. (lease, lend, preview, secondaryUse, adHocShare and extractChar/Page/Word
+# have no exact match and stay matched by equality.)
+DEPRECATED_ACTIONS: Final[dict[str, str]] = {
+    "append": ODRL + "modify",
+    "appendTo": ODRL + "modify",
+    "write": ODRL + "modify",
+    "writeTo": ODRL + "modify",
+    "copy": ODRL + "reproduce",
+    "export": ODRL + "transform",
+    "license": ODRL + "grantUse",
+    "pay": ODRL + "compensate",
+    "attachPolicy": CC + "Notice",
+    "attachSource": CC + "SourceCode",
+    "shareAlike": CC + "ShareAlike",
+    "commercialize": CC + "CommercialUse",
+    "share": CC + "Sharing",
+}
+OTHER_DEPRECATED_ACTIONS: Final = (
+    "lease lend preview secondaryUse adHocShare extractChar extractPage extractWord".split()
+)
+
 ODRL_TERMS: Final = frozenset(
-    (*OPERATORS, *LOGICAL_OPERATORS, *CONFLICT_TERMS, *CORE_LEFT_OPERANDS, *ACTION_INCLUDED_IN)
+    (
+        *OPERATORS,
+        *LOGICAL_OPERATORS,
+        *CONFLICT_TERMS,
+        *CORE_LEFT_OPERANDS,
+        *ACTION_INCLUDED_IN,
+        *DEPRECATED_ACTIONS,
+        *OTHER_DEPRECATED_ACTIONS,
+    )
 )
 
 # Agora profile left operands and counting windows.

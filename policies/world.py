@@ -14,6 +14,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from .errors import PaymentError
+from .money import Payment
+from .registry import operand_key
 from .values import parse_datetime
 from .vocab import XSD_DATETIME, XSD_DECIMAL, XSD_INTEGER, normalize_iri
 
@@ -90,39 +93,14 @@ class Consent:
         return out
 
 
-_REGISTRY: dict[str, Any] = {}
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-# (left operand as written) -> (IRI, datatype hint); cleared when the registry changes.
-_KEYS: dict[str, tuple[str, str | None]] = {}
+_NO_KEYS: frozenset[str] = frozenset()
 _SCALARS = (str, int, bool, dict)
 _ALREADY_TYPED: dict[str | None, tuple[type, ...]] = {
     None: _SCALARS,
     XSD_DECIMAL: (int, Decimal),
     XSD_INTEGER: (int, Decimal),
 }
-
-
-def _key(key: str) -> tuple[str, str | None]:
-    iri = normalize_iri(key)
-    entry = (iri, _hint_for(iri))
-    if len(_KEYS) < 4096:
-        _KEYS[key] = entry
-    return entry
-
-
-def forget_keys() -> None:
-    """Drop memoised operand keys (the operand registry changed)."""
-    _KEYS.clear()
-
-
-def _hint_for(iri: str) -> str | None:
-    if not _REGISTRY:
-        # Bound lazily: the operand registry module imports this one.
-        from .operands import REGISTRY
-
-        _REGISTRY["r"] = REGISTRY
-    spec = _REGISTRY["r"].get(iri)
-    return spec.datatype if spec is not None else None
 
 
 def normalize_value(value: Any, hint: str | None) -> Any:
@@ -155,8 +133,14 @@ class World:
     IRIs) to the value observed for this request. ``claims`` are the caller's *verified*
     credentials (decoded VC JSON). ``usage`` maps counter keys (see
     :class:`policies.compiler.CounterSpec`) to the amount used in the current window.
-    ``fulfilled`` holds the keys/uids of duties already fulfilled. ``broader`` is a taxonomy
-    (value → broader values) used by ``isA``, ``isPartOf`` and ``hasPart``.
+    ``fulfilled`` holds the keys/uids of duties already fulfilled and ``violated`` those already
+    known to be violated (a violation reported earlier, e.g. by a previous compliance report;
+    it wins over ``fulfilled``). ``payments`` are observed payment events
+    (:class:`policies.money.Payment`): when given (even empty), a ``compensate`` duty with a price
+    is fulfilled only by payments whose amount, currency, payer and payee match — ``fulfilled``
+    is then not taken on trust for it; when ``None`` the caller's ``fulfilled`` is used as
+    before. ``broader`` is a taxonomy (value → broader values) used by ``isA``, ``isPartOf``
+    and ``hasPart``.
     """
 
     __slots__ = (
@@ -167,9 +151,11 @@ class World:
         "consents",
         "fulfilled",
         "now",
+        "payments",
         "usage",
         "usage_updated",
         "values",
+        "violated",
     )
 
     def __init__(
@@ -183,16 +169,15 @@ class World:
         fulfilled: Iterable[str] = (),
         agreement_start: datetime | None = None,
         broader: Mapping[str, Iterable[str]] | None = None,
+        violated: Iterable[str] = (),
+        payments: Iterable[Payment] | None = None,
     ) -> None:
         now = now or datetime.now(UTC)
         self.now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         vals: dict[str, Any] = {}
         if values:
             for key, value in values.items():
-                try:
-                    iri, hint = _KEYS[key]
-                except KeyError:
-                    iri, hint = _key(key)
+                iri, hint = operand_key(key)
                 if type(value) in _ALREADY_TYPED.get(hint, ()):
                     vals[iri] = value
                 elif hint is None and type(value) is tuple and all(type(v) is str for v in value):
@@ -208,6 +193,12 @@ class World:
             usage_updated if usage_updated is not None else _EMPTY
         )
         self.fulfilled = frozenset(fulfilled)
+        self.violated = frozenset(violated) if violated else _NO_KEYS
+        self.payments: tuple[Payment, ...] | None = None
+        if payments is not None:
+            self.payments = tuple(payments)
+            if not all(isinstance(p, Payment) for p in self.payments):
+                raise PaymentError("payments must be policies.money.Payment events")
         self.agreement_start = agreement_start
         self.broader: Mapping[str, frozenset[str]] = (
             {k: frozenset(v) for k, v in broader.items()} if broader else _EMPTY

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from connector.http.auth import require_principal
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem, read_json
+from connector.management import conflicts
 from connector.storage.schema import settings_kv
 
 MANAGEMENT_APP: web.AppKey[web.Application] = web.AppKey("agora.management", web.Application)
@@ -156,6 +157,7 @@ class ManagementApi:
         api[CTX] = ctx
         api.router.add_get("/participant", get_participant)
         api.router.add_put("/participant/profile", put_profile)
+        conflicts.add_routes(api)
         root[MANAGEMENT_APP] = api
 
     async def stop(self) -> None:

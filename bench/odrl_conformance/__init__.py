@@ -1,0 +1,1 @@
+"""Conformance of ``policies`` against public ODRL test material kept outside the repository."""
