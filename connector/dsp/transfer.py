@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 
 from connector.dsp import messages as m
 from connector.dsp import process
-from connector.dsp.callbacks import join
+from connector.dsp.callbacks import is_pid, join, segment
 from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
@@ -56,7 +56,7 @@ class Transfers:
 
     def peer_url(self, row: Any, suffix: str) -> str:
         other = row.consumer_pid if row.role == Role.PROVIDER else row.provider_pid
-        return join(row.counterparty_address, "transfers", other, suffix)
+        return join(row.counterparty_address, "transfers", segment(other), suffix)
 
     async def send(
         self,
@@ -170,7 +170,9 @@ class Transfers:
         caller = await dsp.caller(request, AREA)
         msg = await dsp.message(request, "TransferRequestMessage", AREA)
         cpid = msg["consumerPid"]
-        callback = dsp.check_callback(msg["callbackAddress"], AREA, consumer_pid=cpid)
+        callback = await dsp.accept_callback(
+            msg["callbackAddress"], AREA, caller, consumer_pid=cpid
+        )
         fmt = msg["format"]
         if fmt not in FORMATS:
             raise _err(
@@ -184,8 +186,14 @@ class Transfers:
                 consumer_pid=cpid,
             )
         if fmt == FORMAT_PUSH:
-            # the provider's subscription will call this endpoint: same allow-list as callbacks
-            dsp.check_callback(msg["dataAddress"].get("endpoint"), AREA, consumer_pid=cpid)
+            # the provider's subscription will call this endpoint: the same rule as callbacks
+            await dsp.accept_callback(
+                msg["dataAddress"].get("endpoint"),
+                AREA,
+                caller,
+                notifications=True,
+                consumer_pid=cpid,
+            )
         d = digest("transfer-request", msg)
         async with dsp.transaction() as conn:
             await serialize_on(conn, "transfer-request", caller.did, cpid)
@@ -364,7 +372,7 @@ class Transfers:
         if ok:
             if message["@type"] == "TransferRequestMessage" and not row.provider_pid:
                 ppid = answer.get("providerPid") if isinstance(answer, dict) else None
-                if isinstance(ppid, str) and ppid:
+                if is_pid(ppid):
                     await set_fields(conn, pid, provider_pid=ppid)
             return
         if message["@type"] == "TransferTerminationMessage":
