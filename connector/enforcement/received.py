@@ -32,6 +32,7 @@ from connector.dsp.tables import agreements, transfers
 from connector.enforcement.tables import received
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
+from connector.outbound import OutboundError
 from ledger.records import Record
 from policies import parse_policy
 from policies.durations import Duration
@@ -41,6 +42,8 @@ from policies.vocab import ODRL
 
 FORWARDED_HEADERS = ("Accept", "Link", "Agora-Purpose", "NGSILD-Tenant")
 PASSED_BACK = ("Link", "Agora-Attribution", "NGSILD-Results-Count", "Content-Type")
+#: the largest answer a pull passes on from the provider
+PULL_MAX_BYTES = 32 * 1024 * 1024
 
 
 def delete_deadline(agreement: dict[str, Any], received_at: datetime) -> datetime | None:
@@ -240,11 +243,20 @@ async def pull(request: web.Request) -> web.StreamResponse:
     url = f"{endpoint}/{tail}"
     headers = {k: request.headers[k] for k in FORWARDED_HEADERS if k in request.headers}
     headers["Authorization"] = f"Bearer {props.get('authorization', '')}"
-    async with ctx.http().get(url, params=request.query, headers=headers) as resp:
-        body = await resp.read()
-        status = resp.status
-        back = {k: v for k in PASSED_BACK for v in resp.headers.getall(k, [])}
-        links = resp.headers.getall("Link", [])
+    # the endpoint is the provider's word: only through the guarded client, no redirects
+    try:
+        got = await ctx.peers().request(
+            "GET", url, params=request.query, headers=headers, max_bytes=PULL_MAX_BYTES
+        )
+    except OutboundError as exc:
+        raise Problem(
+            502,
+            "Bad Gateway",
+            detail=f"the provider's endpoint {endpoint[:200]} was not fetched: {exc.detail}",
+        ) from None
+    body, status = got.body, got.status
+    back = {k: v for k in PASSED_BACK for v in got.header_values(k)}
+    links = got.header_values("Link")
     out = web.Response(status=status, body=body)
     for name, value in back.items():
         if name != "Link":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,6 +33,7 @@ from aiohttp import web
 from connector.dsp.auth import AuthenticationFailed
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
+from connector.outbound import OutboundError
 from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import AgreementParties, PeerError, Peers
 from ledger.errors import LedgerError
@@ -303,11 +305,14 @@ class ReceiptExchange:
         if dsp is None:
             raise PeerError("no DSP component: cannot authenticate to the peer")
         token = await dsp.issuer.token_for(peer)
-        async with self.ctx.http().post(
-            url, json=body, headers={"Authorization": f"Bearer {token}"}
-        ) as resp:
-            doc = await resp.json(content_type=None) if resp.content_length != 0 else None
-            return resp.status, doc
+        # the peer's address is its word: the guarded client, a redirect is a failure
+        try:
+            got = await self.ctx.peers().request(
+                "POST", url, json_body=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        except OutboundError as exc:
+            raise PeerError(f"{url}: {exc.detail}") from None
+        return got.status, json.loads(got.body) if got.body else None
 
     async def _send_receipts(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
         head = await self.ledger.tree_head()  # one signed head for the whole batch
