@@ -29,7 +29,7 @@ from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker
 from connector.dsp.push import PushProvisioner
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
-from connector.outbound import callback_hosts
+from connector.outbound import callback_hosts, is_own_address
 from connector.storage.inline import Conn
 from identity.did_document import DidDocument
 from identity.errors import IdentityError, Reason, ResolutionError
@@ -210,6 +210,8 @@ class Dsp:
         ``notifications``: the address is a push endpoint (a subscription will notify it),
         which may also be on any host a notification may go to (development mode: loopback)."""
         base = self.check_callback(address, area, **pids)
+        if caller.did != self.did and is_own_address(base, self.ctx.settings):
+            raise self._refused(area, "the callback address is this connector itself", pids)
         hosts = callback_hosts(self.ctx.settings) if notifications else self.allowed_hosts
         if listed(base, hosts):
             return base

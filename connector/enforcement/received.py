@@ -32,7 +32,7 @@ from connector.dsp.tables import agreements, transfers
 from connector.enforcement.tables import received
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
-from connector.outbound import OutboundError
+from connector.outbound import OutboundError, is_own_address
 from ledger.records import Record
 from policies import parse_policy
 from policies.durations import Duration
@@ -241,6 +241,8 @@ async def pull(request: web.Request) -> web.StreamResponse:
     if endpoint.endswith("/ngsi-ld/v1"):
         tail = tail.removeprefix("ngsi-ld/v1/")
     url = f"{endpoint}/{tail}"
+    if row.counterparty_did != ctx.settings.did and is_own_address(url, ctx.settings):
+        raise Problem(502, "Bad Gateway", detail="the provider's endpoint is this connector itself")
     headers = {k: request.headers[k] for k in FORWARDED_HEADERS if k in request.headers}
     headers["Authorization"] = f"Bearer {props.get('authorization', '')}"
     # the endpoint is the provider's word: only through the guarded client, no redirects
