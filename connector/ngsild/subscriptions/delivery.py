@@ -18,7 +18,12 @@ from typing import Any
 import aiomqtt
 
 from connector.ngsild.context import link_header
-from connector.ngsild.subscriptions.endpoints import EndpointRules, Target, check_endpoint
+from connector.ngsild.subscriptions.endpoints import (
+    EndpointRules,
+    Target,
+    check_endpoint,
+    check_resolved,
+)
 from connector.outbound import PeerHttp
 
 log = logging.getLogger("agora.ngsild.notify")
@@ -144,6 +149,8 @@ class Notifier:
         for attempt in range(self.policy.attempts):
             try:
                 target = check_endpoint(d.uri, self.policy.rules)
+                if target.mqtt:
+                    await check_resolved(target, self.policy.rules)
                 await self.sender.send(d, target, timeout)
                 return True
             except asyncio.CancelledError:

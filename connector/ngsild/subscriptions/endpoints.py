@@ -11,8 +11,10 @@ notification is sent). The check runs when the subscription is stored and before
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -132,3 +134,18 @@ def check_endpoint(uri: object, rules: EndpointRules) -> Target:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )
+
+
+async def check_resolved(target: Target, rules: EndpointRules) -> None:
+    """Before an MQTT connection (which does not go through the guarded HTTP client): every
+    address the broker's name resolves to must be one the policy allows."""
+    policy = rules.policy
+    if policy.allow_loopback and policy.allow_private:
+        return
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        target.host, target.port, type=socket.SOCK_STREAM
+    )
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not policy.address_allowed(ip):
+            raise OSError(f"{target.host} resolves to {ip}, which is not allowed")
