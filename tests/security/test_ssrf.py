@@ -177,6 +177,27 @@ async def test_a_callback_that_is_not_the_callers_dsp_endpoint_is_refused(
         assert attacker.hits == []
 
 
+async def test_a_listed_callback_may_still_not_be_the_connector_itself(tmp_path: Path) -> None:
+    """With loopback listed (dev mode), a peer may not name the provider's own DSP base."""
+    city_dir = tmp_path / "city"
+    init_participant(
+        city_dir,
+        "city",
+        "city",
+        port=0,
+        extra_settings={"dsp": {"authentication": "self-issued"}},
+        dev_mode=True,
+    )
+    _set(city_dir, "security", allowed_callback_hosts=["127.0.0.1"])
+    async with running_pair(tmp_path) as (city, company):
+        _, _, offer = await city.publish()
+        msg = _request("urn:uuid:c4", offer, city.dsp_url)
+        status, body = await signed(company, city, "POST", "/negotiations/request", msg)
+        assert status == 400 and body["code"] == "CallbackAddressRefused", body
+        assert "itself" in body["reason"][0]
+        assert await _count(city, negotiations) == 0
+
+
 async def test_in_dev_mode_the_callers_own_loopback_endpoint_works(tmp_path: Path) -> None:
     async with running_pair(tmp_path) as (city, company):
         mine, theirs = await negotiate(city, company)
@@ -273,6 +294,16 @@ async def test_the_pull_proxy_does_not_follow_a_providers_redirect(tmp_path: Pat
             assert target.hits == []
             status, received = await company.admin("GET", "/received")
             assert status == 200 and received == []
+
+
+async def test_the_pull_proxy_does_not_call_the_consumer_itself(tmp_path: Path) -> None:
+    async with running_pair(tmp_path) as (city, company):
+        mine, _ = await negotiate(city, company)
+        pid = await _consumer_transfer(company, city, mine["agreementId"], f"{company.url}/api/v1")
+        status, body = await company.admin("GET", f"/pull/{pid}/datasets")
+        assert status == 502 and "itself" in body["detail"], body
+        status, received = await company.admin("GET", "/received")
+        assert status == 200 and received == []
 
 
 async def test_the_pull_proxy_refuses_loopback_in_production(
@@ -421,3 +452,25 @@ async def test_loopback_endpoints_are_refused_outside_dev_mode(
     finally:
         await connector.stop()
     assert attacker.hits == []
+
+
+# ------------------------------------------------------------------------ the setting
+
+
+def test_dev_mode_is_off_unless_agora_init_dev_asks(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    runner = CliRunner()
+    plain, dev = tmp_path / "plain", tmp_path / "dev"
+    for directory, flags in ((plain, []), (dev, ["--dev"])):
+        result = runner.invoke(
+            main, ["init", str(directory), "--name", "City", "--role", "city", *flags]
+        )
+        assert result.exit_code == 0, result.output
+    production = load_settings(plain, env={})
+    assert production.server.dev_mode is False
+    assert production.security.allowed_callback_hosts == []
+    assert load_settings(dev, env={}).server.dev_mode is True
+    assert load_settings(plain, env={"AGORA_SERVER_DEV_MODE": "true"}).server.dev_mode is True
