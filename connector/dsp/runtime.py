@@ -207,13 +207,23 @@ class Dsp:
         endpoint the caller's DID document declares (same scheme, host and port) or on the
         operator's allow-list; otherwise the area's DSP error (400), before anything is stored.
 
-        ``notifications``: the address is a push endpoint (a subscription will notify it),
-        which may also be on any host a notification may go to (development mode: loopback)."""
+        ``notifications``: the address is a push endpoint, which a subscription will notify:
+        it follows the rule of every notification endpoint instead (a host of
+        ``security.allowed_callback_hosts``; development mode adds loopback), so what DSP
+        accepts the subscription accepts too."""
         base = self.check_callback(address, area, **pids)
         if caller.did != self.did and is_own_address(base, self.ctx.settings):
             raise self._refused(area, "the callback address is this connector itself", pids)
-        hosts = callback_hosts(self.ctx.settings) if notifications else self.allowed_hosts
-        if listed(base, hosts):
+        if notifications:
+            if listed(base, callback_hosts(self.ctx.settings)):
+                return base
+            raise self._refused(
+                area,
+                f"the push endpoint {base[:200]} is not on an allowed notification host "
+                "(security.allowed_callback_hosts)",
+                pids,
+            )
+        if listed(base, self.allowed_hosts):
             return base
         try:
             document = await self._document_of(caller.did)

@@ -6,9 +6,9 @@ component when the embedded subscriptions engine runs. On the provider, for a tr
 
 * **start** creates subscription ``urn:ngsi-ld:Subscription:push:<transfer id>`` on the
   dataset's scope as the agreement narrows it for ``read`` (entity types, attributes, area),
-  notifying the endpoint of the consumer's ``dataAddress`` (already checked like a callback
-  address: the consumer's DID-declared DSP origin or ``security.allowed_callback_hosts``; the
-  subscription's own validation and every delivery check it again). It is owned by the
+  notifying the endpoint of the consumer's ``dataAddress`` (already checked by DSP against
+  ``security.allowed_callback_hosts``, with loopback in development mode; the subscription's
+  own validation and every delivery check it again). It is owned by the
   consumer's DID and bound to agreement and transfer exactly like a subscription made with an
   access token, so :class:`AgreementNotificationGuard` decides every notification like a pull:
   transfer still STARTED, terms met now, ``count`` units consumed, provenance recorded. A
