@@ -37,6 +37,13 @@ def main() -> None:
     show_default=True,
     help="Environment variable whose value (if set) encrypts the key ring.",
 )
+@click.option(
+    "--dev",
+    is_flag=True,
+    default=False,
+    help="Development mode: peers, callbacks and endpoints may be on loopback over plain http "
+    "(never in production).",
+)
 def init(
     directory: Path,
     name: str,
@@ -45,6 +52,7 @@ def init(
     port: int,
     storage_url: str | None,
     passphrase_env: str,
+    dev: bool,
 ) -> None:
     """Create a participant directory: settings, fresh keys and an admin API key."""
     try:
@@ -57,10 +65,13 @@ def init(
             storage_url=storage_url,
             passphrase=os.environ.get(passphrase_env) or None,
             passphrase_env=passphrase_env,
+            dev_mode=dev,
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {result.directory}/agora.toml for {name} ({role}).")
+    if dev:
+        click.echo("Development mode: loopback and plain http allowed. Never use it in production.")
     click.echo(f"Admin API key (also in {result.directory}/admin-api-key, mode 0600):")
     click.echo(f"  {result.admin_key}")
 

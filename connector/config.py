@@ -51,6 +51,10 @@ class ServerSettings(_Section):
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
     #: "uvloop" (libuv; the standard loop where it is not installed) or "asyncio"
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    #: development mode (``agora init --dev``): peers, callbacks, notification endpoints and
+    #: fetched documents may be on loopback or private addresses and use plain http. Never in
+    #: production: off by default.
+    dev_mode: bool = False
 
     @field_validator("public_url")
     @classmethod
@@ -77,7 +81,10 @@ class StorageSettings(_Section):
 class SecuritySettings(_Section):
     admin_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     key_passphrase_env: str = "AGORA_KEY_PASSPHRASE"
-    allowed_callback_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
+    #: Hosts a peer may name as a callback or notification endpoint besides the DSP endpoint its
+    #: DID document declares: a host, ``host:port``, ``scheme://host:port``, ``*.domain`` or
+    #: ``*``. Empty by default; development mode adds the loopback names.
+    allowed_callback_hosts: list[str] = Field(default_factory=list)
 
 
 class LoggingSettings(_Section):

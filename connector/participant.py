@@ -51,11 +51,13 @@ def init_participant(
     passphrase: str | None = None,
     passphrase_env: str | None = None,
     extra_settings: dict[str, dict[str, Any]] | None = None,
+    dev_mode: bool = False,
 ) -> InitResult:
     """Write a fresh participant directory. Refuses to overwrite an existing one.
 
     ``passphrase_env`` records in agora.toml which environment variable holds the key ring's
-    passphrase; ``extra_settings`` adds component sections (e.g. ``{"identity": {...}}``).
+    passphrase; ``extra_settings`` adds component sections (e.g. ``{"identity": {...}}``);
+    ``dev_mode`` writes ``[server] dev_mode = true`` (loopback peers over plain http).
     """
     if (directory / CONFIG_FILE).exists():
         raise ConfigError(str(directory / CONFIG_FILE), "(file)", "no existing participant here")
@@ -71,7 +73,7 @@ def init_participant(
 
     config: dict[str, Any] = {
         "participant": {"name": name, "role": role_value},
-        "server": {"host": host, "port": port},
+        "server": {"host": host, "port": port, **({"dev_mode": True} if dev_mode else {})},
         "storage": {"url": storage_url or "sqlite+aiosqlite:///agora.db"},
         "security": {
             "admin_key_sha256": hash_admin_key(admin_key),

@@ -91,6 +91,8 @@ class Connector:
             await self.ctx.tasks.close()
             if self.ctx.client is not None:
                 await self.ctx.client.close()
+            if self.ctx.outbound is not None:
+                await self.ctx.outbound.close()
             self.ctx.db.dispose()
             await self.ctx.engine.dispose()
             self.ctx = None

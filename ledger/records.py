@@ -201,6 +201,8 @@ def _signature_member(value: Any) -> dict[str, str]:
     except ValueError:
         raise RecordError("the record's signature value is not hex") from None
     return {"kid": kid, "value": hexed}
+
+
 #: Deepest nesting of a record's JSON; records a connector writes are three levels deep, and the
 #: canonical form is computed recursively, so a peer's record must not be much deeper.
 MAX_RECORD_DEPTH = 32

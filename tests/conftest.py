@@ -97,6 +97,7 @@ def participant_dir(tmp_path: Path) -> Callable[..., Path]:
         name: str = "City of Murcia", role: str = "city", storage_url: str | None = None, **kw: Any
     ) -> Path:
         directory = tmp_path / uuid.uuid4().hex[:8]
+        kw.setdefault("dev_mode", True)  # connectors on loopback: explicitly development mode
         init_participant(directory, name, role, port=0, storage_url=storage_url, **kw)
         return directory
 

@@ -165,6 +165,7 @@ async def provider_process(root: Path, http: aiohttp.ClientSession) -> tuple[Any
         "city",
         port=port,
         extra_settings={"dsp": {"authentication": "self-issued"}},
+        dev_mode=True,
     )
     proc = spawn(directory)
     url = f"http://127.0.0.1:{port}"
@@ -246,6 +247,7 @@ async def control_plane_only(
                 role,
                 port=0,
                 extra_settings={"dsp": {"authentication": "self-issued"}},
+                dev_mode=True,
             )
             c = Connector(load_settings(root / name, env={}))
             await c.start()
@@ -281,6 +283,7 @@ async def main() -> dict[str, Any]:
                 "company",
                 port=0,
                 extra_settings={"dsp": {"authentication": "self-issued"}},
+                dev_mode=True,
             )
             consumer = Connector(load_settings(root / "company", env={}))
             await consumer.start()

@@ -95,7 +95,9 @@ def start(
     from connector.participant import init_participant, read_admin_key
 
     port = free_port()
-    init_participant(directory, name, role, port=port, storage_url=storage_url, extra_settings=DEV)
+    init_participant(
+        directory, name, role, port=port, storage_url=storage_url, extra_settings=DEV, dev_mode=True
+    )
     env = {**os.environ, "AGORA_LOGGING_LEVEL": "WARNING", **(env_extra or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector", "serve", str(directory)],

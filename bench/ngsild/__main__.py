@@ -230,7 +230,7 @@ def free_port() -> int:
 def start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
     from connector.participant import init_participant
 
-    init_participant(directory, "Bench City", "city", port=port)
+    init_participant(directory, "Bench City", "city", port=port, dev_mode=True)
     # AGORA_BENCH_PROFILE=file: run the server under cProfile (written when it stops)
     out = os.environ.get("AGORA_BENCH_PROFILE")
     profile = ["-m", "cProfile", "-o", out] if out else []

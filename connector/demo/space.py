@@ -99,6 +99,7 @@ class DataSpace:
                 role,
                 port=free_port(),
                 extra_settings={"identity": demo_identity(role)},
+                dev_mode=True,
             )
         settings = load_settings(directory)
         connector = Connector(settings)

@@ -13,6 +13,7 @@ through :class:`CredentialFetcher`; until it is wired, ``Caller.credentials`` is
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,16 +22,14 @@ from aiohttp import web
 from connector.config import Settings
 from connector.http.context import ConnectorContext
 from connector.keys import participant_of
+from connector.outbound import peer_policy
 from identity.did_document import DidDocument
 from identity.errors import IdentityError
-from identity.http_guard import FetchPolicy
 from identity.id_token import create_id_token, verify_id_token
 from identity.keys import SigningKey
 from identity.replay import InMemoryReplayCache
 from identity.resolver import DidResolver
 from identity.signer import Participant
-
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -109,13 +108,9 @@ class LocalIdentity:
 
 
 def resolver_for(settings: Settings) -> DidResolver:
-    """A DID resolver that reaches only the operator's allowed hosts (the callback allow-list)."""
-    hosts = frozenset(h.lower() for h in settings.security.allowed_callback_hosts)
-    policy = FetchPolicy(
-        allowed_hosts=hosts,
-        allow_loopback=bool(hosts & LOOPBACK),
-        allow_http=bool(hosts & LOOPBACK),
-    )
+    """A DID resolver under the connector's outbound policy (connector.outbound): public https
+    hosts only, loopback over plain http in development mode."""
+    policy = dataclasses.replace(peer_policy(settings), timeout=5.0, max_bytes=256 * 1024)
     return DidResolver(policy, ttl=300.0)
 
 

@@ -228,7 +228,7 @@ class DspComponent:
 
         def url_allowed(url: str) -> bool:
             try:
-                check_callback(url, dsp.allowed_hosts)
+                check_callback(url, dsp.policy)
             except CallbackRefused:
                 return False
             return True
@@ -236,7 +236,7 @@ class DspComponent:
         dsp.worker = OutboxWorker(
             ctx.engine,
             dsp.issuer,
-            ctx.http,
+            ctx.peers,
             on_outcome,
             ctx.log,
             transaction=dsp.transaction,

@@ -5,8 +5,9 @@ offers; browse other connectors' catalogs; start, inspect and end negotiations a
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -15,7 +16,7 @@ from sqlalchemy import Column, Table, insert, select
 from connector.config import did_web_for
 from connector.dsp import messages as m
 from connector.dsp import process
-from connector.dsp.callbacks import CallbackRefused, check_callback, join
+from connector.dsp.callbacks import CallbackRefused, check_callback, join, origin, segment
 from connector.dsp.catalog import FORMAT_PULL, find_offer, new_id
 from connector.dsp.models import (
     CatalogRequestIn,
@@ -39,6 +40,7 @@ from connector.dsp.validation import SchemaViolation, validate
 from connector.http import safe_json
 from connector.http.problems import Problem, read_json
 from connector.management.api import validation_problem
+from connector.outbound import OutboundError
 from identity.dpop import key_thumbprint
 
 M = TypeVar("M", bound=BaseModel)
@@ -58,7 +60,7 @@ def dsp_of(request: web.Request) -> Dsp:
 
 def _peer(dsp: Dsp, address: str, did: str | None) -> tuple[str, str]:
     try:
-        base = check_callback(address, dsp.allowed_hosts)
+        base = check_callback(address, dsp.policy)
     except CallbackRefused as exc:
         raise Problem(400, "Bad Request", detail=f"counterPartyAddress: {exc}") from None
     if did is None:
@@ -235,21 +237,34 @@ async def list_offers(request: web.Request) -> web.Response:
 
 async def _peer_call(
     dsp: Dsp, method: str, url: str, did: str, payload: Any = None
-) -> tuple[int, Any, Any]:
+) -> tuple[int, Any, list[str]]:
+    """One call to a peer through the guarded client: (status, JSON or None, Link values)."""
     token = await dsp.issuer.token_for(did)
-    async with dsp.ctx.http().request(
-        method,
-        url,
-        json=payload,
-        headers={"Authorization": f"Bearer {token}"},
-        allow_redirects=False,
-    ) as resp:
-        raw = await resp.read()
-        try:
-            doc = safe_json.loads(raw) if raw else None
-        except ValueError:
-            doc = None
-        return resp.status, doc, resp.links
+    try:
+        got = await dsp.ctx.peers().request(
+            method, url, json_body=payload, headers={"Authorization": f"Bearer {token}"}
+        )
+    except OutboundError as exc:
+        raise Problem(502, "Bad Gateway", detail=f"the peer at {url[:200]}: {exc.detail}") from None
+    try:
+        doc = safe_json.loads(got.body) if got.body else None
+    except ValueError:
+        doc = None
+    return got.status, doc, got.header_values("Link")
+
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+_REL = re.compile(r"""rel\s*=\s*"?([^";]*)"?""", re.IGNORECASE)
+
+
+def _next_link(values: list[str]) -> str | None:
+    """The target of a ``Link: <…>; rel="next"`` header (RFC 8288), if any."""
+    for value in values:
+        for target, params in _LINK.findall(value):
+            rel = _REL.search(params)
+            if rel is not None and "next" in rel.group(1).lower().split():
+                return str(target)
+    return None
 
 
 async def request_catalog(request: web.Request) -> web.Response:
@@ -275,9 +290,11 @@ async def request_catalog(request: web.Request) -> web.Response:
         elif doc.get("dataset"):
             merged.setdefault("dataset", []).extend(doc["dataset"])
         pages += 1
-        nxt = links.get("next")
-        url = str(nxt["url"]) if nxt else None
-        if url:  # the next page must be on an allowed host too
+        nxt = _next_link(links)
+        url = urljoin(url, nxt) if nxt else None
+        if url:  # the next page must be on the peer's own origin, and pass the policy
+            if origin(url) != origin(base):
+                raise Problem(502, "Bad Gateway", detail="the next catalog page is on another host")
             _peer(dsp, url.split("?", 1)[0], did)
     return web.json_response(merged)
 
@@ -287,7 +304,7 @@ async def request_dataset(request: web.Request) -> web.Response:
     data = await body(request, DatasetRequestIn)
     base, did = _peer(dsp, data.counter_party_address, data.counter_party_id)
     status, doc, _ = await _peer_call(
-        dsp, "GET", join(base, "catalog/datasets", data.dataset_id), did
+        dsp, "GET", join(base, "catalog/datasets", segment(data.dataset_id)), did
     )
     if status != 200:
         raise Problem(
@@ -559,7 +576,7 @@ async def start_transfer(request: web.Request) -> web.Response:
         if not data.data_address:
             raise Problem(400, "Bad Request", detail="dataAddress: required for NGSI-LD-PUSH")
         try:
-            check_callback(data.data_address.get("endpoint"), dsp.allowed_hosts)
+            check_callback(data.data_address.get("endpoint"), dsp.policy)
         except CallbackRefused as exc:
             raise Problem(400, "Bad Request", detail=f"dataAddress.endpoint: {exc}") from None
     pid = new_id()

@@ -27,7 +27,7 @@ from connector.dsp.agreements import (
     unsigned,
 )
 from connector.dsp.auth import Caller
-from connector.dsp.callbacks import join
+from connector.dsp.callbacks import is_pid, join, segment
 from connector.dsp.catalog import MANUAL, find_offer, new_id, offer_approval
 from connector.dsp.claims import uses_claims
 from connector.dsp.errors import Area, Code, DspError
@@ -97,8 +97,8 @@ class Negotiations:
 
     def peer_url(self, row: Any, suffix: str) -> str:
         if row.role == Role.PROVIDER:
-            return join(row.counterparty_address, "negotiations", row.consumer_pid, suffix)
-        return join(row.counterparty_address, "negotiations", row.provider_pid, suffix)
+            return join(row.counterparty_address, "negotiations", segment(row.consumer_pid), suffix)
+        return join(row.counterparty_address, "negotiations", segment(row.provider_pid), suffix)
 
     async def send(
         self,
@@ -248,7 +248,9 @@ class Negotiations:
                 consumer_pid=cpid,
                 provider_pid=msg["providerPid"],
             )
-        callback = dsp.check_callback(msg.get("callbackAddress"), AREA, consumer_pid=cpid)
+        callback = await dsp.accept_callback(
+            msg.get("callbackAddress"), AREA, caller, consumer_pid=cpid
+        )
         offer = msg["offer"]
         d = digest("request", msg)
         async with dsp.transaction() as conn:
@@ -317,7 +319,9 @@ class Negotiations:
                 provider_pid=ppid,
                 consumer_pid=msg["consumerPid"],
             )
-        callback = dsp.check_callback(msg.get("callbackAddress"), AREA, provider_pid=ppid)
+        callback = await dsp.accept_callback(
+            msg.get("callbackAddress"), AREA, caller, provider_pid=ppid
+        )
         d = digest("offers", msg)
         async with dsp.transaction() as conn:
             await serialize_on(conn, "negotiation-offer", caller.did, ppid)
@@ -529,11 +533,11 @@ class Negotiations:
             if isinstance(answer, dict):
                 if message["@type"] == "ContractRequestMessage" and not row.provider_pid:
                     ppid = answer.get("providerPid")
-                    if isinstance(ppid, str) and ppid:
+                    if is_pid(ppid):
                         await set_fields(conn, pid, provider_pid=ppid)
                 if message["@type"] == "ContractOfferMessage" and not row.consumer_pid:
                     cpid = answer.get("consumerPid")
-                    if isinstance(cpid, str) and cpid:
+                    if is_pid(cpid):
                         await set_fields(conn, pid, consumer_pid=cpid)
             return
         if message["@type"] == "ContractNegotiationTerminationMessage":

@@ -25,7 +25,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from sqlalchemy import (
     Float,
     String,
@@ -45,9 +44,12 @@ from connector.dsp.auth import TokenIssuer
 from connector.dsp.tables import outbox
 from connector.dsp.validation import validate
 from connector.http import safe_json
+from connector.outbound import OutboundError, PeerHttp
 from connector.storage.inline import Conn
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+#: the largest answer of a peer to one of our messages that we read
+ANSWER_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,7 @@ class OutboxWorker:
         self,
         engine: AsyncEngine,
         issuer: TokenIssuer,
-        http: Callable[[], aiohttp.ClientSession],
+        http: Callable[[], PeerHttp],
         on_outcome: OnOutcome,
         log: logging.Logger,
         *,
@@ -385,21 +387,24 @@ class OutboxWorker:
             return
         try:
             token = await self.issuer.token_for(row.audience_did)
-            async with self.http().post(
+            # the guarded client: resolved addresses checked at connect, a 3xx is a failure
+            got = await self.http().request(
+                "POST",
                 row.url,
-                json=message,
+                json_body=message,
                 headers={"Authorization": f"Bearer {token}"},
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=10),
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
+                seconds=10.0,
+                max_bytes=ANSWER_MAX_BYTES,
+            )
+            status = got.status
             try:
-                answer = safe_json.loads(raw) if raw else None
+                answer = safe_json.loads(got.body) if got.body else None
             except ValueError:
                 answer = None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        except OutboundError as exc:
+            error = exc.detail[:500]
+            if exc.refused:  # e.g. a redirect: trying again cannot help
+                status, error = 403, f"refused: {exc.detail}"[:500]
         delivery = Delivery(row.id, row.process_pid, row.kind, message, status, answer, error)
         await self._record(row, delivery)
 

@@ -15,7 +15,14 @@ from aiohttp import web
 from sqlalchemy import text
 
 from connector.dsp.auth import Caller, CallerAuthenticator, LocalIdentity, TokenIssuer
-from connector.dsp.callbacks import CallbackRefused, check_callback
+from connector.dsp.callbacks import (
+    CallbackRefused,
+    callback_owned,
+    check_callback,
+    check_pid,
+    declared_endpoint,
+    listed,
+)
 from connector.dsp.decisions import OfferDecider
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker, Queued
@@ -24,7 +31,11 @@ from connector.dsp.validation import SchemaViolation, validate
 from connector.http import safe_json
 from connector.http.context import ConnectorContext
 from connector.http.problems import UnreadableBody, read_body_bytes
+from connector.outbound import callback_hosts, is_own_address
 from connector.storage.inline import Conn
+from identity.did_document import DidDocument
+from identity.errors import IdentityError, Reason, ResolutionError
+from identity.http_guard import FetchPolicy
 from identity.resolver import DidResolver
 
 if TYPE_CHECKING:
@@ -36,6 +47,8 @@ BASE_PATH = "/dsp"
 #: Process, agreement and dataset ids we store are at most this long (a longer one is a 400).
 MAX_ID = 200
 ID_FIELDS = ("providerPid", "consumerPid", "agreementId")
+#: ids joined into the URLs we call: opaque tokens (connector.dsp.callbacks.check_pid)
+PID_FIELDS = ("providerPid", "consumerPid")
 
 
 CHANGES = "agora.dsp.changes"
@@ -115,7 +128,14 @@ class Dsp:
 
     @property
     def allowed_hosts(self) -> list[str]:
+        """The operator's callback allow-list. Unlike notification endpoints, development mode
+        adds nothing here: a callback is still the caller's DID-declared DSP endpoint."""
         return self.ctx.settings.security.allowed_callback_hosts
+
+    @property
+    def policy(self) -> FetchPolicy:
+        """Where this connector may send at all (connector.outbound)."""
+        return self.ctx.peers().policy
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
@@ -170,17 +190,80 @@ class Dsp:
             self.worker.wake()
 
     def check_callback(self, address: object, area: Area, **pids: str | None) -> str:
+        """An address's form and target (the outbound policy), or the area's DSP error."""
         try:
-            return check_callback(address, self.allowed_hosts)
+            return check_callback(address, self.policy)
         except CallbackRefused as exc:
-            raise DspError(
+            raise self._refused(area, str(exc), pids) from None
+
+    async def accept_callback(
+        self,
+        address: object,
+        area: Area,
+        caller: Caller,
+        *,
+        notifications: bool = False,
+        **pids: str | None,
+    ) -> str:
+        """A peer's ``callbackAddress``: it must pass :meth:`check_callback` and be the DSP
+        endpoint the caller's DID document declares (same scheme, host and port) or on the
+        operator's allow-list; otherwise the area's DSP error (400), before anything is stored.
+
+        ``notifications``: the address is a push endpoint, which a subscription will notify:
+        it follows the rule of every notification endpoint instead (a host of
+        ``security.allowed_callback_hosts``; development mode adds loopback), so what DSP
+        accepts the subscription accepts too."""
+        base = self.check_callback(address, area, **pids)
+        if caller.did != self.did and is_own_address(base, self.ctx.settings):
+            raise self._refused(area, "the callback address is this connector itself", pids)
+        if notifications:
+            if listed(base, callback_hosts(self.ctx.settings)):
+                return base
+            raise self._refused(
                 area,
-                400,
-                Code.CALLBACK_REFUSED,
-                str(exc),
-                provider_pid=pids.get("provider_pid"),
-                consumer_pid=pids.get("consumer_pid"),
+                f"the push endpoint {base[:200]} is not on an allowed notification host "
+                "(security.allowed_callback_hosts)",
+                pids,
+            )
+        if listed(base, self.allowed_hosts):
+            return base
+        try:
+            document = await self._document_of(caller.did)
+        except IdentityError as exc:
+            raise self._refused(
+                area, f"the caller's DID document (to check the callback): {exc.detail}", pids
             ) from None
+        if callback_owned(base, document):
+            return base
+        declared = declared_endpoint(document)
+        raise self._refused(
+            area,
+            f"the callback address {base[:200]} is neither the DSP endpoint "
+            f"{caller.did}'s DID document declares ({declared or 'none'}) nor on an allowed "
+            "callback origin (security.allowed_callback_hosts)",
+            pids,
+        )
+
+    async def _document_of(self, did: str) -> DidDocument:
+        if did == self.did:
+            return DidDocument.parse(self.identity.did_document(), did)
+        # the DSP resolver: under the outbound policy (loopback only in development mode)
+        resolver = self.resolver
+        if resolver is None:
+            raise ResolutionError(Reason.DID_UNRESOLVABLE, "no DID resolver in this connector")
+        document: DidDocument = await resolver.resolve(did)
+        return document
+
+    @staticmethod
+    def _refused(area: Area, reason: str, pids: dict[str, str | None]) -> DspError:
+        return DspError(
+            area,
+            400,
+            Code.CALLBACK_REFUSED,
+            reason,
+            provider_pid=pids.get("provider_pid"),
+            consumer_pid=pids.get("consumer_pid"),
+        )
 
     async def caller(self, request: web.Request, area: Area) -> Caller:
         from connector.dsp.auth import AuthenticationFailed
@@ -222,6 +305,12 @@ class Dsp:
             value = doc.get(key)
             if isinstance(value, str) and len(value) > MAX_ID:
                 raise DspError(area, 400, Code.SCHEMA, f"/{key}: longer than {MAX_ID} characters")
+        for key in PID_FIELDS:
+            if key in doc:
+                try:
+                    check_pid(doc[key])
+                except ValueError as exc:
+                    raise DspError(area, 400, Code.MALFORMED, f"/{key}: {exc}") from None
         for key in ("offer", "agreement"):
             inner = doc.get(key)
             if isinstance(inner, dict) and any(

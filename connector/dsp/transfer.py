@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from connector.dsp import messages as m
 from connector.dsp import process
-from connector.dsp.callbacks import join
+from connector.dsp.callbacks import is_pid, join, segment
 from connector.dsp.catalog import (
     DPOP,
     FORMAT_PULL,
@@ -65,7 +65,7 @@ class Transfers:
 
     def peer_url(self, row: Any, suffix: str) -> str:
         other = row.consumer_pid if row.role == Role.PROVIDER else row.provider_pid
-        return join(row.counterparty_address, "transfers", other, suffix)
+        return join(row.counterparty_address, "transfers", segment(other), suffix)
 
     async def send(
         self,
@@ -182,7 +182,9 @@ class Transfers:
         caller = await dsp.caller(request, AREA)
         msg = await dsp.message(request, "TransferRequestMessage", AREA)
         cpid = msg["consumerPid"]
-        callback = dsp.check_callback(msg["callbackAddress"], AREA, consumer_pid=cpid)
+        callback = await dsp.accept_callback(
+            msg["callbackAddress"], AREA, caller, consumer_pid=cpid
+        )
         fmt = msg["format"]
         if fmt not in FORMATS:
             raise _err(
@@ -196,8 +198,14 @@ class Transfers:
                 consumer_pid=cpid,
             )
         if fmt == FORMAT_PUSH:
-            # the provider's subscription will call this endpoint: same allow-list as callbacks
-            dsp.check_callback(msg["dataAddress"].get("endpoint"), AREA, consumer_pid=cpid)
+            # the provider's subscription will call this endpoint: the same rule as callbacks
+            await dsp.accept_callback(
+                msg["dataAddress"].get("endpoint"),
+                AREA,
+                caller,
+                notifications=True,
+                consumer_pid=cpid,
+            )
         d = digest("transfer-request", msg)
         async with dsp.transaction() as conn:
             await serialize_on(conn, "transfer-request", caller.did, cpid)
@@ -400,7 +408,7 @@ class Transfers:
         if ok:
             if message["@type"] == "TransferRequestMessage" and not row.provider_pid:
                 ppid = answer.get("providerPid") if isinstance(answer, dict) else None
-                if isinstance(ppid, str) and ppid:
+                if is_pid(ppid):
                     await set_fields(conn, pid, provider_pid=ppid)
             return
         if message["@type"] == "TransferTerminationMessage":

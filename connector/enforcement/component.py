@@ -34,6 +34,7 @@ from connector.enforcement.settings import enforcement_settings
 from connector.http.context import ConnectorContext
 from connector.management.api import MANAGEMENT_APP
 from connector.ngsild.subscriptions.api import MANAGER as SUBSCRIPTIONS
+from connector.ngsild.subscriptions.endpoints import endpoint_rules
 from connector.trust.replay import SqlReplayCache
 
 
@@ -78,7 +79,7 @@ class EnforcementComponent:
             dsp.push = SubscriptionPush(
                 manager,
                 self.pep.notifications,
-                list(ctx.settings.security.allowed_callback_hosts),
+                endpoint_rules(ctx.settings),
             )
         self.received = Received(ctx, cfg.deletion_interval_s)
         ctx.components["enforcement"] = self

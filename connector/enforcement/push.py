@@ -6,12 +6,13 @@ component when the embedded subscriptions engine runs. On the provider, for a tr
 
 * **start** creates subscription ``urn:ngsi-ld:Subscription:push:<transfer id>`` on the
   dataset's scope as the agreement narrows it for ``read`` (entity types, attributes, area),
-  notifying the endpoint of the consumer's ``dataAddress`` (already checked against
-  ``security.allowed_callback_hosts``; the subscription's own validation and every delivery check
-  it again). It is owned by the consumer's DID and bound to agreement and transfer exactly like a
-  subscription made with an access token, so :class:`AgreementNotificationGuard` decides every
-  notification like a pull: transfer still STARTED, terms met now, ``count`` units consumed,
-  provenance recorded. A **resume** re-activates the same subscription.
+  notifying the endpoint of the consumer's ``dataAddress`` (already checked by DSP against
+  ``security.allowed_callback_hosts``, with loopback in development mode; the subscription's
+  own validation and every delivery check it again). It is owned by the
+  consumer's DID and bound to agreement and transfer exactly like a subscription made with an
+  access token, so :class:`AgreementNotificationGuard` decides every notification like a pull:
+  transfer still STARTED, terms met now, ``count`` units consumed, provenance recorded. A
+  **resume** re-activates the same subscription.
 * **suspension** pauses it (``isActive`` false, status ``paused``); **completion** and
   **termination** delete it and its binding.
 
@@ -45,6 +46,7 @@ from connector.ngsild.context import CORE_URL
 from connector.ngsild.errors import NgsiError
 from connector.ngsild.model import now_iso
 from connector.ngsild.pep import AccessScope
+from connector.ngsild.subscriptions.endpoints import EndpointRules
 from connector.ngsild.subscriptions.manager import SubscriptionManager
 from connector.ngsild.subscriptions.model import validate
 from connector.ngsild.subscriptions.store import StoredSubscription, from_row, scope_to_json
@@ -66,11 +68,11 @@ class SubscriptionPush:
         self,
         manager: SubscriptionManager,
         guard: AgreementNotificationGuard,
-        allowed_hosts: list[str],
+        rules: EndpointRules,
     ) -> None:
         self.manager = manager
         self.guard = guard
-        self.allowed_hosts = allowed_hosts
+        self.rules = rules
 
     async def started(self, conn: Conn, transfer: PushTransfer) -> None:
         sub_id = subscription_id(transfer.transfer_id)
@@ -178,7 +180,7 @@ class SubscriptionPush:
             "notification": {"endpoint": endpoint, "format": "normalized"},
         }
         try:
-            doc = validate(raw, self.allowed_hosts, creating=True)
+            doc = validate(raw, self.rules, creating=True)
         except NgsiError as exc:
             raise PushRefused(f"the push subscription is not valid: {exc.detail}") from None
         doc["@context"] = CORE_URL

@@ -33,6 +33,7 @@ from connector.enforcement.tables import received
 from connector.http import safe_json
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
+from connector.outbound import OutboundError, is_own_address
 from identity.dpop import create_proof
 from ledger.records import Record
 from policies import parse_policy
@@ -43,6 +44,8 @@ from policies.vocab import ODRL
 
 FORWARDED_HEADERS = ("Accept", "Link", "Agora-Purpose", "NGSILD-Tenant")
 PASSED_BACK = ("Link", "Agora-Attribution", "NGSILD-Results-Count", "Content-Type")
+#: the largest answer a pull passes on from the provider
+PULL_MAX_BYTES = 32 * 1024 * 1024
 
 
 def delete_deadline(agreement: dict[str, Any], received_at: datetime) -> datetime | None:
@@ -240,6 +243,8 @@ async def pull(request: web.Request) -> web.StreamResponse:
     if endpoint.endswith("/ngsi-ld/v1"):
         tail = tail.removeprefix("ngsi-ld/v1/")
     url = f"{endpoint}/{tail}"
+    if row.counterparty_did != ctx.settings.did and is_own_address(url, ctx.settings):
+        raise Problem(502, "Bad Gateway", detail="the provider's endpoint is this connector itself")
     headers = {k: request.headers[k] for k in FORWARDED_HEADERS if k in request.headers}
     token = props.get("authorization", "")
     if props.get("authType") == "dpop":  # sender-constrained: prove we hold the bound key
@@ -248,11 +253,20 @@ async def pull(request: web.Request) -> web.StreamResponse:
         headers["DPoP"] = create_proof(key, method="GET", url=url, access_token=token)
     else:
         headers["Authorization"] = f"Bearer {token}"
-    async with ctx.http().get(url, params=request.query, headers=headers) as resp:
-        body = await resp.read()
-        status = resp.status
-        back = {k: v for k in PASSED_BACK for v in resp.headers.getall(k, [])}
-        links = resp.headers.getall("Link", [])
+    # the endpoint is the provider's word: only through the guarded client, no redirects
+    try:
+        got = await ctx.peers().request(
+            "GET", url, params=request.query, headers=headers, max_bytes=PULL_MAX_BYTES
+        )
+    except OutboundError as exc:
+        raise Problem(
+            502,
+            "Bad Gateway",
+            detail=f"the provider's endpoint {endpoint[:200]} was not fetched: {exc.detail}",
+        ) from None
+    body, status = got.body, got.status
+    back = {k: v for k in PASSED_BACK for v in got.header_values(k)}
+    links = got.header_values("Link")
     out = web.Response(status=status, body=body)
     for name, value in back.items():
         if name != "Link":

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.config import Settings
 from connector.http.foreground import Foreground
+from connector.outbound import PeerHttp, peer_policy
 from connector.storage.inline import Database
 
 
@@ -57,6 +58,8 @@ class ConnectorContext:
     log: logging.Logger
     tasks: TaskGroup
     client: aiohttp.ClientSession | None = None
+    #: the SSRF-guarded client for every URL a peer chose (connector.outbound)
+    outbound: PeerHttp | None = None
     components: dict[str, Any] = field(default_factory=dict)
     #: the same database, for many-short-statement transactions (see connector.storage.inline)
     db: Database = field(init=False)
@@ -67,10 +70,17 @@ class ConnectorContext:
         self.db = Database(self.engine)
 
     def http(self) -> aiohttp.ClientSession:
-        """The shared outgoing HTTP client (created on first use, closed on shutdown)."""
+        """The plain outgoing client, for operator-configured upstreams only (the NGSI-LD
+        proxy): anything a peer chose goes through :meth:`peers`."""
         if self.client is None or self.client.closed:
             self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         return self.client
+
+    def peers(self) -> PeerHttp:
+        """The guarded client for URLs a peer chose (created on first use, closed on shutdown)."""
+        if self.outbound is None:
+            self.outbound = PeerHttp(peer_policy(self.settings))
+        return self.outbound
 
 
 CTX: web.AppKey[ConnectorContext] = web.AppKey("agora.ctx", ConnectorContext)

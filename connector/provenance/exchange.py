@@ -32,8 +32,10 @@ import aiohttp
 from aiohttp import web
 
 from connector.dsp.auth import AuthenticationFailed
+from connector.http import safe_json
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem, read_json
+from connector.outbound import OutboundError
 from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import AgreementParties, PeerError, Peers
 from connector.provenance.statements import CONSUMER, PROVIDER, Refused, StatementChecker
@@ -317,11 +319,17 @@ class ReceiptExchange:
         if dsp is None:
             raise PeerError("no DSP component: cannot authenticate to the peer")
         token = await dsp.issuer.token_for(peer)
-        async with self.ctx.http().post(
-            url, json=body, headers={"Authorization": f"Bearer {token}"}
-        ) as resp:
-            doc = await resp.json(content_type=None) if resp.content_length != 0 else None
-            return resp.status, doc
+        # the peer's address is its word: the guarded client, a redirect is a failure
+        try:
+            got = await self.ctx.peers().request(
+                "POST", url, json_body=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        except OutboundError as exc:
+            raise PeerError(f"{url}: {exc.detail}") from None
+        try:
+            return got.status, safe_json.loads(got.body) if got.body else None
+        except ValueError as exc:
+            raise PeerError(f"{url}: the answer is not JSON we accept: {exc}") from None
 
     async def _send_receipts(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
         head = await self.ledger.tree_head()  # one signed head for the whole batch

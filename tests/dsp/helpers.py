@@ -101,6 +101,7 @@ async def start_node(
             port=0,
             storage_url=storage_url,
             extra_settings={"dsp": {"authentication": "self-issued"}, **(extra or {})},
+            dev_mode=True,
         )
     connector = Connector(load_settings(directory, env={}))
     await connector.start()

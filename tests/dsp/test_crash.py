@@ -50,6 +50,7 @@ async def test_sigkill_mid_negotiation_then_restart(tmp_path: Path) -> None:
         "city",
         port=port,
         extra_settings={"dsp": {"authentication": "self-issued"}},
+        dev_mode=True,
     )
     log = tmp_path / "city.log"
     proc = serve(directory, log)

@@ -28,8 +28,13 @@ from connector.dsp.outbox import (
 )
 from connector.dsp.tables import outbox
 from connector.dsp.validation import SchemaViolation
+from connector.outbound import PeerHttp
 from connector.storage import create_engine, upgrade
+from identity.http_guard import FetchPolicy
 from tests.dsp.helpers import Node, start_node, wait_for
+
+#: the sink runs on loopback: the guarded client in development mode
+DEV_POLICY = FetchPolicy(any_host=True, allow_loopback=True, allow_private=True, allow_http=True)
 
 
 def free_port() -> int:
@@ -51,6 +56,7 @@ async def test_messages_wait_for_a_peer_that_is_down(tmp_path: Path) -> None:
         "city",
         port=port,
         extra_settings={"dsp": {"authentication": "self-issued"}},
+        dev_mode=True,
     )
     async with aiohttp.ClientSession() as http:
         # the provider publishes, then goes down (its fixed port keeps its did:web)
@@ -150,7 +156,7 @@ async def test_replicas_deliver_each_message_exactly_once_in_order(
                         url=f"{base}/negotiations/p{p}/termination",
                         audience_did="d",
                     )
-        async with aiohttp.ClientSession() as http:
+        async with PeerHttp(DEV_POLICY) as http:
             workers = [
                 OutboxWorker(
                     engine,
@@ -194,7 +200,7 @@ async def test_only_the_first_pending_message_of_a_process_is_sent_at_once(
         outcomes.append((d.row_id, ok))
 
     try:
-        async with aiohttp.ClientSession() as http:
+        async with PeerHttp(DEV_POLICY) as http:
             worker = OutboxWorker(
                 engine, StubIssuer(), lambda: http, on_outcome, logging.getLogger("t")
             )
@@ -281,7 +287,7 @@ async def test_a_host_no_longer_allowed_is_never_contacted(
                 url=f"{base}/negotiations/p/termination",
                 audience_did="d",
             )
-        async with aiohttp.ClientSession() as http:
+        async with PeerHttp(DEV_POLICY) as http:
             worker = OutboxWorker(
                 engine,
                 StubIssuer(),

@@ -140,8 +140,8 @@ async def test_transfer_request_needs_a_finalized_agreement_of_the_caller(
     )
     status, body = await signed(company, city, "POST", "/transfers/request", push)
     assert status == 400 and body["code"] == "CallbackAddressRefused"
-    # the provider itself (another DID) may not use the company's agreement
-    ok = m.transfer_request("urn:uuid:t-4", mine["agreementId"], "NGSI-LD-PULL", company.dsp_url)
+    # the provider itself (another DID, with its own callback) may not use the company's agreement
+    ok = m.transfer_request("urn:uuid:t-4", mine["agreementId"], "NGSI-LD-PULL", city.dsp_url)
     status, body = await signed(city, city, "POST", "/transfers/request", ok)
     assert status == 400 and body["code"] == "UnknownAgreement"
 

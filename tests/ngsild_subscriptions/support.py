@@ -46,6 +46,7 @@ def make_participant(
         port=port,
         storage_url=storage_url,
         extra_settings={"ngsild": {**FAST, **(ngsild or {})}},
+        dev_mode=True,
     )
     return directory
 

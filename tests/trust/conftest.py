@@ -104,6 +104,7 @@ class Space:
                 port=port,
                 storage_url=storage_url or await self._storage_url(key),
                 extra_settings={"identity": {**TEST_IDENTITY, **(identity or {})}},
+                dev_mode=True,
             )
         return await self.start(key)
 

@@ -20,6 +20,7 @@ from connector.ngsild.errors import not_found
 from connector.ngsild.model import check_id, now_iso
 from connector.ngsild.query.selectors import expand_expr, leaves, parse_types
 from connector.ngsild.subscriptions.compiled import Compiled
+from connector.ngsild.subscriptions.endpoints import EndpointRules, endpoint_rules
 from connector.ngsild.subscriptions.manager import SubscriptionManager
 from connector.ngsild.subscriptions.model import merge_patch, new_id, status_of, validate
 from connector.ngsild.subscriptions.store import StoredSubscription
@@ -35,8 +36,8 @@ def manager(request: web.Request) -> SubscriptionManager:
     return m
 
 
-def _allowed_hosts(request: web.Request) -> list[str]:
-    return list(request.app[CTX].settings.security.allowed_callback_hosts)
+def _endpoint_rules(request: web.Request) -> EndpointRules:
+    return endpoint_rules(request.app[CTX].settings)
 
 
 def _owner(request: web.Request) -> tuple[str, bool]:
@@ -94,7 +95,7 @@ async def _visible(request: web.Request, sub_id: str) -> StoredSubscription:
 async def create_subscription(request: web.Request) -> web.Response:
     body, ctype = await read_body(request)
     neg = negotiate(request, body_context(body, ctype, request))
-    doc = validate(body, _allowed_hosts(request), creating=True)
+    doc = validate(body, _endpoint_rules(request), creating=True)
     doc.setdefault("id", new_id())
     doc["@context"] = neg.context
     targets: set[str] = set()
@@ -156,7 +157,7 @@ async def update_subscription(request: web.Request) -> web.Response:
         {k: v for k, v in body.items() if k != "@context"} if isinstance(body, dict) else body
     )
     merged = merge_patch(stored.doc, fragment)
-    doc = validate(merged, _allowed_hosts(request), creating="expiresAt" in fragment)
+    doc = validate(merged, _endpoint_rules(request), creating="expiresAt" in fragment)
     if isinstance(body, dict) and ("@context" in body or request.headers.get("Link")):
         doc["@context"] = neg.context
     else:

@@ -17,6 +17,7 @@ from connector.http.context import ConnectorContext
 from connector.ngsild.proxy.settings import ngsild_settings
 from connector.ngsild.subscriptions import api
 from connector.ngsild.subscriptions.delivery import DeliveryPolicy, Notifier, Sender
+from connector.ngsild.subscriptions.endpoints import endpoint_rules
 from connector.ngsild.subscriptions.guard import GUARD
 from connector.ngsild.subscriptions.manager import SubscriptionManager
 from connector.ngsild.subscriptions.store import SubscriptionStore
@@ -48,7 +49,7 @@ class NgsiLdSubscriptions:
             timeout_s=conf.notification_timeout_s,
             attempts=conf.notification_attempts,
             backoff_s=conf.notification_backoff_s,
-            allowed_hosts=list(ctx.settings.security.allowed_callback_hosts),
+            rules=endpoint_rules(ctx.settings),
         )
         store = SubscriptionStore(ctx.engine)
         manager: SubscriptionManager | None = None
@@ -57,7 +58,7 @@ class NgsiLdSubscriptions:
             assert manager is not None
             await manager.record(sub_id, ok)
 
-        notifier = Notifier(Sender(ctx.http), policy, record)
+        notifier = Notifier(Sender(ctx.peers), policy, record)
         manager = SubscriptionManager(
             store,
             notifier,

@@ -15,11 +15,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import aiomqtt
 
 from connector.ngsild.context import link_header
-from connector.ngsild.subscriptions.endpoints import Target, check_endpoint
+from connector.ngsild.subscriptions.endpoints import (
+    EndpointRules,
+    Target,
+    check_endpoint,
+    check_resolved,
+)
+from connector.outbound import PeerHttp
 
 log = logging.getLogger("agora.ngsild.notify")
 JSON = "application/json"
@@ -45,7 +50,7 @@ class DeliveryPolicy:
     timeout_s: float = 5.0
     attempts: int = 3
     backoff_s: float = 0.5
-    allowed_hosts: list[str] = field(default_factory=list)
+    rules: EndpointRules = field(default_factory=lambda: EndpointRules([]))
 
 
 Recorder = Callable[[str, bool], Awaitable[None]]
@@ -63,10 +68,13 @@ def metadata_of(d: Delivery) -> dict[str, str]:
 
 
 class Sender:
-    """Transport of one delivery; raises on any failure so the caller can retry."""
+    """Transport of one delivery; raises on any failure so the caller can retry.
 
-    def __init__(self, session: Callable[[], aiohttp.ClientSession]) -> None:
-        self._session = session
+    HTTP goes through the connector's guarded client (connector.outbound): the resolved
+    addresses are checked at connect time and a redirect is a failure, never followed."""
+
+    def __init__(self, client: Callable[[], PeerHttp]) -> None:
+        self._client = client
 
     async def send(self, d: Delivery, target: Target, seconds: float) -> None:
         if target.mqtt:
@@ -76,16 +84,11 @@ class Sender:
 
     async def _http(self, d: Delivery, seconds: float) -> None:
         body = json.dumps(d.payload, ensure_ascii=False, separators=(",", ":")).encode()
-        async with self._session().post(
-            d.uri,
-            data=body,
-            headers=metadata_of(d),
-            timeout=aiohttp.ClientTimeout(total=seconds),
-            allow_redirects=False,  # a redirect could lead anywhere: no SSRF detours
-        ) as resp:
-            await resp.read()
-            if not 200 <= resp.status < 300:
-                raise RuntimeError(f"the endpoint answered {resp.status}")
+        got = await self._client().request(
+            "POST", d.uri, data=body, headers=metadata_of(d), seconds=seconds, max_bytes=64 * 1024
+        )
+        if not 200 <= got.status < 300:
+            raise RuntimeError(f"the endpoint answered {got.status}")
 
     async def _mqtt(self, d: Delivery, target: Target, seconds: float) -> None:
         message = {"metadata": metadata_of(d), "body": d.payload}
@@ -145,7 +148,9 @@ class Notifier:
         timeout = d.timeout or self.policy.timeout_s
         for attempt in range(self.policy.attempts):
             try:
-                target = check_endpoint(d.uri, self.policy.allowed_hosts)
+                target = check_endpoint(d.uri, self.policy.rules)
+                if target.mqtt:
+                    await check_resolved(target, self.policy.rules)
                 await self.sender.send(d, target, timeout)
                 return True
             except asyncio.CancelledError:

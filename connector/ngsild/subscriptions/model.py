@@ -21,7 +21,7 @@ from connector.ngsild.query.geo import parse_geoquery
 from connector.ngsild.query.patterns import checked_pattern
 from connector.ngsild.query.q import parse_q
 from connector.ngsild.query.selectors import parse_scope_q, parse_types
-from connector.ngsild.subscriptions.endpoints import check_endpoint
+from connector.ngsild.subscriptions.endpoints import EndpointRules, check_endpoint
 from connector.ngsild.temporal.times import normalize, now_utc, parse_time
 
 Doc = dict[str, Any]
@@ -136,7 +136,7 @@ def _key_values(value: Any, what: str) -> list[Doc]:
     return [dict(i) for i in value]
 
 
-def _notification(value: Any, allowed_hosts: list[str]) -> Doc:
+def _notification(value: Any, rules: EndpointRules) -> Doc:
     if not isinstance(value, dict):
         raise bad_data("notification is required: an object with an endpoint")
     extra = set(value) - NOTIFICATION_KEYS - NOTIFICATION_STATUS_KEYS
@@ -157,7 +157,7 @@ def _notification(value: Any, allowed_hosts: list[str]) -> Doc:
     extra = set(endpoint) - ENDPOINT_KEYS
     if extra:
         raise bad_data(f"notification.endpoint has unknown members {sorted(extra)}")
-    check_endpoint(endpoint.get("uri"), allowed_hosts)
+    check_endpoint(endpoint.get("uri"), rules)
     accept = endpoint.get("accept", "application/json")
     if accept not in ACCEPTS:
         raise bad_data(f"notification.endpoint.accept must be one of {', '.join(ACCEPTS)}")
@@ -169,7 +169,7 @@ def _notification(value: Any, allowed_hosts: list[str]) -> Doc:
     return out
 
 
-def validate(doc: Doc, allowed_hosts: list[str], *, creating: bool) -> Doc:
+def validate(doc: Doc, rules: EndpointRules, *, creating: bool) -> Doc:
     """The checked subscription document (a copy); BadRequestData on the first problem."""
     if not isinstance(doc, dict):
         raise bad_data("a subscription must be a JSON object")
@@ -235,7 +235,7 @@ def validate(doc: Doc, allowed_hosts: list[str], *, creating: bool) -> Doc:
         if creating and expires <= now_utc():
             raise bad_data("expiresAt must be in the future")
         out["expiresAt"] = normalize(out["expiresAt"], "expiresAt")
-    out["notification"] = _notification(out.get("notification"), allowed_hosts)
+    out["notification"] = _notification(out.get("notification"), rules)
     return out
 
 
