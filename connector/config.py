@@ -55,6 +55,19 @@ class ServerSettings(_Section):
     #: fetched documents may be on loopback or private addresses and use plain http. Never in
     #: production: off by default.
     dev_mode: bool = False
+    #: who may read /metrics on the main listener: "admin" (the admin key, as the management
+    #: API) or "public" (anyone who can reach the port; only behind a private network)
+    metrics_access: Literal["admin", "public"] = "admin"
+    #: "host:port" of a second listener serving only /metrics, without a key (bind it to an
+    #: address only the scraper reaches, e.g. 127.0.0.1:9464); empty: no second listener
+    metrics_listen: str = ""
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        if v:
+            split_listen(v)
+        return v
 
     @field_validator("public_url")
     @classmethod
@@ -147,6 +160,15 @@ def component_settings(settings: Settings, section: str, model: type[M]) -> M:
         got = None if err["type"] == "missing" else err.get("input")
         expected = err["msg"].removeprefix("Value error, ")
         raise ConfigError(str(settings.directory / CONFIG_FILE), key, expected, got) from None
+
+
+def split_listen(address: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as (host, port), or ValueError saying why."""
+    host, sep, port_text = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError("host:port, e.g. 127.0.0.1:9464")
+    return host, int(port_text)
 
 
 def did_web_for(url: str) -> str:

@@ -11,11 +11,16 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from connector.components import Component, default_components
-from connector.config import Settings
+from connector.config import Settings, split_listen
 from connector.http.app import create_app
 from connector.http.context import ConnectorContext, TaskGroup
+from connector.http.metrics import metrics_app
 from connector.http.server import ProblemRunner
 from connector.storage import create_engine, upgrade
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 class Connector:
@@ -28,6 +33,9 @@ class Connector:
         self.ctx: ConnectorContext | None = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
+        self._metrics_runner: web.AppRunner | None = None
+        #: the ``server.metrics_listen`` listener's base URL once started (its real port)
+        self.metrics_url: str | None = None
         self._components: list[Component] = []
         self._started: list[Component] = []
 
@@ -51,11 +59,31 @@ class Connector:
             )
             await self._runner.setup()
             await web.SockSite(self._runner, sock).start()
+            await self._start_metrics_listener()
         except BaseException:
             sock.close()
             await self.stop()
             raise
         self.log.info("serving", extra={"url": self.url, "did": self.settings.did})
+
+    async def _start_metrics_listener(self) -> None:
+        """Serve /metrics without a key on ``server.metrics_listen``, if the operator set one."""
+        if not self.settings.server.metrics_listen:
+            return
+        assert self.ctx is not None
+        host, port = split_listen(self.settings.server.metrics_listen)
+        sock = socket.create_server((host, port), family=_family(host))
+        try:
+            self._metrics_runner = ProblemRunner(
+                metrics_app(self.ctx), access_log=None, handle_signals=False
+            )
+            await self._metrics_runner.setup()
+            await web.SockSite(self._metrics_runner, sock).start()
+        except BaseException:
+            sock.close()
+            raise
+        bound = int(sock.getsockname()[1])
+        self.metrics_url = f"http://{f'[{host}]' if ':' in host else host}:{bound}/metrics"
 
     async def _start_components(self) -> None:
         engine = create_engine(
@@ -81,6 +109,10 @@ class Connector:
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, then release everything."""
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
+            self._metrics_runner = None
+            self.metrics_url = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

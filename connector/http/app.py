@@ -8,6 +8,7 @@ from sqlalchemy import text
 from connector.components import Component
 from connector.http.auth import AUTHENTICATORS
 from connector.http.context import CTX, ConnectorContext
+from connector.http.encodings import accepted_encodings
 from connector.http.metrics import HttpMetrics, metrics_handler
 from connector.http.middleware import observe, problems
 from connector.management.api import MANAGEMENT_APP
@@ -32,7 +33,7 @@ async def health(request: web.Request) -> web.Response:
 
 def create_app(ctx: ConnectorContext, components: list[Component]) -> web.Application:
     app = web.Application(
-        middlewares=[observe, problems],
+        middlewares=[observe, problems, accepted_encodings],
         client_max_size=ctx.settings.server.max_body_bytes,
     )
     app[CTX] = ctx

@@ -74,13 +74,8 @@ def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL_KEY]
 
 
-@web.middleware
-async def require_principal(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Guard a sub-application: only the admin, unless the route accepts other kinds."""
-    route_handler = request.match_info.route.handler
-    allowed = getattr(route_handler, "__agora_accepts__", frozenset({ADMIN}))
+async def require(request: web.Request, allowed: frozenset[str]) -> Principal:
+    """The caller if it is one of the ``allowed`` kinds; 401 without credentials, else 403."""
     found = await authenticate(request)
     if found is None:
         raise Problem(
@@ -92,4 +87,14 @@ async def require_principal(
     if found.kind not in allowed:
         raise Problem(403, "Forbidden", detail=f"a {found.kind} principal may not use this route")
     request[PRINCIPAL_KEY] = found
+    return found
+
+
+@web.middleware
+async def require_principal(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Guard a sub-application: only the admin, unless the route accepts other kinds."""
+    route_handler = request.match_info.route.handler
+    await require(request, getattr(route_handler, "__agora_accepts__", frozenset({ADMIN})))
     return await handler(request)

@@ -9,7 +9,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 
-from connector.http.context import CTX
+from connector.http.auth import ADMIN, require
+from connector.http.context import CTX, ConnectorContext
+from connector.http.middleware import problems
 
 
 @dataclass
@@ -50,6 +52,29 @@ class HttpMetrics:
         )
 
 
-async def metrics_handler(request: web.Request) -> web.Response:
+def _exposition(request: web.Request) -> web.Response:
     body = generate_latest(request.app[CTX].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    """/metrics on the main listener: the admin key unless the operator made it public.
+
+    The figures name every route and how often it fails, which maps the deployment for an
+    attacker, so they are not public by default."""
+    if request.app[CTX].settings.server.metrics_access == "admin":
+        await require(request, frozenset({ADMIN}))
+    return _exposition(request)
+
+
+async def _open_metrics(request: web.Request) -> web.Response:
+    return _exposition(request)
+
+
+def metrics_app(ctx: ConnectorContext) -> web.Application:
+    """The app of the ``server.metrics_listen`` listener: only /metrics, without a key (the
+    address it binds to is the access control), every other path a 404 Problem."""
+    app = web.Application(middlewares=[problems], client_max_size=1024)
+    app[CTX] = ctx
+    app.router.add_get("/metrics", _open_metrics)
+    return app
