@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .credentials import ACCEPTED_VC_TYPS
@@ -106,6 +107,29 @@ class AiohttpCredentialServiceClient:
         return data
 
 
+@dataclass(frozen=True)
+class Authorized:
+    """A verifier whose ID token and access token checked out: who, and the scopes granted."""
+
+    verifier: str
+    granted: frozenset[str]
+    access_token: str
+
+
+def _query_scopes(message: Any) -> list[str]:
+    """The scopes of a PresentationQueryMessage, or why it is not one we answer."""
+    if not isinstance(message, dict) or message.get("type") != "PresentationQueryMessage":
+        raise IdentityError(Reason.MALFORMED, "expected a PresentationQueryMessage")
+    if "presentationDefinition" in message:
+        raise IdentityError(Reason.UNSUPPORTED, "presentationDefinition is not supported")
+    scopes = message.get("scope")
+    if not isinstance(scopes, list) or not scopes or len(scopes) > MAX_SCOPES:
+        raise IdentityError(Reason.MALFORMED, "scope must be a non-empty list")
+    if not all(isinstance(s, str) for s in scopes):
+        raise IdentityError(Reason.MALFORMED, "scopes must be strings")
+    return scopes
+
+
 class PresentationResponder:
     """Holder side: answer a PresentationQueryMessage from stored VC-JWTs.
 
@@ -165,23 +189,16 @@ class PresentationResponder:
             return payload.get("id") == scope[len(VC_ID_SCOPE) :]
         return False
 
-    async def respond(
-        self, message: dict[str, Any], authorization: str | None, *, now: float | None = None
-    ) -> dict[str, Any]:
-        """Verify the caller's ID token and access token, then present the granted credentials."""
+    async def authenticate(
+        self, authorization: str | None, *, now: float | None = None
+    ) -> Authorized:
+        """Verify the caller's ID token and the access token we minted for it.
+
+        Separate from :meth:`present` so that a server can refuse an anonymous or forged caller
+        before it reads the request body."""
         now = time.time() if now is None else now
-        id_token = bearer(authorization)
-        if not isinstance(message, dict) or message.get("type") != "PresentationQueryMessage":
-            raise IdentityError(Reason.MALFORMED, "expected a PresentationQueryMessage")
-        if "presentationDefinition" in message:
-            raise IdentityError(Reason.UNSUPPORTED, "presentationDefinition is not supported")
-        scopes = message.get("scope")
-        if not isinstance(scopes, list) or not scopes or len(scopes) > MAX_SCOPES:
-            raise IdentityError(Reason.MALFORMED, "scope must be a non-empty list")
-        if not all(isinstance(s, str) for s in scopes):
-            raise IdentityError(Reason.MALFORMED, "scopes must be strings")
         claims = await verify_id_token(
-            id_token,
+            bearer(authorization),
             self._resolver,
             audience=self.holder.did,
             replay_cache=self._replay,
@@ -193,7 +210,24 @@ class PresentationResponder:
         verifier, granted = self._check_access_token(claims.access_token, now)
         if verifier != claims.did:
             raise TokenError(Reason.WRONG_AUDIENCE, "access token was granted to another party")
-        missing = [s for s in scopes if s not in granted]
+        return Authorized(verifier, frozenset(granted), claims.access_token)
+
+    async def respond(
+        self, message: dict[str, Any], authorization: str | None, *, now: float | None = None
+    ) -> dict[str, Any]:
+        """Verify the caller's ID token and access token, then present the granted credentials."""
+        _query_scopes(message)  # a malformed query is refused before the token is spent
+        return self.present(message, await self.authenticate(authorization, now=now), now=now)
+
+    def present(
+        self, message: Any, caller: Authorized, *, now: float | None = None
+    ) -> dict[str, Any]:
+        """The PresentationResponseMessage for an authenticated caller: the credentials that
+        match the queried scopes, provided the caller's access token grants every one."""
+        now = time.time() if now is None else now
+        scopes = _query_scopes(message)
+        verifier = caller.verifier
+        missing = [s for s in scopes if s not in caller.granted]
         if missing:
             raise IdentityError(Reason.SCOPE_NOT_GRANTED, f"scopes not granted: {missing}")
         chosen = [t for t, p in self._credentials if any(self._matches(s, p) for s in scopes)]
@@ -201,7 +235,7 @@ class PresentationResponder:
             self.holder,
             chosen,
             audience=verifier,
-            nonce=presentation_nonce(claims.access_token),
+            nonce=presentation_nonce(caller.access_token),
             ttl=self._vp_ttl,
             now=now,
         )

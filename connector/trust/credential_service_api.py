@@ -33,7 +33,6 @@ from identity import (
     IdentityError,
     PresentationResponder,
     Reason,
-    TokenError,
     VerifiedCredential,
     verify_credential_jwt,
     verify_id_token,
@@ -54,13 +53,8 @@ def _trust(request: web.Request) -> Trust:
 
 
 async def presentations_query(request: web.Request) -> web.Response:
+    """The caller is authenticated (ID token and our access token) before its body is read."""
     trust = _trust(request)
-    header = request.headers.get("Authorization")
-    try:
-        bearer(header)
-    except TokenError as exc:
-        raise dcp_problem(exc) from None
-    message = await read_json(request)
     responder = PresentationResponder(
         trust.participant,
         await trust.credentials.jwts(),
@@ -70,9 +64,12 @@ async def presentations_query(request: web.Request) -> web.Response:
         max_token_lifetime=trust.cfg.max_token_lifetime_s,
     )
     try:
-        body = await responder.respond(message, header)
-    except TokenError as exc:
+        caller = await responder.authenticate(request.headers.get("Authorization"))
+    except IdentityError as exc:
         raise dcp_problem(exc) from None
+    message = await read_json(request)
+    try:
+        body = responder.present(message, caller)
     except IdentityError as exc:
         status = {
             Reason.MALFORMED: 400,

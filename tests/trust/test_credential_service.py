@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -95,6 +96,36 @@ async def test_query_bad_messages(onboarded: Space) -> None:
         query_message(SCOPES),
     )
     _is_problem(status, body, 403, "scope_not_granted")
+
+
+async def test_query_refuses_an_anonymous_caller_before_reading_the_body(
+    onboarded: Space,
+) -> None:
+    """A caller without a valid token is answered at once: the connector does not wait for, or
+    parse, a body it announced (here 100,000 bytes that never come)."""
+    company = onboarded["company"]
+    host, port = company.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            b"POST /dcp/presentations/query HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer not.a.jwt\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n["
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=10)
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"401", status_line
+
+
+async def test_query_with_a_valid_token_and_a_deep_body(onboarded: Space) -> None:
+    city, company = onboarded["city"], onboarded["company"]
+    deep = b"[" * 100_000
+    status, body = await _query(company, _query_header(company, city), deep)
+    _is_problem(status, body, 400)
+    assert "nested deeper than" in body["detail"]
+    assert (await _query(company, _query_header(company, city)))[0] == 200
 
 
 def _message(*payloads: str, credential_type: str = "MembershipCredential") -> dict[str, Any]:
