@@ -13,8 +13,8 @@ import json
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong, PayloadEncodingError
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
 from connector.http.problems import PROBLEM_JSON, Problem, problem_for_status
@@ -59,7 +59,21 @@ def parser_problem(status: int, exc: BaseException | None) -> Problem:
 
 
 class ProblemRequestHandler(RequestHandler):
-    """aiohttp's connection handler; only its error answer differs."""
+    """aiohttp's connection handler; only its error answer differs, and its log of a body it
+    could not decode while discarding it."""
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """After an answer that did not read the body (a refusal before the body), aiohttp
+        reads and discards the rest; a body whose coding is broken fails there. That is the
+        peer's garbage, already answered: a debug line, not a traceback per request that would
+        let anyone flood the error log."""
+        exc = kw.get("exc_info")
+        if isinstance(exc, RequestPayloadError | PayloadEncodingError) and isinstance(
+            exc.__cause__ or exc, PayloadEncodingError
+        ):
+            self.logger.debug("discarded an undecodable request body: %s", exc.__cause__ or exc)
+            return
+        super().log_exception(*args, **kw)
 
     def handle_error(
         self,

@@ -93,3 +93,32 @@ async def test_gzip_bodies_are_still_accepted(city: NgsiClient) -> None:
     )
     assert reply.status == 201, reply.body
     assert await _stored(city)
+
+
+async def test_an_undecodable_body_left_unread_is_not_an_error_log(
+    city: NgsiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refused before its body was read (no credentials), a gzip-labelled body that is not gzip
+    is discarded by the server; that costs a debug line, not a traceback in the error log."""
+    split = urlsplit(city.url)
+    garbage = b"this is not gzip at all" * 10
+    with caplog.at_level("DEBUG", logger="aiohttp.server"):
+        reader, writer = await asyncio.open_connection(split.hostname, split.port)
+        try:
+            writer.write(
+                (
+                    "POST /ngsi-ld/v1/entities HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                    f"Content-Length: {len(garbage)}\r\n\r\n"
+                ).encode()
+                + garbage
+            )
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.split()[1] == b"401", head
+            await asyncio.wait_for(reader.read(), 10)  # the server ends the connection
+        finally:
+            writer.close()
+    errors = [r for r in caplog.records if r.name == "aiohttp.server" and r.levelname == "ERROR"]
+    assert errors == [], [r.getMessage() for r in errors]
+    assert not await _stored(city)
