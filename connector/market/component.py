@@ -1,0 +1,50 @@
+"""The marketplace component: stores priced offerings and mounts their views.
+
+* ``tables`` / ``store``  offering versions (migration 0012_market)
+* ``management``  /api/v1/offerings: create, read, update, delete, list, publish, retire
+* ``catalog``  the DSP catalog's hasPolicy offers, derived from the published offerings (through
+  the ``connector.dsp.catalog.OfferSource`` seam)
+* ``decisions``  the provider agrees to a priced offer only when a payment method's condition
+  holds (the ``payments`` seam; ``invoice`` built in)
+* ``tmf``  TMF620 productOffering / productOfferingPrice and the TMF622 productOrder view
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from connector.dsp.catalog import add_offer_source
+from connector.dsp.runtime import Dsp
+from connector.http.context import ConnectorContext
+from connector.management.api import MANAGEMENT_APP
+from connector.market.catalog import OfferingSource
+from connector.market.decisions import PaymentDecider
+from connector.market.management import add_routes
+from connector.market.payments import PaymentMethod
+from connector.market.payments.invoice import Invoice
+from connector.market.settings import market_settings
+from connector.market.tmf import tmf_app
+
+TMF_PATH = "/tmf-api"
+
+
+class MarketComponent:
+    name = "market"
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        dsp: Dsp | None = ctx.components.get("dsp")
+        if dsp is None:
+            ctx.log.warning("market: no dsp component; offerings are not mounted")
+            return
+        settings = market_settings(ctx.settings)
+        methods: list[PaymentMethod] = [Invoice(settings)]
+        dsp.decider = PaymentDecider(dsp.decider, ctx.db, methods)
+        add_offer_source(OfferingSource())
+        add_routes(root[MANAGEMENT_APP])
+        root.add_subapp(TMF_PATH, tmf_app(dsp))
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.dsp.helpers import Node, start_node
+
+
+@pytest.fixture
+async def market(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+    """(city, company): the city sells on account to the company (its invoice account); the
+    city stores on each engine in turn."""
+    async with aiohttp.ClientSession() as http:
+        company = await start_node(tmp_path, "company", "company", http=http)
+        city = await start_node(
+            tmp_path,
+            "city",
+            "city",
+            storage_url=db_url,
+            http=http,
+            extra={"marketplace": {"invoice_accounts": [company.did]}},
+        )
+        try:
+            yield city, company
+        finally:
+            await company.connector.stop()
+            await city.connector.stop()
