@@ -35,6 +35,9 @@ from connector.http.context import ConnectorContext
 from connector.management.api import MANAGEMENT_APP
 from connector.ngsild.subscriptions.api import MANAGER as SUBSCRIPTIONS
 
+#: where other components leave PEP gates before this one starts (see ``AgreementPep.gates``)
+GATES = "enforcement.gates"
+
 
 class EnforcementComponent:
     name = "enforcement"
@@ -64,6 +67,7 @@ class EnforcementComponent:
         dsp.listeners.append(grants.changed)
         self.pep = AgreementPep(grants, AgreementCache(ctx.engine), self.usage, evidence)
         self.pep.notifications = AgreementNotificationGuard(self.pep, ctx.engine)
+        self.pep.gates.extend(ctx.components.get(GATES, []))
         ctx.components["ngsild.pep"] = self.pep
         ctx.components["ngsild.notification_guard"] = self.pep.notifications
         manager = ctx.components.get(SUBSCRIPTIONS)

@@ -36,6 +36,7 @@ negotiation, see :mod:`connector.dsp.claims`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -141,6 +142,15 @@ class AgreementPep:
         self.evidence = evidence
         self.overlap = overlap
         self.notifications: AgreementNotificationGuard | None = None
+        #: checks outside the ODRL decision, by agreement id: None, or why access is refused now
+        #: (the marketplace's payment gate: an agreement suspended for non-payment)
+        self.gates: list[Callable[[str], Awaitable[str | None]]] = []
+
+    async def _gated(self, access: Access) -> None:
+        for gate in self.gates:
+            reason = await gate(access.grant.agreement_id)
+            if reason is not None:
+                raise Refusal("denied — " + reason)
 
     async def scope_for(
         self, request: web.Request, operation: str, target_types: set[str] | None
@@ -174,6 +184,8 @@ class AgreementPep:
         request[ACCESS_KEY] = access
         try:
             try:
+                if self.gates:
+                    await self._gated(access)
                 scope, verdict = await self._decided(request, access, target_types)
             except Refusal:
                 if not access.state_checked:

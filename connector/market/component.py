@@ -6,6 +6,8 @@
   the ``connector.dsp.catalog.OfferSource`` seam)
 * ``decisions``  the provider agrees to a priced offer only when a payment method's condition
   holds (the ``payments`` seam; ``invoice`` built in)
+* ``billing``  payments received on account (``POST /api/v1/payments``), checked for amount,
+  currency and replay, logged on the ledger; the PEP gate that suspends an overdue agreement
 * ``tmf``  TMF620 productOffering / productOfferingPrice and the TMF622 productOrder view
 """
 
@@ -15,8 +17,10 @@ from aiohttp import web
 
 from connector.dsp.catalog import add_offer_source
 from connector.dsp.runtime import Dsp
+from connector.enforcement.component import GATES
 from connector.http.context import ConnectorContext
 from connector.management.api import MANAGEMENT_APP
+from connector.market.billing import InvoiceGate, Payments
 from connector.market.catalog import OfferingSource
 from connector.market.decisions import PaymentDecider
 from connector.market.management import add_routes
@@ -37,10 +41,14 @@ class MarketComponent:
             ctx.log.warning("market: no dsp component; offerings are not mounted")
             return
         settings = market_settings(ctx.settings)
-        methods: list[PaymentMethod] = [Invoice(settings)]
+        invoice = Invoice(settings)
+        methods: list[PaymentMethod] = [invoice]
         dsp.decider = PaymentDecider(dsp.decider, ctx.db, methods)
         add_offer_source(OfferingSource())
         add_routes(root[MANAGEMENT_APP])
+        gate = InvoiceGate(ctx, invoice)
+        Payments(ctx, invoice, gate).add_routes(root[MANAGEMENT_APP])
+        ctx.components.setdefault(GATES, []).append(gate)  # the PEP asks it per request
         root.add_subapp(TMF_PATH, tmf_app(dsp))
 
     async def start(self, ctx: ConnectorContext) -> None:

@@ -28,3 +28,30 @@ async def market(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]
         finally:
             await company.connector.stop()
             await city.connector.stop()
+
+
+@pytest.fixture
+async def overdue_market(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+    """(city, company) where an amount is due the moment the agreement starts, with no grace:
+    an unpaid agreement is suspended at once."""
+    async with aiohttp.ClientSession() as http:
+        company = await start_node(tmp_path, "company", "company", http=http)
+        city = await start_node(
+            tmp_path,
+            "city",
+            "city",
+            storage_url=db_url,
+            http=http,
+            extra={
+                "marketplace": {
+                    "invoice_accounts": [company.did],
+                    "invoice_due_days": 0,
+                    "invoice_grace_days": 0,
+                }
+            },
+        )
+        try:
+            yield city, company
+        finally:
+            await company.connector.stop()
+            await city.connector.stop()

@@ -1,0 +1,276 @@
+"""Payments received under invoice accounts, and the data-plane gate they open or close.
+
+A payment (``POST /api/v1/payments``, the provider's staff recording what arrived) is one
+compensate event: it is checked against the amount and currency of the oldest unpaid period of
+the agreement's plan, its reference counts once (a replay is refused), and it is logged on the
+provider's ledger. :class:`InvoiceGate` is what the PEP asks before each data-plane request: an
+agreement with an amount past due plus grace is refused with a reason until it is paid.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from connector.dsp.negotiation_states import Role
+from connector.dsp.runtime import DSP_KEY, Dsp
+from connector.dsp.tables import agreements, negotiations
+from connector.http.context import ConnectorContext
+from connector.http.problems import Problem
+from connector.management.api import validation_problem
+from connector.market import store
+from connector.market.payments.invoice import Invoice, account, suspension_reason
+from connector.market.problems import problem, read_exact_json
+from connector.market.tables import payments
+from connector.storage.inline import Conn
+from ledger.records import Record
+from marketplace.errors import MarketplaceError
+from marketplace.money import currency, parse_amount
+
+GATE_TTL_S = 60.0
+GATE_SIZE = 4096
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    agreement_id: str = Field(alias="agreementId", max_length=300)
+    method: str = Field(default="invoice", pattern="^invoice$")
+    amount: Any
+    currency: str = Field(max_length=100)
+    reference: str = Field(min_length=1, max_length=300)
+
+
+async def priced_agreement(conn: Conn, agreement_id: str) -> tuple[Any, Any] | None:
+    """(agreement row, plan) of an agreement we made as provider on a marketplace offer."""
+    row = (
+        await conn.execute(
+            select(agreements, negotiations.c.offer)
+            .join(negotiations, negotiations.c.pid == agreements.c.negotiation_pid)
+            .where(agreements.c.id == agreement_id)
+            .where(negotiations.c.role == Role.PROVIDER.value)
+        )
+    ).first()
+    if row is None or not row.offer:
+        return None
+    parsed = store.parse_offer_id(json.loads(row.offer).get("@id", ""))
+    if parsed is None:
+        return None
+    offering = await store.version_of(conn, parsed[0], parsed[1])
+    if offering is None:
+        return None
+    try:
+        return row, offering.plan(parsed[2]).plan
+    except MarketplaceError:
+        return None
+
+
+async def paid_count(conn: Conn, agreement_id: str) -> int:
+    found = await conn.scalar(
+        select(func.count()).select_from(payments).where(payments.c.agreement_id == agreement_id)
+    )
+    return int(found or 0)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.utcoffset() is not None else when.replace(tzinfo=UTC)
+
+
+class InvoiceGate:
+    """The PEP's payment check (``enforcement.gates``): None, or why the agreement is suspended.
+    Answers are kept per agreement for a minute, and dropped when a payment is recorded."""
+
+    def __init__(self, ctx: ConnectorContext, method: Invoice) -> None:
+        self.ctx = ctx
+        self.method = method
+        self._memo: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+
+    def forget(self, agreement_id: str) -> None:
+        self._memo.pop(agreement_id, None)
+
+    async def __call__(self, agreement_id: str) -> str | None:
+        hit = self._memo.get(agreement_id)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        async with self.ctx.db.connect() as conn:
+            found = await priced_agreement(conn, agreement_id)
+            paid = await paid_count(conn, agreement_id) if found else 0
+        reason = None
+        if found is not None:
+            row, plan = found
+            now = datetime.now(UTC)
+            reason = suspension_reason(
+                self.method, account(self.method, plan, _aware(row.created_at), paid, now)
+            )
+        self._memo[agreement_id] = (reason, time.monotonic() + GATE_TTL_S)
+        while len(self._memo) > GATE_SIZE:
+            self._memo.popitem(last=False)
+        return reason
+
+
+def _account_view(acc: Any, reason: str | None) -> dict[str, Any]:
+    nxt = acc.next_unpaid
+    return {
+        "status": "suspended" if reason else "active",
+        "reason": reason,
+        "periodsBilled": len(acc.periods),
+        "periodsPaid": acc.paid,
+        "nextDue": None
+        if nxt is None
+        else {
+            "periodStart": nxt.start.isoformat(),
+            "amount": f"{nxt.amount:f}",
+            "currency": nxt.currency,
+        },
+    }
+
+
+class Payments:
+    """The /api/v1/payments routes of one connector."""
+
+    def __init__(self, ctx: ConnectorContext, method: Invoice, gate: InvoiceGate) -> None:
+        self.ctx = ctx
+        self.method = method
+        self.gate = gate
+
+    async def record(self, request: web.Request) -> web.Response:
+        dsp: Dsp = request.app[DSP_KEY]
+        try:
+            data = PaymentIn.model_validate(await read_exact_json(request))
+        except ValidationError as exc:
+            raise validation_problem(exc) from None
+        try:
+            cur = currency(data.currency)
+            amount = parse_amount(data.amount, field="amount")
+        except MarketplaceError as exc:
+            raise problem(exc) from None
+        now = datetime.now(UTC)
+        async with dsp.transaction() as conn:
+            found = await priced_agreement(conn, data.agreement_id)
+            if found is None:
+                raise Problem(
+                    404, "Not Found", detail="agreementId: no priced agreement of ours as provider"
+                )
+            row, plan = found
+            used = (
+                await conn.execute(
+                    select(payments.c.id).where(payments.c.reference == data.reference)
+                )
+            ).first()
+            if used is not None:
+                raise Problem(
+                    409, "Conflict", detail="reference: this payment was recorded already"
+                )
+            acc = account(
+                self.method,
+                plan,
+                _aware(row.created_at),
+                await paid_count(conn, data.agreement_id),
+                now,
+            )
+            due = acc.next_unpaid
+            if due is None:
+                raise Problem(409, "Conflict", detail="nothing is due on this agreement yet")
+            if cur.code != due.currency:
+                raise Problem(
+                    400,
+                    "Bad Request",
+                    detail=f"currency: the plan is paid in {due.currency}, not {cur.code}",
+                    field="currency",
+                )
+            if amount != due.amount:
+                raise Problem(
+                    400,
+                    "Bad Request",
+                    detail=f"amount: {due.amount:f} {due.currency} is due, not {amount:f}",
+                    field="amount",
+                )
+            pay_id = f"urn:uuid:{uuid.uuid4()}"
+            try:
+                await conn.execute(
+                    insert(payments).values(
+                        id=pay_id,
+                        agreement_id=data.agreement_id,
+                        method=data.method,
+                        reference=data.reference,
+                        amount=f"{due.amount:f}",  # equal to what was sent, in the plan's form
+                        currency=cur.code,
+                        payer=row.consumer_did,
+                        created_at=now,
+                    )
+                )
+            except IntegrityError:
+                raise Problem(
+                    409, "Conflict", detail="reference: this payment was recorded already"
+                ) from None
+        self.gate.forget(data.agreement_id)
+        view = {
+            "id": pay_id,
+            "agreementId": data.agreement_id,
+            "method": data.method,
+            "amount": f"{due.amount:f}",
+            "currency": cur.code,
+            "reference": data.reference,
+            "payer": row.consumer_did,
+            "periodStart": due.start.isoformat(),
+        }
+        provenance = self.ctx.components.get("provenance")
+        if provenance is not None:
+            await provenance.record(
+                Record(
+                    provider=self.ctx.settings.did,
+                    consumer=row.consumer_did,
+                    agreement_id=data.agreement_id,
+                    action="payment:received",
+                    decision="paid",
+                    kind="payment",
+                    details={k: v for k, v in view.items() if k != "agreementId"},
+                )
+            )
+        return web.json_response(view, status=201)
+
+    async def listing(self, request: web.Request) -> web.Response:
+        q = select(payments).order_by(payments.c.created_at)
+        if "agreementId" in request.query:
+            q = q.where(payments.c.agreement_id == request.query["agreementId"])
+        async with self.ctx.db.connect() as conn:
+            rows = (await conn.execute(q)).all()
+        return web.json_response(
+            [
+                {
+                    "id": r.id,
+                    "agreementId": r.agreement_id,
+                    "method": r.method,
+                    "amount": r.amount,
+                    "currency": r.currency,
+                    "reference": r.reference,
+                    "payer": r.payer,
+                }
+                for r in rows
+            ]
+        )
+
+    async def account(self, request: web.Request) -> web.Response:
+        agreement_id = request.match_info["id"]
+        async with self.ctx.db.connect() as conn:
+            found = await priced_agreement(conn, agreement_id)
+            if found is None:
+                raise Problem(404, "Not Found", detail="no priced agreement of ours as provider")
+            paid = await paid_count(conn, agreement_id)
+        row, plan = found
+        acc = account(self.method, plan, _aware(row.created_at), paid, datetime.now(UTC))
+        return web.json_response(_account_view(acc, suspension_reason(self.method, acc)))
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/payments", self.record)
+        app.router.add_get("/payments", self.listing)
+        app.router.add_get("/agreements/{id}/account", self.account)
