@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from connector.http.context import ConnectorContext
 from connector.http.problems import Problem
 from connector.management.api import validation_problem
 from connector.market import store
-from connector.market.payments.invoice import Invoice, account, suspension_reason
+from connector.market.payments.invoice import Invoice, Prepaid, account, suspension_reason
 from connector.market.problems import problem, read_exact_json
 from connector.market.tables import payments
 from connector.storage.inline import Conn
@@ -92,7 +93,12 @@ class InvoiceGate:
     def __init__(self, ctx: ConnectorContext, method: Invoice) -> None:
         self.ctx = ctx
         self.method = method
+        self.prepaid = Prepaid()
         self._memo: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+
+    def terms_for(self, consumer_did: str) -> Invoice | Prepaid:
+        """On account for an invoice customer; in advance for everyone else."""
+        return self.method if consumer_did in self.method.accounts else self.prepaid
 
     def forget(self, agreement_id: str) -> None:
         self._memo.pop(agreement_id, None)
@@ -108,8 +114,9 @@ class InvoiceGate:
         if found is not None:
             row, plan = found
             now = datetime.now(UTC)
+            terms = self.terms_for(row.consumer_did)
             reason = suspension_reason(
-                self.method, account(self.method, plan, _aware(row.created_at), paid, now)
+                terms, account(terms, plan, _aware(row.created_at), paid, now)
             )
         self._memo[agreement_id] = (reason, time.monotonic() + GATE_TTL_S)
         while len(self._memo) > GATE_SIZE:
@@ -135,56 +142,66 @@ def _account_view(acc: Any, reason: str | None) -> dict[str, Any]:
 
 
 class Payments:
-    """The /api/v1/payments routes of one connector."""
+    """Payments received: the /api/v1/payments routes, and the one path every method's payment
+    takes into the database (checked against what is due, once per reference, then logged)."""
 
     def __init__(self, ctx: ConnectorContext, method: Invoice, gate: InvoiceGate) -> None:
         self.ctx = ctx
         self.method = method
         self.gate = gate
 
-    async def record(self, request: web.Request) -> web.Response:
-        dsp: Dsp = request.app[DSP_KEY]
-        try:
-            data = PaymentIn.model_validate(await read_exact_json(request))
-        except ValidationError as exc:
-            raise validation_problem(exc) from None
-        try:
-            cur = currency(data.currency)
-            amount = parse_amount(data.amount, field="amount")
-        except MarketplaceError as exc:
-            raise problem(exc) from None
+    async def due(self, agreement_id: str) -> tuple[Any, Any, Any]:
+        """(agreement row, plan, the oldest unpaid period) or a Problem."""
+        async with self.ctx.db.connect() as conn:
+            found = await priced_agreement(conn, agreement_id)
+            if found is None:
+                raise Problem(
+                    404, "Not Found", detail="agreementId: no priced agreement of ours as provider"
+                )
+            row, plan = found
+            paid = await paid_count(conn, agreement_id)
+        terms = self.gate.terms_for(row.consumer_did)
+        acc = account(terms, plan, _aware(row.created_at), paid, datetime.now(UTC))
+        if acc.next_unpaid is None:
+            raise Problem(409, "Conflict", detail="nothing is due on this agreement yet")
+        return row, plan, acc.next_unpaid
+
+    async def accept(
+        self,
+        dsp: Dsp,
+        agreement_id: str,
+        method: str,
+        amount: Decimal,
+        code: str,
+        ref: str,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store one payment of the oldest unpaid period, in one transaction, and log it."""
         now = datetime.now(UTC)
         async with dsp.transaction() as conn:
-            found = await priced_agreement(conn, data.agreement_id)
+            found = await priced_agreement(conn, agreement_id)
             if found is None:
                 raise Problem(
                     404, "Not Found", detail="agreementId: no priced agreement of ours as provider"
                 )
             row, plan = found
             used = (
-                await conn.execute(
-                    select(payments.c.id).where(payments.c.reference == data.reference)
-                )
+                await conn.execute(select(payments.c.id).where(payments.c.reference == ref))
             ).first()
             if used is not None:
                 raise Problem(
                     409, "Conflict", detail="reference: this payment was recorded already"
                 )
-            acc = account(
-                self.method,
-                plan,
-                _aware(row.created_at),
-                await paid_count(conn, data.agreement_id),
-                now,
-            )
-            due = acc.next_unpaid
+            terms = self.gate.terms_for(row.consumer_did)
+            paid = await paid_count(conn, agreement_id)
+            due = account(terms, plan, _aware(row.created_at), paid, now).next_unpaid
             if due is None:
                 raise Problem(409, "Conflict", detail="nothing is due on this agreement yet")
-            if cur.code != due.currency:
+            if code != due.currency:
                 raise Problem(
                     400,
                     "Bad Request",
-                    detail=f"currency: the plan is paid in {due.currency}, not {cur.code}",
+                    detail=f"currency: the plan is paid in {due.currency}, not {code}",
                     field="currency",
                 )
             if amount != due.amount:
@@ -199,11 +216,11 @@ class Payments:
                 await conn.execute(
                     insert(payments).values(
                         id=pay_id,
-                        agreement_id=data.agreement_id,
-                        method=data.method,
-                        reference=data.reference,
-                        amount=f"{due.amount:f}",  # equal to what was sent, in the plan's form
-                        currency=cur.code,
+                        agreement_id=agreement_id,
+                        method=method,
+                        reference=ref,
+                        amount=f"{due.amount:f}",  # equal to what was paid, in the plan's form
+                        currency=code,
                         payer=row.consumer_did,
                         created_at=now,
                     )
@@ -212,30 +229,43 @@ class Payments:
                 raise Problem(
                     409, "Conflict", detail="reference: this payment was recorded already"
                 ) from None
-        self.gate.forget(data.agreement_id)
+        self.gate.forget(agreement_id)
         view = {
             "id": pay_id,
-            "agreementId": data.agreement_id,
-            "method": data.method,
+            "agreementId": agreement_id,
+            "method": method,
             "amount": f"{due.amount:f}",
-            "currency": cur.code,
-            "reference": data.reference,
+            "currency": code,
+            "reference": ref,
             "payer": row.consumer_did,
             "periodStart": due.start.isoformat(),
+            **(details or {}),
         }
-        provenance = self.ctx.components.get("provenance")
-        if provenance is not None:
-            await provenance.record(
-                Record(
-                    provider=self.ctx.settings.did,
-                    consumer=row.consumer_did,
-                    agreement_id=data.agreement_id,
-                    action="payment:received",
-                    decision="paid",
-                    kind="payment",
-                    details={k: v for k, v in view.items() if k != "agreementId"},
-                )
-            )
+        await log_payment(
+            self.ctx,
+            provider=self.ctx.settings.did,
+            consumer=row.consumer_did,
+            agreement_id=agreement_id,
+            details={k: v for k, v in view.items() if k != "agreementId"},
+            action="payment:received",
+        )
+        return view
+
+    async def record(self, request: web.Request) -> web.Response:
+        """The provider's staff record a payment received on account (``invoice``)."""
+        dsp: Dsp = request.app[DSP_KEY]
+        try:
+            data = PaymentIn.model_validate(await read_exact_json(request))
+        except ValidationError as exc:
+            raise validation_problem(exc) from None
+        try:
+            cur = currency(data.currency)
+            amount = parse_amount(data.amount, field="amount")
+        except MarketplaceError as exc:
+            raise problem(exc) from None
+        view = await self.accept(
+            dsp, data.agreement_id, data.method, amount, cur.code, data.reference
+        )
         return web.json_response(view, status=201)
 
     async def listing(self, request: web.Request) -> web.Response:
@@ -267,10 +297,39 @@ class Payments:
                 raise Problem(404, "Not Found", detail="no priced agreement of ours as provider")
             paid = await paid_count(conn, agreement_id)
         row, plan = found
-        acc = account(self.method, plan, _aware(row.created_at), paid, datetime.now(UTC))
-        return web.json_response(_account_view(acc, suspension_reason(self.method, acc)))
+        terms = self.gate.terms_for(row.consumer_did)
+        acc = account(terms, plan, _aware(row.created_at), paid, datetime.now(UTC))
+        body = _account_view(acc, suspension_reason(terms, acc))
+        body["method"] = terms.name
+        return web.json_response(body)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/payments", self.record)
         app.router.add_get("/payments", self.listing)
         app.router.add_get("/agreements/{id}/account", self.account)
+
+
+async def log_payment(
+    ctx: ConnectorContext,
+    *,
+    provider: str,
+    consumer: str,
+    agreement_id: str,
+    details: dict[str, Any],
+    action: str,
+) -> None:
+    """Both parties log a payment on their own ledger (each as the author of its record)."""
+    provenance = ctx.components.get("provenance")
+    if provenance is None:
+        return
+    await provenance.record(
+        Record(
+            provider=provider,
+            consumer=consumer,
+            agreement_id=agreement_id,
+            action=action,
+            decision="paid",
+            kind="payment",
+            details=details,
+        )
+    )

@@ -8,6 +8,8 @@
   holds (the ``payments`` seam; ``invoice`` built in)
 * ``billing``  payments received on account (``POST /api/v1/payments``), checked for amount,
   currency and replay, logged on the ledger; the PEP gate that suspends an overdue agreement
+* ``evm_payments``  prepayment in an ERC-20 token (``payments.evm``): the consumer pays what it
+  agreed to, the provider verifies the receipt before access opens
 * ``tmf``  TMF620 productOffering / productOfferingPrice and the TMF622 productOrder view
 """
 
@@ -23,6 +25,7 @@ from connector.management.api import MANAGEMENT_APP
 from connector.market.billing import InvoiceGate, Payments
 from connector.market.catalog import OfferingSource
 from connector.market.decisions import PaymentDecider
+from connector.market.evm_payments import Evm, EvmConsumer, EvmProvider
 from connector.market.management import add_routes
 from connector.market.payments import PaymentMethod
 from connector.market.payments.invoice import Invoice
@@ -43,12 +46,19 @@ class MarketComponent:
         settings = market_settings(ctx.settings)
         invoice = Invoice(settings)
         methods: list[PaymentMethod] = [invoice]
+        evm = Evm.from_settings(settings)
+        if evm is not None:
+            methods.append(evm)
         dsp.decider = PaymentDecider(dsp.decider, ctx.db, methods)
         add_offer_source(OfferingSource())
         add_routes(root[MANAGEMENT_APP])
         gate = InvoiceGate(ctx, invoice)
-        Payments(ctx, invoice, gate).add_routes(root[MANAGEMENT_APP])
+        ledger = Payments(ctx, invoice, gate)
+        ledger.add_routes(root[MANAGEMENT_APP])
         ctx.components.setdefault(GATES, []).append(gate)  # the PEP asks it per request
+        if evm is not None:
+            EvmProvider(dsp, evm, ledger).add_routes(root)
+            EvmConsumer(ctx, dsp, evm).add_routes(root[MANAGEMENT_APP])
         root.add_subapp(TMF_PATH, tmf_app(dsp))
 
     async def start(self, ctx: ConnectorContext) -> None:

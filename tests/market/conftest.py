@@ -55,3 +55,31 @@ async def overdue_market(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Nod
         finally:
             await company.connector.stop()
             await city.connector.stop()
+
+
+@pytest.fixture
+async def evm_market(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+    """(city, company) paying in advance in the demo token on the process's embedded chain: the
+    company's account 0 holds the supply, the city is paid on account 1."""
+    async with aiohttp.ClientSession() as http:
+        evm = {"evm_chain": "embedded"}
+        company = await start_node(
+            tmp_path,
+            "company",
+            "company",
+            http=http,
+            extra={"marketplace": {**evm, "evm_account": "embedded:0"}},
+        )
+        city = await start_node(
+            tmp_path,
+            "city",
+            "city",
+            storage_url=db_url,
+            http=http,
+            extra={"marketplace": {**evm, "evm_account": "embedded:1"}},
+        )
+        try:
+            yield city, company
+        finally:
+            await company.connector.stop()
+            await city.connector.stop()

@@ -39,6 +39,14 @@ class Invoice:
         return f"{payer_did} has no invoice account with this provider"
 
 
+class Prepaid:
+    """Everyone without an invoice account pays each period in advance (``evm``)."""
+
+    name = "evm"
+    due = timedelta(0)
+    grace = timedelta(0)
+
+
 @dataclass(frozen=True)
 class Period:
     start: datetime
@@ -78,7 +86,9 @@ class Account:
         return self.periods[self.paid] if self.paid < len(self.periods) else None
 
 
-def account(method: Invoice, plan: Any, start: datetime, payments: int, now: datetime) -> Account:
+def account(
+    method: Invoice | Prepaid, plan: Any, start: datetime, payments: int, now: datetime
+) -> Account:
     billed = periods(plan, start, now)
     overdue = None
     for p in billed[payments:]:
@@ -88,10 +98,15 @@ def account(method: Invoice, plan: Any, start: datetime, payments: int, now: dat
     return Account(billed, min(payments, len(billed)), overdue)
 
 
-def suspension_reason(method: Invoice, acc: Account) -> str | None:
+def suspension_reason(method: Invoice | Prepaid, acc: Account) -> str | None:
     p = acc.overdue
     if p is None:
         return None
+    if isinstance(method, Prepaid):
+        return (
+            f"payment pending: {p.amount:f} {p.currency} for the period starting "
+            f"{p.start.date().isoformat()} is paid in advance (evm) before use"
+        )
     due = p.start + method.due
     return (
         f"suspended for non-payment: {p.amount:f} {p.currency} for the period starting "
