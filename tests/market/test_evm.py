@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from connector.market.payments.evm import (
     TokenChain,
     deploy_token,
@@ -108,3 +110,20 @@ async def test_only_the_agreements_consumer_is_served(evm_market: tuple[Node, No
         assert resp.status == 404
     async with city.http.get(url) as resp:
         assert resp.status == 401
+
+
+@pytest.mark.evm_node
+async def test_pay_then_use_on_ganache(ganache_market: tuple[Node, Node, str]) -> None:
+    city, company, token = ganache_market
+    agreement_id, transfer_id = await _buy_and_start(city, company)
+    status, body = await _pull(company, transfer_id)
+    assert status == 403 and "payment pending" in body["detail"], body
+    status, paid = await company.admin("POST", "/market/pay", {"agreementId": agreement_id})
+    assert status == 201, paid
+    assert paid["token"].lower() == token.lower()
+    status, body = await _pull(company, transfer_id)
+    assert status == 200 and len(body) == 2
+    status, problem = await _to_provider(
+        company, city, agreement_id, {"transaction": paid["transaction"], "payer": paid["payee"]}
+    )
+    assert status == 409, problem
