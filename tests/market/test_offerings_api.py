@@ -186,3 +186,14 @@ async def test_a_peer_without_a_payment_method_is_refused_with_the_price(
         assert mine["state"] == "FINALIZED"  # the free plan needs no payment
     finally:
         await stranger.connector.stop()
+
+
+async def test_a_dataset_with_a_published_offering_is_not_deleted(
+    market: tuple[Node, Node],
+) -> None:
+    city, _ = market
+    ds, _ = await published(city)
+    status, problem = await city.admin("DELETE", f"/datasets/{ds}")
+    assert status == 409, problem
+    status, _ = await city.admin("GET", f"/datasets/{ds}")
+    assert status == 200
