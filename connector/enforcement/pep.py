@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -56,7 +56,7 @@ from connector.ngsild.pep import FULL_ACCESS, READ_OPERATIONS, AccessScope
 from policies import EvaluationRequest, PoliciesError, Verdict, World
 from policies.explain import exhausted, explain_report
 from policies.report import CounterSpec
-from policies.usage import UsageStore
+from policies.usage import ConsumeResult, UsageStore
 
 PURPOSE_HEADER = "Agora-Purpose"
 AGREEMENT_PRINCIPAL = "agreement"
@@ -81,6 +81,8 @@ class Access:
     state_checked: bool = False
     confirming: asyncio.Future[None] | None = None
     recorded: bool = False
+    #: what each counter of the decision read when it was consumed (RateLimit headers)
+    quotas: list[tuple[CounterSpec, ConsumeResult]] = field(default_factory=list)
 
 
 ACCESS_KEY: web.RequestKey[Access] = web.RequestKey("agora.enforcement.access", Access)
@@ -310,7 +312,11 @@ class AgreementPep:
         if take is None or len(verdict.counters) != 1:
             return False
         now = datetime.now(UTC)
-        return take(access.grant.agreement_id, verdict.counters[0], now) is not None
+        taken = take(access.grant.agreement_id, verdict.counters[0], now)
+        if taken is None:
+            return False
+        access.quotas.append((verdict.counters[0], taken))
+        return True
 
     async def _confirm(self, access: Access, verdict: Verdict) -> None:
         """The transfer still STARTED and every counter consumed, concurrently; a consumed
@@ -326,6 +332,7 @@ class AgreementPep:
         async def consume() -> None:
             for spec in verdict.counters:
                 result = await self.usage.consume(aid, spec, now)
+                access.quotas.append((spec, result))
                 if not result.ok:
                     for done in consumed:
                         await self.usage.release(aid, done, now)
