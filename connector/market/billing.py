@@ -23,7 +23,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from connector.dsp.negotiation_states import Role
-from connector.dsp.runtime import DSP_KEY, Dsp
+from connector.dsp.runtime import DSP_KEY, Dsp, serialize_on
 from connector.dsp.tables import agreements, negotiations
 from connector.http.context import ConnectorContext
 from connector.http.problems import Problem
@@ -179,6 +179,9 @@ class Payments:
         """Store one payment of the oldest unpaid period, in one transaction, and log it."""
         now = datetime.now(UTC)
         async with dsp.transaction() as conn:
+            # two payments of one agreement at once (two replicas): one waits for the other, so
+            # each is checked against what is still due
+            await serialize_on(conn, "market-payment", agreement_id)
             found = await priced_agreement(conn, agreement_id)
             if found is None:
                 raise Problem(

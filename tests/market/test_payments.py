@@ -117,3 +117,20 @@ async def test_a_payment_for_no_priced_agreement_is_404(market: tuple[Node, Node
     status, _ = await city.admin("POST", "/payments", _payment("urn:uuid:nope"))
     assert status == 404
     assert (await city.admin("GET", "/payments"))[1] == []
+
+
+async def test_two_payments_at_once_pay_the_period_once(
+    overdue_market: tuple[Node, Node],
+) -> None:
+    import asyncio
+
+    city, company = overdue_market
+    agreement_id, _ = await _buy_and_start(city, company)
+    results = await asyncio.gather(
+        *(
+            city.admin("POST", "/payments", _payment(agreement_id, reference=f"INV-{i}"))
+            for i in range(2)
+        )
+    )
+    assert sorted(status for status, _ in results) == [201, 409], results
+    assert len((await city.admin("GET", f"/payments?agreementId={agreement_id}"))[1]) == 1
