@@ -5,7 +5,7 @@ demo token payment can happen) with every component mounted. One unpriced flow =
 offering's free plan to FINALIZED + a PULL transfer to STARTED (``bench.dsp``'s flow, here with
 both connectors in-process). One priced flow = the same for the €49/month plan, plus the evm
 payment: the consumer asks what is due, pays on the embedded chain, and the provider verifies the
-receipt and records it. Sequential flows; p50 of each, measured in the same run.
+receipt, records it and only then finalizes. Sequential flows; p50 of each, in the same run.
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ async def priced_flow(city: Node, company: Node, offer: dict[str, Any], dataset:
         "/negotiations",
         {"counterPartyAddress": city.connector.url + "/dsp", "offer": offer, "target": dataset},
     )
-    await company.until(neg["id"], "FINALIZED")
+    await company.until(neg["id"], "VERIFIED")  # the city finalizes once it is paid
     agreement = (await company.admin("GET", f"/negotiations/{neg['id']}"))["agreementId"]
     await company.admin("POST", "/market/pay", {"agreementId": agreement})
+    await company.until(neg["id"], "FINALIZED")
     tr = await company.admin(
         "POST", "/transfers", {"agreementId": agreement, "format": "NGSI-LD-PULL"}
     )

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from connector.dsp.negotiation import lock as lock_negotiation
 from connector.dsp.negotiation_states import Role
 from connector.dsp.runtime import DSP_KEY, Dsp, serialize_on
 from connector.dsp.tables import agreements, negotiations
@@ -150,6 +151,22 @@ class Payments:
         self.method = method
         self.gate = gate
 
+    async def hold(self, conn: Conn, negotiation: Any) -> bool:
+        """``Dsp.finalize_hold``: a prepaid (evm) agreement stays VERIFIED while its first
+        amount is unpaid — the provider finalizes once it has verified the payment."""
+        if not negotiation.agreement_id:
+            return False
+        found = await priced_agreement(conn, negotiation.agreement_id)
+        if found is None:
+            return False
+        row, plan = found
+        terms = self.gate.terms_for(row.consumer_did)
+        if not isinstance(terms, Prepaid):
+            return False  # on account: access starts at once
+        paid = await paid_count(conn, negotiation.agreement_id)
+        acc = account(terms, plan, _aware(row.created_at), paid, datetime.now(UTC))
+        return acc.overdue is not None
+
     async def due(self, agreement_id: str) -> tuple[Any, Any, Any]:
         """(agreement row, plan, the oldest unpaid period) or a Problem."""
         async with self.ctx.db.connect() as conn:
@@ -232,6 +249,14 @@ class Payments:
                 raise Problem(
                     409, "Conflict", detail="reference: this payment was recorded already"
                 ) from None
+            # a negotiation held for this payment is finalized in the same transaction
+            negotiation = await lock_negotiation(conn, row.negotiation_pid)
+            if (
+                negotiation is not None
+                and negotiation.state == "VERIFIED"
+                and not await self.hold(conn, negotiation)
+            ):
+                await dsp.negotiations.finalize(conn, negotiation)
         self.gate.forget(agreement_id)
         view = {
             "id": pay_id,

@@ -55,6 +55,7 @@ class MarketComponent:
         gate = InvoiceGate(ctx, invoice)
         ledger = Payments(ctx, invoice, gate)
         ledger.add_routes(root[MANAGEMENT_APP])
+        dsp.finalize_hold = ledger.hold  # a prepaid plan is finalized once it is paid
         ctx.components.setdefault(GATES, []).append(gate)  # the PEP asks it per request
         if evm is not None:
             EvmProvider(dsp, evm, ledger).add_routes(root)

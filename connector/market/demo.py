@@ -6,7 +6,6 @@ then gets data; both ledgers show the order and the payment, and the TMF622 orde
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from connector.demo.space import DataSpace
 from connector.dsp.demo import AIR_QUALITY, DemoFailed, _expect, _until
@@ -84,14 +83,35 @@ async def company_buys_commercial_air_quality(space: DataSpace) -> list[str]:
     )
     _expect(status == 201, f"negotiation: {status} {neg}")
     neg = await _until(
-        space, "company", f"/api/v1/negotiations/{neg['id']}", {"FINALIZED", "TERMINATED"}
+        space, "company", f"/api/v1/negotiations/{neg['id']}", {"VERIFIED", "TERMINATED"}
     )
-    _expect(neg["state"] == "FINALIZED", f"the order ended {neg['state']}: {neg['error']}")
+    _expect(neg["state"] == "VERIFIED", f"the order ended {neg['state']}: {neg['error']}")
     agreement_id = neg["agreementId"]
     status, order = await space.admin("company", "GET", f"{ORDERS}/{neg['id']}")
-    _expect(status == 200 and order["state"] == "completed", f"TMF622 order: {status} {order}")
+    _expect(status == 200 and order["state"] == "inProgress", f"TMF622 order: {status} {order}")
+    product = order["productOrderItem"][0]["product"]["status"]
     lines.append(
-        f"the company buys the commercial plan: negotiation FINALIZED = order {order['state']}"
+        f"the company orders the commercial plan: agreed and verified, TMF622 order "
+        f"{order['state']} (product {product}) — the city finalizes once it is paid"
+    )
+
+    status, paid = await space.admin(
+        "company", "POST", "/api/v1/market/pay", {"agreementId": agreement_id}
+    )
+    _expect(status == 201, f"payment: {status} {paid}")
+    lines.append(
+        f"the company pays {paid['amount']} {paid['currency']} in the demo ERC-20 on the "
+        f"embedded chain: tx {paid['transaction'][:18]}…, reference = SHA-256(agreement id)"
+    )
+    neg = await _until(
+        space, "company", f"/api/v1/negotiations/{neg['id']}", {"FINALIZED", "TERMINATED"}
+    )
+    _expect(neg["state"] == "FINALIZED", f"after payment the order is {neg['state']}")
+    status, order = await space.admin("company", "GET", f"{ORDERS}/{neg['id']}")
+    _expect(order["state"] == "completed", f"TMF622 order after payment: {order['state']}")
+    lines.append(
+        "the city verified the receipt (token, amount, payer, payee, reference): "
+        "negotiation FINALIZED, order completed"
     )
 
     status, tr = await space.admin(
@@ -106,36 +126,17 @@ async def company_buys_commercial_air_quality(space: DataSpace) -> list[str]:
     address = tr["dataAddress"]
     from connector.ngsild.context import SDM_URL, link_header
 
-    headers = {
-        "Authorization": f"Bearer {endpoint_properties(address)['authorization']}",
-        "Link": link_header(SDM_URL),
-    }
-
-    async def pull() -> tuple[int, Any]:
-        async with space.http.get(
-            address["endpoint"] + "/entities",
-            params={"type": "AirQualityObserved", "options": "keyValues"},
-            headers=headers,
-        ) as resp:
-            return resp.status, await resp.json(content_type=None)
-
-    status, body = await pull()
-    _expect(status == 403, f"before payment the pull answered {status}: {body}")
-    lines.append(f"before paying: GET AirQualityObserved -> {status} ({body['detail'][:60]}…)")
-
-    status, paid = await space.admin(
-        "company", "POST", "/api/v1/market/pay", {"agreementId": agreement_id}
-    )
-    _expect(status == 201, f"payment: {status} {paid}")
-    lines.append(
-        f"the company pays {paid['amount']} {paid['currency']} in the demo ERC-20 on the "
-        f"embedded chain: tx {paid['transaction'][:18]}…, reference = SHA-256(agreement id)"
-    )
-    status, body = await pull()
-    _expect(status == 200, f"after payment the pull answered {status}: {body}")
-    lines.append(
-        f"the city verified the receipt: GET AirQualityObserved -> {status}, {len(body)} entities"
-    )
+    async with space.http.get(
+        address["endpoint"] + "/entities",
+        params={"type": "AirQualityObserved", "options": "keyValues"},
+        headers={
+            "Authorization": f"Bearer {endpoint_properties(address)['authorization']}",
+            "Link": link_header(SDM_URL),
+        },
+    ) as resp:
+        body = await resp.json(content_type=None)
+        _expect(resp.status == 200, f"the paid pull answered {resp.status}: {body}")
+    lines.append(f"GET AirQualityObserved under the paid plan -> 200, {len(body)} entities")
 
     city_log = await _records(space, "city", agreement_id, "payment:received")
     company_log = await _records(space, "company", agreement_id, "payment:sent")

@@ -15,8 +15,19 @@ from connector.market.payments.evm import (
     reference,
     units,
 )
-from tests.dsp.helpers import Node
-from tests.market.test_payments import _buy_and_start, _pull
+from tests.dsp.helpers import Node, wait_for
+from tests.market.test_payments import _pull, buy, start
+
+ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
+
+
+async def _order(node: Node, pid: str) -> dict[str, Any]:
+    async with node.http.get(
+        f"{node.url}{ORDERS}/{pid}", headers={"Authorization": f"Bearer {node.admin_key}"}
+    ) as resp:
+        assert resp.status == 200
+        found: dict[str, Any] = await resp.json()
+        return found
 
 
 def _account(n: int) -> str:
@@ -44,13 +55,24 @@ async def test_pay_then_use(evm_market: tuple[Node, Node]) -> None:
     city, company = evm_market
     chain, payer, payee = _chain()
     before = chain.balance(payee)
-    agreement_id, transfer_id = await _buy_and_start(city, company)
-    status, body = await _pull(company, transfer_id)
-    assert status == 403 and "payment pending" in body["detail"], body
+    neg = await buy(city, company, until="VERIFIED")
+    agreement_id = neg["agreementId"]
+    # unpaid, the city holds the negotiation in VERIFIED: the order is in progress, no transfer
+    await wait_for(city.negotiation, neg["providerPid"], {"VERIFIED"})
+    order = await _order(company, neg["id"])
+    assert order["state"] == "inProgress"
+    assert order["productOrderItem"][0]["product"]["status"] == "pendingActive"
+    status, refused = await company.admin(
+        "POST", "/transfers", {"agreementId": agreement_id, "format": "NGSI-LD-PULL"}
+    )
+    assert status == 409, refused
     status, paid = await company.admin("POST", "/market/pay", {"agreementId": agreement_id})
     assert status == 201, paid
     assert paid["amount"] == "49.00" and paid["payee"] == payee
     assert chain.balance(payee) - before == 4900
+    await wait_for(company.negotiation, neg["id"], {"FINALIZED"})
+    assert (await _order(company, neg["id"]))["state"] == "completed"
+    transfer_id = await start(company, agreement_id)
     status, body = await _pull(company, transfer_id)
     assert status == 200 and len(body) == 2
     for node, action in ((city, "payment:received"), (company, "payment:sent")):
@@ -72,7 +94,8 @@ async def test_wrong_payments_are_refused_and_nothing_stored(
 ) -> None:
     city, company = evm_market
     chain, payer, payee = _chain()
-    agreement_id, _ = await _buy_and_start(city, company)
+    neg = await buy(city, company, until="VERIFIED")
+    agreement_id = neg["agreementId"]
     ref = reference(agreement_id)
     due = units(Decimal("49.00"), chain.decimals)
     other_w3, _ = embedded_chain()
@@ -98,11 +121,12 @@ async def test_wrong_payments_are_refused_and_nothing_stored(
     assert (await city.admin("GET", "/payments"))[1] == []
     status, acc = await city.admin("GET", f"/agreements/{agreement_id}/account")
     assert acc["status"] == "suspended" and acc["method"] == "evm"
+    assert (await city.negotiation(neg["providerPid"]))["state"] == "VERIFIED"
 
 
 async def test_only_the_agreements_consumer_is_served(evm_market: tuple[Node, Node]) -> None:
     city, company = evm_market
-    agreement_id, _ = await _buy_and_start(city, company)
+    agreement_id = (await buy(city, company, until="VERIFIED"))["agreementId"]
     # the city asking itself about the company's agreement: not its agreement as consumer
     token = await city.dsp.issuer.token_for(city.did)
     url = f"{city.url}/market/v1/agreements/{agreement_id}/payment"
@@ -115,12 +139,13 @@ async def test_only_the_agreements_consumer_is_served(evm_market: tuple[Node, No
 @pytest.mark.evm_node
 async def test_pay_then_use_on_ganache(ganache_market: tuple[Node, Node, str]) -> None:
     city, company, token = ganache_market
-    agreement_id, transfer_id = await _buy_and_start(city, company)
-    status, body = await _pull(company, transfer_id)
-    assert status == 403 and "payment pending" in body["detail"], body
+    neg = await buy(city, company, until="VERIFIED")
+    agreement_id = neg["agreementId"]
     status, paid = await company.admin("POST", "/market/pay", {"agreementId": agreement_id})
     assert status == 201, paid
     assert paid["token"].lower() == token.lower()
+    await wait_for(company.negotiation, neg["id"], {"FINALIZED"})
+    transfer_id = await start(company, agreement_id)
     status, body = await _pull(company, transfer_id)
     assert status == 200 and len(body) == 2
     status, problem = await _to_provider(

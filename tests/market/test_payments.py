@@ -20,8 +20,8 @@ async def _seed(city: Node) -> None:
         assert resp.status in (201, 204), await resp.text()
 
 
-async def _buy_and_start(city: Node, company: Node) -> tuple[str, str]:
-    """The company buys the commercial plan and starts a PULL: (agreement id, transfer id)."""
+async def buy(city: Node, company: Node, until: str = "FINALIZED") -> dict[str, Any]:
+    """The company buys the commercial plan: its negotiation, once in state ``until``."""
     await _seed(city)
     ds, _ = await published(city)
     commercial = (await catalog(company, city))["dataset"][0]["hasPolicy"][1]
@@ -31,13 +31,23 @@ async def _buy_and_start(city: Node, company: Node) -> tuple[str, str]:
         {"counterPartyAddress": city.dsp_url, "offer": commercial, "target": ds},
     )
     assert status == 201
-    neg = await wait_for(company.negotiation, neg["id"], {"FINALIZED"})
+    return await wait_for(company.negotiation, neg["id"], {until}, field="agreementId")
+
+
+async def start(company: Node, agreement_id: str) -> str:
+    """A PULL transfer under the agreement, STARTED: its id."""
     status, tr = await company.admin(
-        "POST", "/transfers", {"agreementId": neg["agreementId"], "format": "NGSI-LD-PULL"}
+        "POST", "/transfers", {"agreementId": agreement_id, "format": "NGSI-LD-PULL"}
     )
     assert status == 201, tr
     await wait_for(company.transfer, tr["id"], {"STARTED"})
-    return neg["agreementId"], tr["id"]
+    return str(tr["id"])
+
+
+async def _buy_and_start(city: Node, company: Node) -> tuple[str, str]:
+    """The company buys the commercial plan and starts a PULL: (agreement id, transfer id)."""
+    neg = await buy(city, company)
+    return neg["agreementId"], await start(company, neg["agreementId"])
 
 
 async def _pull(company: Node, transfer_id: str) -> tuple[int, Any]:
