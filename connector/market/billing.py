@@ -151,6 +151,9 @@ class Payments:
         self.method = method
         self.gate = gate
 
+    async def priced(self, conn: Conn, agreement_id: str) -> tuple[Any, Any] | None:
+        return await priced_agreement(conn, agreement_id)
+
     async def hold(self, conn: Conn, negotiation: Any) -> bool:
         """``Dsp.finalize_hold``: a prepaid (evm) agreement stays VERIFIED while its first
         amount is unpaid — the provider finalizes once it has verified the payment."""

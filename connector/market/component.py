@@ -26,6 +26,7 @@ from connector.market.billing import InvoiceGate, Payments
 from connector.market.catalog import OfferingSource
 from connector.market.decisions import PaymentDecider
 from connector.market.evm_payments import Evm, EvmConsumer, EvmProvider
+from connector.market.expiry import expire_forever
 from connector.market.management import add_routes
 from connector.market.payments import PaymentMethod
 from connector.market.payments.invoice import Invoice
@@ -37,6 +38,9 @@ TMF_PATH = "/tmf-api"
 
 class MarketComponent:
     name = "market"
+
+    def __init__(self) -> None:
+        self._expiry: tuple[Dsp, Payments, float] | None = None
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         dsp: Dsp | None = ctx.components.get("dsp")
@@ -58,12 +62,15 @@ class MarketComponent:
         dsp.finalize_hold = ledger.hold  # a prepaid plan is finalized once it is paid
         ctx.components.setdefault(GATES, []).append(gate)  # the PEP asks it per request
         if evm is not None:
+            self._expiry = (dsp, ledger, settings.evm_payment_timeout_s)
             EvmProvider(dsp, evm, ledger).add_routes(root)
             EvmConsumer(ctx, dsp, evm).add_routes(root[MANAGEMENT_APP])
         root.add_subapp(TMF_PATH, tmf_app(dsp))
 
     async def start(self, ctx: ConnectorContext) -> None:
-        return None
+        if self._expiry is not None:
+            dsp, ledger, timeout = self._expiry
+            ctx.tasks.spawn(expire_forever(dsp, ledger, timeout, ctx.log), name="market-expiry")
 
     async def stop(self) -> None:
         return None

@@ -8,7 +8,8 @@
   (empty with ``embedded``); ``evm_account`` our account, unlocked on the node (the payee of a
   provider, the payer of a consumer; ``embedded:N`` is the embedded chain's account N);
   ``evm_confirmations`` how deep a payment must be; ``evm_currency`` what one token stands for.
-  Everyone else pays in advance: access opens once the payment is verified.
+  Everyone else pays in advance: the provider finalizes once the payment is verified, and
+  terminates the negotiation (``PaymentRequired``) when none came within ``evm_payment_timeout_s``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class MarketSettings(BaseModel):
     evm_account: str = Field(default="", max_length=42)
     evm_confirmations: int = Field(default=1, ge=1, le=1000)
     evm_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    #: a negotiation held for its prepayment longer than this is terminated (PaymentRequired)
+    evm_payment_timeout_s: float = Field(default=3600.0, ge=1.0, le=30 * 86_400)
 
 
 def market_settings(settings: Settings) -> MarketSettings:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from connector.market.payments.evm import (
@@ -15,7 +17,7 @@ from connector.market.payments.evm import (
     reference,
     units,
 )
-from tests.dsp.helpers import Node, wait_for
+from tests.dsp.helpers import Node, start_node, wait_for
 from tests.market.test_payments import _pull, buy, start
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
@@ -152,3 +154,33 @@ async def test_pay_then_use_on_ganache(ganache_market: tuple[Node, Node, str]) -
         company, city, agreement_id, {"transaction": paid["transaction"], "payer": paid["payee"]}
     )
     assert status == 409, problem
+
+
+async def test_a_peer_that_never_pays_is_terminated_with_the_reason(tmp_path: Path) -> None:
+    """A plain DSP peer (no evm): agreed, held VERIFIED, then terminated — PaymentRequired."""
+    async with aiohttp.ClientSession() as http:
+        peer = await start_node(tmp_path, "peer", "company", http=http)
+        city = await start_node(
+            tmp_path,
+            "city",
+            "city",
+            http=http,
+            extra={
+                "marketplace": {
+                    "evm_chain": "embedded",
+                    "evm_account": "embedded:1",
+                    "evm_payment_timeout_s": 1,
+                }
+            },
+        )
+        try:
+            neg = await buy(city, peer, until="VERIFIED")
+            mine = await wait_for(peer.negotiation, neg["id"], {"TERMINATED"}, within=30)
+            assert "payment required" in mine["error"] and "49.00 EUR" in mine["error"]
+            theirs = await city.negotiation(neg["providerPid"])
+            assert theirs["state"] == "TERMINATED"
+            assert (await city.admin("GET", "/payments"))[1] == []
+            assert (await _order(peer, neg["id"]))["state"] == "failed"
+        finally:
+            await city.connector.stop()
+            await peer.connector.stop()
