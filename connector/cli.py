@@ -284,8 +284,10 @@ _suspension_command(
 
 def _register_audit() -> None:
     from connector.audit.cli import audit
+    from connector.market.cli import offering
 
     main.add_command(audit)
+    main.add_command(offering)
 
 
 _register_audit()

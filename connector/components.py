@@ -30,6 +30,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.dsp.component import DspComponent
     from connector.enforcement.component import EnforcementComponent
     from connector.management.api import ManagementApi
+    from connector.market.component import MarketComponent
     from connector.ngsild.component import NgsiLdBroker
     from connector.ngsild.proxy.component import NgsiLdProxy
     from connector.ngsild.subscriptions.component import NgsiLdSubscriptions
@@ -42,6 +43,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
         TrustComponent(),
         ProvenanceComponent(),
         DspComponent(),
+        MarketComponent(),  # after dsp: wraps its decider, adds its catalog offers
         NgsiLdProxy(),  # serves /ngsi-ld/v1 instead of the broker in proxy mode
         NgsiLdSubscriptions(),  # before the broker: joins its routes
         NgsiLdTemporal(),  # before the broker: joins its routes

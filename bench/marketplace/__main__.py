@@ -7,8 +7,9 @@ The baseline, measured in the same run, is the bare arithmetic of one metered li
 multiply and one half-up quantize, no model, no checks): ``ratio_to_baseline`` says how much the
 full rating costs on top of the arithmetic it cannot avoid.
 
-Target: >= 50,000 ratings per second for every model. The priced end-to-end negotiation with an
-``evm`` payment needs the connector's marketplace component, which is not built yet.
+Target: >= 50,000 ratings per second for every model. ``negotiation`` (see
+``bench.marketplace.negotiation``): a priced negotiation with an evm payment end to end, p50,
+against the unpriced flow in the same run; target <= 2x. ``--no-negotiation`` skips it.
 """
 
 from __future__ import annotations
@@ -102,6 +103,17 @@ def per_cpu_second(fn: Callable[[Any], Any], args: list[Any], seconds: float) ->
 
 
 def main() -> None:
+    import asyncio
+    import sys
+
+    negotiation: Any = "skipped (--no-negotiation)"
+    if "--no-negotiation" not in sys.argv:
+        from connector import logs
+
+        from .negotiation import measure
+
+        logs.configure("ERROR", json_format=True)
+        negotiation = asyncio.run(measure())
     us = usages(256)
     figures: dict[str, int] = {}
     for name, data in PLANS.items():
@@ -129,8 +141,7 @@ def main() -> None:
                 "baseline": "one Decimal multiply + half-up quantize (a bare metered line)",
                 "baseline_per_second": round(base),
                 "ratio_to_baseline": {k: round(base / v, 1) for k, v in figures.items()},
-                "negotiation": "not built yet (needs the connector's marketplace component and"
-                " the evm payment method; compare with python -m bench.dsp then)",
+                "negotiation": negotiation,
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),

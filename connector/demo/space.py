@@ -34,6 +34,14 @@ def demo_identity(role: str) -> dict[str, Any]:
     }
 
 
+#: The city is paid, and the company pays, in the demo token on the embedded chain (one chain
+#: per process, shared by the demo's connectors); the company's account holds the supply.
+DEMO_MARKET = {
+    "city": {"evm_chain": "embedded", "evm_account": "embedded:1"},
+    "company": {"evm_chain": "embedded", "evm_account": "embedded:0"},
+}
+
+
 CAST = [
     ("authority", "Murcia Data Space Authority", "authority"),
     ("city", "City of Murcia", "city"),
@@ -98,7 +106,10 @@ class DataSpace:
                 name,
                 role,
                 port=free_port(),
-                extra_settings={"identity": demo_identity(role)},
+                extra_settings={
+                    "identity": demo_identity(role),
+                    **({"marketplace": DEMO_MARKET[key]} if key in DEMO_MARKET else {}),
+                },
                 dev_mode=True,
             )
         settings = load_settings(directory)

@@ -12,6 +12,7 @@ from connector.audit.demo import auditor_audits_both_ledgers
 from connector.demo.space import DataSpace
 from connector.dsp.demo import company_acquires_air_quality
 from connector.enforcement.demo import company_uses_data_within_its_terms
+from connector.market.demo import company_buys_commercial_air_quality
 from connector.ngsild.demo import city_publishes_context_data
 from connector.ngsild.subscriptions.demo import city_subscribes_and_reads_history
 from connector.trust.demo import dcp_tokens_verify, members_join, revocation_bites
@@ -75,5 +76,9 @@ STEPS: list[Step] = [
     Step(
         "The auditor verifies both ledgers and their agreement records; tampering is caught",
         auditor_audits_both_ledgers,
+    ),
+    Step(
+        "Marketplace: the company buys the commercial plan (49 EUR/month), pays in an ERC-20",
+        company_buys_commercial_air_quality,
     ),
 ]

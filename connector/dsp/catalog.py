@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, union
 
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.messages import DSP_CONTEXT, PROTOCOL_VERSION
@@ -50,9 +50,43 @@ def offer_document(offer_id: str, policy: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+class OfferSource(Protocol):
+    """Offers published by another component (the marketplace's priced offerings), shown in the
+    catalog and negotiable like the offers of ``dsp_offers``. A source reads only through the
+    connection it is given, so one source serves every connector of the process."""
+
+    def dataset_ids(self) -> Select[Any]:
+        """A SELECT of the ids of the datasets this source has offers for."""
+
+    async def offers_of(
+        self, conn: Conn, dataset_ids: list[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The catalog Offers of each of these datasets (no ``target``)."""
+
+    async def find_offer(self, conn: Conn, offer_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(dataset id, catalog offer) if ``offer_id`` is one of this source's open offers."""
+
+
+#: The registered sources; a component adds its source once (see :func:`add_offer_source`).
+OFFER_SOURCES: list[OfferSource] = []
+
+
+def add_offer_source(source: OfferSource) -> None:
+    if all(type(s) is not type(source) for s in OFFER_SOURCES):
+        OFFER_SOURCES.append(source)
+
+
 async def offers_of(conn: Conn, dataset_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     if not dataset_ids:
         return {}
+    out = await _own_offers_of(conn, dataset_ids)
+    for source in OFFER_SOURCES:
+        for ds, docs in (await source.offers_of(conn, dataset_ids)).items():
+            out.setdefault(ds, []).extend(docs)
+    return out
+
+
+async def _own_offers_of(conn: Conn, dataset_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     rows = await conn.execute(
         select(offers.c.id, offers.c.dataset_id, policies.c.policy)
         .join(policies, policies.c.id == offers.c.policy_id)
@@ -99,6 +133,10 @@ async def find_offer(conn: Conn, offer_id: str) -> tuple[str, dict[str, Any]] | 
         )
     ).first()
     if row is None:
+        for source in OFFER_SOURCES:
+            found = await source.find_offer(conn, offer_id)
+            if found is not None:
+                return found
         return None
     return row.dataset_id, offer_document(offer_id, json.loads(row.policy))
 
@@ -125,7 +163,10 @@ def dataset_document(dsp: Dsp, row: Any, offer_docs: list[dict[str, Any]]) -> di
 
 
 def _offered() -> Any:
-    return select(offers.c.dataset_id).distinct()
+    own = select(offers.c.dataset_id).distinct()
+    if not OFFER_SOURCES:
+        return own
+    return union(own, *(s.dataset_ids() for s in OFFER_SOURCES))
 
 
 async def catalog_page(dsp: Dsp, offset: int, limit: int) -> tuple[dict[str, Any], int]:

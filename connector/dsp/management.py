@@ -11,18 +11,19 @@ from urllib.parse import urljoin, urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Column, Table, insert, select
+from sqlalchemy import Column, Table, delete, insert, select, update
 
 from connector.config import did_web_for
 from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import CallbackRefused, check_callback, join, origin, segment
-from connector.dsp.catalog import FORMAT_PULL, find_offer, new_id
+from connector.dsp.catalog import FORMAT_PULL, OFFER_SOURCES, find_offer, new_id
 from connector.dsp.models import (
     CatalogRequestIn,
     CounterOfferIn,
     CounterRequestIn,
     DatasetIn,
+    DatasetPatch,
     DatasetRequestIn,
     NegotiationIn,
     OfferIn,
@@ -124,7 +125,75 @@ async def _row_or_404(request: web.Request, key: Column[Any], param: str, what: 
 
 
 async def list_datasets(request: web.Request) -> web.Response:
-    return web.json_response([dataset_view(r) for r in await _rows(request, datasets)])
+    """All datasets; ``?entityType=`` keeps those whose scope lists that type."""
+    rows = await _rows(request, datasets)
+    wanted = request.query.get("entityType")
+    views = [dataset_view(r) for r in rows]
+    if wanted is not None:
+        views = [v for v in views if wanted in v["entityTypes"]]
+    return web.json_response(views)
+
+
+async def _granted(conn: Any, dataset_id: str) -> bool:
+    found = await conn.execute(select(agreements.c.id).where(agreements.c.target == dataset_id))
+    return found.first() is not None
+
+
+async def patch_dataset(request: web.Request) -> web.Response:
+    dsp = dsp_of(request)
+    data = await body(request, DatasetPatch)
+    given = data.model_dump(exclude_unset=True)
+    if not given:
+        raise Problem(400, "Bad Request", detail="give at least one field to change")
+    ds_id = request.match_info["id"]
+    values: dict[str, Any] = {}
+    for name in ("title", "description"):
+        if name in given:
+            if given[name] is None:
+                raise Problem(400, "Bad Request", detail=f"/{name}: may not be null")
+            values[name] = given[name]
+    scope = {"entity_types", "attributes", "area"} & set(given)
+    if "entity_types" in given:
+        if given["entity_types"] is None:
+            raise Problem(400, "Bad Request", detail="/entityTypes: may not be null")
+        values["entity_types"] = json.dumps(given["entity_types"])
+    for name in ("attributes", "area"):
+        if name in given:
+            values[name] = json.dumps(given[name]) if given[name] else None
+    async with dsp.transaction() as conn:
+        if not (await conn.execute(select(datasets.c.id).where(datasets.c.id == ds_id))).first():
+            raise Problem(404, "Not Found", detail="no such dataset")
+        if scope and await _granted(conn, ds_id):
+            raise Problem(
+                409,
+                "Conflict",
+                detail="agreements grant this dataset: its scope cannot change under them "
+                "(publish a new dataset instead)",
+            )
+        await conn.execute(update(datasets).where(datasets.c.id == ds_id).values(**values))
+        row = (await conn.execute(select(datasets).where(datasets.c.id == ds_id))).one()
+    return web.json_response(dataset_view(row))
+
+
+async def delete_dataset(request: web.Request) -> web.Response:
+    """Only a dataset nothing refers to: no offer, no published offering, no agreement."""
+    dsp = dsp_of(request)
+    ds_id = request.match_info["id"]
+    async with dsp.transaction() as conn:
+        if not (await conn.execute(select(datasets.c.id).where(datasets.c.id == ds_id))).first():
+            raise Problem(404, "Not Found", detail="no such dataset")
+        own = await conn.execute(select(offers.c.id).where(offers.c.dataset_id == ds_id))
+        offered = own.first() is not None
+        for source in OFFER_SOURCES:
+            q = source.dataset_ids().subquery()
+            if (await conn.execute(select(q).where(q.c[0] == ds_id))).first():
+                offered = True
+        if offered:
+            raise Problem(409, "Conflict", detail="offers refer to this dataset: remove them first")
+        if await _granted(conn, ds_id):
+            raise Problem(409, "Conflict", detail="agreements grant this dataset")
+        await conn.execute(delete(datasets).where(datasets.c.id == ds_id))
+    return web.Response(status=204)
 
 
 async def get_dataset(request: web.Request) -> web.Response:
@@ -176,6 +245,45 @@ async def list_policies(request: web.Request) -> web.Response:
     return web.json_response([{"id": r.id, **json.loads(r.policy)} for r in rows])
 
 
+async def get_policy(request: web.Request) -> web.Response:
+    row = await _row_or_404(request, policies.c.id, "id", "policy")
+    return web.json_response({"id": row.id, **json.loads(row.policy)})
+
+
+async def put_policy(request: web.Request) -> web.Response:
+    """Replace a policy's rules; the offers using it offer the new rules from now on
+    (agreements already made keep the terms they copied)."""
+    dsp = dsp_of(request)
+    data = await body(request, PolicyIn)
+    pol_id = request.match_info["id"]
+    if data.id is not None and data.id != pol_id:
+        raise Problem(400, "Bad Request", detail="/id: differs from the path")
+    rules = data.model_dump(exclude_none=True, exclude={"id"})
+    _check_policy({"@id": pol_id, **rules})
+    async with dsp.transaction() as conn:
+        found = await conn.execute(select(policies.c.id).where(policies.c.id == pol_id))
+        if not found.first():
+            raise Problem(404, "Not Found", detail="no such policy")
+        await conn.execute(
+            update(policies).where(policies.c.id == pol_id).values(policy=json.dumps(rules))
+        )
+    return web.json_response({"id": pol_id, **rules})
+
+
+async def delete_policy(request: web.Request) -> web.Response:
+    dsp = dsp_of(request)
+    pol_id = request.match_info["id"]
+    async with dsp.transaction() as conn:
+        found = await conn.execute(select(policies.c.id).where(policies.c.id == pol_id))
+        if not found.first():
+            raise Problem(404, "Not Found", detail="no such policy")
+        used = await conn.execute(select(offers.c.id).where(offers.c.policy_id == pol_id))
+        if used.first():
+            raise Problem(409, "Conflict", detail="offers use this policy: remove them first")
+        await conn.execute(delete(policies).where(policies.c.id == pol_id))
+    return web.Response(status=204)
+
+
 async def create_offer(request: web.Request) -> web.Response:
     dsp = dsp_of(request)
     data = await body(request, OfferIn)
@@ -216,20 +324,40 @@ async def create_offer(request: web.Request) -> web.Response:
     )
 
 
+def offer_view(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "datasetId": r.dataset_id,
+        "policyId": r.policy_id,
+        "approval": r.approval or "automatic",
+        "tokenBinding": r.token_binding or "bearer",
+    }
+
+
 async def list_offers(request: web.Request) -> web.Response:
+    """All offers; ``?datasetId=`` keeps one dataset's."""
     rows = await _rows(request, offers)
+    wanted = request.query.get("datasetId")
     return web.json_response(
-        [
-            {
-                "id": r.id,
-                "datasetId": r.dataset_id,
-                "policyId": r.policy_id,
-                "approval": r.approval or "automatic",
-                "tokenBinding": r.token_binding or "bearer",
-            }
-            for r in rows
-        ]
+        [offer_view(r) for r in rows if wanted is None or r.dataset_id == wanted]
     )
+
+
+async def get_offer(request: web.Request) -> web.Response:
+    row = await _row_or_404(request, offers.c.id, "id", "offer")
+    return web.json_response(offer_view(row))
+
+
+async def delete_offer(request: web.Request) -> web.Response:
+    """Withdraw an offer from the catalog at once; agreements made on it keep their terms."""
+    dsp = dsp_of(request)
+    offer_id = request.match_info["id"]
+    async with dsp.transaction() as conn:
+        found = await conn.execute(select(offers.c.id).where(offers.c.id == offer_id))
+        if not found.first():
+            raise Problem(404, "Not Found", detail="no such offer")
+        await conn.execute(delete(offers).where(offers.c.id == offer_id))
+    return web.Response(status=204)
 
 
 # ---------------------------------------------------------------------- remote catalogs
@@ -663,12 +791,19 @@ async def get_transfer(request: web.Request) -> web.Response:
 
 ROUTES: list[tuple[str, str, Any, str]] = [
     ("POST", "/datasets", create_dataset, "Publish a dataset (an NGSI-LD scope)"),
-    ("GET", "/datasets", list_datasets, "List datasets"),
+    ("GET", "/datasets", list_datasets, "List datasets (?entityType=)"),
     ("GET", "/datasets/{id}", get_dataset, "One dataset"),
+    ("PATCH", "/datasets/{id}", patch_dataset, "Change a dataset (its scope: if not granted)"),
+    ("DELETE", "/datasets/{id}", delete_dataset, "Delete a dataset nothing refers to"),
     ("POST", "/policies", create_policy, "Store an ODRL policy"),
     ("GET", "/policies", list_policies, "List policies"),
+    ("GET", "/policies/{id}", get_policy, "One policy"),
+    ("PUT", "/policies/{id}", put_policy, "Replace a policy's rules"),
+    ("DELETE", "/policies/{id}", delete_policy, "Delete a policy no offer uses"),
     ("POST", "/offers", create_offer, "Offer a dataset under a policy"),
-    ("GET", "/offers", list_offers, "List offers"),
+    ("GET", "/offers", list_offers, "List offers (?datasetId=)"),
+    ("GET", "/offers/{id}", get_offer, "One offer"),
+    ("DELETE", "/offers/{id}", delete_offer, "Withdraw an offer from the catalog"),
     ("POST", "/catalog/request", request_catalog, "Fetch another connector's catalog"),
     ("POST", "/catalog/dataset", request_dataset, "Fetch one dataset of another connector"),
     ("POST", "/negotiations", start_negotiation, "Consumer: request an offer"),

@@ -30,6 +30,19 @@ class DatasetIn(_In):
     area: dict[str, Any] | None = Field(default=None, description="a GeoJSON geometry")
 
 
+class DatasetPatch(_In):
+    """The fields of a dataset to change. Its scope (entity types, attributes, area) changes only
+    while no agreement grants it: an agreement's scope must not widen after it was made."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=5000)
+    entity_types: list[str] | None = Field(
+        default=None, alias="entityTypes", min_length=1, max_length=100
+    )
+    attributes: list[str] | None = Field(default=None, max_length=500)
+    area: dict[str, Any] | None = None
+
+
 class PolicyIn(_In):
     """ODRL rules in the compact DSP form (permission / prohibition / obligation)."""
 

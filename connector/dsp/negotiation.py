@@ -209,6 +209,11 @@ class Negotiations:
             awaiting_approval=False,
         )
 
+    async def finalize(self, conn: Conn, row: Any) -> None:
+        """Provider: end a VERIFIED negotiation with the FINALIZED event."""
+        event = m.negotiation_event(row.provider_pid, row.consumer_pid, "FINALIZED")
+        await self.send(conn, row, NMessage.FINALIZED, event, self.peer_url(row, "events"))
+
     async def approve(self, conn: Conn, row: Any) -> None:
         """Provider, operator's decision: agree to the offer a held request asked for."""
         if row.role != Role.PROVIDER or not row.offer or not row.dataset_id:
@@ -486,8 +491,10 @@ class Negotiations:
             elif kind is NMessage.ACCEPTED:
                 await self._decide(conn, row, None, caller)
             elif kind is NMessage.VERIFICATION:
-                event = m.negotiation_event(row.provider_pid, row.consumer_pid, "FINALIZED")
-                await self.send(conn, row, NMessage.FINALIZED, event, self.peer_url(row, "events"))
+                hold = self.dsp.finalize_hold
+                if hold is not None and await hold(conn, row):
+                    return  # VERIFIED until the condition is met; finalize() is called then
+                await self.finalize(conn, row)
         elif kind is NMessage.AGREEMENT:
             verification = m.agreement_verification(row.provider_pid, row.consumer_pid)
             await self.send(

@@ -22,6 +22,8 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/datasets"): models.DatasetIn,
     ("POST", "/policies"): models.PolicyIn,
     ("POST", "/offers"): models.OfferIn,
+    ("PATCH", "/datasets/{id}"): models.DatasetPatch,
+    ("PUT", "/policies/{id}"): models.PolicyIn,
     ("POST", "/catalog/request"): models.CatalogRequestIn,
     ("POST", "/catalog/dataset"): models.DatasetRequestIn,
     ("POST", "/negotiations"): models.NegotiationIn,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -116,6 +116,10 @@ class Dsp:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Called after commit with every state change (in-process observers: demo, benchmarks).
     listeners: list[Callable[[StateChange], None]] = field(default_factory=list)
+    #: Provider: asked when the consumer verified the agreement; True holds the negotiation in
+    #: VERIFIED (a condition such as a prepayment is still open) until someone calls
+    #: ``negotiations.finalize`` (the marketplace, once the payment is verified).
+    finalize_hold: Callable[[Conn, Any], Awaitable[bool]] | None = None
 
     @property
     def did(self) -> str:

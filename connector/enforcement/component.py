@@ -37,6 +37,9 @@ from connector.ngsild.subscriptions.api import MANAGER as SUBSCRIPTIONS
 from connector.ngsild.subscriptions.endpoints import endpoint_rules
 from connector.trust.replay import SqlReplayCache
 
+#: where other components leave PEP gates before this one starts (see ``AgreementPep.gates``)
+GATES = "enforcement.gates"
+
 
 class EnforcementComponent:
     name = "enforcement"
@@ -72,6 +75,7 @@ class EnforcementComponent:
             replay=SqlReplayCache(ctx.engine),  # DPoP proofs' jti, shared by replicas
         )
         self.pep.notifications = AgreementNotificationGuard(self.pep, ctx.engine)
+        self.pep.gates.extend(ctx.components.get(GATES, []))
         ctx.components["ngsild.pep"] = self.pep
         ctx.components["ngsild.notification_guard"] = self.pep.notifications
         manager = ctx.components.get(SUBSCRIPTIONS)

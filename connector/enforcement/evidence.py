@@ -173,6 +173,7 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     """Attribution on permitted answers; a record for requests that failed after the permit
     (e.g. 404 for an entity outside the scope), so no authenticated access goes unrecorded."""
     from connector.enforcement.pep import ACCESS_KEY
+    from connector.enforcement.ratelimit import headers as ratelimit_headers
     from connector.http.context import CTX
 
     access = request.get(ACCESS_KEY)
@@ -192,6 +193,8 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     if access.decision == "permit" and response.status < 400:
         for name, value in evidence.attribution(access).items():
             response.headers.add(name, value)
+    for name, value in ratelimit_headers(access.quotas).items():
+        response.headers[name] = value  # on refusals too: "0 left, resets in t seconds"
     if not access.recorded:
         try:
             await evidence.record(request, access, {"status": response.status})

@@ -39,7 +39,8 @@ negotiation, see :mod:`connector.dsp.claims`.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -62,7 +63,7 @@ from identity.replay import ReplayCache
 from policies import EvaluationRequest, PoliciesError, Verdict, World
 from policies.explain import exhausted, explain_report
 from policies.report import CounterSpec
-from policies.usage import UsageStore
+from policies.usage import ConsumeResult, UsageStore
 
 PURPOSE_HEADER = "Agora-Purpose"
 AGREEMENT_PRINCIPAL = "agreement"
@@ -87,6 +88,8 @@ class Access:
     state_checked: bool = False
     confirming: asyncio.Future[None] | None = None
     recorded: bool = False
+    #: what each counter of the decision read when it was consumed (RateLimit headers)
+    quotas: list[tuple[CounterSpec, ConsumeResult]] = field(default_factory=list)
 
 
 ACCESS_KEY: web.RequestKey[Access] = web.RequestKey("agora.enforcement.access", Access)
@@ -150,6 +153,15 @@ class AgreementPep:
         self.evidence = evidence
         self.overlap = overlap
         self.notifications: AgreementNotificationGuard | None = None
+        #: checks outside the ODRL decision, by agreement id: None, or why access is refused now
+        #: (the marketplace's payment gate: an agreement suspended for non-payment)
+        self.gates: list[Callable[[str], Awaitable[str | None]]] = []
+
+    async def _gated(self, access: Access) -> None:
+        for gate in self.gates:
+            reason = await gate(access.grant.agreement_id)
+            if reason is not None:
+                raise Refusal("denied — " + reason)
 
     async def scope_for(
         self, request: web.Request, operation: str, target_types: set[str] | None
@@ -186,6 +198,8 @@ class AgreementPep:
         request[ACCESS_KEY] = access
         try:
             try:
+                if self.gates:
+                    await self._gated(access)
                 scope, verdict = await self._decided(request, access, target_types)
             except Refusal:
                 if not access.state_checked:
@@ -345,7 +359,11 @@ class AgreementPep:
         if take is None or len(verdict.counters) != 1:
             return False
         now = datetime.now(UTC)
-        return take(access.grant.agreement_id, verdict.counters[0], now) is not None
+        taken = take(access.grant.agreement_id, verdict.counters[0], now)
+        if taken is None:
+            return False
+        access.quotas.append((verdict.counters[0], taken))
+        return True
 
     async def _confirm(self, access: Access, verdict: Verdict) -> None:
         """The transfer still STARTED and every counter consumed, concurrently; a consumed
@@ -361,6 +379,7 @@ class AgreementPep:
         async def consume() -> None:
             for spec in verdict.counters:
                 result = await self.usage.consume(aid, spec, now)
+                access.quotas.append((spec, result))
                 if not result.ok:
                     for done in consumed:
                         await self.usage.release(aid, done, now)

@@ -1,0 +1,108 @@
+"""A priced negotiation with an evm payment, end to end, against the unpriced flow.
+
+Both connectors run in this process (the embedded chain is one per process, so that is where a
+demo token payment can happen) with every component mounted. One unpriced flow = negotiate the
+offering's free plan to FINALIZED + a PULL transfer to STARTED (``bench.dsp``'s flow, here with
+both connectors in-process). One priced flow = the same for the €49/month plan, plus the evm
+payment: the consumer asks what is due, pays on the embedded chain, and the provider verifies the
+receipt, records it and only then finalizes. Sequential flows; p50 of each, in the same run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.dsp.__main__ import Node, one_flow
+from connector.config import load_settings
+from connector.market.cli import research_and_commercial
+from connector.participant import init_participant, read_admin_key
+from connector.runtime import Connector
+from marketplace.numbers import dumps
+
+FLOWS = 20
+TARGET_RATIO = 2.0
+
+
+async def _node(root: Path, name: str, account: str, http: aiohttp.ClientSession) -> Node:
+    init_participant(
+        root / name,
+        name,
+        "city" if name == "city" else "company",
+        port=0,
+        extra_settings={
+            "dsp": {"authentication": "self-issued"},
+            "marketplace": {"evm_chain": "embedded", "evm_account": account},
+        },
+    )
+    connector = Connector(load_settings(root / name, env={}))
+    await connector.start()
+    return Node(connector, read_admin_key(root / name), http)
+
+
+async def priced_flow(city: Node, company: Node, offer: dict[str, Any], dataset: str) -> float:
+    started = time.perf_counter()
+    neg = await company.admin(
+        "POST",
+        "/negotiations",
+        {"counterPartyAddress": city.connector.url + "/dsp", "offer": offer, "target": dataset},
+    )
+    await company.until(neg["id"], "VERIFIED")  # the city finalizes once it is paid
+    agreement = (await company.admin("GET", f"/negotiations/{neg['id']}"))["agreementId"]
+    await company.admin("POST", "/market/pay", {"agreementId": agreement})
+    await company.until(neg["id"], "FINALIZED")
+    tr = await company.admin(
+        "POST", "/transfers", {"agreementId": agreement, "format": "NGSI-LD-PULL"}
+    )
+    await company.until(tr["id"], "STARTED")
+    return (time.perf_counter() - started) * 1000
+
+
+async def measure() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-market-") as tmp:
+        root = Path(tmp)
+        async with aiohttp.ClientSession() as http:
+            company = await _node(root, "company", "embedded:0", http)
+            city = await _node(root, "city", "embedded:1", http)
+            try:
+                ds = await city.admin(
+                    "POST", "/datasets", {"title": "AQ", "entityTypes": ["AirQualityObserved"]}
+                )
+                doc = research_and_commercial(ds["id"], "aq", "Air quality")
+                async with http.post(
+                    city.connector.url + "/api/v1/offerings",
+                    data=dumps(doc),
+                    headers={
+                        "Authorization": f"Bearer {city.key}",
+                        "Content-Type": "application/json",
+                    },
+                ) as resp:
+                    assert resp.status == 201, await resp.text()
+                published = await city.admin("POST", "/offerings/aq/publish")
+                free, priced = published["offers"]
+                city_url = city.connector.url
+                for _ in range(3):  # warm-up: DID resolution, pools, the chain's first blocks
+                    await one_flow(city_url, company, free, ds["id"])
+                    await priced_flow(city, company, priced, ds["id"])
+                unpriced_ms, priced_ms = [], []
+                for _ in range(FLOWS):
+                    unpriced_ms.append(await one_flow(city_url, company, free, ds["id"]))
+                    priced_ms.append(await priced_flow(city, company, priced, ds["id"]))
+            finally:
+                await city.connector.stop()
+                await company.connector.stop()
+    p50_free, p50_priced = statistics.median(unpriced_ms), statistics.median(priced_ms)
+    ratio = p50_priced / p50_free
+    return {
+        "flows": FLOWS,
+        "unpriced_p50_ms": round(p50_free, 2),
+        "priced_evm_p50_ms": round(p50_priced, 2),
+        "ratio_priced_to_unpriced": round(ratio, 2),
+        "target_ratio": TARGET_RATIO,
+        "meets_target": ratio <= TARGET_RATIO,
+    }

@@ -1,0 +1,1 @@
+"""The marketplace component: stores ``marketplace`` offerings and mounts their views."""
