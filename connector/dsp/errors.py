@@ -63,10 +63,13 @@ class DspError(Problem):
     def body(self, instance: str | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {"@context": [DSP_CONTEXT], "@type": self.area.value}
         if self.area is not Area.CATALOG:
-            # Both ids are required by the negotiation and transfer error schemas; when the
-            # peer's id is not known (a malformed first message) we send an empty string.
-            doc["providerPid"] = self.provider_pid or ""
-            doc["consumerPid"] = self.consumer_pid or ""
+            # The ids the request named (its body, else its path); an id nobody has given yet
+            # (a refused first message, a path that serves both roles) is left out rather than
+            # sent as an empty string that names no process.
+            if self.provider_pid:
+                doc["providerPid"] = self.provider_pid
+            if self.consumer_pid:
+                doc["consumerPid"] = self.consumer_pid
         doc["code"] = self.code.value
         doc["reason"] = [self.reason]
         return doc

@@ -31,7 +31,9 @@ from connector.dsp.callbacks import join
 from connector.dsp.catalog import MANUAL, find_offer, new_id, offer_approval
 from connector.dsp.claims import uses_claims
 from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.extensions import signs_agreements
 from connector.dsp.negotiation_states import (
+    TRANSITIONS,
     IllegalTransition,
     NMessage,
     NState,
@@ -40,7 +42,7 @@ from connector.dsp.negotiation_states import (
 )
 from connector.dsp.outbox import send_to_peer
 from connector.dsp.process import is_retry, note_applied, remember, seen
-from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, serialize_on
+from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, path_pids, serialize_on
 from connector.dsp.tables import agreements, negotiations
 from connector.storage.inline import Conn
 from identity.did_document import DidDocument
@@ -383,15 +385,24 @@ class Negotiations:
         signature = None
         if kind is NMessage.AGREEMENT:
             # before anything is locked: resolving the provider's DID may take a request; an
-            # unknown process is still a 404 (checked again under the lock)
+            # unknown process is still a 404 and an agreement the state does not allow is an
+            # illegal transition, whatever its signature (both checked again under the lock)
             async with dsp.ctx.db.connect() as conn:
                 known = (await conn.execute(process.row_by(negotiations.c.pid), {"k": pid})).first()
-            if known is None or known.counterparty_did != caller.did:
-                raise _err(404, Code.NOT_FOUND, "no such negotiation", **_pids(msg))
-            try:
-                signature = await self._verified_signature(caller, msg["agreement"])
-            except SignatureInvalid as exc:
-                raise _err(400, Code.BAD_SIGNATURE, exc.reason, **_pids(msg)) from None
+                if known is None or known.counterparty_did != caller.did:
+                    raise _err(404, Code.NOT_FOUND, "no such negotiation", **_pids(msg))
+                sender = Role.CONSUMER if known.role == Role.PROVIDER else Role.PROVIDER
+                legal = (state_of(known), kind, sender) in TRANSITIONS
+                if not legal and not await is_retry(
+                    conn, pid, path_kind, msg, known.state, legal=False
+                ):
+                    problem = IllegalTransition(state_of(known), kind, sender)
+                    raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), known)
+            if legal:
+                try:
+                    signature = await self._agreement_signature(caller, msg["agreement"])
+                except SignatureInvalid as exc:
+                    raise _err(400, Code.BAD_SIGNATURE, exc.reason, **_pids(msg)) from None
         async with dsp.transaction() as conn:
             row = await lock(conn, pid)
             if row is None or row.counterparty_did != caller.did:
@@ -434,9 +445,17 @@ class Negotiations:
             await note_applied(conn, pid, path_kind, msg, final)
         return web.json_response(ack(row, new))
 
-    async def _verified_signature(self, caller: Caller, agreement: dict[str, Any]) -> str:
+    async def _agreement_signature(self, caller: Caller, agreement: dict[str, Any]) -> str | None:
         """Consumer: the provider's JWS on ``agreement``, checked against its DID document
-        (the sender's: :meth:`_check_agreement` then requires it to be the assigner)."""
+        (the sender's: :meth:`_check_agreement` then requires it to be the assigner); None for
+        an unsigned agreement from a provider that does not advertise the signature extension
+        (a plain DSP 2025-1 peer). A signature that is there must always verify."""
+        document = await self._provider_document(caller)
+        if agreement.get(SIGNATURE) is None and not signs_agreements(document):
+            return None
+        return check_signature(agreement.get(SIGNATURE), agreement, document)
+
+    async def _provider_document(self, caller: Caller) -> DidDocument:
         try:
             if caller.did == self.dsp.did:
                 document = DidDocument.parse(self.dsp.identity.did_document(), caller.did)
@@ -446,7 +465,7 @@ class Negotiations:
                 raise SignatureInvalid("no DID resolver to check the provider's signature")
         except IdentityError as exc:
             raise SignatureInvalid(f"the provider's DID document: {exc.detail}") from None
-        return check_signature(agreement.get(SIGNATURE), agreement, document)
+        return document
 
     async def _store_received_agreement(
         self, conn: Conn, row: Any, agreement: dict[str, Any], signature: str | None
@@ -505,7 +524,7 @@ class Negotiations:
                 )
             ).first()
         if row is None or row.counterparty_did != caller.did:
-            raise _err(404, Code.NOT_FOUND, "no such negotiation")
+            raise _err(404, Code.NOT_FOUND, "no such negotiation", **path_pids(request))
         return web.json_response(ack(row))
 
     # ------------------------------------------------------------ outbox outcomes

@@ -36,6 +36,14 @@ MAX_ID = 200
 ID_FIELDS = ("providerPid", "consumerPid", "agreementId")
 
 
+#: The reason of a 404 for an unknown process: the same whether it does not exist or the
+#: caller may not see it (an unauthenticated caller included).
+UNKNOWN = {
+    Area.CATALOG: "no such dataset in this catalog",
+    Area.NEGOTIATION: "no such negotiation",
+    Area.TRANSFER: "no such transfer process",
+}
+
 CHANGES = "agora.dsp.changes"
 AFTER_COMMIT = "agora.dsp.after_commit"
 
@@ -186,6 +194,12 @@ class Dsp:
         try:
             return await self.authenticator.authenticate(request)
         except AuthenticationFailed as exc:
+            if "pid" in request.match_info:
+                # the negotiation and transfer bindings: an unauthorized request to a process
+                # endpoint is answered 404, so it does not learn whether the process exists
+                raise DspError(
+                    area, 404, Code.NOT_FOUND, UNKNOWN[area], **path_pids(request)
+                ) from None
             raise DspError(
                 area,
                 401,
@@ -230,6 +244,26 @@ class Dsp:
             ):
                 raise DspError(area, 400, Code.SCHEMA, f"/{key}: an id is too long")
         return doc
+
+
+#: Process paths whose ``{pid}`` is always the provider's (our id as provider) or the
+#: consumer's; the others (events, termination, transfer messages) serve both roles.
+_PROVIDER_PATHS = ("/request", "/agreement/verification", "/token")
+_CONSUMER_PATHS = ("/offers", "/agreement")
+
+
+def path_pids(request: web.Request) -> dict[str, str | None]:
+    """The process id a path names, under the role the endpoint implies (an error message
+    then names the process the request asked for; a GET is the provider's endpoint)."""
+    pid = request.match_info.get("pid")
+    if pid is None:
+        return {}
+    path = request.path.rstrip("/")
+    if request.method == "GET" or path.endswith(_PROVIDER_PATHS):
+        return {"provider_pid": pid}
+    if path.endswith(_CONSUMER_PATHS):
+        return {"consumer_pid": pid}
+    return {}
 
 
 def _pids(doc: Any) -> dict[str, str | None]:

@@ -20,7 +20,7 @@ from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import PENDING, send_to_peer
 from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.push import PushRefused, PushTransfer
-from connector.dsp.runtime import Dsp, digest, now, serialize_on
+from connector.dsp.runtime import Dsp, digest, now, path_pids, serialize_on
 from connector.dsp.tables import agreements, negotiations, outbox, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 from connector.storage.inline import Conn
@@ -321,7 +321,7 @@ class Transfers:
                 )
             ).first()
         if row is None or row.counterparty_did != caller.did:
-            raise _err(404, Code.NOT_FOUND, "no such transfer process")
+            raise _err(404, Code.NOT_FOUND, "no such transfer process", **path_pids(request))
         return web.json_response(ack(row))
 
     async def refresh_token(self, request: web.Request) -> web.Response:
@@ -340,7 +340,7 @@ class Transfers:
             or row.role != Role.PROVIDER
             or row.format != FORMAT_PULL
         ):
-            raise _err(404, Code.NOT_FOUND, "no such pull transfer process")
+            raise _err(404, Code.NOT_FOUND, "no such pull transfer process", **path_pids(request))
         if row.state != TState.STARTED.value:
             raise _err(400, Code.ILLEGAL_TRANSITION, f"the transfer is {row.state}", row)
         return web.json_response(self.pull_address(row))
