@@ -63,13 +63,11 @@ class DspError(Problem):
     def body(self, instance: str | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {"@context": [DSP_CONTEXT], "@type": self.area.value}
         if self.area is not Area.CATALOG:
-            # The ids the request named (its body, else its path); an id nobody has given yet
-            # (a refused first message, a path that serves both roles) is left out rather than
-            # sent as an empty string that names no process.
-            if self.provider_pid:
-                doc["providerPid"] = self.provider_pid
-            if self.consumer_pid:
-                doc["consumerPid"] = self.consumer_pid
+            # The ids the request named (its body, else its path). The 2025-1 error schemas
+            # require both properties, so an id nobody has assigned yet (the provider's, when
+            # a first request is refused) can be neither omitted nor invented: it is "".
+            doc["providerPid"] = self.provider_pid or ""
+            doc["consumerPid"] = self.consumer_pid or ""
         doc["code"] = self.code.value
         doc["reason"] = [self.reason]
         return doc
