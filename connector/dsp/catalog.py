@@ -68,13 +68,20 @@ async def offers_of(conn: Conn, dataset_ids: list[str]) -> dict[str, list[dict[s
 MANUAL = "manual"
 
 
-async def offer_approval(conn: Conn, offer_id: str) -> str:
-    """``automatic`` (default) or ``manual``: whether requests for this offer wait for the
-    operator."""
+async def offer_choices(conn: Conn, offer_id: str) -> str | None:
+    """The operator's choices for the decisions on this offer (JSON), ``approval: manual``
+    included as the choice to agree; None when the offer leaves all to the defaults."""
     found = (
-        await conn.execute(select(offers.c.approval).where(offers.c.id == offer_id))
-    ).scalar_one_or_none()
-    return str(found or "automatic")
+        await conn.execute(
+            select(offers.c.approval, offers.c.decisions).where(offers.c.id == offer_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    choices = json.loads(found.decisions) if found.decisions else {}
+    if found.approval == MANUAL:
+        choices["agree"] = MANUAL
+    return json.dumps(choices, sort_keys=True) if choices else None
 
 
 async def find_offer(conn: Conn, offer_id: str) -> tuple[str, dict[str, Any]] | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connector.dsp import decision_queue
 from connector.dsp.access_tokens import AccessDenied, AccessTokens
 from connector.dsp.auth import (
     Caller,
@@ -38,6 +39,7 @@ from connector.dsp.management import add_routes
 from connector.dsp.negotiation import Negotiations
 from connector.dsp.openapi import openapi_document
 from connector.dsp.outbox import Delivery, OutboxWorker, release_leases
+from connector.dsp.pending import DecisionBoard
 from connector.dsp.provenance import LedgerRecorder
 from connector.dsp.push import RecordOnlyPush
 from connector.dsp.retention import prune_forever
@@ -166,11 +168,24 @@ class DspComponent:
             push=RecordOnlyPush(),
             resolver=self_issued.resolver,
         )
+        dsp.decision_defaults = cfg.decisions
+        dsp.board = DecisionBoard(self._webhook_post(ctx), cfg.decisions.webhook, ctx.log)
         dsp.negotiations = Negotiations(dsp)
         dsp.transfers = Transfers(dsp)
         dsp.tokens = AccessTokens(identity, ctx.engine, ttl=cfg.access_token_ttl_s)
         dsp.listeners.append(LedgerRecorder(dsp))
         return dsp
+
+    @staticmethod
+    def _webhook_post(ctx: ConnectorContext) -> Any:
+        """POST a decision notification, only to an allowed callback host."""
+
+        async def post(url: str, view: dict[str, Any]) -> None:
+            check_callback(url, ctx.settings.security.allowed_callback_hosts)
+            async with ctx.http().post(url, json=view, allow_redirects=False) as resp:
+                await resp.read()
+
+        return post
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         dsp = self.dsp = self._build(ctx)
@@ -185,6 +200,7 @@ class DspComponent:
         management = root[MANAGEMENT_APP]
         management[DSP_KEY] = dsp
         add_routes(management)
+        decision_queue.add_routes(management)
 
         async def openapi(request: web.Request) -> web.Response:
             return web.json_response(openapi_document())
@@ -246,7 +262,10 @@ class DspComponent:
         ctx.tasks.spawn(dsp.worker.run(), name="dsp-outbox")
         retention_s = dsp_settings(ctx.settings).retention_days * 86_400
         ctx.tasks.spawn(prune_forever(ctx.engine, retention_s, ctx.log), name="dsp-retention")
+        ctx.tasks.spawn(decision_queue.expire_forever(dsp), name="dsp-decision-timeout")
 
     async def stop(self) -> None:
+        if self.dsp is not None:
+            await self.dsp.board.close()
         if self._self_issued is not None:
             await self._self_issued.resolver.close()

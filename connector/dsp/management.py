@@ -16,7 +16,7 @@ from connector.config import did_web_for
 from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import CallbackRefused, check_callback, join
-from connector.dsp.catalog import find_offer, new_id
+from connector.dsp.catalog import find_offer, new_id, offer_choices
 from connector.dsp.models import (
     CatalogRequestIn,
     CounterOfferIn,
@@ -193,6 +193,7 @@ async def create_offer(request: web.Request) -> web.Response:
                 dataset_id=data.dataset_id,
                 policy_id=data.policy_id,
                 approval=data.approval,
+                decisions=data.decisions.stored() if data.decisions else None,
                 created_at=now(),
             )
         )
@@ -204,6 +205,9 @@ async def create_offer(request: web.Request) -> web.Response:
             "datasetId": data.dataset_id,
             "policyId": data.policy_id,
             "approval": data.approval,
+            "decisions": data.decisions.model_dump(by_alias=True, exclude_none=True)
+            if data.decisions
+            else {},
             "offer": found[1],
         },
         status=201,
@@ -219,6 +223,7 @@ async def list_offers(request: web.Request) -> web.Response:
                 "datasetId": r.dataset_id,
                 "policyId": r.policy_id,
                 "approval": r.approval or "automatic",
+                "decisions": json.loads(r.decisions) if r.decisions else {},
             }
             for r in rows
         ]
@@ -307,6 +312,7 @@ def negotiation_view(row: Any) -> dict[str, Any]:
         "offer": json.loads(row.offer) if row.offer else None,
         "agreementId": row.agreement_id,
         "awaitingApproval": bool(row.awaiting_approval) and row.state == NState.REQUESTED.value,
+        "pendingDecision": row.pending_decision,
         "error": row.error,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
@@ -351,6 +357,7 @@ async def start_negotiation(request: web.Request) -> web.Response:
                 counterparty_address=base,
                 dataset_id=target,
                 offer=json.dumps({k: v for k, v in offer.items() if k != "target"}),
+                decisions=data.decisions.stored() if data.decisions else None,
                 created_at=now(),
                 updated_at=now(),
             )
@@ -386,6 +393,7 @@ async def offer_negotiation(request: web.Request) -> web.Response:
                 counterparty_address=base,
                 dataset_id=dataset_id,
                 offer=json.dumps(offer),
+                decisions=await offer_choices(conn, data.offer_id),
                 created_at=now(),
                 updated_at=now(),
             )
@@ -531,6 +539,7 @@ def transfer_view(row: Any) -> dict[str, Any]:
         "format": row.format,
         "counterPartyId": row.counterparty_did,
         "dataAddress": json.loads(row.data_address) if row.data_address else None,
+        "pendingDecision": row.pending_decision,
         "error": row.error,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),

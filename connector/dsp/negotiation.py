@@ -28,7 +28,7 @@ from connector.dsp.agreements import (
 )
 from connector.dsp.auth import Caller
 from connector.dsp.callbacks import join
-from connector.dsp.catalog import MANUAL, find_offer, new_id, offer_approval
+from connector.dsp.catalog import find_offer, new_id, offer_choices
 from connector.dsp.claims import uses_claims
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.extensions import signs_agreements
@@ -41,8 +41,26 @@ from connector.dsp.negotiation_states import (
     next_state,
 )
 from connector.dsp.outbox import send_to_peer
+from connector.dsp.pending import (
+    ACCEPT,
+    AGREE,
+    FINALIZE,
+    OFFER,
+    VERIFY,
+    NotPending,
+    is_manual,
+    pending_view,
+)
 from connector.dsp.process import is_retry, note_applied, remember, seen
-from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, path_pids, serialize_on
+from connector.dsp.runtime import (
+    DSP_KEY,
+    Dsp,
+    after_commit,
+    digest,
+    now,
+    path_pids,
+    serialize_on,
+)
 from connector.dsp.tables import agreements, negotiations
 from connector.storage.inline import Conn
 from identity.did_document import DidDocument
@@ -111,8 +129,11 @@ class Negotiations:
         url: str,
         **fields: Any,
     ) -> NState:
-        """Queue ``message`` and apply our side of the transition in the same transaction."""
+        """Queue ``message`` and apply our side of the transition in the same transaction (a
+        decision the process was waiting for is taken by it)."""
         new = next_state(state_of(row) if row.state else None, kind, Role(row.role))
+        if row.pending_decision is not None:
+            fields.setdefault("pending_decision", None)
         await set_fields(conn, row.pid, state=new.value, **fields)
         await send_to_peer(conn, KIND, row, message, url)
         return new
@@ -124,6 +145,67 @@ class Negotiations:
         return await self.send(
             conn, row, NMessage.TERMINATION, msg, self.peer_url(row, "termination"), error=reason
         )
+
+    # ------------------------------------------------------------ operator decisions
+
+    def manual(self, row: Any, decision: str, stored: str | None = None) -> bool:
+        choices = stored if stored is not None else row.decisions
+        return is_manual(self.dsp.decision_defaults, choices, decision)
+
+    async def hold(self, conn: Conn, row: Any, decision: str, **fields: Any) -> Any:
+        """Leave the process in its state until the operator (or the timeout) decides."""
+        row = await set_fields(
+            conn, row.pid, pending_decision=decision, pending_since=now(), **fields
+        )
+        view = pending_view(KIND, row)
+        after_commit(conn, lambda: self.dsp.board.waiting(view))
+        return row
+
+    async def take(self, conn: Conn, row: Any, approve: bool, reason: str | None = None) -> None:
+        """The operator's (or the timeout's) answer to the decision ``row`` waits for."""
+        decision = row.pending_decision
+        if decision is None:
+            raise NotPending(f"negotiation {row.pid} waits for no decision")
+        if not approve:
+            await self.terminate(
+                conn, row, reason or f"{decision}: declined by the operator", "Declined"
+            )
+            return
+        if decision == AGREE:
+            await self.approve(conn, row)
+        elif decision == OFFER:
+            ours = json.loads(row.offer)
+            offer = {**ours, "target": row.dataset_id}
+            msg = m.contract_offer(row.provider_pid, offer, consumer_pid=row.consumer_pid)
+            await self.send(conn, row, NMessage.OFFER, msg, self.peer_url(row, "offers"))
+        elif decision == FINALIZE:
+            event = m.negotiation_event(row.provider_pid, row.consumer_pid, "FINALIZED")
+            await self.send(conn, row, NMessage.FINALIZED, event, self.peer_url(row, "events"))
+        elif decision == ACCEPT:
+            event = m.negotiation_event(row.provider_pid, row.consumer_pid, "ACCEPTED")
+            await self.send(conn, row, NMessage.ACCEPTED, event, self.peer_url(row, "events"))
+        elif decision == VERIFY:
+            await self._verify(conn, row)
+        else:
+            raise NotPending(f"negotiation {row.pid} waits for an unknown decision {decision}")
+
+    async def _verify(self, conn: Conn, row: Any) -> None:
+        verification = m.agreement_verification(row.provider_pid, row.consumer_pid)
+        await self.send(
+            conn,
+            row,
+            NMessage.VERIFICATION,
+            verification,
+            self.peer_url(row, "agreement/verification"),
+        )
+
+    async def _offered(self, conn: Conn, row: Any) -> None:
+        """Consumer: the provider offered; accept at once or wait for the operator."""
+        if self.manual(row, ACCEPT):
+            await self.hold(conn, row, ACCEPT)
+            return
+        event = m.negotiation_event(row.provider_pid, row.consumer_pid, "ACCEPTED")
+        await self.send(conn, row, NMessage.ACCEPTED, event, self.peer_url(row, "events"))
 
     # ------------------------------------------------------------ provider logic
 
@@ -139,22 +221,38 @@ class Negotiations:
         (``agree``, ``offer``, ``terminate`` in the management API)."""
         dataset_id = row.dataset_id
         ours: dict[str, Any] | None = None
-        manual = False
+        choices = row.decisions
         if requested is not None:
             found = await find_offer(conn, requested.get("@id", ""))
             if found is not None:
                 dataset_id, ours = found
-                manual = await offer_approval(conn, ours["@id"]) == MANUAL
+                choices = await offer_choices(conn, ours["@id"])
         if ours is None and row.offer:
             ours = json.loads(row.offer)
         if ours is None or dataset_id is None:
             await self.terminate(conn, row, "the offer is not one of ours", Code.UNKNOWN_OFFER)
             return
         if requested is not None and not same_terms(requested, ours):
+            if self.manual(row, OFFER, choices):
+                await self.hold(
+                    conn,
+                    row,
+                    OFFER,
+                    offer=json.dumps(ours),
+                    dataset_id=dataset_id,
+                    decisions=choices,
+                )
+                return
             offer = {**ours, "target": dataset_id}
             msg = m.contract_offer(row.provider_pid, offer, consumer_pid=row.consumer_pid)
             await self.send(
-                conn, row, NMessage.OFFER, msg, self.peer_url(row, "offers"), offer=json.dumps(ours)
+                conn,
+                row,
+                NMessage.OFFER,
+                msg,
+                self.peer_url(row, "offers"),
+                offer=json.dumps(ours),
+                decisions=choices,
             )
             return
         decision = await self.dsp.decider.decide(ours, dataset_id, caller)
@@ -162,16 +260,23 @@ class Negotiations:
             await self.terminate(conn, row, decision.reason, Code.POLICY_DENIED)
             return
         credentials = list(caller.credentials) if uses_claims(ours) else None
-        if manual:
-            await set_fields(
+        if self.manual(row, AGREE, choices) and (
+            # an accepted counter-offer of the operator's own: that was the decision
+            requested is not None or await find_offer(conn, ours.get("@id", "")) is not None
+        ):
+            await self.hold(
                 conn,
-                row.pid,
+                row,
+                AGREE,
                 offer=json.dumps(ours),
                 dataset_id=dataset_id,
                 consumer_credentials=json.dumps(credentials) if credentials is not None else None,
                 awaiting_approval=True,
+                decisions=choices,
             )
             return
+        if choices != row.decisions:
+            row = await set_fields(conn, row.pid, decisions=choices)
         await self.agree(conn, row, ours, dataset_id, credentials)
 
     async def agree(
@@ -356,6 +461,7 @@ class Negotiations:
             )
             await remember(conn, pid, d)
             row = await lock(conn, pid)
+            await self._offered(conn, row)
         return web.json_response(ack(row), status=201)
 
     def _check_agreement(self, row: Any, agreement: dict[str, Any]) -> None:
@@ -396,8 +502,8 @@ class Negotiations:
                 if not legal and not await is_retry(
                     conn, pid, path_kind, msg, known.state, legal=False
                 ):
-                    problem = IllegalTransition(state_of(known), kind, sender)
-                    raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), known)
+                    illegal = IllegalTransition(state_of(known), kind, sender)
+                    raise _err(400, Code.ILLEGAL_TRANSITION, str(illegal), known)
             if legal:
                 try:
                     signature = await self._agreement_signature(caller, msg["agreement"])
@@ -424,6 +530,8 @@ class Negotiations:
             if new is None:
                 raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), row)
             fields: dict[str, Any] = {}
+            if row.pending_decision is not None:  # the peer moved on: nothing to decide now
+                fields["pending_decision"] = None
             if not theirs:
                 fields["provider_pid" if row.role == Role.CONSUMER else "consumer_pid"] = msg[
                     theirs_key
@@ -501,17 +609,18 @@ class Negotiations:
             elif kind is NMessage.ACCEPTED:
                 await self._decide(conn, row, None, caller)
             elif kind is NMessage.VERIFICATION:
+                if self.manual(row, FINALIZE):
+                    await self.hold(conn, row, FINALIZE)
+                    return
                 event = m.negotiation_event(row.provider_pid, row.consumer_pid, "FINALIZED")
                 await self.send(conn, row, NMessage.FINALIZED, event, self.peer_url(row, "events"))
         elif kind is NMessage.AGREEMENT:
-            verification = m.agreement_verification(row.provider_pid, row.consumer_pid)
-            await self.send(
-                conn,
-                row,
-                NMessage.VERIFICATION,
-                verification,
-                self.peer_url(row, "agreement/verification"),
-            )
+            if self.manual(row, VERIFY):
+                await self.hold(conn, row, VERIFY)
+                return
+            await self._verify(conn, row)
+        elif kind is NMessage.OFFER:
+            await self._offered(conn, row)
 
     async def get(self, request: web.Request) -> web.Response:
         """GET <base>/negotiations/{pid} (either role)."""

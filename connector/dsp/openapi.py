@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connector.dsp import models
-from connector.dsp.management import ROUTES
+from connector.dsp import decision_queue, models
+from connector.dsp.management import ROUTES as DSP_ROUTES
 from connector.management.api import Profile
 
 REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
@@ -30,7 +30,10 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/transfers"): models.TransferIn,
     ("POST", "/transfers/{pid}/{action}"): models.ReasonIn,
     ("PUT", "/participant/profile"): Profile,
+    ("POST", "/decisions/{pid}/approve"): models.DecisionIn,
+    ("POST", "/decisions/{pid}/decline"): models.DecisionIn,
 }
+ROUTES = [*DSP_ROUTES, *decision_queue.ROUTES]
 
 FOUNDATION = [
     ("GET", "/participant", "Who this connector is: name, role, DID, public URL, profile"),

@@ -19,7 +19,9 @@ from connector.dsp.callbacks import CallbackRefused, check_callback
 from connector.dsp.decisions import OfferDecider
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker, Queued
+from connector.dsp.pending import DecisionBoard
 from connector.dsp.push import PushProvisioner
+from connector.dsp.settings import DecisionSettings
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
 from connector.storage.inline import Conn
@@ -109,6 +111,10 @@ class Dsp:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Called after commit with every state change (in-process observers: demo, benchmarks).
     listeners: list[Callable[[StateChange], None]] = field(default_factory=list)
+    #: Who is told that an operator decision is waiting (event streams, webhook).
+    board: DecisionBoard = field(default_factory=DecisionBoard)
+    #: ``[dsp.decisions]``: automatic or manual for each decision, and the timeout policy.
+    decision_defaults: DecisionSettings = field(default_factory=DecisionSettings)
 
     @property
     def did(self) -> str:
@@ -197,8 +203,14 @@ class Dsp:
             if "pid" in request.match_info:
                 # the negotiation and transfer bindings: an unauthorized request to a process
                 # endpoint is answered 404, so it does not learn whether the process exists
+                pids = path_pids(request)
                 raise DspError(
-                    area, 404, Code.NOT_FOUND, UNKNOWN[area], **path_pids(request)
+                    area,
+                    404,
+                    Code.NOT_FOUND,
+                    UNKNOWN[area],
+                    provider_pid=pids.get("provider_pid"),
+                    consumer_pid=pids.get("consumer_pid"),
                 ) from None
             raise DspError(
                 area,

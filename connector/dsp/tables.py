@@ -21,6 +21,17 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def _decision_columns() -> list[Column[object]]:
+    """Operator decisions of a process (0012_dsp_decisions): the choices that apply to it
+    (JSON), the decision it waits for, and since when."""
+    return [
+        Column("decisions", Text, nullable=True),
+        Column("pending_decision", String(20), nullable=True),
+        Column("pending_since", DateTime(timezone=True), nullable=True),
+    ]
+
+
 datasets = Table(
     "dsp_datasets",
     metadata,
@@ -49,6 +60,8 @@ offers = Table(
     Column("policy_id", String(300), nullable=False),
     #: "automatic" or "manual" (requests wait for the operator); migration 0010
     Column("approval", String(10), nullable=True),
+    # JSON {decision: "automatic" | "manual"} (0012_dsp_decisions)
+    Column("decisions", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -70,6 +83,7 @@ negotiations = Table(
     #: requester's verified credentials an agreement on a credential constraint will keep
     Column("awaiting_approval", Boolean, nullable=True),
     Column("consumer_credentials", Text, nullable=True),
+    *_decision_columns(),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_dsp_negotiations_role_provider", "role", "provider_pid"),
@@ -106,6 +120,7 @@ transfers = Table(
     Column("counterparty_address", Text, nullable=False),
     Column("data_address", Text, nullable=True),
     Column("error", Text, nullable=True),
+    *_decision_columns(),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_dsp_transfers_role_provider", "role", "provider_pid"),

@@ -18,9 +18,10 @@ from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import PENDING, send_to_peer
+from connector.dsp.pending import START, NotPending, is_manual, pending_view
 from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.push import PushRefused, PushTransfer
-from connector.dsp.runtime import Dsp, digest, now, path_pids, serialize_on
+from connector.dsp.runtime import Dsp, after_commit, digest, now, path_pids, serialize_on
 from connector.dsp.tables import agreements, negotiations, outbox, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 from connector.storage.inline import Conn
@@ -68,6 +69,8 @@ class Transfers:
         **fields: Any,
     ) -> TState:
         new = next_state(TState(row.state) if row.state else None, kind, Role(row.role))
+        if row.pending_decision is not None:  # the decision waited for is taken by this
+            fields.setdefault("pending_decision", None)
         await set_fields(conn, row.pid, state=new.value, **fields)
         await send_to_peer(conn, KIND, row, message, url)
         return new
@@ -162,6 +165,26 @@ class Transfers:
             await self.dsp.push.stopped(conn, row.pid, new.value)
         return new
 
+    # ------------------------------------------------------------------ operator decisions
+
+    async def hold(self, conn: Conn, row: Any, decision: str) -> Any:
+        """Leave the transfer in its state until the operator (or the timeout) decides."""
+        row = await set_fields(conn, row.pid, pending_decision=decision, pending_since=now())
+        view = pending_view(KIND, row)
+        after_commit(conn, lambda: self.dsp.board.waiting(view))
+        return row
+
+    async def take(self, conn: Conn, row: Any, approve: bool, reason: str | None = None) -> None:
+        """The operator's (or the timeout's) answer to the decision ``row`` waits for."""
+        if row.pending_decision != START:
+            raise NotPending(f"transfer {row.pid} waits for no decision")
+        if approve:
+            await self.start(conn, row)
+        else:
+            await self.act(
+                conn, row, TMessage.TERMINATION, reason or "startTransfer: declined by the operator"
+            )
+
     # ------------------------------------------------------------------ provider
 
     async def request(self, request: web.Request) -> web.Response:
@@ -220,7 +243,7 @@ class Transfers:
                 )
             state_row = (
                 await conn.execute(
-                    select(negotiations.c.state).where(
+                    select(negotiations.c.state, negotiations.c.decisions).where(
                         negotiations.c.pid == agreement.negotiation_pid
                     )
                 )
@@ -246,13 +269,17 @@ class Transfers:
                     counterparty_did=caller.did,
                     counterparty_address=callback,
                     data_address=json.dumps(msg["dataAddress"]) if fmt == FORMAT_PUSH else None,
+                    decisions=state_row.decisions,
                     created_at=now(),
                     updated_at=now(),
                 )
             )
             await remember(conn, pid, d)
             row = await lock(conn, pid)
-            await self.start(conn, row)
+            if is_manual(dsp.decision_defaults, row.decisions, START):
+                await self.hold(conn, row, START)
+            else:
+                await self.start(conn, row)
         return web.json_response(ack(row, state), status=201)
 
     # ------------------------------------------------------------------ shared receive
@@ -293,6 +320,8 @@ class Transfers:
             if new is None:
                 raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), row)
             fields: dict[str, Any] = {}
+            if row.pending_decision is not None:  # the peer moved on: nothing to decide now
+                fields["pending_decision"] = None
             if not theirs:
                 fields["provider_pid" if not provider else "consumer_pid"] = msg[theirs_key]
             if kind is TMessage.START and not provider and msg.get("dataAddress"):

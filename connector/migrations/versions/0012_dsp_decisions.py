@@ -1,0 +1,36 @@
+"""DSP operator decisions: which decisions an offer leaves to the operator, and the decision a
+negotiation or transfer is waiting for (with since when, for the timeout policy).
+
+Revision ID: 0012_dsp_decisions
+Revises: 0010_dsp_manual_approval
+
+Kept in sync with connector/dsp/tables.py.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012_dsp_decisions"
+down_revision = "0010_dsp_manual_approval"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("dsp_offers") as batch:
+        batch.add_column(sa.Column("decisions", sa.Text, nullable=True))
+    for table in ("dsp_negotiations", "dsp_transfers"):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("decisions", sa.Text, nullable=True))
+            batch.add_column(sa.Column("pending_decision", sa.String(20), nullable=True))
+            batch.add_column(sa.Column("pending_since", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    for table in ("dsp_transfers", "dsp_negotiations"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("pending_since")
+            batch.drop_column("pending_decision")
+            batch.drop_column("decisions")
+    with op.batch_alter_table("dsp_offers") as batch:
+        batch.drop_column("decisions")
