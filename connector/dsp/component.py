@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connector.dsp import decision_queue
+from connector.dsp import decision_queue, edr
 from connector.dsp.access_tokens import AccessDenied, AccessTokens
 from connector.dsp.auth import (
     Caller,
@@ -172,6 +172,7 @@ class DspComponent:
         dsp.board = DecisionBoard(self._webhook_post(ctx), cfg.decisions.webhook, ctx.log)
         dsp.negotiations = Negotiations(dsp)
         dsp.transfers = Transfers(dsp)
+        dsp.edrs = edr.EdrCache(dsp)
         dsp.tokens = AccessTokens(identity, ctx.engine, ttl=cfg.access_token_ttl_s)
         dsp.listeners.append(LedgerRecorder(dsp))
         return dsp
@@ -201,6 +202,7 @@ class DspComponent:
         management[DSP_KEY] = dsp
         add_routes(management)
         decision_queue.add_routes(management)
+        edr.add_routes(management)
 
         async def openapi(request: web.Request) -> web.Response:
             return web.json_response(openapi_document())
@@ -263,6 +265,9 @@ class DspComponent:
         retention_s = dsp_settings(ctx.settings).retention_days * 86_400
         ctx.tasks.spawn(prune_forever(ctx.engine, retention_s, ctx.log), name="dsp-retention")
         ctx.tasks.spawn(decision_queue.expire_forever(dsp), name="dsp-decision-timeout")
+        assert isinstance(dsp.edrs, edr.EdrCache)
+        interval = dsp_settings(ctx.settings).edr_refresh_interval_s
+        ctx.tasks.spawn(dsp.edrs.refresh_forever(interval), name="dsp-edr-refresh")
 
     async def stop(self) -> None:
         if self.dsp is not None:

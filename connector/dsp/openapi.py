@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connector.dsp import decision_queue, models
+from connector.dsp import decision_queue, edr, models
 from connector.dsp.management import ROUTES as DSP_ROUTES
 from connector.management.api import Profile
 
@@ -33,7 +33,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/decisions/{pid}/approve"): models.DecisionIn,
     ("POST", "/decisions/{pid}/decline"): models.DecisionIn,
 }
-ROUTES = [*DSP_ROUTES, *decision_queue.ROUTES]
+ROUTES = [*DSP_ROUTES, *decision_queue.ROUTES, *edr.ROUTES]
 
 FOUNDATION = [
     ("GET", "/participant", "Who this connector is: name, role, DID, public URL, profile"),

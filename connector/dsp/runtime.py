@@ -115,6 +115,8 @@ class Dsp:
     board: DecisionBoard = field(default_factory=DecisionBoard)
     #: ``[dsp.decisions]``: automatic or manual for each decision, and the timeout policy.
     decision_defaults: DecisionSettings = field(default_factory=DecisionSettings)
+    #: The consumer's endpoint data references (``edr.EdrCache``; set by the component).
+    edrs: object = None
 
     @property
     def did(self) -> str:

@@ -54,6 +54,8 @@ class DspSettings(BaseModel):
     #: Delivered outbox rows and message digests of ended processes are kept this long.
     retention_days: float = Field(default=30.0, gt=0)
     decisions: DecisionSettings = Field(default_factory=DecisionSettings)
+    #: how often the consumer looks for tokens to renew before they expire
+    edr_refresh_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
 
 def dsp_settings(settings: Settings) -> DspSettings:

@@ -119,6 +119,8 @@ transfers = Table(
     Column("counterparty_did", Text, nullable=False),
     Column("counterparty_address", Text, nullable=False),
     Column("data_address", Text, nullable=True),
+    # consumer: when the token of data_address expires (0012_dsp_decisions)
+    Column("edr_expires_at", DateTime(timezone=True), nullable=True),
     Column("error", Text, nullable=True),
     *_decision_columns(),
     Column("created_at", DateTime(timezone=True), nullable=False),

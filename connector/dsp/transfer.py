@@ -15,6 +15,7 @@ from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import join
 from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
+from connector.dsp.edr import expires_at
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import PENDING, send_to_peer
@@ -326,6 +327,7 @@ class Transfers:
                 fields["provider_pid" if not provider else "consumer_pid"] = msg[theirs_key]
             if kind is TMessage.START and not provider and msg.get("dataAddress"):
                 fields["data_address"] = json.dumps(msg["dataAddress"])
+                fields["edr_expires_at"] = expires_at(msg["dataAddress"], now())
             if kind in (TMessage.TERMINATION, TMessage.SUSPENSION) and msg.get("reason"):
                 fields["error"] = "; ".join(str(r) for r in msg["reason"])
             row = await set_fields(conn, pid, state=new.value, **fields)

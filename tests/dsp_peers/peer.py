@@ -59,6 +59,9 @@ class Peer:
     outside: list[Received] = field(default_factory=list)
     #: what the peer answers to a process message (a test may make it refuse)
     status_for: dict[str, int] = field(default_factory=dict)
+    #: refresh-token grants received
+    oauth: list[Received] = field(default_factory=list)
+    issued: int = 0
 
     def __post_init__(self) -> None:
         self.key = Ed25519PrivateKey.generate()
@@ -130,6 +133,7 @@ class Peer:
         app.router.add_get("/.well-known/did.json", self._did)
         app.router.add_get("/.well-known/dspace-version", self._version)
         app.router.add_route("*", "/dsp/{tail:.*}", self._dsp)
+        app.router.add_post("/oauth/token", self._oauth)
         app.router.add_route("*", "/{tail:.*}", self._elsewhere)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -159,6 +163,37 @@ class Peer:
             body = raw
         return Received(request.method, request.path, body, dict(request.headers))
 
+    def fresh_token(self) -> str:
+        self.issued += 1
+        return f"token-{self.issued}"
+
+    def data_address(self, token: str, **props: str) -> dict[str, Any]:
+        """A DataAddress as this peer hands it out (endpoint, token, and ``props``)."""
+        properties = {"authorization": token, "authType": "bearer", **props}
+        return {
+            "@type": "DataAddress",
+            "endpointType": "https://w3id.org/idsa/v4.1/HTTP",
+            "endpoint": self.url + "/data",
+            "endpointProperties": [
+                {"@type": "EndpointProperty", "name": k, "value": v} for k, v in properties.items()
+            ],
+        }
+
+    async def _oauth(self, request: web.Request) -> web.Response:
+        """An OAuth 2.0 refresh-token grant, as EDC-style providers answer it."""
+        form = await request.post()
+        self.oauth.append(Received(request.method, request.path, dict(form), dict(request.headers)))
+        if form.get("grant_type") != "refresh_token" or not form.get("refresh_token"):
+            return web.json_response({"error": "invalid_request"}, status=400)
+        return web.json_response(
+            {
+                "access_token": self.fresh_token(),
+                "refresh_token": f"refresh-{self.issued}",
+                "expires_in": 600,
+                "token_type": "bearer",
+            }
+        )
+
     async def _elsewhere(self, request: web.Request) -> web.Response:
         self.outside.append(await self._record(request))
         return web.Response(status=404, text="not found")
@@ -182,6 +217,8 @@ class Peer:
                 ),
                 status=status,
             )
+        if tail.startswith("transfers/") and tail.endswith("/token"):  # a token refresh
+            return web.json_response(self.data_address(self.fresh_token(), expiresIn="600"))
         if tail == "negotiations/request":  # we are the provider: a new negotiation
             pid = urn()
             body["providerPid"] = pid

@@ -1,5 +1,6 @@
 """DSP operator decisions: which decisions an offer leaves to the operator, and the decision a
-negotiation or transfer is waiting for (with since when, for the timeout policy).
+negotiation or transfer is waiting for (with since when, for the timeout policy); and the
+consumer's token expiry per transfer (its endpoint data reference is renewed before it).
 
 Revision ID: 0012_dsp_decisions
 Revises: 0010_dsp_manual_approval
@@ -24,9 +25,13 @@ def upgrade() -> None:
             batch.add_column(sa.Column("decisions", sa.Text, nullable=True))
             batch.add_column(sa.Column("pending_decision", sa.String(20), nullable=True))
             batch.add_column(sa.Column("pending_since", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("dsp_transfers") as batch:
+        batch.add_column(sa.Column("edr_expires_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("dsp_transfers") as batch:
+        batch.drop_column("edr_expires_at")
     for table in ("dsp_transfers", "dsp_negotiations"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("pending_since")
