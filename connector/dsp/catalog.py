@@ -2,8 +2,10 @@
 
 A dataset is a slice of the provider's NGSI-LD broker: entity types, optionally a list of
 attributes and an area (GeoJSON geometry). It appears in the DSP catalog once it has at least
-one offer (the Dataset schema requires ``hasPolicy``), with two distributions, NGSI-LD-PULL and
-NGSI-LD-PUSH, both served through this connector's DSP data service.
+one offer (the Dataset schema requires ``hasPolicy``), with three distributions, NGSI-LD-PULL,
+NGSI-LD-PUSH and HttpData-PULL (the generic HTTP pull of EDC-based connectors: a plain GET of
+the endpoint with the token, answered with the dataset's entities as JSON by the same PEP), all
+served through this connector's DSP data service.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from connector.storage.inline import Conn
 
 FORMAT_PULL = "NGSI-LD-PULL"
 FORMAT_PUSH = "NGSI-LD-PUSH"
-FORMATS = (FORMAT_PULL, FORMAT_PUSH)
+FORMAT_HTTP_PULL = "HttpData-PULL"
+FORMATS = (FORMAT_PULL, FORMAT_PUSH, FORMAT_HTTP_PULL)
+#: formats whose start carries an endpoint and a token the consumer pulls with
+PULL_FORMATS = (FORMAT_PULL, FORMAT_HTTP_PULL)
 AGORA_NS = "https://w3id.org/agora/ngsi-ld#"
 DEFAULT_PAGE = 50
 MAX_PAGE = 200

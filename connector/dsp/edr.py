@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from yarl import URL
 
 from connector.dsp import messages as m
 from connector.dsp import process
@@ -232,6 +233,48 @@ async def get_edr(request: web.Request) -> web.Response:
     return web.json_response(edr_view(row))
 
 
+#: the most a pull through the management API passes on (larger answers are refused)
+MAX_PULL_BYTES = 16 * 1024 * 1024
+
+
+def authorization_header(props: dict[str, str]) -> str:
+    """The header value for the token: ``Bearer <token>`` for ``authType`` bearer (Agora's and
+    the DSP examples'), the token as given otherwise (EDC's public data plane)."""
+    token = props.get("authorization", "")
+    if props.get("authType", "bearer").lower() == "bearer":
+        return f"Bearer {token}"
+    return token
+
+
+async def pull_data(request: web.Request) -> web.Response:
+    """Consumer: GET the transfer's endpoint with its current token and pass the answer on
+    (for applications that should not handle tokens at all). Query parameters are passed."""
+    dsp: Dsp = request.app[DSP_KEY]
+    row = await _cache(request).current(request.match_info["pid"])
+    address = json.loads(row.data_address)
+    try:
+        url = URL(str(address.get("endpoint", "")))
+        # the host is what is checked; an endpoint may carry its own query
+        check_callback(str(url.with_query(None).with_fragment(None)), dsp.allowed_hosts)
+    except (CallbackRefused, ValueError) as exc:
+        raise Problem(502, "Bad Gateway", detail=f"the data address: {exc}") from None
+    if request.query:
+        url = url.update_query(request.query)
+    headers = {"Authorization": authorization_header(m.endpoint_properties(address))}
+    try:
+        async with dsp.ctx.http().get(url, headers=headers, allow_redirects=False) as resp:
+            data = await resp.content.read(MAX_PULL_BYTES + 1)
+            status, content_type = resp.status, resp.headers.get("Content-Type")
+    except (TimeoutError, OSError) as exc:
+        raise Problem(502, "Bad Gateway", detail=f"the provider's endpoint: {exc}") from None
+    if len(data) > MAX_PULL_BYTES:
+        raise Problem(502, "Bad Gateway", detail=f"the answer is over {MAX_PULL_BYTES} bytes")
+    out = web.Response(status=status, body=data)
+    if content_type:
+        out.headers["Content-Type"] = content_type
+    return out
+
+
 async def refresh_edr(request: web.Request) -> web.Response:
     row = await _cache(request).current(request.match_info["pid"], force=True)
     return web.json_response(edr_view(row))
@@ -240,6 +283,7 @@ async def refresh_edr(request: web.Request) -> web.Response:
 ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", "/transfers/{pid}/edr", get_edr, "Consumer: the current endpoint and token"),
     ("POST", "/transfers/{pid}/edr/refresh", refresh_edr, "Consumer: renew the token now"),
+    ("GET", "/transfers/{pid}/data", pull_data, "Consumer: pull through the current token"),
 ]
 
 

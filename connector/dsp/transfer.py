@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from sqlalchemy import insert, select
@@ -14,7 +15,7 @@ from sqlalchemy import insert, select
 from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import join
-from connector.dsp.catalog import FORMAT_PULL, FORMAT_PUSH, FORMATS, new_id
+from connector.dsp.catalog import FORMAT_HTTP_PULL, FORMAT_PUSH, FORMATS, PULL_FORMATS, new_id
 from connector.dsp.edr import expires_at
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
@@ -23,13 +24,15 @@ from connector.dsp.pending import START, NotPending, is_manual, pending_view
 from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.push import PushRefused, PushTransfer
 from connector.dsp.runtime import Dsp, after_commit, digest, now, path_pids, serialize_on
-from connector.dsp.tables import agreements, negotiations, outbox, transfers
+from connector.dsp.tables import agreements, datasets, negotiations, outbox, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 from connector.storage.inline import Conn
 
 KIND = "transfer"
 AREA = Area.TRANSFER
 NGSI_LD_ENDPOINT_TYPE = "https://uri.etsi.org/ngsi-ld/v1"
+#: the generic HTTP data plane's endpoint type (EDC's HttpData)
+HTTP_ENDPOINT_TYPE = "https://w3id.org/idsa/v4.1/HTTP"
 
 
 def ack(row: Any, state: TState | None = None) -> dict[str, Any]:
@@ -76,14 +79,32 @@ class Transfers:
         await send_to_peer(conn, KIND, row, message, url)
         return new
 
-    def pull_address(self, row: Any) -> dict[str, Any]:
+    async def address(self, conn: Conn, row: Any) -> dict[str, Any]:
+        """The data address of a pull transfer: NGSI-LD's base, or for HttpData-PULL the URL a
+        plain GET pulls the dataset from (its entity types as the query; the PEP narrows the
+        answer to the agreement as for any NGSI-LD request)."""
+        if row.format != FORMAT_HTTP_PULL:
+            return self.pull_address(row)
+        found = (
+            await conn.execute(
+                select(datasets.c.entity_types)
+                .select_from(agreements.join(datasets, datasets.c.id == agreements.c.target))
+                .where(agreements.c.id == row.agreement_id)
+            )
+        ).first()
+        types = json.loads(found.entity_types) if found is not None else []
+        query = "?" + urlencode({"type": ",".join(types)}) if types else ""
+        endpoint = self.dsp.ctx.settings.public_url + "/ngsi-ld/v1/entities" + query
+        return self.pull_address(row, HTTP_ENDPOINT_TYPE, endpoint)
+
+    def pull_address(self, row: Any, endpoint_type: str = "", endpoint: str = "") -> dict[str, Any]:
         """The NGSI-LD endpoint with a fresh access token bound to this transfer."""
         token, ttl = self.dsp.tokens.issue(
             agreement_id=row.agreement_id, transfer_id=row.pid, consumer_did=row.counterparty_did
         )
         return m.data_address(
-            NGSI_LD_ENDPOINT_TYPE,
-            self.dsp.ctx.settings.public_url + "/ngsi-ld/v1",
+            endpoint_type or NGSI_LD_ENDPOINT_TYPE,
+            endpoint or self.dsp.ctx.settings.public_url + "/ngsi-ld/v1",
             {
                 "authorization": token,
                 "authType": "bearer",
@@ -95,8 +116,8 @@ class Transfers:
     async def start(self, conn: Conn, row: Any) -> TState:
         """Provider: start (or resume) a transfer."""
         address: dict[str, Any] | None = None
-        if row.format == FORMAT_PULL:
-            address = self.pull_address(row)
+        if row.format in PULL_FORMATS:
+            address = await self.address(conn, row)
         else:
             try:
                 await self.dsp.push.started(conn, await self._push_view(conn, row))
@@ -128,7 +149,7 @@ class Transfers:
         if last is not None:
             message, url = json.loads(last.body), last.url
         else:
-            address = self.pull_address(row) if row.format == FORMAT_PULL else None
+            address = await self.address(conn, row) if row.format in PULL_FORMATS else None
             message = m.transfer_start(row.provider_pid, row.consumer_pid, address)
             url = self.peer_url(row, "start")
         await send_to_peer(conn, KIND, row, message, url)
@@ -369,12 +390,14 @@ class Transfers:
             row is None
             or row.counterparty_did != caller.did
             or row.role != Role.PROVIDER
-            or row.format != FORMAT_PULL
+            or row.format not in PULL_FORMATS
         ):
             raise _err(404, Code.NOT_FOUND, "no such pull transfer process", **path_pids(request))
         if row.state != TState.STARTED.value:
             raise _err(400, Code.ILLEGAL_TRANSITION, f"the transfer is {row.state}", row)
-        return web.json_response(self.pull_address(row))
+        async with dsp.ctx.db.connect() as conn:
+            address = await self.address(conn, row)
+        return web.json_response(address)
 
     # ------------------------------------------------------------------ outbox outcomes
 

@@ -61,6 +61,8 @@ class Peer:
     status_for: dict[str, int] = field(default_factory=dict)
     #: refresh-token grants received
     oauth: list[Received] = field(default_factory=list)
+    #: requests to the peer's data plane
+    pulls: list[Received] = field(default_factory=list)
     issued: int = 0
 
     def __post_init__(self) -> None:
@@ -134,6 +136,7 @@ class Peer:
         app.router.add_get("/.well-known/dspace-version", self._version)
         app.router.add_route("*", "/dsp/{tail:.*}", self._dsp)
         app.router.add_post("/oauth/token", self._oauth)
+        app.router.add_get("/data", self._data)
         app.router.add_route("*", "/{tail:.*}", self._elsewhere)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -192,6 +195,16 @@ class Peer:
                 "expires_in": 600,
                 "token_type": "bearer",
             }
+        )
+
+    async def _data(self, request: web.Request) -> web.Response:
+        """The peer's HTTP data plane: a JSON document for a bearer token it issued."""
+        self.pulls.append(await self._record(request))
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not token.startswith("token-"):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        return web.json_response(
+            {"rows": [{"station": "A1", "no2": 21}], "query": dict(request.query)}
         )
 
     async def _elsewhere(self, request: web.Request) -> web.Response:
