@@ -53,7 +53,6 @@ from connector.dsp.pending import (
 )
 from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.runtime import (
-    DSP_KEY,
     Dsp,
     after_commit,
     digest,
@@ -678,7 +677,3 @@ class Negotiations:
 
 def _pids(msg: dict[str, Any]) -> dict[str, str | None]:
     return {"provider_pid": msg.get("providerPid"), "consumer_pid": msg.get("consumerPid")}
-
-
-def service(request: web.Request) -> Negotiations:
-    return request.app[DSP_KEY].negotiations

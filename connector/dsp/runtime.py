@@ -21,6 +21,7 @@ from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker, Queued
 from connector.dsp.pending import DecisionBoard
 from connector.dsp.push import PushProvisioner
+from connector.dsp.services import NegotiationService, TransferService
 from connector.dsp.settings import DecisionSettings
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http.context import ConnectorContext
@@ -29,8 +30,6 @@ from identity.resolver import DidResolver
 
 if TYPE_CHECKING:
     from connector.dsp.access_tokens import AccessTokens
-    from connector.dsp.negotiation import Negotiations
-    from connector.dsp.transfer import Transfers
 
 BASE_PATH = "/dsp"
 #: Process, agreement and dataset ids we store are at most this long (a longer one is a 400).
@@ -105,8 +104,8 @@ class Dsp:
     worker: OutboxWorker | None = None
     #: Resolves peers' DID documents (e.g. to verify a provider's agreement signature).
     resolver: DidResolver | None = None
-    negotiations: Negotiations = field(init=False)
-    transfers: Transfers = field(init=False)
+    negotiations: NegotiationService = field(init=False)
+    transfers: TransferService = field(init=False)
     tokens: AccessTokens = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Called after commit with every state change (in-process observers: demo, benchmarks).
