@@ -270,7 +270,9 @@ class Peer:
             )
         return web.Response(status=200)
 
-    async def next_message(self, type_: str, within: float = 10.0, **match: Any) -> dict[str, Any]:
+    async def next_message(
+        self, type_: str, *, within: float = 10.0, **match: Any
+    ) -> dict[str, Any]:
         """The first received message of ``type_`` (and the given properties), waiting for it."""
         deadline = asyncio.get_running_loop().time() + within
         while True:
