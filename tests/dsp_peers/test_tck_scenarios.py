@@ -115,8 +115,9 @@ class Negotiation:
         return status, doc
 
     async def peer_gets(self, type_: str, **match: Any) -> dict[str, Any]:
-        key = "consumerPid" if self.role == "provider" else "providerPid"
-        return await self.peer.next_message(type_, **{key: self.other}, **match)
+        wanted: dict[str, Any] = {**match}
+        wanted["consumerPid" if self.role == "provider" else "providerPid"] = self.other
+        return await self.peer.next_message(type_, **wanted)
 
     async def approve(self, decision: str) -> None:
         for _ in range(500):
