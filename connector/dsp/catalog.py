@@ -2,10 +2,11 @@
 
 A dataset is a slice of the provider's NGSI-LD broker: entity types, optionally a list of
 attributes and an area (GeoJSON geometry). It appears in the DSP catalog once it has at least
-one offer (the Dataset schema requires ``hasPolicy``), with three distributions, NGSI-LD-PULL,
-NGSI-LD-PUSH and HttpData-PULL (the generic HTTP pull of EDC-based connectors: a plain GET of
-the endpoint with the token, answered with the dataset's entities as JSON by the same PEP), all
-served through this connector's DSP data service.
+one offer (the Dataset schema requires ``hasPolicy``), with four distributions: NGSI-LD-PULL,
+NGSI-LD-PUSH, and the generic HTTP data plane of EDC-based connectors, HttpData-PULL (a plain
+GET of the endpoint with the token, answered with the dataset's entities as JSON) and
+HttpData-PUSH (the entities POSTed as JSON to the consumer's endpoint as they change), all
+through the same PEP, usage records and provenance, served by this connector's data service.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from connector.storage.inline import Conn
 FORMAT_PULL = "NGSI-LD-PULL"
 FORMAT_PUSH = "NGSI-LD-PUSH"
 FORMAT_HTTP_PULL = "HttpData-PULL"
-FORMATS = (FORMAT_PULL, FORMAT_PUSH, FORMAT_HTTP_PULL)
+FORMAT_HTTP_PUSH = "HttpData-PUSH"
+FORMATS = (FORMAT_PULL, FORMAT_PUSH, FORMAT_HTTP_PULL, FORMAT_HTTP_PUSH)
+#: formats where the provider sends the data to the consumer's endpoint (a subscription)
+PUSH_FORMATS = (FORMAT_PUSH, FORMAT_HTTP_PUSH)
 #: formats whose start carries an endpoint and a token the consumer pulls with
 PULL_FORMATS = (FORMAT_PULL, FORMAT_HTTP_PULL)
 AGORA_NS = "https://w3id.org/agora/ngsi-ld#"

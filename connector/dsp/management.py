@@ -16,7 +16,7 @@ from connector.config import did_web_for
 from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import CallbackRefused, check_callback, join
-from connector.dsp.catalog import find_offer, new_id, offer_choices
+from connector.dsp.catalog import PUSH_FORMATS, find_offer, new_id, offer_choices
 from connector.dsp.models import (
     CatalogRequestIn,
     CounterOfferIn,
@@ -559,9 +559,9 @@ async def start_transfer(request: web.Request) -> web.Response:
     """Consumer: send a TransferRequestMessage under a finalized agreement."""
     dsp = dsp_of(request)
     data = await body(request, TransferIn)
-    if data.format == "NGSI-LD-PUSH":
+    if data.format in PUSH_FORMATS:
         if not data.data_address:
-            raise Problem(400, "Bad Request", detail="dataAddress: required for NGSI-LD-PUSH")
+            raise Problem(400, "Bad Request", detail=f"dataAddress: required for {data.format}")
         try:
             check_callback(data.data_address.get("endpoint"), dsp.allowed_hosts)
         except CallbackRefused as exc:

@@ -134,7 +134,7 @@ class ReasonIn(_In):
 
 class TransferIn(_In):
     agreement_id: str = Field(alias="agreementId")
-    format: Literal["NGSI-LD-PULL", "NGSI-LD-PUSH", "HttpData-PULL"]
+    format: Literal["NGSI-LD-PULL", "NGSI-LD-PUSH", "HttpData-PULL", "HttpData-PUSH"]
     data_address: dict[str, Any] | None = Field(
         default=None, alias="dataAddress", description="PUSH: where the provider notifies"
     )

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import join
-from connector.dsp.catalog import FORMAT_HTTP_PULL, FORMAT_PUSH, FORMATS, PULL_FORMATS, new_id
+from connector.dsp.catalog import FORMAT_HTTP_PULL, FORMATS, PULL_FORMATS, PUSH_FORMATS, new_id
 from connector.dsp.edr import expires_at
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
@@ -183,7 +183,7 @@ class Transfers:
         code = None if kind is TMessage.COMPLETION else "OperatorRequest"
         msg = m.transfer_coded(kind.value, row.provider_pid, row.consumer_pid, code, reason)
         new = await self.send(conn, row, kind, msg, self.peer_url(row, suffix))
-        if row.role == Role.PROVIDER and row.format == FORMAT_PUSH:
+        if row.role == Role.PROVIDER and row.format in PUSH_FORMATS:
             await self.dsp.push.stopped(conn, row.pid, new.value)
         return new
 
@@ -221,14 +221,14 @@ class Transfers:
             raise _err(
                 400, Code.UNSUPPORTED_FORMAT, f"format must be one of {FORMATS}", consumer_pid=cpid
             )
-        if fmt == FORMAT_PUSH and not msg.get("dataAddress"):
+        if fmt in PUSH_FORMATS and not msg.get("dataAddress"):
             raise _err(
                 400,
                 Code.MALFORMED,
                 "a push transfer needs the consumer's dataAddress",
                 consumer_pid=cpid,
             )
-        if fmt == FORMAT_PUSH:
+        if fmt in PUSH_FORMATS:
             # the provider's subscription will call this endpoint: same allow-list as callbacks
             dsp.check_callback(msg["dataAddress"].get("endpoint"), AREA, consumer_pid=cpid)
         d = digest("transfer-request", msg)
@@ -290,7 +290,7 @@ class Transfers:
                     format=fmt,
                     counterparty_did=caller.did,
                     counterparty_address=callback,
-                    data_address=json.dumps(msg["dataAddress"]) if fmt == FORMAT_PUSH else None,
+                    data_address=json.dumps(msg["dataAddress"]) if fmt in PUSH_FORMATS else None,
                     decisions=state_row.decisions,
                     created_at=now(),
                     updated_at=now(),
@@ -353,7 +353,7 @@ class Transfers:
                 fields["error"] = "; ".join(str(r) for r in msg["reason"])
             row = await set_fields(conn, pid, state=new.value, **fields)
             await note_applied(conn, pid, path_kind, msg, new.value)
-            if provider and row.format == FORMAT_PUSH:
+            if provider and row.format in PUSH_FORMATS:
                 if new is TState.STARTED:
                     try:
                         await dsp.push.started(conn, await self._push_view(conn, row))

@@ -63,6 +63,8 @@ class Peer:
     oauth: list[Received] = field(default_factory=list)
     #: requests to the peer's data plane
     pulls: list[Received] = field(default_factory=list)
+    #: data pushed to the peer's inbox
+    pushed: list[Received] = field(default_factory=list)
     issued: int = 0
 
     def __post_init__(self) -> None:
@@ -137,6 +139,7 @@ class Peer:
         app.router.add_route("*", "/dsp/{tail:.*}", self._dsp)
         app.router.add_post("/oauth/token", self._oauth)
         app.router.add_get("/data", self._data)
+        app.router.add_post("/inbox", self._inbox)
         app.router.add_route("*", "/{tail:.*}", self._elsewhere)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -206,6 +209,11 @@ class Peer:
         return web.json_response(
             {"rows": [{"station": "A1", "no2": 21}], "query": dict(request.query)}
         )
+
+    async def _inbox(self, request: web.Request) -> web.Response:
+        """Where this peer, as an HttpData-PUSH consumer, takes the data pushed to it."""
+        self.pushed.append(await self._record(request))
+        return web.Response(status=204)
 
     async def _elsewhere(self, request: web.Request) -> web.Response:
         self.outside.append(await self._record(request))

@@ -139,3 +139,53 @@ async def test_agora_pulls_http_data_from_another_vendor(agora: Node, peer: Peer
     assert body["rows"][0]["station"] == "A1" and body["query"] == {"station": "A1"}
     pulled = peer.pulls[before]
     assert pulled.headers["Authorization"] == "Bearer token-7"
+
+
+async def test_agora_pushes_http_data_to_a_standard_consumer(agora: Node, peer: Peer) -> None:
+    cpid, ppid, agreement = await agreed(agora, peer)
+    verification = msg("ContractAgreementVerificationMessage", providerPid=ppid, consumerPid=cpid)
+    status, doc, _ = await peer.call(
+        "POST",
+        f"{agora.dsp_url}/negotiations/{ppid}/agreement/verification",
+        verification,
+        audience=agora.did,
+    )
+    assert status == 200, doc
+    await wait_for(agora.negotiation, ppid, {"FINALIZED"})
+    tcpid = urn()
+    request = msg(
+        "TransferRequestMessage",
+        consumerPid=tcpid,
+        agreementId=agreement["@id"],
+        format="HttpData-PUSH",
+        callbackAddress=peer.dsp_url,
+        dataAddress={
+            "@type": "DataAddress",
+            "endpointType": HTTP,
+            "endpoint": peer.url + "/inbox",
+            "endpointProperties": [
+                {"@type": "EndpointProperty", "name": "authorization", "value": "inbox-key"}
+            ],
+        },
+    )
+    status, doc, _ = await peer.call(
+        "POST", f"{agora.dsp_url}/transfers/request", request, audience=agora.did
+    )
+    assert status == 201, doc
+    await peer.next_message("TransferStartMessage", consumerPid=tcpid)
+    assert (await agora.transfer(doc["providerPid"]))["state"] == "STARTED"
+    before = len(peer.pushed)
+    changed = [{**AIR[0], "NO2": {"type": "Property", "value": 77}}]
+    await seed(agora, changed)
+    for _ in range(500):
+        if any(
+            isinstance(r.body, dict)
+            and any(e.get("NO2", {}).get("value") == 77 for e in r.body.get("data", []))
+            for r in peer.pushed[before:]
+        ):
+            break
+        await asyncio.sleep(0.02)
+    pushed = [r for r in peer.pushed[before:] if isinstance(r.body, dict)]
+    assert pushed, "nothing was pushed"
+    assert pushed[-1].headers["Authorization"] == "inbox-key"
+    assert any(e["id"] == AIR[0]["id"] for r in pushed for e in r.body["data"])
