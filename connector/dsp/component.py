@@ -13,6 +13,10 @@ Module map (each module has one job):
 * ``access_tokens`` PULL tokens and ``verify_access_token`` for the NGSI-LD PEP
 * ``push``        the PUSH seam for the subscriptions engine
 * ``management`` / ``models`` / ``openapi``  the /api/v1 routes and their OpenAPI document
+* ``extensions``  which Agora extensions a peer advertises (signature, receipt exchange)
+* ``pending`` / ``decision_queue``  operator decisions: choices, queue, events, timeout
+* ``edr``         the consumer's endpoint data references, renewed before expiry
+* ``services``    the protocols the runtime types its negotiation/transfer services with
 """
 
 from __future__ import annotations
