@@ -23,7 +23,7 @@ metadata = MetaData()
 
 
 def _decision_columns() -> list[Column[object]]:
-    """Operator decisions of a process (0012_dsp_decisions): the choices that apply to it
+    """Operator decisions of a process (0014_dsp_decisions): the choices that apply to it
     (JSON), the decision it waits for, and since when."""
     return [
         Column("decisions", Text, nullable=True),
@@ -60,7 +60,7 @@ offers = Table(
     Column("policy_id", String(300), nullable=False),
     #: "automatic" or "manual" (requests wait for the operator); migration 0010
     Column("approval", String(10), nullable=True),
-    # JSON {decision: "automatic" | "manual"} (0012_dsp_decisions)
+    # JSON {decision: "automatic" | "manual"} (0014_dsp_decisions)
     Column("decisions", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -119,7 +119,7 @@ transfers = Table(
     Column("counterparty_did", Text, nullable=False),
     Column("counterparty_address", Text, nullable=False),
     Column("data_address", Text, nullable=True),
-    # consumer: when the token of data_address expires (0012_dsp_decisions)
+    # consumer: when the token of data_address expires (0014_dsp_decisions)
     Column("edr_expires_at", DateTime(timezone=True), nullable=True),
     Column("error", Text, nullable=True),
     *_decision_columns(),

@@ -2,16 +2,17 @@
 negotiation or transfer is waiting for (with since when, for the timeout policy); and the
 consumer's token expiry per transfer (its endpoint data reference is renewed before it).
 
-Revision ID: 0012_dsp_decisions
+Revision ID: 0014_dsp_decisions
 Revises: 0010_dsp_manual_approval
 
-Kept in sync with connector/dsp/tables.py.
+Kept in sync with connector/dsp/tables.py. (Numbered 0014 because main's 0012/0013 came first;
+on merging, make it revise the newest DSP revision, 0012_dsp_dpop, to keep one DSP chain.)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_dsp_decisions"
+revision = "0014_dsp_decisions"
 down_revision = "0010_dsp_manual_approval"
 branch_labels = None
 depends_on = None
