@@ -55,6 +55,8 @@ class Peer:
     (a test may make it claim an extension it then does not honour)."""
 
     extensions: list[str] = field(default_factory=list)
+    #: claim a ledger receipt exchange in the DID document (its endpoint then answers 404)
+    ledger_service: bool = False
     received: list[Received] = field(default_factory=list)
     outside: list[Received] = field(default_factory=list)
     #: what the peer answers to a process message (a test may make it refuse)
@@ -113,8 +115,19 @@ class Peer:
             "authentication": [kid],
             "assertionMethod": [kid],
             "capabilityInvocation": [kid],
-            "service": [service],
+            "service": [service, *self._ledger()],
         }
+
+    def _ledger(self) -> list[dict[str, Any]]:
+        if not self.ledger_service:
+            return []
+        return [
+            {
+                "id": f"{self.did}#ledger",
+                "type": "AgoraLedgerExchange",
+                "serviceEndpoint": self.url + "/ledger/v1",
+            }
+        ]
 
     def token_for(self, audience: str) -> str:
         """A DCP self-issued ID token (iss = sub = our DID, aud = theirs, jti, iat, exp)."""

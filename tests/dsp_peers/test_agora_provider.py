@@ -3,8 +3,10 @@ consumer's side is scripted in the test, Agora publishes through its management 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 
 from connector.dsp.validation import validate
@@ -159,3 +161,40 @@ async def test_the_consumer_terminates(agora: Node, peer: Peer) -> None:
     )
     assert status == 200, doc
     assert (await agora.negotiation(ppid))["state"] == "TERMINATED"
+
+
+async def test_a_404_from_a_claimed_receipt_exchange_is_not_retried(
+    agora: Node, http: aiohttp.ClientSession
+) -> None:
+    """A peer that claims the exchange but has no such endpoint is asked, not pestered."""
+    claiming = Peer(ledger_service=True)
+    await claiming.start(http)
+    try:
+        cpid, ppid, agreement = await agreed(agora, claiming)
+        verification = msg(
+            "ContractAgreementVerificationMessage", providerPid=ppid, consumerPid=cpid
+        )
+        status, doc, _ = await claiming.call(
+            "POST",
+            f"{agora.dsp_url}/negotiations/{ppid}/agreement/verification",
+            verification,
+            audience=agora.did,
+        )
+        assert status == 200, doc
+        await wait_for(agora.negotiation, ppid, {"FINALIZED"})
+        provenance = agora.connector.ctx.components["provenance"]  # type: ignore[union-attr]
+        for _ in range(500):
+            if claiming.outside:
+                break
+            await asyncio.sleep(0.02)
+        assert claiming.outside and all(
+            r.path == "/ledger/v1/receipts" for r in claiming.outside
+        ), [r.path for r in claiming.outside]
+        # nothing is waiting for a retry: a 404 ends the delivery
+        assert await provenance.exchange.settled(20.0)
+        asked = len(claiming.outside)
+        assert await provenance.exchange.settled(1.0)
+        assert len(claiming.outside) == asked
+        assert await provenance.ledger.store.indices_for_agreement(agreement["@id"])
+    finally:
+        await claiming.stop()
