@@ -33,7 +33,7 @@ from connector.dsp import process
 from connector.dsp.callbacks import CallbackRefused, check_callback
 from connector.dsp.negotiation_states import Role
 from connector.dsp.runtime import DSP_KEY, Dsp, now
-from connector.dsp.tables import transfers
+from connector.dsp.tables import agreements, transfers
 from connector.dsp.transfer_states import TState
 from connector.http.problems import Problem
 
@@ -272,7 +272,39 @@ async def pull_data(request: web.Request) -> web.Response:
     out = web.Response(status=status, body=data)
     if content_type:
         out.headers["Content-Type"] = content_type
+    await _keep_received(dsp, row, str(url), status, data, out)
     return out
+
+
+async def _keep_received(
+    dsp: Dsp, row: Any, source: str, status: int, data: bytes, out: web.Response
+) -> None:
+    """A JSON answer is kept as received under the agreement (the enforcement component's
+    record of copies, which carries out a ``delete`` duty), as for NGSI-LD pulls."""
+    enforcement = dsp.ctx.components.get("enforcement")
+    if status != 200 or enforcement is None or getattr(enforcement, "received", None) is None:
+        return
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return
+    async with dsp.ctx.db.connect() as conn:
+        terms = (
+            await conn.execute(
+                select(agreements.c.agreement).where(agreements.c.id == row.agreement_id)
+            )
+        ).scalar()
+    if terms is None:
+        return
+    stored = await enforcement.received.store(
+        agreement_id=row.agreement_id,
+        transfer_id=row.pid,
+        provider_did=row.counterparty_did,
+        source=source,
+        payload=payload,
+        agreement=json.loads(terms),
+    )
+    out.headers["Agora-Received-Id"] = stored["id"]
 
 
 async def refresh_edr(request: web.Request) -> web.Response:

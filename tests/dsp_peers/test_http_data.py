@@ -136,7 +136,11 @@ async def test_agora_pulls_http_data_from_another_vendor(agora: Node, peer: Peer
     ) as resp:
         assert resp.status == 200, await resp.text()
         body = await resp.json()
+        kept = resp.headers["Agora-Received-Id"]  # the copy is known, for a delete duty
     assert body["rows"][0]["station"] == "A1" and body["query"] == {"station": "A1"}
+    status, copies = await agora.admin("GET", "/received")
+    assert status == 200, copies
+    assert kept in [c["id"] for c in (copies if isinstance(copies, list) else copies["items"])]
     pulled = peer.pulls[before]
     assert pulled.headers["Authorization"] == "Bearer token-7"
 
