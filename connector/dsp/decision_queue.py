@@ -29,6 +29,8 @@ from connector.dsp.transfer_states import IllegalTransition as TIllegal
 from connector.http.problems import Problem
 
 KEEP_ALIVE_S = 15.0
+#: a process that ended waits for nothing, whatever it was waiting for
+ENDED = ("FINALIZED", "TERMINATED", "COMPLETED")
 
 
 async def waiting(dsp: Dsp, older_than: float | None = None) -> list[dict[str, Any]]:
@@ -36,7 +38,9 @@ async def waiting(dsp: Dsp, older_than: float | None = None) -> list[dict[str, A
     out: list[tuple[Any, dict[str, Any]]] = []
     async with dsp.ctx.db.connect() as conn:
         for kind, table in (("negotiation", negotiations), ("transfer", transfers)):
-            stmt = select(table).where(table.c.pending_decision.is_not(None))
+            stmt = select(table).where(
+                table.c.pending_decision.is_not(None), table.c.state.not_in(ENDED)
+            )
             if older_than is not None:
                 stmt = stmt.where(table.c.pending_since < now() - timedelta(seconds=older_than))
             for row in (await conn.execute(stmt)).all():
