@@ -38,6 +38,8 @@ class Service:
     id: str
     type: str
     endpoint: str
+    #: the entry's other properties (extensions a participant advertises on a service)
+    properties: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,11 @@ class DidDocument:
                         absolute(str(svc.get("id", ""))),
                         str(svc.get("type")),
                         svc["serviceEndpoint"],
+                        {
+                            k: v
+                            for k, v in svc.items()
+                            if k not in ("id", "type", "serviceEndpoint")
+                        },
                     )
                 )
         return DidDocument(expected_id, methods, relationships, tuple(services), raw)
@@ -140,8 +147,13 @@ def build_did_document(
     *,
     credential_service: str | None = None,
     dsp_endpoint: str | None = None,
+    dsp_properties: dict[str, Any] | None = None,
+    extra_services: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A DID document with JsonWebKey2020 methods for every key and the DCP/DSP services.
+
+    ``dsp_properties`` are added to the DSP service entry (extensions the participant speaks),
+    ``extra_services`` are further service entries, each with its own ``id`` and ``type``.
 
     Every key gets every relationship: the active key signs ID tokens (capabilityInvocation),
     presentations (authentication) and credentials (assertionMethod); retired keys stay listed
@@ -176,9 +188,15 @@ def build_did_document(
         )
     if dsp_endpoint:
         services.append(
-            {"id": f"{did}#dsp", "type": "DataService", "serviceEndpoint": dsp_endpoint}
+            {
+                "id": f"{did}#dsp",
+                "type": "DataService",
+                "serviceEndpoint": dsp_endpoint,
+                **(dsp_properties or {}),
+            }
         )
         doc["@context"].append(DSPACE_CONTEXT)
+    services.extend(extra_services or [])
     if services:
         doc["service"] = services
     return doc

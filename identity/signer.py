@@ -33,7 +33,12 @@ class Participant:
         return self.keyring.active.sign_jwt(payload, kid=self.kid, typ=typ)
 
     def did_document(
-        self, *, credential_service: str | None = None, dsp_endpoint: str | None = None
+        self,
+        *,
+        credential_service: str | None = None,
+        dsp_endpoint: str | None = None,
+        dsp_properties: dict[str, Any] | None = None,
+        extra_services: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The did:web document to publish: all ring keys (active and retired) plus services."""
         return build_did_document(
@@ -41,6 +46,8 @@ class Participant:
             [k.public_jwk() for k in self.keyring.keys()],
             credential_service=credential_service,
             dsp_endpoint=dsp_endpoint,
+            dsp_properties=dsp_properties,
+            extra_services=extra_services,
         )
 
     def document(self) -> DidDocument:

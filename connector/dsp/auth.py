@@ -103,8 +103,12 @@ class LocalIdentity:
         return self.participant().kid
 
     def did_document(self) -> dict[str, Any]:
+        from connector.dsp.extensions import advertised
+
         base = self.ctx.settings.public_url
-        return self.participant().did_document(dsp_endpoint=f"{base}/.well-known/dspace-version")
+        return self.participant().did_document(
+            dsp_endpoint=f"{base}/.well-known/dspace-version", **advertised(self.ctx)
+        )
 
 
 def resolver_for(settings: Settings) -> DidResolver:

@@ -2,8 +2,11 @@
 
 A dataset is a slice of the provider's NGSI-LD broker: entity types, optionally a list of
 attributes and an area (GeoJSON geometry). It appears in the DSP catalog once it has at least
-one offer (the Dataset schema requires ``hasPolicy``), with two distributions, NGSI-LD-PULL and
-NGSI-LD-PUSH, both served through this connector's DSP data service.
+one offer (the Dataset schema requires ``hasPolicy``), with four distributions: NGSI-LD-PULL,
+NGSI-LD-PUSH, and the generic HTTP data plane of EDC-based connectors, HttpData-PULL (a plain
+GET of the endpoint with the token, answered with the dataset's entities as JSON) and
+HttpData-PUSH (the entities POSTed as JSON to the consumer's endpoint as they change), all
+through the same PEP, usage records and provenance, served by this connector's data service.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from connector.storage.inline import Conn
 
 FORMAT_PULL = "NGSI-LD-PULL"
 FORMAT_PUSH = "NGSI-LD-PUSH"
-FORMATS = (FORMAT_PULL, FORMAT_PUSH)
+FORMAT_HTTP_PULL = "HttpData-PULL"
+FORMAT_HTTP_PUSH = "HttpData-PUSH"
+FORMATS = (FORMAT_PULL, FORMAT_PUSH, FORMAT_HTTP_PULL, FORMAT_HTTP_PUSH)
+#: formats where the provider sends the data to the consumer's endpoint (a subscription)
+PUSH_FORMATS = (FORMAT_PUSH, FORMAT_HTTP_PUSH)
+#: formats whose start carries an endpoint and a token the consumer pulls with
+PULL_FORMATS = (FORMAT_PULL, FORMAT_HTTP_PULL)
 AGORA_NS = "https://w3id.org/agora/ngsi-ld#"
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -102,13 +111,20 @@ async def _own_offers_of(conn: Conn, dataset_ids: list[str]) -> dict[str, list[d
 MANUAL = "manual"
 
 
-async def offer_approval(conn: Conn, offer_id: str) -> str:
-    """``automatic`` (default) or ``manual``: whether requests for this offer wait for the
-    operator."""
+async def offer_choices(conn: Conn, offer_id: str) -> str | None:
+    """The operator's choices for the decisions on this offer (JSON), ``approval: manual``
+    included as the choice to agree; None when the offer leaves all to the defaults."""
     found = (
-        await conn.execute(select(offers.c.approval).where(offers.c.id == offer_id))
-    ).scalar_one_or_none()
-    return str(found or "automatic")
+        await conn.execute(
+            select(offers.c.approval, offers.c.decisions).where(offers.c.id == offer_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    choices = json.loads(found.decisions) if found.decisions else {}
+    if found.approval == MANUAL:
+        choices["agree"] = MANUAL
+    return json.dumps(choices, sort_keys=True) if choices else None
 
 
 DPOP = "dpop"

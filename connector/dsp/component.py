@@ -13,6 +13,10 @@ Module map (each module has one job):
 * ``access_tokens`` PULL tokens and ``verify_access_token`` for the NGSI-LD PEP
 * ``push``        the PUSH seam for the subscriptions engine
 * ``management`` / ``models`` / ``openapi``  the /api/v1 routes and their OpenAPI document
+* ``extensions``  which Agora extensions a peer advertises (signature, receipt exchange)
+* ``pending`` / ``decision_queue``  operator decisions: choices, queue, events, timeout
+* ``edr``         the consumer's endpoint data references, renewed before expiry
+* ``services``    the protocols the runtime types its negotiation/transfer services with
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connector.dsp import decision_queue, edr
 from connector.dsp.access_tokens import AccessDenied, AccessTokens
 from connector.dsp.auth import (
     Caller,
@@ -38,6 +43,7 @@ from connector.dsp.management import add_routes
 from connector.dsp.negotiation import Negotiations
 from connector.dsp.openapi import openapi_document
 from connector.dsp.outbox import Delivery, OutboxWorker, release_leases
+from connector.dsp.pending import DecisionBoard
 from connector.dsp.provenance import LedgerRecorder
 from connector.dsp.push import RecordOnlyPush
 from connector.dsp.retention import prune_forever
@@ -166,11 +172,25 @@ class DspComponent:
             push=RecordOnlyPush(),
             resolver=self_issued.resolver,
         )
+        dsp.decision_defaults = cfg.decisions
+        dsp.board = DecisionBoard(self._webhook_post(ctx), cfg.decisions.webhook, ctx.log)
         dsp.negotiations = Negotiations(dsp)
         dsp.transfers = Transfers(dsp)
+        dsp.edrs = edr.EdrCache(dsp)
         dsp.tokens = AccessTokens(identity, ctx.engine, ttl=cfg.access_token_ttl_s)
         dsp.listeners.append(LedgerRecorder(dsp))
         return dsp
+
+    @staticmethod
+    def _webhook_post(ctx: ConnectorContext) -> Any:
+        """POST a decision notification to the operator's webhook (``[dsp.decisions] webhook``:
+        the operator's own address, so the operator-upstream client, never a redirect)."""
+
+        async def post(url: str, view: dict[str, Any]) -> None:
+            async with ctx.http().post(url, json=view, allow_redirects=False) as resp:
+                await resp.read()
+
+        return post
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         dsp = self.dsp = self._build(ctx)
@@ -185,6 +205,8 @@ class DspComponent:
         management = root[MANAGEMENT_APP]
         management[DSP_KEY] = dsp
         add_routes(management)
+        decision_queue.add_routes(management)
+        edr.add_routes(management)
 
         async def openapi(request: web.Request) -> web.Response:
             return web.json_response(openapi_document())
@@ -246,7 +268,13 @@ class DspComponent:
         ctx.tasks.spawn(dsp.worker.run(), name="dsp-outbox")
         retention_s = dsp_settings(ctx.settings).retention_days * 86_400
         ctx.tasks.spawn(prune_forever(ctx.engine, retention_s, ctx.log), name="dsp-retention")
+        ctx.tasks.spawn(decision_queue.expire_forever(dsp), name="dsp-decision-timeout")
+        assert isinstance(dsp.edrs, edr.EdrCache)
+        interval = dsp_settings(ctx.settings).edr_refresh_interval_s
+        ctx.tasks.spawn(dsp.edrs.refresh_forever(interval), name="dsp-edr-refresh")
 
     async def stop(self) -> None:
+        if self.dsp is not None:
+            await self.dsp.board.close()
         if self._self_issued is not None:
             await self._self_issued.resolver.close()

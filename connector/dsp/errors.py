@@ -63,8 +63,9 @@ class DspError(Problem):
     def body(self, instance: str | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {"@context": [DSP_CONTEXT], "@type": self.area.value}
         if self.area is not Area.CATALOG:
-            # Both ids are required by the negotiation and transfer error schemas; when the
-            # peer's id is not known (a malformed first message) we send an empty string.
+            # The ids the request named (its body, else its path). The 2025-1 error schemas
+            # require both properties, so an id nobody has assigned yet (the provider's, when
+            # a first request is refused) can be neither omitted nor invented: it is "".
             doc["providerPid"] = self.provider_pid or ""
             doc["consumerPid"] = self.consumer_pid or ""
         doc["code"] = self.code.value

@@ -17,7 +17,14 @@ from connector.config import did_web_for
 from connector.dsp import messages as m
 from connector.dsp import process
 from connector.dsp.callbacks import CallbackRefused, check_callback, join, origin, segment
-from connector.dsp.catalog import FORMAT_PULL, OFFER_SOURCES, find_offer, new_id
+from connector.dsp.catalog import (
+    FORMAT_PULL,
+    OFFER_SOURCES,
+    PUSH_FORMATS,
+    find_offer,
+    new_id,
+    offer_choices,
+)
 from connector.dsp.models import (
     CatalogRequestIn,
     CounterOfferIn,
@@ -306,6 +313,7 @@ async def create_offer(request: web.Request) -> web.Response:
                 policy_id=data.policy_id,
                 approval=data.approval,
                 token_binding=data.token_binding,
+                decisions=data.decisions.stored() if data.decisions else None,
                 created_at=now(),
             )
         )
@@ -318,6 +326,9 @@ async def create_offer(request: web.Request) -> web.Response:
             "policyId": data.policy_id,
             "approval": data.approval,
             "tokenBinding": data.token_binding,
+            "decisions": data.decisions.model_dump(by_alias=True, exclude_none=True)
+            if data.decisions
+            else {},
             "offer": found[1],
         },
         status=201,
@@ -331,6 +342,7 @@ def offer_view(r: Any) -> dict[str, Any]:
         "policyId": r.policy_id,
         "approval": r.approval or "automatic",
         "tokenBinding": r.token_binding or "bearer",
+        "decisions": json.loads(r.decisions) if r.decisions else {},
     }
 
 
@@ -457,6 +469,7 @@ def negotiation_view(row: Any) -> dict[str, Any]:
         "offer": json.loads(row.offer) if row.offer else None,
         "agreementId": row.agreement_id,
         "awaitingApproval": bool(row.awaiting_approval) and row.state == NState.REQUESTED.value,
+        "pendingDecision": row.pending_decision,
         "error": row.error,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
@@ -501,6 +514,7 @@ async def start_negotiation(request: web.Request) -> web.Response:
                 counterparty_address=base,
                 dataset_id=target,
                 offer=json.dumps({k: v for k, v in offer.items() if k != "target"}),
+                decisions=data.decisions.stored() if data.decisions else None,
                 created_at=now(),
                 updated_at=now(),
             )
@@ -536,6 +550,7 @@ async def offer_negotiation(request: web.Request) -> web.Response:
                 counterparty_address=base,
                 dataset_id=dataset_id,
                 offer=json.dumps(offer),
+                decisions=await offer_choices(conn, data.offer_id),
                 created_at=now(),
                 updated_at=now(),
             )
@@ -681,6 +696,7 @@ def transfer_view(row: Any) -> dict[str, Any]:
         "format": row.format,
         "counterPartyId": row.counterparty_did,
         "dataAddress": json.loads(row.data_address) if row.data_address else None,
+        "pendingDecision": row.pending_decision,
         "error": row.error,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
@@ -700,9 +716,9 @@ async def start_transfer(request: web.Request) -> web.Response:
     """Consumer: send a TransferRequestMessage under a finalized agreement."""
     dsp = dsp_of(request)
     data = await body(request, TransferIn)
-    if data.format == "NGSI-LD-PUSH":
+    if data.format in PUSH_FORMATS:
         if not data.data_address:
-            raise Problem(400, "Bad Request", detail="dataAddress: required for NGSI-LD-PUSH")
+            raise Problem(400, "Bad Request", detail=f"dataAddress: required for {data.format}")
         try:
             check_callback(data.data_address.get("endpoint"), dsp.policy)
         except CallbackRefused as exc:

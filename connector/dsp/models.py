@@ -5,6 +5,7 @@ The same models feed the OpenAPI document, so what is validated is what is docum
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +54,34 @@ class PolicyIn(_In):
     obligation: list[dict[str, Any]] | None = None
 
 
+Choice = Literal["automatic", "manual"]
+
+
+class ProviderChoices(_In):
+    """The provider's decisions on requests for one offer (unset: the connector default of
+    ``[dsp.decisions]``)."""
+
+    agree: Choice | None = None
+    offer: Choice | None = Field(default=None, description="answer other terms with our offer")
+    finalize: Choice | None = None
+    start_transfer: Choice | None = Field(default=None, alias="startTransfer")
+
+    def stored(self) -> str | None:
+        found = self.model_dump(by_alias=True, exclude_none=True)
+        return json.dumps(found, sort_keys=True) if found else None
+
+
+class ConsumerChoices(_In):
+    """The consumer's decisions in one negotiation (unset: the connector default)."""
+
+    accept_offer: Choice | None = Field(default=None, alias="acceptOffer")
+    verify: Choice | None = None
+
+    def stored(self) -> str | None:
+        found = self.model_dump(by_alias=True, exclude_none=True)
+        return json.dumps(found, sort_keys=True) if found else None
+
+
 class OfferIn(_In):
     id: str | None = Field(default=None, max_length=300)
     dataset_id: str = Field(alias="datasetId", max_length=300)
@@ -67,6 +96,9 @@ class OfferIn(_In):
         alias="tokenBinding",
         description="dpop: pull access tokens are bound to the consumer's key (RFC 9449) and "
         "the data plane wants a DPoP proof with each request; bearer: whoever holds one",
+    )
+    decisions: ProviderChoices | None = Field(
+        default=None, description="automatic or manual, per decision the provider takes"
     )
 
 
@@ -92,6 +124,9 @@ class NegotiationIn(Counterparty):
 
     offer: dict[str, Any]
     target: str | None = Field(default=None, description="the dataset id if offer has no target")
+    decisions: ConsumerChoices | None = Field(
+        default=None, description="automatic or manual, per decision the consumer takes"
+    )
 
 
 class ProviderOfferIn(Counterparty):
@@ -118,7 +153,11 @@ class ReasonIn(_In):
 
 class TransferIn(_In):
     agreement_id: str = Field(alias="agreementId")
-    format: Literal["NGSI-LD-PULL", "NGSI-LD-PUSH"]
+    format: Literal["NGSI-LD-PULL", "NGSI-LD-PUSH", "HttpData-PULL", "HttpData-PUSH"]
     data_address: dict[str, Any] | None = Field(
         default=None, alias="dataAddress", description="PUSH: where the provider notifies"
     )
+
+
+class DecisionIn(_In):
+    reason: str | None = Field(default=None, max_length=2000, description="sent on decline")

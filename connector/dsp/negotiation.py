@@ -28,10 +28,12 @@ from connector.dsp.agreements import (
 )
 from connector.dsp.auth import Caller
 from connector.dsp.callbacks import is_pid, join, segment
-from connector.dsp.catalog import MANUAL, find_offer, new_id, offer_approval
+from connector.dsp.catalog import find_offer, new_id, offer_choices
 from connector.dsp.claims import uses_claims
 from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.extensions import signs_agreements
 from connector.dsp.negotiation_states import (
+    TRANSITIONS,
     IllegalTransition,
     NMessage,
     NState,
@@ -39,8 +41,25 @@ from connector.dsp.negotiation_states import (
     next_state,
 )
 from connector.dsp.outbox import send_to_peer
+from connector.dsp.pending import (
+    ACCEPT,
+    AGREE,
+    FINALIZE,
+    OFFER,
+    VERIFY,
+    NotPending,
+    is_manual,
+    pending_view,
+)
 from connector.dsp.process import is_retry, note_applied, remember, seen
-from connector.dsp.runtime import DSP_KEY, Dsp, digest, now, serialize_on
+from connector.dsp.runtime import (
+    Dsp,
+    after_commit,
+    digest,
+    now,
+    path_pids,
+    serialize_on,
+)
 from connector.dsp.tables import agreements, negotiations
 from connector.storage.inline import Conn
 from identity.did_document import DidDocument
@@ -109,8 +128,11 @@ class Negotiations:
         url: str,
         **fields: Any,
     ) -> NState:
-        """Queue ``message`` and apply our side of the transition in the same transaction."""
+        """Queue ``message`` and apply our side of the transition in the same transaction (a
+        decision the process was waiting for is taken by it)."""
         new = next_state(state_of(row) if row.state else None, kind, Role(row.role))
+        if row.pending_decision is not None:
+            fields.setdefault("pending_decision", None)
         await set_fields(conn, row.pid, state=new.value, **fields)
         await send_to_peer(conn, KIND, row, message, url)
         return new
@@ -122,6 +144,67 @@ class Negotiations:
         return await self.send(
             conn, row, NMessage.TERMINATION, msg, self.peer_url(row, "termination"), error=reason
         )
+
+    # ------------------------------------------------------------ operator decisions
+
+    def manual(self, row: Any, decision: str, stored: str | None = None) -> bool:
+        choices = stored if stored is not None else row.decisions
+        return is_manual(self.dsp.decision_defaults, choices, decision)
+
+    async def hold(self, conn: Conn, row: Any, decision: str, **fields: Any) -> Any:
+        """Leave the process in its state until the operator (or the timeout) decides."""
+        row = await set_fields(
+            conn, row.pid, pending_decision=decision, pending_since=now(), **fields
+        )
+        view = pending_view(KIND, row)
+        after_commit(conn, lambda: self.dsp.board.waiting(view))
+        return row
+
+    async def take(self, conn: Conn, row: Any, approve: bool, reason: str | None = None) -> None:
+        """The operator's (or the timeout's) answer to the decision ``row`` waits for."""
+        decision = row.pending_decision
+        if decision is None:
+            raise NotPending(f"negotiation {row.pid} waits for no decision")
+        if not approve:
+            await self.terminate(
+                conn, row, reason or f"{decision}: declined by the operator", "Declined"
+            )
+            return
+        if decision == AGREE:
+            await self.approve(conn, row)
+        elif decision == OFFER:
+            ours = json.loads(row.offer)
+            offer = {**ours, "target": row.dataset_id}
+            msg = m.contract_offer(row.provider_pid, offer, consumer_pid=row.consumer_pid)
+            await self.send(conn, row, NMessage.OFFER, msg, self.peer_url(row, "offers"))
+        elif decision == FINALIZE:
+            event = m.negotiation_event(row.provider_pid, row.consumer_pid, "FINALIZED")
+            await self.send(conn, row, NMessage.FINALIZED, event, self.peer_url(row, "events"))
+        elif decision == ACCEPT:
+            event = m.negotiation_event(row.provider_pid, row.consumer_pid, "ACCEPTED")
+            await self.send(conn, row, NMessage.ACCEPTED, event, self.peer_url(row, "events"))
+        elif decision == VERIFY:
+            await self._verify(conn, row)
+        else:
+            raise NotPending(f"negotiation {row.pid} waits for an unknown decision {decision}")
+
+    async def _verify(self, conn: Conn, row: Any) -> None:
+        verification = m.agreement_verification(row.provider_pid, row.consumer_pid)
+        await self.send(
+            conn,
+            row,
+            NMessage.VERIFICATION,
+            verification,
+            self.peer_url(row, "agreement/verification"),
+        )
+
+    async def _offered(self, conn: Conn, row: Any) -> None:
+        """Consumer: the provider offered; accept at once or wait for the operator."""
+        if self.manual(row, ACCEPT):
+            await self.hold(conn, row, ACCEPT)
+            return
+        event = m.negotiation_event(row.provider_pid, row.consumer_pid, "ACCEPTED")
+        await self.send(conn, row, NMessage.ACCEPTED, event, self.peer_url(row, "events"))
 
     # ------------------------------------------------------------ provider logic
 
@@ -137,22 +220,38 @@ class Negotiations:
         (``agree``, ``offer``, ``terminate`` in the management API)."""
         dataset_id = row.dataset_id
         ours: dict[str, Any] | None = None
-        manual = False
+        choices = row.decisions
         if requested is not None:
             found = await find_offer(conn, requested.get("@id", ""))
             if found is not None:
                 dataset_id, ours = found
-                manual = await offer_approval(conn, ours["@id"]) == MANUAL
+                choices = await offer_choices(conn, ours["@id"])
         if ours is None and row.offer:
             ours = json.loads(row.offer)
         if ours is None or dataset_id is None:
             await self.terminate(conn, row, "the offer is not one of ours", Code.UNKNOWN_OFFER)
             return
         if requested is not None and not same_terms(requested, ours):
+            if self.manual(row, OFFER, choices):
+                await self.hold(
+                    conn,
+                    row,
+                    OFFER,
+                    offer=json.dumps(ours),
+                    dataset_id=dataset_id,
+                    decisions=choices,
+                )
+                return
             offer = {**ours, "target": dataset_id}
             msg = m.contract_offer(row.provider_pid, offer, consumer_pid=row.consumer_pid)
             await self.send(
-                conn, row, NMessage.OFFER, msg, self.peer_url(row, "offers"), offer=json.dumps(ours)
+                conn,
+                row,
+                NMessage.OFFER,
+                msg,
+                self.peer_url(row, "offers"),
+                offer=json.dumps(ours),
+                decisions=choices,
             )
             return
         decision = await self.dsp.decider.decide(ours, dataset_id, caller)
@@ -160,16 +259,23 @@ class Negotiations:
             await self.terminate(conn, row, decision.reason, Code.POLICY_DENIED)
             return
         credentials = list(caller.credentials) if uses_claims(ours) else None
-        if manual:
-            await set_fields(
+        if self.manual(row, AGREE, choices) and (
+            # an accepted counter-offer of the operator's own: that was the decision
+            requested is not None or await find_offer(conn, ours.get("@id", "")) is not None
+        ):
+            await self.hold(
                 conn,
-                row.pid,
+                row,
+                AGREE,
                 offer=json.dumps(ours),
                 dataset_id=dataset_id,
                 consumer_credentials=json.dumps(credentials) if credentials is not None else None,
                 awaiting_approval=True,
+                decisions=choices,
             )
             return
+        if choices != row.decisions:
+            row = await set_fields(conn, row.pid, decisions=choices)
         await self.agree(conn, row, ours, dataset_id, credentials)
 
     async def agree(
@@ -363,6 +469,7 @@ class Negotiations:
             )
             await remember(conn, pid, d)
             row = await lock(conn, pid)
+            await self._offered(conn, row)
         return web.json_response(ack(row), status=201)
 
     def _check_agreement(self, row: Any, agreement: dict[str, Any]) -> None:
@@ -392,15 +499,24 @@ class Negotiations:
         signature = None
         if kind is NMessage.AGREEMENT:
             # before anything is locked: resolving the provider's DID may take a request; an
-            # unknown process is still a 404 (checked again under the lock)
+            # unknown process is still a 404 and an agreement the state does not allow is an
+            # illegal transition, whatever its signature (both checked again under the lock)
             async with dsp.ctx.db.connect() as conn:
                 known = (await conn.execute(process.row_by(negotiations.c.pid), {"k": pid})).first()
-            if known is None or known.counterparty_did != caller.did:
-                raise _err(404, Code.NOT_FOUND, "no such negotiation", **_pids(msg))
-            try:
-                signature = await self._verified_signature(caller, msg["agreement"])
-            except SignatureInvalid as exc:
-                raise _err(400, Code.BAD_SIGNATURE, exc.reason, **_pids(msg)) from None
+                if known is None or known.counterparty_did != caller.did:
+                    raise _err(404, Code.NOT_FOUND, "no such negotiation", **_pids(msg))
+                sender = Role.CONSUMER if known.role == Role.PROVIDER else Role.PROVIDER
+                legal = (state_of(known), kind, sender) in TRANSITIONS
+                if not legal and not await is_retry(
+                    conn, pid, path_kind, msg, known.state, legal=False
+                ):
+                    illegal = IllegalTransition(state_of(known), kind, sender)
+                    raise _err(400, Code.ILLEGAL_TRANSITION, str(illegal), known)
+            if legal:
+                try:
+                    signature = await self._agreement_signature(caller, msg["agreement"])
+                except SignatureInvalid as exc:
+                    raise _err(400, Code.BAD_SIGNATURE, exc.reason, **_pids(msg)) from None
         async with dsp.transaction() as conn:
             row = await lock(conn, pid)
             if row is None or row.counterparty_did != caller.did:
@@ -422,6 +538,8 @@ class Negotiations:
             if new is None:
                 raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), row)
             fields: dict[str, Any] = {}
+            if row.pending_decision is not None:  # the peer moved on: nothing to decide now
+                fields["pending_decision"] = None
             if not theirs:
                 fields["provider_pid" if row.role == Role.CONSUMER else "consumer_pid"] = msg[
                     theirs_key
@@ -443,9 +561,17 @@ class Negotiations:
             await note_applied(conn, pid, path_kind, msg, final)
         return web.json_response(ack(row, new))
 
-    async def _verified_signature(self, caller: Caller, agreement: dict[str, Any]) -> str:
+    async def _agreement_signature(self, caller: Caller, agreement: dict[str, Any]) -> str | None:
         """Consumer: the provider's JWS on ``agreement``, checked against its DID document
-        (the sender's: :meth:`_check_agreement` then requires it to be the assigner)."""
+        (the sender's: :meth:`_check_agreement` then requires it to be the assigner); None for
+        an unsigned agreement from a provider that does not advertise the signature extension
+        (a plain DSP 2025-1 peer). A signature that is there must always verify."""
+        document = await self._provider_document(caller)
+        if agreement.get(SIGNATURE) is None and not signs_agreements(document):
+            return None
+        return check_signature(agreement.get(SIGNATURE), agreement, document)
+
+    async def _provider_document(self, caller: Caller) -> DidDocument:
         try:
             if caller.did == self.dsp.did:
                 document = DidDocument.parse(self.dsp.identity.did_document(), caller.did)
@@ -455,7 +581,7 @@ class Negotiations:
                 raise SignatureInvalid("no DID resolver to check the provider's signature")
         except IdentityError as exc:
             raise SignatureInvalid(f"the provider's DID document: {exc.detail}") from None
-        return check_signature(agreement.get(SIGNATURE), agreement, document)
+        return document
 
     async def _store_received_agreement(
         self, conn: Conn, row: Any, agreement: dict[str, Any], signature: str | None
@@ -491,19 +617,20 @@ class Negotiations:
             elif kind is NMessage.ACCEPTED:
                 await self._decide(conn, row, None, caller)
             elif kind is NMessage.VERIFICATION:
+                if self.manual(row, FINALIZE):
+                    await self.hold(conn, row, FINALIZE)
+                    return
                 hold = self.dsp.finalize_hold
                 if hold is not None and await hold(conn, row):
                     return  # VERIFIED until the condition is met; finalize() is called then
                 await self.finalize(conn, row)
         elif kind is NMessage.AGREEMENT:
-            verification = m.agreement_verification(row.provider_pid, row.consumer_pid)
-            await self.send(
-                conn,
-                row,
-                NMessage.VERIFICATION,
-                verification,
-                self.peer_url(row, "agreement/verification"),
-            )
+            if self.manual(row, VERIFY):
+                await self.hold(conn, row, VERIFY)
+                return
+            await self._verify(conn, row)
+        elif kind is NMessage.OFFER:
+            await self._offered(conn, row)
 
     async def get(self, request: web.Request) -> web.Response:
         """GET <base>/negotiations/{pid} (either role)."""
@@ -516,7 +643,7 @@ class Negotiations:
                 )
             ).first()
         if row is None or row.counterparty_did != caller.did:
-            raise _err(404, Code.NOT_FOUND, "no such negotiation")
+            raise _err(404, Code.NOT_FOUND, "no such negotiation", **path_pids(request))
         return web.json_response(ack(row))
 
     # ------------------------------------------------------------ outbox outcomes
@@ -561,7 +688,3 @@ class Negotiations:
 
 def _pids(msg: dict[str, Any]) -> dict[str, str | None]:
     return {"provider_pid": msg.get("providerPid"), "consumer_pid": msg.get("consumerPid")}
-
-
-def service(request: web.Request) -> Negotiations:
-    return request.app[DSP_KEY].negotiations

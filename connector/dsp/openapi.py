@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connector.dsp import models
-from connector.dsp.management import ROUTES
+from connector.dsp import decision_queue, edr, models
+from connector.dsp.management import ROUTES as DSP_ROUTES
 from connector.management.api import Profile
 from connector.trust import membership as trust_api
 
@@ -35,7 +35,10 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/transfers/{pid}/{action}"): models.ReasonIn,
     ("PUT", "/participant/profile"): Profile,
     **trust_api.REQUEST_MODELS,
+    ("POST", "/decisions/{pid}/approve"): models.DecisionIn,
+    ("POST", "/decisions/{pid}/decline"): models.DecisionIn,
 }
+ROUTES = [*DSP_ROUTES, *decision_queue.ROUTES, *edr.ROUTES]
 
 FOUNDATION = [
     ("GET", "/participant", "Who this connector is: name, role, DID, public URL, profile"),

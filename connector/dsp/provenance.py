@@ -67,6 +67,8 @@ class LedgerRecorder:
             details["target"] = agreement.target
             if agreement.signature:
                 details["providerSignature"] = agreement.signature
+            else:  # from a provider without Agora's signature extension
+                details["agreementSigned"] = False
         if change.kind == "transfer":
             details["format"] = row.format
         if row.error:

@@ -26,7 +26,10 @@ from connector.dsp.callbacks import (
 from connector.dsp.decisions import OfferDecider
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.outbox import LEASE_OWNER, NEEDS_PASS, SEND_NOW, OutboxWorker, Queued
+from connector.dsp.pending import DecisionBoard
 from connector.dsp.push import PushProvisioner
+from connector.dsp.services import NegotiationService, TransferService
+from connector.dsp.settings import DecisionSettings
 from connector.dsp.validation import SchemaViolation, validate
 from connector.http import safe_json
 from connector.http.context import ConnectorContext
@@ -40,8 +43,6 @@ from identity.resolver import DidResolver
 
 if TYPE_CHECKING:
     from connector.dsp.access_tokens import AccessTokens
-    from connector.dsp.negotiation import Negotiations
-    from connector.dsp.transfer import Transfers
 
 BASE_PATH = "/dsp"
 #: Process, agreement and dataset ids we store are at most this long (a longer one is a 400).
@@ -50,6 +51,14 @@ ID_FIELDS = ("providerPid", "consumerPid", "agreementId")
 #: ids joined into the URLs we call: opaque tokens (connector.dsp.callbacks.check_pid)
 PID_FIELDS = ("providerPid", "consumerPid")
 
+
+#: The reason of a 404 for an unknown process: the same whether it does not exist or the
+#: caller may not see it (an unauthenticated caller included).
+UNKNOWN = {
+    Area.CATALOG: "no such dataset in this catalog",
+    Area.NEGOTIATION: "no such negotiation",
+    Area.TRANSFER: "no such transfer process",
+}
 
 CHANGES = "agora.dsp.changes"
 AFTER_COMMIT = "agora.dsp.after_commit"
@@ -110,8 +119,8 @@ class Dsp:
     worker: OutboxWorker | None = None
     #: Resolves peers' DID documents (e.g. to verify a provider's agreement signature).
     resolver: DidResolver | None = None
-    negotiations: Negotiations = field(init=False)
-    transfers: Transfers = field(init=False)
+    negotiations: NegotiationService = field(init=False)
+    transfers: TransferService = field(init=False)
     tokens: AccessTokens = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Called after commit with every state change (in-process observers: demo, benchmarks).
@@ -120,6 +129,12 @@ class Dsp:
     #: VERIFIED (a condition such as a prepayment is still open) until someone calls
     #: ``negotiations.finalize`` (the marketplace, once the payment is verified).
     finalize_hold: Callable[[Conn, Any], Awaitable[bool]] | None = None
+    #: Who is told that an operator decision is waiting (event streams, webhook).
+    board: DecisionBoard = field(default_factory=DecisionBoard)
+    #: ``[dsp.decisions]``: automatic or manual for each decision, and the timeout policy.
+    decision_defaults: DecisionSettings = field(default_factory=DecisionSettings)
+    #: The consumer's endpoint data references (``edr.EdrCache``; set by the component).
+    edrs: object = None
 
     @property
     def did(self) -> str:
@@ -275,6 +290,18 @@ class Dsp:
         try:
             return await self.authenticator.authenticate(request)
         except AuthenticationFailed as exc:
+            if "pid" in request.match_info:
+                # the negotiation and transfer bindings: an unauthorized request to a process
+                # endpoint is answered 404, so it does not learn whether the process exists
+                pids = path_pids(request)
+                raise DspError(
+                    area,
+                    404,
+                    Code.NOT_FOUND,
+                    UNKNOWN[area],
+                    provider_pid=pids.get("provider_pid"),
+                    consumer_pid=pids.get("consumer_pid"),
+                ) from None
             raise DspError(
                 area,
                 401,
@@ -323,6 +350,26 @@ class Dsp:
             ):
                 raise DspError(area, 400, Code.SCHEMA, f"/{key}: an id is too long")
         return doc
+
+
+#: Process paths whose ``{pid}`` is always the provider's (our id as provider) or the
+#: consumer's; the others (events, termination, transfer messages) serve both roles.
+_PROVIDER_PATHS = ("/request", "/agreement/verification", "/token")
+_CONSUMER_PATHS = ("/offers", "/agreement")
+
+
+def path_pids(request: web.Request) -> dict[str, str | None]:
+    """The process id a path names, under the role the endpoint implies (an error message
+    then names the process the request asked for; a GET is the provider's endpoint)."""
+    pid = request.match_info.get("pid")
+    if pid is None:
+        return {}
+    path = request.path.rstrip("/")
+    if request.method == "GET" or path.endswith(_PROVIDER_PATHS):
+        return {"provider_pid": pid}
+    if path.endswith(_CONSUMER_PATHS):
+        return {"consumer_pid": pid}
+    return {}
 
 
 def _pids(doc: Any) -> dict[str, str | None]:

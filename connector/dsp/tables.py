@@ -21,6 +21,17 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def _decision_columns() -> list[Column[object]]:
+    """Operator decisions of a process (0014_dsp_decisions): the choices that apply to it
+    (JSON), the decision it waits for, and since when."""
+    return [
+        Column("decisions", Text, nullable=True),
+        Column("pending_decision", String(20), nullable=True),
+        Column("pending_since", DateTime(timezone=True), nullable=True),
+    ]
+
+
 datasets = Table(
     "dsp_datasets",
     metadata,
@@ -51,6 +62,8 @@ offers = Table(
     Column("approval", String(10), nullable=True),
     #: "bearer" (default) or "dpop": pull tokens bound to the consumer's key; migration 0012
     Column("token_binding", String(10), nullable=True),
+    # JSON {decision: "automatic" | "manual"} (0014_dsp_decisions)
+    Column("decisions", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -72,6 +85,7 @@ negotiations = Table(
     #: requester's verified credentials an agreement on a credential constraint will keep
     Column("awaiting_approval", Boolean, nullable=True),
     Column("consumer_credentials", Text, nullable=True),
+    *_decision_columns(),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_dsp_negotiations_role_provider", "role", "provider_pid"),
@@ -107,10 +121,13 @@ transfers = Table(
     Column("counterparty_did", Text, nullable=False),
     Column("counterparty_address", Text, nullable=False),
     Column("data_address", Text, nullable=True),
+    # consumer: when the token of data_address expires (0014_dsp_decisions)
+    Column("edr_expires_at", DateTime(timezone=True), nullable=True),
     Column("error", Text, nullable=True),
     #: provider, PULL under a DPoP offer: the consumer key's RFC 7638 thumbprint (cnf.jkt)
     #: every access token of this transfer is bound to; migration 0012_dsp_dpop
     Column("dpop_jkt", String(100), nullable=True),
+    *_decision_columns(),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_dsp_transfers_role_provider", "role", "provider_pid"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from sqlalchemy import insert, select
@@ -17,19 +18,23 @@ from connector.dsp import process
 from connector.dsp.callbacks import is_pid, join, segment
 from connector.dsp.catalog import (
     DPOP,
+    FORMAT_HTTP_PULL,
     FORMAT_PULL,
-    FORMAT_PUSH,
     FORMATS,
+    PULL_FORMATS,
+    PUSH_FORMATS,
     new_id,
     offer_token_binding,
 )
+from connector.dsp.edr import expires_at
 from connector.dsp.errors import Area, Code, DspError
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import PENDING, send_to_peer
+from connector.dsp.pending import START, NotPending, is_manual, pending_view
 from connector.dsp.process import is_retry, note_applied, remember, seen
 from connector.dsp.push import PushRefused, PushTransfer
-from connector.dsp.runtime import Dsp, digest, now, serialize_on
-from connector.dsp.tables import agreements, negotiations, outbox, transfers
+from connector.dsp.runtime import Dsp, after_commit, digest, now, path_pids, serialize_on
+from connector.dsp.tables import agreements, datasets, negotiations, outbox, transfers
 from connector.dsp.transfer_states import IllegalTransition, TMessage, TState, next_state
 from connector.storage.inline import Conn
 
@@ -37,6 +42,8 @@ KIND = "transfer"
 AREA = Area.TRANSFER
 NGSI_LD_ENDPOINT_TYPE = "https://uri.etsi.org/ngsi-ld/v1"
 _JKT = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest, unpadded
+#: the generic HTTP data plane's endpoint type (EDC's HttpData)
+HTTP_ENDPOINT_TYPE = "https://w3id.org/idsa/v4.1/HTTP"
 
 
 def ack(row: Any, state: TState | None = None) -> dict[str, Any]:
@@ -77,11 +84,31 @@ class Transfers:
         **fields: Any,
     ) -> TState:
         new = next_state(TState(row.state) if row.state else None, kind, Role(row.role))
+        if row.pending_decision is not None:  # the decision waited for is taken by this
+            fields.setdefault("pending_decision", None)
         await set_fields(conn, row.pid, state=new.value, **fields)
         await send_to_peer(conn, KIND, row, message, url)
         return new
 
-    def pull_address(self, row: Any) -> dict[str, Any]:
+    async def address(self, conn: Conn, row: Any) -> dict[str, Any]:
+        """The data address of a pull transfer: NGSI-LD's base, or for HttpData-PULL the URL a
+        plain GET pulls the dataset from (its entity types as the query; the PEP narrows the
+        answer to the agreement as for any NGSI-LD request)."""
+        if row.format != FORMAT_HTTP_PULL:
+            return self.pull_address(row)
+        found = (
+            await conn.execute(
+                select(datasets.c.entity_types)
+                .select_from(agreements.join(datasets, datasets.c.id == agreements.c.target))
+                .where(agreements.c.id == row.agreement_id)
+            )
+        ).first()
+        types = json.loads(found.entity_types) if found is not None else []
+        query = "?" + urlencode({"type": ",".join(types)}) if types else ""
+        endpoint = self.dsp.ctx.settings.public_url + "/ngsi-ld/v1/entities" + query
+        return self.pull_address(row, HTTP_ENDPOINT_TYPE, endpoint)
+
+    def pull_address(self, row: Any, endpoint_type: str = "", endpoint: str = "") -> dict[str, Any]:
         """The NGSI-LD endpoint with a fresh access token bound to this transfer."""
         token, ttl = self.dsp.tokens.issue(
             agreement_id=row.agreement_id,
@@ -90,8 +117,8 @@ class Transfers:
             jkt=row.dpop_jkt,
         )
         return m.data_address(
-            NGSI_LD_ENDPOINT_TYPE,
-            self.dsp.ctx.settings.public_url + "/ngsi-ld/v1",
+            endpoint_type or NGSI_LD_ENDPOINT_TYPE,
+            endpoint or self.dsp.ctx.settings.public_url + "/ngsi-ld/v1",
             {
                 "authorization": token,
                 "authType": "bearer" if row.dpop_jkt is None else DPOP,
@@ -103,8 +130,8 @@ class Transfers:
     async def start(self, conn: Conn, row: Any) -> TState:
         """Provider: start (or resume) a transfer."""
         address: dict[str, Any] | None = None
-        if row.format == FORMAT_PULL:
-            address = self.pull_address(row)
+        if row.format in PULL_FORMATS:
+            address = await self.address(conn, row)
         else:
             try:
                 await self.dsp.push.started(conn, await self._push_view(conn, row))
@@ -136,7 +163,7 @@ class Transfers:
         if last is not None:
             message, url = json.loads(last.body), last.url
         else:
-            address = self.pull_address(row) if row.format == FORMAT_PULL else None
+            address = await self.address(conn, row) if row.format in PULL_FORMATS else None
             message = m.transfer_start(row.provider_pid, row.consumer_pid, address)
             url = self.peer_url(row, "start")
         await send_to_peer(conn, KIND, row, message, url)
@@ -170,9 +197,29 @@ class Transfers:
         code = None if kind is TMessage.COMPLETION else "OperatorRequest"
         msg = m.transfer_coded(kind.value, row.provider_pid, row.consumer_pid, code, reason)
         new = await self.send(conn, row, kind, msg, self.peer_url(row, suffix))
-        if row.role == Role.PROVIDER and row.format == FORMAT_PUSH:
+        if row.role == Role.PROVIDER and row.format in PUSH_FORMATS:
             await self.dsp.push.stopped(conn, row.pid, new.value)
         return new
+
+    # ------------------------------------------------------------------ operator decisions
+
+    async def hold(self, conn: Conn, row: Any, decision: str) -> Any:
+        """Leave the transfer in its state until the operator (or the timeout) decides."""
+        row = await set_fields(conn, row.pid, pending_decision=decision, pending_since=now())
+        view = pending_view(KIND, row)
+        after_commit(conn, lambda: self.dsp.board.waiting(view))
+        return row
+
+    async def take(self, conn: Conn, row: Any, approve: bool, reason: str | None = None) -> None:
+        """The operator's (or the timeout's) answer to the decision ``row`` waits for."""
+        if row.pending_decision != START:
+            raise NotPending(f"transfer {row.pid} waits for no decision")
+        if approve:
+            await self.start(conn, row)
+        else:
+            await self.act(
+                conn, row, TMessage.TERMINATION, reason or "startTransfer: declined by the operator"
+            )
 
     # ------------------------------------------------------------------ provider
 
@@ -190,14 +237,14 @@ class Transfers:
             raise _err(
                 400, Code.UNSUPPORTED_FORMAT, f"format must be one of {FORMATS}", consumer_pid=cpid
             )
-        if fmt == FORMAT_PUSH and not msg.get("dataAddress"):
+        if fmt in PUSH_FORMATS and not msg.get("dataAddress"):
             raise _err(
                 400,
                 Code.MALFORMED,
                 "a push transfer needs the consumer's dataAddress",
                 consumer_pid=cpid,
             )
-        if fmt == FORMAT_PUSH:
+        if fmt in PUSH_FORMATS:
             # the provider's subscription will call this endpoint: the same rule as callbacks
             await dsp.accept_callback(
                 msg["dataAddress"].get("endpoint"),
@@ -240,9 +287,9 @@ class Transfers:
                 )
             state_row = (
                 await conn.execute(
-                    select(negotiations.c.state, negotiations.c.offer).where(
-                        negotiations.c.pid == agreement.negotiation_pid
-                    )
+                    select(
+                        negotiations.c.state, negotiations.c.offer, negotiations.c.decisions
+                    ).where(negotiations.c.pid == agreement.negotiation_pid)
                 )
             ).first()
             if state_row is None or state_row.state != NState.FINALIZED.value:
@@ -266,15 +313,19 @@ class Transfers:
                     format=fmt,
                     counterparty_did=caller.did,
                     counterparty_address=callback,
-                    data_address=json.dumps(msg["dataAddress"]) if fmt == FORMAT_PUSH else None,
+                    data_address=json.dumps(msg["dataAddress"]) if fmt in PUSH_FORMATS else None,
                     dpop_jkt=jkt,
+                    decisions=state_row.decisions,
                     created_at=now(),
                     updated_at=now(),
                 )
             )
             await remember(conn, pid, d)
             row = await lock(conn, pid)
-            await self.start(conn, row)
+            if is_manual(dsp.decision_defaults, row.decisions, START):
+                await self.hold(conn, row, START)
+            else:
+                await self.start(conn, row)
         return web.json_response(ack(row, state), status=201)
 
     @staticmethod
@@ -337,15 +388,18 @@ class Transfers:
             if new is None:
                 raise _err(400, Code.ILLEGAL_TRANSITION, str(problem), row)
             fields: dict[str, Any] = {}
+            if row.pending_decision is not None:  # the peer moved on: nothing to decide now
+                fields["pending_decision"] = None
             if not theirs:
                 fields["provider_pid" if not provider else "consumer_pid"] = msg[theirs_key]
             if kind is TMessage.START and not provider and msg.get("dataAddress"):
                 fields["data_address"] = json.dumps(msg["dataAddress"])
+                fields["edr_expires_at"] = expires_at(msg["dataAddress"], now())
             if kind in (TMessage.TERMINATION, TMessage.SUSPENSION) and msg.get("reason"):
                 fields["error"] = "; ".join(str(r) for r in msg["reason"])
             row = await set_fields(conn, pid, state=new.value, **fields)
             await note_applied(conn, pid, path_kind, msg, new.value)
-            if provider and row.format == FORMAT_PUSH:
+            if provider and row.format in PUSH_FORMATS:
                 if new is TState.STARTED:
                     try:
                         await dsp.push.started(conn, await self._push_view(conn, row))
@@ -365,7 +419,7 @@ class Transfers:
                 )
             ).first()
         if row is None or row.counterparty_did != caller.did:
-            raise _err(404, Code.NOT_FOUND, "no such transfer process")
+            raise _err(404, Code.NOT_FOUND, "no such transfer process", **path_pids(request))
         return web.json_response(ack(row))
 
     async def refresh_token(self, request: web.Request) -> web.Response:
@@ -382,12 +436,14 @@ class Transfers:
             row is None
             or row.counterparty_did != caller.did
             or row.role != Role.PROVIDER
-            or row.format != FORMAT_PULL
+            or row.format not in PULL_FORMATS
         ):
-            raise _err(404, Code.NOT_FOUND, "no such pull transfer process")
+            raise _err(404, Code.NOT_FOUND, "no such pull transfer process", **path_pids(request))
         if row.state != TState.STARTED.value:
             raise _err(400, Code.ILLEGAL_TRANSITION, f"the transfer is {row.state}", row)
-        return web.json_response(self.pull_address(row))
+        async with dsp.ctx.db.connect() as conn:
+            address = await self.address(conn, row)
+        return web.json_response(address)
 
     # ------------------------------------------------------------------ outbox outcomes
 

@@ -236,6 +236,9 @@ async def pull(request: web.Request) -> web.StreamResponse:
         raise Problem(404, "Not Found", detail="no transfer of ours as consumer with that id")
     if row.state != "STARTED" or not row.data_address:
         raise Problem(409, "Conflict", detail=f"the transfer is {row.state}, not STARTED")
+    edrs = getattr(ctx.components.get("dsp"), "edrs", None)
+    if edrs is not None:  # the token renewed first if it is about to expire
+        row = await edrs.current(pid)
     address = json.loads(row.data_address)
     props = {str(p.get("name")): str(p.get("value")) for p in address.get("endpointProperties", [])}
     endpoint = str(address.get("endpoint", "")).rstrip("/")

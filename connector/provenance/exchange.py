@@ -57,6 +57,10 @@ MAX_DELAY_S = 30.0
 REFUSAL_TITLES = {400: "Bad Request", 403: "Forbidden", 409: "Conflict"}
 
 
+class NotServed(PeerError):
+    """The peer answered 404: it has no such endpoint, so retrying cannot help."""
+
+
 def owed_as_statement(record: Record, me: str) -> bool:
     """True when ``record`` (ours) goes to the agreement's provider as our statement: we are
     its consumer, so it must carry our signature."""
@@ -307,12 +311,24 @@ class ReceiptExchange:
         self, parties: AgreementParties, peer: str, role: str, items: list[Owed]
     ) -> None:
         try:
+            if not await self.peers.exchanges_receipts(peer):
+                # a peer that speaks only DSP: its records stay in our log alone
+                await self._acknowledged(items)
+                return
             if role == PROVIDER:
                 await self._send_receipts(parties, peer, items)
             else:
                 await self._send_records(parties, peer, items)
+        except NotServed as exc:
+            self._give_up(items, f"{peer}: {exc}")
         except (aiohttp.ClientError, TimeoutError, PeerError, LedgerError, ValueError) as exc:
             self._retry(items, f"{peer}: {exc}")
+
+    def _give_up(self, items: list[Owed], why: str) -> None:
+        """No retry: the peer has no such endpoint (404); found again at the next start."""
+        if any(i.recovered for i in items):
+            self._recovery_failed = True
+        self.ctx.log.warning("ledger: %d records not exchanged (%s)", len(items), why)
 
     async def _post(self, url: str, peer: str, body: dict[str, Any]) -> tuple[int, Any]:
         dsp = self.ctx.components.get("dsp")
@@ -328,8 +344,8 @@ class ReceiptExchange:
             raise PeerError(f"{url}: {exc.detail}") from None
         try:
             return got.status, safe_json.loads(got.body) if got.body else None
-        except ValueError as exc:
-            raise PeerError(f"{url}: the answer is not JSON we accept: {exc}") from None
+        except ValueError:  # a peer's 404 page need not be JSON: the status decides
+            return got.status, None
 
     async def _send_receipts(self, parties: AgreementParties, peer: str, items: list[Owed]) -> None:
         head = await self.ledger.tree_head()  # one signed head for the whole batch
@@ -352,6 +368,8 @@ class ReceiptExchange:
         }
         base = await self.peers.base_url(parties, self.me)
         status, doc = await self._post(base + RECEIPTS_PATH, peer, body)
+        if status == 404:
+            raise NotServed(f"{RECEIPTS_PATH} answered 404")
         if status != 200 or not isinstance(doc, dict):
             raise PeerError(f"{RECEIPTS_PATH} answered {status}: {str(doc)[:200]}")
         results = doc.get("results")
@@ -383,6 +401,8 @@ class ReceiptExchange:
         body = {"records": [i.data.decode() for i in items]}
         base = await self.peers.base_url(parties, self.me)
         status, doc = await self._post(base + RECORDS_PATH, peer, body)
+        if status == 404:
+            raise NotServed(f"{RECORDS_PATH} answered 404")
         # 202: some were taken; a 4xx Problem with "results": every one was refused
         if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
             raise PeerError(f"{RECORDS_PATH} answered {status}: {str(doc)[:200]}")

@@ -107,9 +107,12 @@ class Trust:
         return self.ctx.settings.public_url + CREDENTIAL_SERVICE_PATH
 
     def did_document(self) -> dict[str, Any]:
+        from connector.dsp.extensions import advertised
+
         return self.participant.did_document(
             credential_service=self.credential_service_url,
             dsp_endpoint=self.ctx.settings.public_url + DSP_PATH,
+            **advertised(self.ctx),
         )
 
     async def authority(self) -> tuple[str, str] | None:

@@ -39,7 +39,7 @@ async def test_catalog_lists_datasets_with_offers_and_ngsi_ld_distributions(
     assert [o["@id"] for o in dataset["hasPolicy"]] == [offer_id]
     assert "target" not in dataset["hasPolicy"][0]
     formats = {d["format"] for d in dataset["distribution"]}
-    assert formats == {"NGSI-LD-PULL", "NGSI-LD-PUSH"}
+    assert formats == {"NGSI-LD-PULL", "NGSI-LD-PUSH", "HttpData-PULL", "HttpData-PUSH"}
     assert dataset["distribution"][0]["accessService"]["endpointURL"] == city.dsp_url
     status, one = await signed(company, city, "GET", f"/catalog/datasets/{dataset_id}")
     assert status == 200

@@ -64,7 +64,7 @@ def test_outgoing_messages_validate(message: dict[str, object]) -> None:
 
 @pytest.mark.parametrize("area", list(Area))
 def test_error_bodies_validate(area: Area) -> None:
-    error = DspError(area, 400, Code.SCHEMA, "bad", provider_pid="p")
+    error = DspError(area, 400, Code.SCHEMA, "bad", provider_pid="p", consumer_pid="c")
     body = error.body()
     validate(area.value, body)
     assert body["code"] == "SchemaViolation" and body["reason"] == ["bad"]

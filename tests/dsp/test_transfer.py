@@ -122,7 +122,7 @@ async def test_transfer_request_needs_a_finalized_agreement_of_the_caller(
     assert body["code"] == "UnknownAgreement"
     mine, _ = await negotiate(city, company)
     wrong = m.transfer_request(
-        "urn:uuid:t-2", mine["agreementId"], "HttpData-PULL", company.dsp_url
+        "urn:uuid:t-2", mine["agreementId"], "AmazonS3-PUSH", company.dsp_url
     )
     status, body = await signed(company, city, "POST", "/transfers/request", wrong)
     assert status == 400 and body["code"] == "UnsupportedFormat"

@@ -39,7 +39,15 @@ async def test_did_document_is_public_and_resolvable(space: Space) -> None:
     assert me.kid in resolved.methods
     assert resolved.key_for(me.kid, "capabilityInvocation").public_key is not None
     services = {s.type: s.endpoint for s in resolved.services}
-    assert services == {"CredentialService": city.url + "/dcp", "DataService": city.url + "/dsp"}
+    assert services == {
+        "CredentialService": city.url + "/dcp",
+        "DataService": city.url + "/dsp",
+        "AgoraLedgerExchange": city.url + "/ledger/v1",  # the receipt exchange is advertised
+    }
+    dsp = next(s for s in doc["service"] if s["type"] == "DataService")
+    assert dsp["https://w3id.org/agora/dsp#extensions"] == [
+        "https://w3id.org/agora/dsp#providerSignature"
+    ]
 
 
 def _free_port() -> int:
