@@ -26,6 +26,7 @@ from connector.dsp.pending import NotPending, pending_view
 from connector.dsp.runtime import Dsp, now
 from connector.dsp.tables import negotiations, transfers
 from connector.dsp.transfer_states import IllegalTransition as TIllegal
+from connector.http.middleware import open_ended
 from connector.http.problems import Problem
 
 KEEP_ALIVE_S = 15.0
@@ -107,6 +108,7 @@ async def decision_events(request: web.Request) -> web.StreamResponse:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await resp.prepare(request)
+        open_ended(request)  # a stream, not a request: the request budget does not apply
         sent: set[str] = set()
         for view in await waiting(dsp):
             sent.add(f"{view['id']}\0{view['decision']}\0{view['since']}")

@@ -51,6 +51,19 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
 
 
+#: The request's time budget (an ``asyncio.Timeout``), for :func:`open_ended`.
+BUDGET = web.RequestKey("agora.request_budget", asyncio.Timeout)
+
+
+def open_ended(request: web.Request) -> None:
+    """Lift the request's time budget: for a stream the client keeps open on purpose
+    (server-sent events), which the budget would otherwise cut mid-chunk. Call it once the
+    response is prepared, so a handler that stalls before answering is still abandoned."""
+    budget = request.get(BUDGET)
+    if budget is not None:
+        budget.reschedule(None)
+
+
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = request.app[CTX]
@@ -58,7 +71,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         limit = ctx.settings.server.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return _too_large(request, limit)
-        async with asyncio.timeout(ctx.settings.server.request_timeout_s):
+        async with asyncio.timeout(ctx.settings.server.request_timeout_s) as budget:
+            request[BUDGET] = budget
             return await handler(request)
     except Problem as problem:
         return problem.response(instance=request.path)

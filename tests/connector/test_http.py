@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
+from pathlib import Path
 
+import aiohttp
+import pytest
+
+from connector.config import load_settings
+from connector.participant import read_admin_key
+from connector.runtime import Connector
 from tests.support import Running
 
 PROBLEM = "application/problem+json"
@@ -118,3 +127,32 @@ async def test_metrics_count_requests(running: Running) -> None:
 async def test_request_id_is_echoed(running: Running) -> None:
     resp = await running.call("GET", "/health", admin=False, headers={"X-Request-Id": "abc-123"})
     assert resp.headers["X-Request-Id"] == "abc-123"
+
+
+async def test_an_event_stream_outlives_the_request_budget(
+    participant_dir: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Server-sent events stay open past ``request_timeout_s``: the budget bounds answering,
+    not a stream the client keeps open on purpose (it used to kill the stream silently, so no
+    keep-alive ever came)."""
+    from connector.dsp import decision_queue
+
+    monkeypatch.setattr(decision_queue, "KEEP_ALIVE_S", 2.0)  # past the 1 s budget below
+    directory = participant_dir()
+    connector = Connector(load_settings(directory, env={"AGORA_SERVER_REQUEST_TIMEOUT_S": "1"}))
+    await connector.start()
+    try:
+        key = read_admin_key(directory)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
+                connector.url + "/api/v1/decisions/events",
+                headers={"Authorization": f"Bearer {key}"},
+            ) as resp,
+        ):
+            assert resp.status == 200
+            assert resp.content_type == "text/event-stream"
+            line = await asyncio.wait_for(resp.content.readline(), 10)
+            assert line.startswith(b": keep-alive"), line
+    finally:
+        await connector.stop()

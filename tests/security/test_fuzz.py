@@ -332,6 +332,8 @@ def test_management_api_from_its_openapi(
     )
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20, "the document lists the management routes"
+    # an event stream never ends by design (tests/connector/test_http.py covers it)
+    operations = [op for op in operations if not op.path.endswith("/events")]
     failures: list[str] = []
     for operation in operations:
         cases = st.one_of(
