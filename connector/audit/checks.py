@@ -256,10 +256,10 @@ async def agreement(
         )
         receipts = await c.client.receipts(agreement_id)
         if not receipts and report.records_checked == 0:
-            report.add(
-                Finding.MISSING_RECORD,
-                f"neither party's log holds a record of agreement {agreement_id}",
-                agreement=agreement_id,
+            # nothing anywhere is an unknown id (a typo), not evidence of a hidden record
+            raise AuditFailure(
+                f"no agreement {agreement_id} in either party's log: check the id (the"
+                " agreementId of GET /api/v1/agreements on either connector)"
             )
         report.checks.append("receipt heads consistent with the provider's log")
         heads = {r.tree_head for r in receipts if r.tree_head.size <= p_head.size}

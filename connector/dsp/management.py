@@ -245,12 +245,63 @@ async def _peer_call(
             method, url, json_body=payload, headers={"Authorization": f"Bearer {token}"}
         )
     except OutboundError as exc:
-        raise Problem(502, "Bad Gateway", detail=f"the peer at {url[:200]}: {exc.detail}") from None
+        raise _unreachable(url, exc) from None
     try:
         doc = safe_json.loads(got.body) if got.body else None
     except ValueError:
         doc = None
     return got.status, doc, got.header_values("Link")
+
+
+def _unreachable(url: str, exc: OutboundError) -> Problem:
+    """502 (or 504 when it timed out) naming the peer and the cause, and for a refusal by the
+    outgoing-request policy the setting that would allow it."""
+    cause = exc.detail.removeprefix(url + ": ")
+    timed_out = "timeout" in cause.lower() or "timed out" in cause.lower()
+    detail = f"cannot reach the peer at {url[:200]}: {cause}"
+    if exc.refused:
+        detail += (
+            " (peers on loopback or over plain http are allowed only in development mode:"
+            " [server] dev_mode = true in agora.toml, AGORA_SERVER_DEV_MODE=true, or"
+            " `agora init --dev`)"
+        )
+    status, title = (504, "Gateway Timeout") if timed_out else (502, "Bad Gateway")
+    return Problem(status, title, detail=detail, peer=url[:200])
+
+
+async def _advertised_base(dsp: Dsp, base: str) -> str | None:
+    """The DSP base URL the peer at ``base``'s origin advertises in its
+    ``/.well-known/dspace-version`` document (DSP 2025-1 §4.3), if it differs from ``base``."""
+    split = urlsplit(base)
+    root = f"{split.scheme}://{split.netloc}"
+    well_known = root + "/.well-known/dspace-version"
+    try:
+        got = await dsp.ctx.peers().request("GET", well_known)
+        doc = safe_json.loads(got.body) if got.status == 200 and got.body else None
+    except (OutboundError, ValueError):
+        return None
+    versions = doc.get("protocolVersions") if isinstance(doc, dict) else None
+    for entry in versions if isinstance(versions, list) else []:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(path, str) and path.startswith("/"):
+            found = root + path.rstrip("/")
+            if found.rstrip("/") != base.rstrip("/"):
+                try:
+                    return check_callback(found, dsp.policy)
+                except CallbackRefused:
+                    return None
+    return None
+
+
+def _peer_status_problem(status: int, url: str, doc: Any, advertised: str | None) -> Problem:
+    detail = f"the peer answered {status} at {url[:200]}"
+    if status == 404:
+        detail += (
+            "; is counterPartyAddress the peer's DSP endpoint (for an Agora connector its base"
+            " URL followed by /dsp)? Its /.well-known/dspace-version "
+            + ("names " + advertised if advertised else "names no other endpoint")
+        )
+    return Problem(502, "Bad Gateway", detail=detail, peer=doc)
 
 
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
@@ -275,12 +326,18 @@ async def request_catalog(request: web.Request) -> web.Response:
     url: str | None = join(base, "catalog/request")
     merged: dict[str, Any] | None = None
     pages = 0
+    request_msg = {"@context": [m.DSP_CONTEXT], "@type": "CatalogRequestMessage"}
     while url and pages < 100:
-        status, doc, links = await _peer_call(
-            dsp, "POST", url, did, {"@context": [m.DSP_CONTEXT], "@type": "CatalogRequestMessage"}
-        )
+        status, doc, links = await _peer_call(dsp, "POST", url, did, request_msg)
+        if status == 404 and pages == 0:
+            # a base URL without the DSP path: use the endpoint the peer itself advertises
+            advertised = await _advertised_base(dsp, base)
+            if advertised is None:
+                raise _peer_status_problem(status, url, doc, None)
+            base, url = advertised, join(advertised, "catalog/request")
+            status, doc, links = await _peer_call(dsp, "POST", url, did, request_msg)
         if status != 200:
-            raise Problem(502, "Bad Gateway", detail=f"the peer answered {status}", peer=doc)
+            raise _peer_status_problem(status, url, doc, None)
         try:
             validate("Catalog", doc)
         except SchemaViolation as exc:
@@ -303,9 +360,13 @@ async def request_dataset(request: web.Request) -> web.Response:
     dsp = dsp_of(request)
     data = await body(request, DatasetRequestIn)
     base, did = _peer(dsp, data.counter_party_address, data.counter_party_id)
-    status, doc, _ = await _peer_call(
-        dsp, "GET", join(base, "catalog/datasets", segment(data.dataset_id)), did
-    )
+    url = join(base, "catalog/datasets", segment(data.dataset_id))
+    status, doc, _ = await _peer_call(dsp, "GET", url, did)
+    if status == 404:
+        advertised = await _advertised_base(dsp, base)
+        if advertised is not None:
+            url = join(advertised, "catalog/datasets", segment(data.dataset_id))
+            status, doc, _ = await _peer_call(dsp, "GET", url, did)
     if status != 200:
         raise Problem(
             404 if status == 404 else 502, "Peer error", detail=f"status {status}", peer=doc

@@ -331,6 +331,13 @@ class AgreementPep:
         verdict = compiled.decide(ev_request, world)
         if not verdict.permitted:
             text = explain_report(compiled.explain(ev_request, world), world)
+            if "purpose" in text.lower():
+                text += (
+                    f" (declared purpose: {purpose}; set it with the {PURPOSE_HEADER} header)"
+                    if purpose
+                    else f" (no purpose declared: send the {PURPOSE_HEADER} header, e.g."
+                    f" '{PURPOSE_HEADER}: research')"
+                )
             raise Refusal(text + agreement.credentials.lapsed(now))
         owed = [d if isinstance(d, str) else d.key for d in verdict.pending_duties]
         owed += [k for k in agreement.deferred if k in agreement.duties]

@@ -219,3 +219,12 @@ async def test_usage_and_connection_errors_exit_2_without_a_traceback(
         "consistency", trade.city.url, "--admin-key", trade.city.admin_key, "--first", str(bad)
     )
     assert ran.code == 2 and "not a signed tree head" in ran.output
+
+
+async def test_a_mistyped_agreement_id_is_a_usage_error_not_a_discrepancy(trade: Trade) -> None:
+    ran = await agora(
+        "agreement", trade.city.url, trade.company.url, trade.agreement_id + "-typo",
+        "--admin-key", trade.city.admin_key, "--consumer-admin-key", trade.company.admin_key,
+    )  # fmt: skip
+    assert ran.code == 2, ran.output
+    assert "check the id" in ran.output and "missing-record" not in ran.output
