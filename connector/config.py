@@ -40,6 +40,12 @@ class ParticipantSettings(_Section):
     name: str = Field(min_length=1, max_length=200)
     role: Role
     did: str = Field(default="", description="empty: derived from server.public_url as did:web")
+    #: what the participant says of itself until its profile (PUT /api/v1/participant) says
+    #: otherwise; the country (ISO 3166-1 alpha-2) is what a membership application needs
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    description: str = Field(default="", max_length=2000)
+    homepage: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
+    contact_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
 
 
 class ServerSettings(_Section):

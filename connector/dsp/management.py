@@ -40,7 +40,7 @@ from connector.dsp.validation import SchemaViolation, validate
 from connector.http import safe_json
 from connector.http.problems import Problem, read_json
 from connector.management.api import validation_problem
-from connector.outbound import OutboundError
+from connector.outbound import OutboundError, setting_hint
 from identity.dpop import key_thumbprint
 
 M = TypeVar("M", bound=BaseModel)
@@ -259,12 +259,7 @@ def _unreachable(url: str, exc: OutboundError) -> Problem:
     cause = exc.detail.removeprefix(url + ": ")
     timed_out = "timeout" in cause.lower() or "timed out" in cause.lower()
     detail = f"cannot reach the peer at {url[:200]}: {cause}"
-    if exc.refused:
-        detail += (
-            " (peers on loopback or over plain http are allowed only in development mode:"
-            " [server] dev_mode = true in agora.toml, AGORA_SERVER_DEV_MODE=true, or"
-            " `agora init --dev`)"
-        )
+    detail += setting_hint(exc)
     status, title = (504, "Gateway Timeout") if timed_out else (502, "Bad Gateway")
     return Problem(status, title, detail=detail, peer=url[:200])
 

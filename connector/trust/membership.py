@@ -26,6 +26,7 @@ from connector.http import safe_json
 from connector.http.context import CTX
 from connector.http.problems import Problem, read_json
 from connector.management.api import load_profile, validation_problem
+from connector.outbound import setting_hint
 from connector.trust.core import DEFAULT_SCOPES, trust_of
 from connector.trust.issuance_requests import membership_types
 from connector.trust.membership_state import load_membership, save_membership
@@ -61,13 +62,22 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         raise Problem(409, "Conflict", detail="the authority does not apply to itself")
     country = body.country or (await load_profile(ctx)).country
     if not country:
-        raise Problem(400, "Bad Request", detail="/country: needed (or set it in the profile)")
+        raise Problem(
+            400,
+            "Bad Request",
+            detail="/country: needed (an ISO 3166-1 alpha-2 code, e.g. ES): give it here, with"
+            " `agora join DIR URL --country ES`, `agora init --country ES`, or in the profile"
+            " (PUT /api/v1/participant)",
+        )
     authority_did = did_web_for(body.authority)
     try:
         await trust.resolver.resolve(authority_did)
     except IdentityError as exc:
         raise Problem(
-            502, "Bad Gateway", detail=f"authority {authority_did}: {exc.detail}", reason=exc.reason
+            502,
+            "Bad Gateway",
+            detail=f"authority {authority_did}: {exc.detail}{setting_hint(exc)}",
+            reason=exc.reason,
         ) from None
     state: dict[str, Any] = {
         "authority_url": body.authority,
@@ -94,7 +104,7 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         )
     except IdentityError as exc:
         await trust.issuance.cancel(issuance_id)
-        raise Problem(502, "Bad Gateway", detail=exc.detail) from None
+        raise Problem(502, "Bad Gateway", detail=exc.detail + setting_hint(exc)) from None
     try:
         answer = safe_json.loads(raw)
     except ValueError:

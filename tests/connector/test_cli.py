@@ -80,6 +80,28 @@ def test_init_rejects_unknown_role(tmp_path: Path) -> None:
     assert "authority" in result.output
 
 
+def test_init_records_the_country_and_profile(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    result = CliRunner().invoke(
+        main,
+        ["init", str(d), "--name", "A", "--role", "city", "--country", "es",
+         "--homepage", "https://murcia.example", "--contact-email", "data@murcia.example"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    participant = load_settings(d, env={}).participant
+    assert (participant.country, participant.homepage) == ("ES", "https://murcia.example")
+    assert participant.contact_email == "data@murcia.example"
+
+
+def test_init_refuses_a_bad_country_naming_the_option(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    result = CliRunner().invoke(
+        main, ["init", str(d), "--name", "A", "--role", "city", "--country", "Spain"]
+    )
+    assert result.exit_code == 1 and "--country" in result.output, result.output
+    assert not d.exists()
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("AGORA_SERVER_PORT", "many"), ("AGORA_SERVER_EVENT_LOOP", "tokio")],
