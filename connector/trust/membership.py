@@ -26,7 +26,6 @@ from connector.http import safe_json
 from connector.http.context import CTX
 from connector.http.problems import Problem, read_json
 from connector.management.api import load_profile, validation_problem
-from connector.outbound import setting_hint
 from connector.trust.core import DEFAULT_SCOPES, trust_of
 from connector.trust.issuance_requests import membership_types
 from connector.trust.membership_state import load_membership, save_membership
@@ -76,7 +75,7 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         raise Problem(
             502,
             "Bad Gateway",
-            detail=f"authority {authority_did}: {exc.detail}{setting_hint(exc)}",
+            detail=f"authority {authority_did}: {exc.detail}",
             reason=exc.reason,
         ) from None
     state: dict[str, Any] = {
@@ -104,7 +103,7 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         )
     except IdentityError as exc:
         await trust.issuance.cancel(issuance_id)
-        raise Problem(502, "Bad Gateway", detail=exc.detail + setting_hint(exc)) from None
+        raise Problem(502, "Bad Gateway", detail=exc.detail) from None
     try:
         answer = safe_json.loads(raw)
     except ValueError:

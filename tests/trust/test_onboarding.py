@@ -316,3 +316,17 @@ async def test_joining_from_the_cli_alone(space: Space) -> None:
     }
     status, membership = await company.call("GET", "/api/v1/membership")
     assert membership["state"] == "approved" and len(membership["credentials"]) == 2
+
+
+async def test_a_loopback_authority_refusal_names_the_setting(space: Space) -> None:
+    authority = await space.add("authority", "authority")
+    company = await space.add("company", "company", identity={"allow_http_hosts": []})
+    joined = await _cli(
+        "join", str(company.directory), authority.url, "--url", company.url, "--country", "ES"
+    )
+    assert joined.exit_code == 1, joined.output
+    assert (
+        "allow_http_hosts" in joined.output and "AGORA_IDENTITY_ALLOW_HTTP_HOSTS" in joined.output
+    )
+    status, _ = await company.call("GET", "/api/v1/membership")
+    assert status == 404  # nothing recorded
