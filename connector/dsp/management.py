@@ -83,10 +83,53 @@ def dataset_view(row: Any) -> dict[str, Any]:
     }
 
 
+def _expanded_scope(data: DatasetIn) -> tuple[list[str], list[str] | None]:
+    """Entity types and attributes as full IRIs, expanded with the dataset's own @context the
+    way the data's names are: the PEP compares IRIs, so a short name expanded with another
+    context than the data's would match nothing."""
+    from connector.ngsild.context import CORE, term_map, validate_context_value
+    from connector.ngsild.errors import NgsiError
+
+    terms = CORE
+    if data.context is not None:
+        try:
+            validate_context_value(data.context)
+            terms = term_map(data.context)
+        except NgsiError as exc:
+            raise Problem(400, "Bad Request", detail=f"/@context: {exc}") from None
+    types = [terms.expand(t) for t in data.entity_types]
+    attrs = [terms.expand(a) for a in data.attributes] if data.attributes else None
+    return list(dict.fromkeys(types)), attrs
+
+
+async def _scope_warnings(dsp: Dsp, types: list[str]) -> list[str]:
+    """Say so when no stored entity has any of the dataset's types (the usual cause: a short
+    name expanded with the core context while the data uses another), naming near misses."""
+    broker = dsp.ctx.components.get("ngsild.broker")
+    if broker is None:
+        return []
+    counts = await broker.store.type_counts(None)
+    if any(counts.get(t) for t in types):
+        return []
+    warnings = []
+    for iri in types:
+        short = iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+        near = sorted(t for t in counts if t != iri and t.rsplit("/", 1)[-1] == short)
+        text = f"no stored entity has type {iri}"
+        if near:
+            text += (
+                f'; the data has {", ".join(near)}: give the data\'s "@context" (or the full'
+                " IRI) in entityTypes"
+            )
+        warnings.append(text)
+    return warnings
+
+
 async def create_dataset(request: web.Request) -> web.Response:
     dsp = dsp_of(request)
     data = await body(request, DatasetIn)
     ds_id = data.id or new_id()
+    entity_types, attributes = _expanded_scope(data)
     async with dsp.transaction() as conn:
         if (await conn.execute(select(datasets.c.id).where(datasets.c.id == ds_id))).first():
             raise Problem(409, "Conflict", detail=f"dataset {ds_id} exists")
@@ -95,14 +138,18 @@ async def create_dataset(request: web.Request) -> web.Response:
                 id=ds_id,
                 title=data.title,
                 description=data.description,
-                entity_types=json.dumps(data.entity_types),
-                attributes=json.dumps(data.attributes) if data.attributes else None,
+                entity_types=json.dumps(entity_types),
+                attributes=json.dumps(attributes) if attributes else None,
                 area=json.dumps(data.area) if data.area else None,
                 created_at=now(),
             )
         )
         row = (await conn.execute(select(datasets).where(datasets.c.id == ds_id))).one()
-    return web.json_response(dataset_view(row), status=201)
+    view = dataset_view(row)
+    warnings = await _scope_warnings(dsp, entity_types)
+    if warnings:
+        view["warnings"] = warnings
+    return web.json_response(view, status=201)
 
 
 async def _rows(request: web.Request, table: Table) -> list[Any]:

@@ -126,8 +126,16 @@ def _evaluation_request(action: str, target: str, assignee: str) -> EvaluationRe
     return EvaluationRequest.create(action, target=target, assignee=assignee)
 
 
-def _short(iris: set[str] | frozenset[str]) -> str:
-    return ", ".join(sorted(i.rsplit("/", 1)[-1].rsplit("#", 1)[-1] for i in iris))
+def _name(iri: str) -> str:
+    return iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
+def _short(iris: set[str] | frozenset[str], other: set[str] | frozenset[str] = frozenset()) -> str:
+    """Short names, unless one reads like a name of ``other`` while being another IRI: then
+    the full IRIs, or "AirQualityObserved is not AirQualityObserved" would explain nothing."""
+    if {_name(i) for i in iris} & {_name(o) for o in other}:
+        return ", ".join(sorted(iris))
+    return ", ".join(sorted(_name(i) for i in iris))
 
 
 class AgreementPep:
@@ -462,8 +470,9 @@ class AgreementPep:
                 outside = requested_types if not requested_types & types else set()
             if outside:
                 raise Refusal(
-                    f"denied — this agreement covers only entity types {_short(types)}; "
-                    f"{_short(outside)} {'is' if len(outside) == 1 else 'are'} not part of it"
+                    f"denied — this agreement covers only entity types {_short(types, outside)}"
+                    f"; {_short(outside, types)} {'is' if len(outside) == 1 else 'are'} not part"
+                    " of it"
                 )
             types = types & requested_types
         attrs = limits.attributes
