@@ -390,6 +390,92 @@ _suspension_command(
 )
 
 
+@main.group()
+def template() -> None:
+    """The city policy templates: list them, and store one as a policy to offer."""
+
+
+def _connector_url_option(fn: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--url", default=None, help="The running connector's base URL (default: its public_url)."
+    )(fn)
+
+
+@template.command("list")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_connector_url_option
+def template_list(directory: Path, url: str | None) -> None:
+    """The templates DIR's running connector offers, with their parameters."""
+    found = _own_call(directory, url, "GET", "/policy-templates")
+    for t in found if isinstance(found, list) else []:
+        click.echo(f"{t['name']}: {t['description']}")
+        for p in t["parameters"]:
+            flag = " (required)" if p.get("required") else ""
+            default = f" [default: {p['default']}]" if "default" in p else ""
+            click.echo(f"    {p['name']}: {p['type']}{flag}{default}")
+
+
+def _param_value(text: str) -> object:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@template.command("apply")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("name")
+@click.option("--types", default=None, help="Entity types, comma-separated (the offer's scope).")
+@click.option("--attributes", default=None, help="Attributes, comma-separated.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A template parameter (VALUE as JSON, else a string), e.g. amount=49.00.",
+)
+@click.option("--id", "policy_id", default=None, help="The policy's id (default: a new urn:uuid).")
+@click.option("--dataset", default=None, help="Also offer this dataset under the new policy.")
+@_connector_url_option
+def template_apply(
+    directory: Path,
+    name: str,
+    types: str | None,
+    attributes: str | None,
+    params: tuple[str, ...],
+    policy_id: str | None,
+    dataset: str | None,
+    url: str | None,
+) -> None:
+    """Store template NAME as a policy of DIR's running connector (and offer a dataset)."""
+    from urllib.parse import quote
+
+    values: dict[str, object] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--param")
+        values[key] = _param_value(value)
+    if types:
+        values["entityTypes"] = [t.strip() for t in types.split(",") if t.strip()]
+    if attributes:
+        values["attributes"] = [a.strip() for a in attributes.split(",") if a.strip()]
+    payload: dict[str, object] = {"parameters": values}
+    if policy_id:
+        payload["id"] = policy_id
+    stored = _own_call(directory, url, "POST", f"/policy-templates/{quote(name, safe='')}", payload)
+    assert isinstance(stored, dict)
+    click.echo(f"Stored policy {stored['id']} from template {name}.")
+    if dataset:
+        offer = _own_call(
+            directory, url, "POST", "/offers", {"datasetId": dataset, "policyId": stored["id"]}
+        )
+        assert isinstance(offer, dict)
+        click.echo(f"Offered dataset {dataset} as {offer.get('id')}.")
+
+
 def _register_audit() -> None:
     from connector.audit.cli import audit
 

@@ -15,7 +15,7 @@ from sqlalchemy import Column, Table, insert, select
 
 from connector.config import did_web_for
 from connector.dsp import messages as m
-from connector.dsp import process
+from connector.dsp import process, templates
 from connector.dsp.callbacks import CallbackRefused, check_callback, join, origin, segment
 from connector.dsp.catalog import FORMAT_PULL, find_offer, new_id
 from connector.dsp.models import (
@@ -32,6 +32,7 @@ from connector.dsp.models import (
     TransferIn,
 )
 from connector.dsp.negotiation_states import IllegalTransition, NMessage, NState, Role
+from connector.dsp.policy_input import normalise
 from connector.dsp.runtime import DSP_KEY, Dsp, now
 from connector.dsp.tables import agreements, datasets, negotiations, offers, policies, transfers
 from connector.dsp.transfer_states import IllegalTransition as TIllegal
@@ -204,10 +205,12 @@ def _check_policy(doc: dict[str, Any]) -> None:
 
 
 async def create_policy(request: web.Request) -> web.Response:
-    dsp = dsp_of(request)
     data = await body(request, PolicyIn)
-    pol_id = data.id or new_id()
-    rules = data.model_dump(exclude_none=True, exclude={"id"})
+    rules = normalise(data.model_dump(exclude_none=True, exclude={"id"}))
+    return await _store_policy(dsp_of(request), data.id or new_id(), rules)
+
+
+async def _store_policy(dsp: Dsp, pol_id: str, rules: dict[str, Any]) -> web.Response:
     _check_policy({"@id": pol_id, **rules})
     async with dsp.transaction() as conn:
         if (await conn.execute(select(policies.c.id).where(policies.c.id == pol_id))).first():
@@ -216,6 +219,40 @@ async def create_policy(request: web.Request) -> web.Response:
             insert(policies).values(id=pol_id, policy=json.dumps(rules), created_at=now())
         )
     return web.json_response({"id": pol_id, **rules}, status=201)
+
+
+async def list_policy_templates(request: web.Request) -> web.Response:
+    return web.json_response(templates.describe_all())
+
+
+def _template_name(request: web.Request) -> str:
+    return request.match_info["name"]
+
+
+async def get_policy_template(request: web.Request) -> web.Response:
+    try:
+        return web.json_response(templates.describe(_template_name(request)))
+    except LookupError as exc:
+        raise Problem(404, "Not Found", detail=str(exc.args[0])) from None
+
+
+async def instantiate_policy_template(request: web.Request) -> web.Response:
+    """Store the template, with these parameters, as a policy (then offer it with /offers)."""
+    dsp = dsp_of(request)
+    payload = await read_json(request) if request.can_read_body else {}
+    if not isinstance(payload, dict) or set(payload) - {"id", "parameters"}:
+        raise Problem(400, "Bad Request", detail='a JSON object {"id"?, "parameters"?}')
+    values = payload.get("parameters") or {}
+    pol_id = payload.get("id") or new_id()
+    if not isinstance(values, dict) or not isinstance(pol_id, str) or len(pol_id) > 300:
+        raise Problem(400, "Bad Request", detail="/parameters: an object; /id: a string")
+    try:
+        rules = templates.instantiate(_template_name(request), pol_id, dsp.did, values)
+    except LookupError as exc:
+        raise Problem(404, "Not Found", detail=str(exc.args[0])) from None
+    except templates.TemplateError as exc:
+        raise Problem(400, "Bad Request", detail=str(exc)) from None
+    return await _store_policy(dsp, pol_id, rules)
 
 
 async def list_policies(request: web.Request) -> web.Response:
@@ -770,6 +807,14 @@ ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", "/datasets/{id}", get_dataset, "One dataset"),
     ("POST", "/policies", create_policy, "Store an ODRL policy"),
     ("GET", "/policies", list_policies, "List policies"),
+    ("GET", "/policy-templates", list_policy_templates, "The city policy templates"),
+    ("GET", "/policy-templates/{name}", get_policy_template, "One template and its parameters"),
+    (
+        "POST",
+        "/policy-templates/{name}",
+        instantiate_policy_template,
+        "Store a policy made from a template",
+    ),
     ("POST", "/offers", create_offer, "Offer a dataset under a policy"),
     ("GET", "/offers", list_offers, "List offers"),
     ("POST", "/catalog/request", request_catalog, "Fetch another connector's catalog"),
