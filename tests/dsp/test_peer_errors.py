@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import aiohttp
+
+from connector.config import load_settings
+from connector.participant import init_participant, read_admin_key
+from connector.runtime import Connector
 from tests.dsp.helpers import Node
 
 
@@ -34,3 +41,26 @@ async def test_an_unreachable_peer_is_a_502_naming_the_peer_and_the_cause(
     )
     assert status == 502, body
     assert "127.0.0.1:9" in body["detail"]
+
+
+async def test_a_loopback_peer_without_dev_mode_names_the_setting(tmp_path: Path) -> None:
+    async with aiohttp.ClientSession() as http:
+        directory = tmp_path / "prod"
+        init_participant(
+            directory,
+            "prod",
+            "company",
+            port=0,
+            extra_settings={"dsp": {"authentication": "self-issued"}},
+        )
+        connector = Connector(load_settings(directory, env={}))
+        await connector.start()
+        node = Node(connector, read_admin_key(directory), http)
+        try:
+            status, body = await node.admin(
+                "POST", "/catalog/request", {"counterPartyAddress": "http://127.0.0.1:9/dsp"}
+            )
+        finally:
+            await node.connector.stop()
+    assert status == 400, body
+    assert "dev_mode" in body["detail"] and "AGORA_SERVER_DEV_MODE" in body["detail"]
