@@ -44,6 +44,14 @@ def main() -> None:
     help="Development mode: peers, callbacks and endpoints may be on loopback over plain http "
     "(never in production).",
 )
+@click.option(
+    "--country",
+    default=None,
+    help="ISO 3166-1 alpha-2 code, e.g. ES: joining a data space needs it.",
+)
+@click.option("--description", default=None, help="What the participant says of itself.")
+@click.option("--homepage", default=None, help="https://… shown in catalogs.")
+@click.option("--contact-email", default=None, help="Who to write to about its data.")
 def init(
     directory: Path,
     name: str,
@@ -53,8 +61,21 @@ def init(
     storage_url: str | None,
     passphrase_env: str,
     dev: bool,
+    country: str | None,
+    description: str | None,
+    homepage: str | None,
+    contact_email: str | None,
 ) -> None:
-    """Create a participant directory: settings, fresh keys and an admin API key."""
+    """Create a participant directory: settings, fresh keys and an admin API key.
+
+    Then `agora serve DIR`, and join a data space with `agora join DIR AUTHORITY_URL`.
+    """
+    profile = {
+        "country": country.upper() if country else None,
+        "description": description,
+        "homepage": homepage,
+        "contact_email": contact_email,
+    }
     try:
         result = init_participant(
             directory,
@@ -66,6 +87,7 @@ def init(
             passphrase=os.environ.get(passphrase_env) or None,
             passphrase_env=passphrase_env,
             dev_mode=dev,
+            profile={k: v for k, v in profile.items() if v},
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
@@ -176,8 +198,17 @@ def authority() -> None:
     """Decide membership as the data-space authority (calls the running authority's API)."""
 
 
-def _authority_call(directory: Path, url: str | None, method: str, path: str) -> object:
-    """Call the authority's own management API with its admin key; print Problem details."""
+def _own_call(
+    directory: Path,
+    url: str | None,
+    method: str,
+    path: str,
+    payload: object = None,
+    *,
+    what: str = "the connector",
+) -> object:
+    """Call a participant's own running management API with its admin key; a refusal is
+    printed as the Problem's detail."""
     import json
     import urllib.error
     import urllib.request
@@ -190,11 +221,12 @@ def _authority_call(directory: Path, url: str | None, method: str, path: str) ->
     except (ConfigError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     base = (url or settings.public_url).rstrip("/")
-    req = urllib.request.Request(
-        base + "/api/v1" + path,
-        method=method,
-        headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-    )
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+    data = None
+    if payload is not None:
+        data = json.dumps(payload).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(base + "/api/v1" + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read() or b"null")
@@ -206,7 +238,26 @@ def _authority_call(directory: Path, url: str | None, method: str, path: str) ->
             detail = exc.reason
         raise click.ClickException(f"{exc.code}: {detail}") from None
     except OSError as exc:
-        raise click.ClickException(f"cannot reach the authority at {base}: {exc}") from None
+        raise click.ClickException(
+            f"cannot reach {what} at {base} (is `agora serve {directory}` running?): {exc}"
+        ) from None
+
+
+def _authority_call(
+    directory: Path, url: str | None, method: str, path: str, payload: object = None
+) -> object:
+    """Call the authority's own management API; refuse at once a directory that is not one."""
+    try:
+        role = load_settings(directory).participant.role
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if role is not Role.AUTHORITY:
+        raise click.ClickException(
+            f"{directory} is a {role.value}, not the data-space authority: `agora authority`"
+            " commands run on the authority's directory (one made with `agora init --role"
+            " authority`); a member joins with `agora join DIR AUTHORITY_URL`"
+        )
+    return _own_call(directory, url, method, path, payload, what="the authority")
 
 
 _URL_OPTION = click.option(
@@ -221,12 +272,20 @@ def authority_list(directory: Path, url: str | None) -> None:
     """Show membership requests and members."""
     requests = _authority_call(directory, url, "GET", "/authority/requests")
     members = _authority_call(directory, url, "GET", "/authority/members?all=true")
-    click.echo("Requests:")
-    for r in requests if isinstance(requests, list) else []:
+    requests = requests if isinstance(requests, list) else []
+    members = members if isinstance(members, list) else []
+    click.echo(f"Requests ({len(requests)}):")
+    for r in requests:
         click.echo(f"  {r['id']}  {r['state']:<9} {r['role']:<8} {r['name']}  {r['did']}")
-    click.echo("Members:")
-    for m in members if isinstance(members, list) else []:
+    if not requests:
+        click.echo("  (none: a participant applies with `agora join ITS_DIR AUTHORITY_URL`)")
+    elif any(r["state"] == "pending" for r in requests):
+        click.echo(f"  decide with `agora authority approve|reject {directory} REQUEST_ID`")
+    click.echo(f"Members ({len(members)}):")
+    for m in members:
         click.echo(f"  {m['state']:<8} {m['role']:<8} {m['name']}  {m['did']}")
+    if not members:
+        click.echo("  (none yet)")
 
 
 @authority.command("approve")
@@ -242,6 +301,55 @@ def authority_approve(directory: Path, request_id: str, url: str | None) -> None
     )
     assert isinstance(result, dict)
     click.echo(f"Approved {result['name']} ({result['role']}) {result['did']}.")
+
+
+@authority.command("reject")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("request_id")
+@click.option("--reason", default="", help="Told to the applicant (at most 500 characters).")
+@_URL_OPTION
+def authority_reject(directory: Path, request_id: str, reason: str, url: str | None) -> None:
+    """Refuse the application REQUEST_ID; the applicant gets no credential."""
+    from urllib.parse import quote
+
+    result = _authority_call(
+        directory,
+        url,
+        "POST",
+        f"/authority/requests/{quote(request_id, safe='')}/reject",
+        {"reason": reason} if reason else None,
+    )
+    assert isinstance(result, dict)
+    click.echo(f"Rejected {result['name']} ({result['role']}) {result['did']}.")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("authority_url")
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 (default: from agora init).")
+@click.option("--url", default=None, help="This connector's base URL (default: its public_url).")
+def join(directory: Path, authority_url: str, country: str | None, url: str | None) -> None:
+    """Apply for membership of the data space whose authority serves at AUTHORITY_URL.
+
+    The connector of DIRECTORY must be running (`agora serve DIR`). The authority's operator
+    then approves (`agora authority approve`) or rejects; the credentials arrive by themselves.
+    """
+    payload: dict[str, str] = {"authority": authority_url.rstrip("/")}
+    if country:
+        payload["country"] = country.upper()
+    result = _own_call(directory, url, "POST", "/membership", payload)
+    assert isinstance(result, dict)
+    state = result.get("state")
+    click.echo(
+        f"Applied to {result.get('authorityDid')}: request {result.get('requestId')}, {state}."
+    )
+    if state == "pending":
+        click.echo(
+            "The authority's operator decides: `agora authority approve AUTHORITY_DIR "
+            f"{result.get('requestId')}` (or reject). Check with GET /api/v1/membership."
+        )
+    for cred in result.get("credentials") or []:
+        click.echo(f"  holds {cred.get('type')} from {cred.get('issuer')}")
 
 
 @authority.command("revoke")
@@ -280,6 +388,92 @@ _suspension_command(
 _suspension_command(
     "reinstate", "Reinstated", "Lift the suspension of the member DID; verifiers accept it again."
 )
+
+
+@main.group()
+def template() -> None:
+    """The city policy templates: list them, and store one as a policy to offer."""
+
+
+def _connector_url_option(fn: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--url", default=None, help="The running connector's base URL (default: its public_url)."
+    )(fn)
+
+
+@template.command("list")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_connector_url_option
+def template_list(directory: Path, url: str | None) -> None:
+    """The templates DIR's running connector offers, with their parameters."""
+    found = _own_call(directory, url, "GET", "/policy-templates")
+    for t in found if isinstance(found, list) else []:
+        click.echo(f"{t['name']}: {t['description']}")
+        for p in t["parameters"]:
+            flag = " (required)" if p.get("required") else ""
+            default = f" [default: {p['default']}]" if "default" in p else ""
+            click.echo(f"    {p['name']}: {p['type']}{flag}{default}")
+
+
+def _param_value(text: str) -> object:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@template.command("apply")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("name")
+@click.option("--types", default=None, help="Entity types, comma-separated (the offer's scope).")
+@click.option("--attributes", default=None, help="Attributes, comma-separated.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A template parameter (VALUE as JSON, else a string), e.g. amount=49.00.",
+)
+@click.option("--id", "policy_id", default=None, help="The policy's id (default: a new urn:uuid).")
+@click.option("--dataset", default=None, help="Also offer this dataset under the new policy.")
+@_connector_url_option
+def template_apply(
+    directory: Path,
+    name: str,
+    types: str | None,
+    attributes: str | None,
+    params: tuple[str, ...],
+    policy_id: str | None,
+    dataset: str | None,
+    url: str | None,
+) -> None:
+    """Store template NAME as a policy of DIR's running connector (and offer a dataset)."""
+    from urllib.parse import quote
+
+    values: dict[str, object] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--param")
+        values[key] = _param_value(value)
+    if types:
+        values["entityTypes"] = [t.strip() for t in types.split(",") if t.strip()]
+    if attributes:
+        values["attributes"] = [a.strip() for a in attributes.split(",") if a.strip()]
+    payload: dict[str, object] = {"parameters": values}
+    if policy_id:
+        payload["id"] = policy_id
+    stored = _own_call(directory, url, "POST", f"/policy-templates/{quote(name, safe='')}", payload)
+    assert isinstance(stored, dict)
+    click.echo(f"Stored policy {stored['id']} from template {name}.")
+    if dataset:
+        offer = _own_call(
+            directory, url, "POST", "/offers", {"datasetId": dataset, "policyId": stored["id"]}
+        )
+        assert isinstance(offer, dict)
+        click.echo(f"Offered dataset {dataset} as {offer.get('id')}.")
 
 
 def _register_audit() -> None:

@@ -4,13 +4,18 @@ Every setting is validated at start; a bad one raises :class:`ConfigError` namin
 key and what was expected, so the connector never starts half-configured.
 
 Environment overrides use ``AGORA_<SECTION>_<KEY>``, e.g. ``AGORA_SERVER_PORT=9000`` or
-``AGORA_STORAGE_URL=postgresql+asyncpg://agora@db/agora``.
+``AGORA_STORAGE_URL=postgresql+asyncpg://agora@db/agora``. A list setting takes JSON or
+comma-separated values (``AGORA_IDENTITY_ALLOW_HTTP_HOSTS='["127.0.0.1"]'`` or
+``=127.0.0.1,localhost``), a table setting a JSON object; an error names the variable.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -40,6 +45,12 @@ class ParticipantSettings(_Section):
     name: str = Field(min_length=1, max_length=200)
     role: Role
     did: str = Field(default="", description="empty: derived from server.public_url as did:web")
+    #: what the participant says of itself until its profile (PUT /api/v1/participant) says
+    #: otherwise; the country (ISO 3166-1 alpha-2) is what a membership application needs
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    description: str = Field(default="", max_length=2000)
+    homepage: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
+    contact_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
 
 
 class ServerSettings(_Section):
@@ -119,6 +130,8 @@ class Settings(BaseModel):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     # Sections of later components are kept as plain tables and validated by their owners.
     extra: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    #: "section.key" -> the AGORA_* variable that set it, so that errors name the variable
+    env_sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     directory: Path = Field(default=Path("."), exclude=True)
 
@@ -152,13 +165,21 @@ M = TypeVar("M", bound=BaseModel)
 def component_settings(settings: Settings, section: str, model: type[M]) -> M:
     """Validate a component's own `[section]` table; the first fault becomes a ConfigError
     naming the file, the dotted key and what was expected, as for the core sections."""
+    values = dict(settings.extra.get(section, {}))
+    for key, value in values.items():
+        variable = settings.env_sources.get(f"{section}.{key}")
+        if variable is not None:
+            values[key] = env_value(variable, value, _field_annotation(model, key))
     try:
-        return model.model_validate(settings.extra.get(section, {}))
+        return model.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join([section, *(str(p) for p in err["loc"])])
         got = None if err["type"] == "missing" else err.get("input")
         expected = err["msg"].removeprefix("Value error, ")
+        variable = settings.env_sources.get(".".join([section, *(str(p) for p in err["loc"][:1])]))
+        if variable is not None:
+            raise ConfigError("environment", variable, expected, got) from None
         raise ConfigError(str(settings.directory / CONFIG_FILE), key, expected, got) from None
 
 
@@ -171,6 +192,50 @@ def split_listen(address: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def _field_annotation(model: type[BaseModel], key: str) -> Any:
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info.annotation
+    return None
+
+
+def _container(annotation: Any) -> type | None:
+    """``list`` or ``dict`` if the field holds one (also inside ``X | None``), else None."""
+    origin = typing.get_origin(annotation)
+    if origin in (list, set, tuple, frozenset):
+        return list
+    if origin is dict or annotation is dict:
+        return dict
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _container(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def env_value(variable: str, value: Any, annotation: Any) -> Any:
+    """An ``AGORA_*`` string as the setting's type: JSON for a list or table (a list may also
+    be comma-separated), the string itself otherwise. A bad one names the variable."""
+    if not isinstance(value, str):
+        return value
+    kind = _container(annotation)
+    text = value.strip()
+    if kind is None:
+        return value
+    if text.startswith(("[", "{")) or kind is dict:
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            expected = "a JSON object" if kind is dict else "a JSON list or comma-separated values"
+            raise ConfigError("environment", variable, f"{expected} ({exc})", value) from None
+        if not isinstance(parsed, kind):
+            wanted = "a JSON object" if kind is dict else "a JSON list"
+            raise ConfigError("environment", variable, wanted, value)
+        return parsed
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 def did_web_for(url: str) -> str:
     """did:web identifier for a base URL (port percent-encoded, path segments as ':')."""
     rest = url.split("://", 1)[1].rstrip("/")
@@ -181,8 +246,8 @@ def did_web_for(url: str) -> str:
     return did
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == "AGORA_KEY_PASSPHRASE":
             continue
@@ -204,7 +269,15 @@ def load_settings(directory: Path, env: Mapping[str, str] | None = None) -> Sett
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "(syntax)", f"valid TOML: {exc}") from None
     env_values = _env_overrides(env)
+    env_sources: dict[str, str] = {}
+    core_models = {n: f.annotation for n, f in Settings.model_fields.items()}
     for section, values in env_values.items():
+        for key, value in values.items():
+            variable = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            env_sources[f"{section}.{key}"] = variable
+            model = core_models.get(section)
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                values[key] = env_value(variable, value, _field_annotation(model, key))
         raw.setdefault(section, {}).update(values)
     unknown = set(raw) - KNOWN_SECTIONS - COMPONENT_SECTIONS
     if unknown:
@@ -212,13 +285,16 @@ def load_settings(directory: Path, env: Mapping[str, str] | None = None) -> Sett
         raise ConfigError(source, f"[{sorted(unknown)[0]}]", f"one of the sections {known}")
     extra = {k: raw.pop(k) for k in list(raw) if k in COMPONENT_SECTIONS}
     try:
-        settings = Settings.model_validate({**raw, "extra": extra, "directory": directory})
+        settings = Settings.model_validate(
+            {**raw, "extra": extra, "directory": directory, "env_sources": env_sources}
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        origin = "environment" if err["loc"] and err["loc"][0] in env_values else source
-        if origin == "environment" and len(err["loc"]) > 1:
-            key = f"{ENV_PREFIX}{str(err['loc'][0]).upper()}_{str(err['loc'][1]).upper()}"
+        var = env_sources.get(".".join(str(p) for p in err["loc"][:2]))
+        origin = "environment" if var is not None else source
+        if var is not None:
+            key = var
         expected = err["msg"].removeprefix("Value error, ")
         got = None if err["type"] == "missing" else err.get("input")
         raise ConfigError(origin, key, expected, got) from None

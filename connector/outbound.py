@@ -32,6 +32,7 @@ __all__ = [
     "check_target",
     "is_own_address",
     "peer_policy",
+    "setting_hint",
 ]
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -47,6 +48,24 @@ class OutboundError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.refused = refused
+
+
+#: the settings that allow what the outgoing-request policy refuses, for error messages
+DEV_MODE_HINT = (
+    " (loopback, private addresses and plain http are allowed only in development mode:"
+    " [server] dev_mode = true in agora.toml, AGORA_SERVER_DEV_MODE=true, or `agora init --dev`)"
+)
+
+
+def setting_hint(exc: Exception) -> str:
+    """The setting that would allow what ``exc`` refused ("" if none would): a refusal of a
+    host by the outgoing-request policy names development mode."""
+    reason = getattr(getattr(exc, "reason", None), "value", None)
+    refused = getattr(exc, "refused", False) or reason == "host_not_allowed"
+    text = str(getattr(exc, "detail", exc))
+    if refused and any(w in text for w in ("loopback", "private", "http", "not allowed")):
+        return DEV_MODE_HINT
+    return ""
 
 
 def peer_policy(settings: Settings) -> FetchPolicy:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from pydantic import ValidationError
 
-from connector.config import CONFIG_FILE, Role
+from connector.config import CONFIG_FILE, ParticipantSettings, Role
 from connector.errors import ConfigError
 from connector.keys import KEYS_DIR, save_keyring
 from identity import KeyAlg, KeyRing
@@ -52,12 +53,15 @@ def init_participant(
     passphrase_env: str | None = None,
     extra_settings: dict[str, dict[str, Any]] | None = None,
     dev_mode: bool = False,
+    profile: dict[str, str] | None = None,
 ) -> InitResult:
     """Write a fresh participant directory. Refuses to overwrite an existing one.
 
     ``passphrase_env`` records in agora.toml which environment variable holds the key ring's
     passphrase; ``extra_settings`` adds component sections (e.g. ``{"identity": {...}}``);
-    ``dev_mode`` writes ``[server] dev_mode = true`` (loopback peers over plain http).
+    ``dev_mode`` writes ``[server] dev_mode = true`` (loopback peers over plain http);
+    ``profile`` adds what the participant says of itself (``country``, ``description``,
+    ``homepage``, ``contact_email``) to ``[participant]``, checked before anything is written.
     """
     if (directory / CONFIG_FILE).exists():
         raise ConfigError(str(directory / CONFIG_FILE), "(file)", "no existing participant here")
@@ -65,6 +69,16 @@ def init_participant(
         role_value = Role(role).value
     except ValueError:
         raise ConfigError("--role", "role", "one of " + ", ".join(r.value for r in Role)) from None
+    participant: dict[str, Any] = {"name": name, "role": role_value}
+    participant.update({k: v for k, v in (profile or {}).items() if v})
+    try:
+        ParticipantSettings.model_validate(participant)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "participant"
+        option = "--" + field.replace("_", "-")
+        expected = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(option, f"participant.{field}", expected, err.get("input")) from None
     directory.mkdir(parents=True, exist_ok=True)
     save_keyring(directory / KEYS_DIR, KeyRing.generate(KeyAlg.EDDSA), passphrase)
 
@@ -72,7 +86,7 @@ def init_participant(
     _write_private(directory / ADMIN_KEY_FILE, (admin_key + "\n").encode())
 
     config: dict[str, Any] = {
-        "participant": {"name": name, "role": role_value},
+        "participant": participant,
         "server": {"host": host, "port": port, **({"dev_mode": True} if dev_mode else {})},
         "storage": {"url": storage_url or "sqlite+aiosqlite:///agora.db"},
         "security": {

@@ -14,7 +14,9 @@ import asyncio
 import collections
 import contextlib
 import json
+import os
 import pickle
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -234,6 +236,15 @@ def _chunks(values: list[T]) -> list[list[T]]:
     return [values[i : i + LOOKUP_CHUNK] for i in range(0, len(values), LOOKUP_CHUNK)]
 
 
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the writer without reaping it: ``Process.kill`` polls (waitpid) first, which
+    races asyncio's child watcher for the exit status (it then logs "Unknown child process
+    pid …, will report returncode 255"). A process that already exited is a zombie until the
+    watcher reaps it, so its pid cannot have been reused."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
 class _Session:
     """One writer process, the calls waiting for its answers, and the task reading them."""
 
@@ -279,8 +290,7 @@ class _Session:
                 if not future.done():
                     future.set_exception(error)
             if self.proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
+                _kill(self.proc)
 
 
 class SqliteWriter:
@@ -417,8 +427,7 @@ class SqliteWriter:
         proc = session.proc
         if session.loop is not asyncio.get_running_loop():
             # started on another (finished) event loop: nobody waits for it any more
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            _kill(proc)
             return
         if session.alive:
             try:
@@ -426,8 +435,7 @@ class SqliteWriter:
                 await session.request(("stop",))
                 await asyncio.wait_for(proc.wait(), 30)
             except (StoreError, TimeoutError):
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
+                _kill(proc)
         await proc.wait()
         await session.reader
 

@@ -99,6 +99,8 @@ async def _anchor_plan(
     """An anchorer to read the chain with, or None with a note saying why anchors are skipped."""
     doc = await ledgers.anchors_document()
     claimed = len(doc.get("anchors", []))
+    if claimed == 0:
+        notes.append(_nothing_anchored(doc))
     if chain is None:
         if doc.get("chain") == "embedded":
             notes.append(
@@ -114,6 +116,23 @@ async def _anchor_plan(
     if not contract:
         notes.append(f"anchor contract {address} as the connector names it (pin with --contract)")
     return _anchorer(chain, str(address))
+
+
+def _nothing_anchored(doc: dict[str, Any]) -> str:
+    """Why a log has no anchor yet, from the schedule the connector publishes."""
+    found = doc.get("schedule")
+    schedule: dict[str, Any] = found if isinstance(found, dict) else {}
+    records, seconds = schedule.get("every_records"), schedule.get("every_seconds")
+    text = "nothing has been anchored yet"
+    if records is not None and seconds is not None:
+        text += (
+            f": this connector anchors its signed head once {records} new records are logged or"
+            f" {seconds:g} s have passed since the last anchor, whichever comes first ([ledger]"
+            " anchor_every_records / anchor_every_seconds)"
+        )
+    if schedule.get("last_error"):
+        text += f"; its last attempt failed: {schedule['last_error']}"
+    return text
 
 
 async def verify(
@@ -256,10 +275,10 @@ async def agreement(
         )
         receipts = await c.client.receipts(agreement_id)
         if not receipts and report.records_checked == 0:
-            report.add(
-                Finding.MISSING_RECORD,
-                f"neither party's log holds a record of agreement {agreement_id}",
-                agreement=agreement_id,
+            # nothing anywhere is an unknown id (a typo), not evidence of a hidden record
+            raise AuditFailure(
+                f"no agreement {agreement_id} in either party's log: check the id (the"
+                " agreementId of GET /api/v1/agreements on either connector)"
             )
         report.checks.append("receipt heads consistent with the provider's log")
         heads = {r.tree_head for r in receipts if r.tree_head.size <= p_head.size}

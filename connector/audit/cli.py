@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 from connector.audit import checks, output
 from connector.audit.access import Access
 from connector.audit.checks import AuditFailure, Outcome
+from connector.console import output_console
 from ledger.errors import LedgerError
 from ledger.treehead import TreeHead
 
@@ -98,7 +98,7 @@ def _run(
         outcome = asyncio.run(work)
     except AuditFailure as exc:
         raise Unusable(f"{command}: {exc}") from None
-    code = output.emit(command, outcome, console=Console(), as_json=as_json, html=html)
+    code = output.emit(command, outcome, console=output_console(), as_json=as_json, html=html)
     if code:
         raise click.exceptions.Exit(code)
     return outcome

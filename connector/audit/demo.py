@@ -9,6 +9,7 @@ byte of a record in its own copy of the city's log and runs the same library aud
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connector.audit import checks
@@ -65,15 +66,17 @@ async def auditor_audits_both_ledgers(space: DataSpace) -> list[str]:
         f"agreement {agreement_id}: both logs hold the same {outcome.report.records_checked // 2} "
         "records, each with the company's countersigned receipt"
     )
-    page = space.root / "audit-report.html"
+    page = space.report_dir / "audit-report.html"
     write_html(page, outcome)
     lines.append(f"HTML report with the timeline: {page}")
-    lines += await _tampering_is_caught(city.url, company.url, agreement_id, access)
+    lines += await _tampering_is_caught(
+        city.url, company.url, agreement_id, access, space.report_dir / "audit-report-tampered.html"
+    )
     return lines
 
 
 async def _tampering_is_caught(
-    city_url: str, company_url: str, agreement_id: str, access: Access
+    city_url: str, company_url: str, agreement_id: str, access: Access, page: Path
 ) -> list[str]:
     async with checks.opened(city_url, access) as city:
         head = await city.client.tree_head()
@@ -94,8 +97,12 @@ async def _tampering_is_caught(
     crossed = compare_parties(agreement_id, altered, mirrored, receipts, key, company_key)
     _expect(not crossed.ok, "the company's log did not expose the altered record")
     named = ", ".join(sorted({str(k) for k in crossed.kinds()}))
+    report.merge(crossed)
+    report.subject = f"a tampered copy of the city's log (agreement {agreement_id})"
+    write_html(page, checks.Outcome(report))
     return [
         f"a copy of the city's log with one byte changed in record {victim.index}: "
         f"{report.discrepancies[0].kind} — {report.discrepancies[0].detail}",
         f"and against the company's log and receipts: {named}",
+        f"HTML report of the tampered case: {page}",
     ]

@@ -12,20 +12,24 @@ from rich.console import Console
 from rich.table import Table
 
 from connector import logs
+from connector.console import output_console
 from connector.demo.space import DataSpace
 from connector.demo.steps import STEPS
 
 
 async def run_demo(directory: Path | None, console: Console | None = None) -> int:
-    console = console or Console()
+    console = console or output_console()
     logs.configure("WARNING", json_format=False)
     logging.getLogger("agora").setLevel(logging.WARNING)
+    # without --dir the participants live in a temporary folder removed at the end; the
+    # reports the demo prints the paths of go to a folder that stays
+    reports = None if directory else Path(tempfile.mkdtemp(prefix="agora-demo-reports-"))
     with tempfile.TemporaryDirectory(prefix="agora-demo-") as tmp:
         root = directory or Path(tmp)
         console.rule("[bold]Agora demo: a data space on one machine")
         results: list[tuple[str, bool, float]] = []
         async with aiohttp.ClientSession() as http:
-            space = DataSpace(root=root, http=http)
+            space = DataSpace(root=root, http=http, reports=reports)
             try:
                 with console.status("starting four connectors…"):
                     await space.start()
@@ -54,6 +58,13 @@ async def run_demo(directory: Path | None, console: Console | None = None) -> in
                 str(number), title, "[green]ok[/]" if ok else "[red]failed[/]", f"{seconds:.2f}s"
             )
         console.print(table)
+        if reports is not None:
+            console.print(
+                f"The participants' folders were temporary and are removed; the reports stay in"
+                f" {reports}. Keep everything with `agora demo --dir DIR`."
+            )
+        else:
+            console.print(f"The participants' folders and reports are in {root}.")
         failed = sum(1 for _, ok, _ in results if not ok)
         if failed or len(results) < len(STEPS):
             console.print(f"[red]{failed} step(s) failed[/]")

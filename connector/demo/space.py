@@ -76,6 +76,14 @@ class DataSpace:
     members: dict[str, Member] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     status_list_ttl_s: float = DEMO_STATUS_LIST_TTL_S
+    #: where the demo's reports go (kept after the demo, even when ``root`` is temporary)
+    reports: Path | None = None
+
+    @property
+    def report_dir(self) -> Path:
+        folder = self.reports or self.root
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def __getitem__(self, key: str) -> Member:
         return self.members[key]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
-from connector.outbound import OutboundError, check_target
+from connector.outbound import OutboundError, check_target, setting_hint
 from identity.did_document import DidDocument
 from identity.http_guard import FetchPolicy
 
@@ -53,7 +53,9 @@ def check_callback(address: object, policy: FetchPolicy) -> str:
     try:
         check_target(address, policy)
     except OutboundError as exc:
-        raise CallbackRefused(f"the callback address is refused: {exc.detail}") from None
+        raise CallbackRefused(
+            f"the callback address is refused: {exc.detail}{setting_hint(exc)}"
+        ) from None
     return address.rstrip("/")
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Column, Table, delete, insert, select, update
 
 from connector.config import did_web_for
 from connector.dsp import messages as m
-from connector.dsp import process
+from connector.dsp import process, templates
 from connector.dsp.callbacks import CallbackRefused, check_callback, join, origin, segment
 from connector.dsp.catalog import (
     FORMAT_PULL,
@@ -40,6 +40,7 @@ from connector.dsp.models import (
     TransferIn,
 )
 from connector.dsp.negotiation_states import IllegalTransition, NMessage, NState, Role
+from connector.dsp.policy_input import normalise
 from connector.dsp.runtime import DSP_KEY, Dsp, now
 from connector.dsp.tables import agreements, datasets, negotiations, offers, policies, transfers
 from connector.dsp.transfer_states import IllegalTransition as TIllegal
@@ -48,7 +49,7 @@ from connector.dsp.validation import SchemaViolation, validate
 from connector.http import safe_json
 from connector.http.problems import Problem, read_json
 from connector.management.api import validation_problem
-from connector.outbound import OutboundError
+from connector.outbound import OutboundError, setting_hint
 from identity.dpop import key_thumbprint
 
 M = TypeVar("M", bound=BaseModel)
@@ -91,10 +92,53 @@ def dataset_view(row: Any) -> dict[str, Any]:
     }
 
 
+def _expanded_scope(data: DatasetIn) -> tuple[list[str], list[str] | None]:
+    """Entity types and attributes as full IRIs, expanded with the dataset's own @context the
+    way the data's names are: the PEP compares IRIs, so a short name expanded with another
+    context than the data's would match nothing."""
+    from connector.ngsild.context import CORE, term_map, validate_context_value
+    from connector.ngsild.errors import NgsiError
+
+    terms = CORE
+    if data.context is not None:
+        try:
+            validate_context_value(data.context)
+            terms = term_map(data.context)
+        except NgsiError as exc:
+            raise Problem(400, "Bad Request", detail=f"/@context: {exc}") from None
+    types = [terms.expand(t) for t in data.entity_types]
+    attrs = [terms.expand(a) for a in data.attributes] if data.attributes else None
+    return list(dict.fromkeys(types)), attrs
+
+
+async def _scope_warnings(dsp: Dsp, types: list[str]) -> list[str]:
+    """Say so when no stored entity has any of the dataset's types (the usual cause: a short
+    name expanded with the core context while the data uses another), naming near misses."""
+    broker = dsp.ctx.components.get("ngsild.broker")
+    if broker is None:
+        return []
+    counts = await broker.store.type_counts(None)
+    if any(counts.get(t) for t in types):
+        return []
+    warnings = []
+    for iri in types:
+        short = iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+        near = sorted(t for t in counts if t != iri and t.rsplit("/", 1)[-1] == short)
+        text = f"no stored entity has type {iri}"
+        if near:
+            text += (
+                f'; the data has {", ".join(near)}: give the data\'s "@context" (or the full'
+                " IRI) in entityTypes"
+            )
+        warnings.append(text)
+    return warnings
+
+
 async def create_dataset(request: web.Request) -> web.Response:
     dsp = dsp_of(request)
     data = await body(request, DatasetIn)
     ds_id = data.id or new_id()
+    entity_types, attributes = _expanded_scope(data)
     async with dsp.transaction() as conn:
         if (await conn.execute(select(datasets.c.id).where(datasets.c.id == ds_id))).first():
             raise Problem(409, "Conflict", detail=f"dataset {ds_id} exists")
@@ -103,14 +147,18 @@ async def create_dataset(request: web.Request) -> web.Response:
                 id=ds_id,
                 title=data.title,
                 description=data.description,
-                entity_types=json.dumps(data.entity_types),
-                attributes=json.dumps(data.attributes) if data.attributes else None,
+                entity_types=json.dumps(entity_types),
+                attributes=json.dumps(attributes) if attributes else None,
                 area=json.dumps(data.area) if data.area else None,
                 created_at=now(),
             )
         )
         row = (await conn.execute(select(datasets).where(datasets.c.id == ds_id))).one()
-    return web.json_response(dataset_view(row), status=201)
+    view = dataset_view(row)
+    warnings = await _scope_warnings(dsp, entity_types)
+    if warnings:
+        view["warnings"] = warnings
+    return web.json_response(view, status=201)
 
 
 async def _rows(request: web.Request, table: Table) -> list[Any]:
@@ -233,10 +281,12 @@ def _check_policy(doc: dict[str, Any]) -> None:
 
 
 async def create_policy(request: web.Request) -> web.Response:
-    dsp = dsp_of(request)
     data = await body(request, PolicyIn)
-    pol_id = data.id or new_id()
-    rules = data.model_dump(exclude_none=True, exclude={"id"})
+    rules = normalise(data.model_dump(exclude_none=True, exclude={"id"}))
+    return await _store_policy(dsp_of(request), data.id or new_id(), rules)
+
+
+async def _store_policy(dsp: Dsp, pol_id: str, rules: dict[str, Any]) -> web.Response:
     _check_policy({"@id": pol_id, **rules})
     async with dsp.transaction() as conn:
         if (await conn.execute(select(policies.c.id).where(policies.c.id == pol_id))).first():
@@ -245,6 +295,40 @@ async def create_policy(request: web.Request) -> web.Response:
             insert(policies).values(id=pol_id, policy=json.dumps(rules), created_at=now())
         )
     return web.json_response({"id": pol_id, **rules}, status=201)
+
+
+async def list_policy_templates(request: web.Request) -> web.Response:
+    return web.json_response(templates.describe_all())
+
+
+def _template_name(request: web.Request) -> str:
+    return request.match_info["name"]
+
+
+async def get_policy_template(request: web.Request) -> web.Response:
+    try:
+        return web.json_response(templates.describe(_template_name(request)))
+    except LookupError as exc:
+        raise Problem(404, "Not Found", detail=str(exc.args[0])) from None
+
+
+async def instantiate_policy_template(request: web.Request) -> web.Response:
+    """Store the template, with these parameters, as a policy (then offer it with /offers)."""
+    dsp = dsp_of(request)
+    payload = await read_json(request) if request.can_read_body else {}
+    if not isinstance(payload, dict) or set(payload) - {"id", "parameters"}:
+        raise Problem(400, "Bad Request", detail='a JSON object {"id"?, "parameters"?}')
+    values = payload.get("parameters") or {}
+    pol_id = payload.get("id") or new_id()
+    if not isinstance(values, dict) or not isinstance(pol_id, str) or len(pol_id) > 300:
+        raise Problem(400, "Bad Request", detail="/parameters: an object; /id: a string")
+    try:
+        rules = templates.instantiate(_template_name(request), pol_id, dsp.did, values)
+    except LookupError as exc:
+        raise Problem(404, "Not Found", detail=str(exc.args[0])) from None
+    except templates.TemplateError as exc:
+        raise Problem(400, "Bad Request", detail=str(exc)) from None
+    return await _store_policy(dsp, pol_id, rules)
 
 
 async def list_policies(request: web.Request) -> web.Response:
@@ -385,12 +469,58 @@ async def _peer_call(
             method, url, json_body=payload, headers={"Authorization": f"Bearer {token}"}
         )
     except OutboundError as exc:
-        raise Problem(502, "Bad Gateway", detail=f"the peer at {url[:200]}: {exc.detail}") from None
+        raise _unreachable(url, exc) from None
     try:
         doc = safe_json.loads(got.body) if got.body else None
     except ValueError:
         doc = None
     return got.status, doc, got.header_values("Link")
+
+
+def _unreachable(url: str, exc: OutboundError) -> Problem:
+    """502 (or 504 when it timed out) naming the peer and the cause, and for a refusal by the
+    outgoing-request policy the setting that would allow it."""
+    cause = exc.detail.removeprefix(url + ": ")
+    timed_out = "timeout" in cause.lower() or "timed out" in cause.lower()
+    detail = f"cannot reach the peer at {url[:200]}: {cause}"
+    detail += setting_hint(exc)
+    status, title = (504, "Gateway Timeout") if timed_out else (502, "Bad Gateway")
+    return Problem(status, title, detail=detail, peer=url[:200])
+
+
+async def _advertised_base(dsp: Dsp, base: str) -> str | None:
+    """The DSP base URL the peer at ``base``'s origin advertises in its
+    ``/.well-known/dspace-version`` document (DSP 2025-1 §4.3), if it differs from ``base``."""
+    split = urlsplit(base)
+    root = f"{split.scheme}://{split.netloc}"
+    well_known = root + "/.well-known/dspace-version"
+    try:
+        got = await dsp.ctx.peers().request("GET", well_known)
+        doc = safe_json.loads(got.body) if got.status == 200 and got.body else None
+    except (OutboundError, ValueError):
+        return None
+    versions = doc.get("protocolVersions") if isinstance(doc, dict) else None
+    for entry in versions if isinstance(versions, list) else []:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(path, str) and path.startswith("/"):
+            found = root + path.rstrip("/")
+            if found.rstrip("/") != base.rstrip("/"):
+                try:
+                    return check_callback(found, dsp.policy)
+                except CallbackRefused:
+                    return None
+    return None
+
+
+def _peer_status_problem(status: int, url: str, doc: Any, advertised: str | None) -> Problem:
+    detail = f"the peer answered {status} at {url[:200]}"
+    if status == 404:
+        detail += (
+            "; is counterPartyAddress the peer's DSP endpoint (for an Agora connector its base"
+            " URL followed by /dsp)? Its /.well-known/dspace-version "
+            + ("names " + advertised if advertised else "names no other endpoint")
+        )
+    return Problem(502, "Bad Gateway", detail=detail, peer=doc)
 
 
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
@@ -415,12 +545,18 @@ async def request_catalog(request: web.Request) -> web.Response:
     url: str | None = join(base, "catalog/request")
     merged: dict[str, Any] | None = None
     pages = 0
+    request_msg = {"@context": [m.DSP_CONTEXT], "@type": "CatalogRequestMessage"}
     while url and pages < 100:
-        status, doc, links = await _peer_call(
-            dsp, "POST", url, did, {"@context": [m.DSP_CONTEXT], "@type": "CatalogRequestMessage"}
-        )
+        status, doc, links = await _peer_call(dsp, "POST", url, did, request_msg)
+        if status == 404 and pages == 0:
+            # a base URL without the DSP path: use the endpoint the peer itself advertises
+            advertised = await _advertised_base(dsp, base)
+            if advertised is None:
+                raise _peer_status_problem(status, url, doc, None)
+            base, url = advertised, join(advertised, "catalog/request")
+            status, doc, links = await _peer_call(dsp, "POST", url, did, request_msg)
         if status != 200:
-            raise Problem(502, "Bad Gateway", detail=f"the peer answered {status}", peer=doc)
+            raise _peer_status_problem(status, url, doc, None)
         try:
             validate("Catalog", doc)
         except SchemaViolation as exc:
@@ -443,9 +579,13 @@ async def request_dataset(request: web.Request) -> web.Response:
     dsp = dsp_of(request)
     data = await body(request, DatasetRequestIn)
     base, did = _peer(dsp, data.counter_party_address, data.counter_party_id)
-    status, doc, _ = await _peer_call(
-        dsp, "GET", join(base, "catalog/datasets", segment(data.dataset_id)), did
-    )
+    url = join(base, "catalog/datasets", segment(data.dataset_id))
+    status, doc, _ = await _peer_call(dsp, "GET", url, did)
+    if status == 404:
+        advertised = await _advertised_base(dsp, base)
+        if advertised is not None:
+            url = join(advertised, "catalog/datasets", segment(data.dataset_id))
+            status, doc, _ = await _peer_call(dsp, "GET", url, did)
     if status != 200:
         raise Problem(
             404 if status == 404 else 502, "Peer error", detail=f"status {status}", peer=doc
@@ -816,6 +956,14 @@ ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", "/policies/{id}", get_policy, "One policy"),
     ("PUT", "/policies/{id}", put_policy, "Replace a policy's rules"),
     ("DELETE", "/policies/{id}", delete_policy, "Delete a policy no offer uses"),
+    ("GET", "/policy-templates", list_policy_templates, "The city policy templates"),
+    ("GET", "/policy-templates/{name}", get_policy_template, "One template and its parameters"),
+    (
+        "POST",
+        "/policy-templates/{name}",
+        instantiate_policy_template,
+        "Store a policy made from a template",
+    ),
     ("POST", "/offers", create_offer, "Offer a dataset under a policy"),
     ("GET", "/offers", list_offers, "List offers (?datasetId=)"),
     ("GET", "/offers/{id}", get_offer, "One offer"),

@@ -25,9 +25,16 @@ class DatasetIn(_In):
         alias="entityTypes",
         min_length=1,
         max_length=100,
-        description="entity type IRIs (short names resolve against the NGSI-LD core context)",
+        description="entity type IRIs, or short names resolved against '@context' (default:"
+        " the NGSI-LD core context alone, as NGSI-LD requests without a Link header)",
     )
     attributes: list[str] | None = Field(default=None, max_length=500)
+    context: Any = Field(
+        default=None,
+        alias="@context",
+        description="the JSON-LD @context of the data (a bundled URL such as the Smart Data"
+        " Models context, an inline object, or a list): short names expand as the data's do",
+    )
     area: dict[str, Any] | None = Field(default=None, description="a GeoJSON geometry")
 
 

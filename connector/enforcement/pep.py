@@ -129,8 +129,16 @@ def _evaluation_request(action: str, target: str, assignee: str) -> EvaluationRe
     return EvaluationRequest.create(action, target=target, assignee=assignee)
 
 
-def _short(iris: set[str] | frozenset[str]) -> str:
-    return ", ".join(sorted(i.rsplit("/", 1)[-1].rsplit("#", 1)[-1] for i in iris))
+def _name(iri: str) -> str:
+    return iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
+def _short(iris: set[str] | frozenset[str], other: set[str] | frozenset[str] = frozenset()) -> str:
+    """Short names, unless one reads like a name of ``other`` while being another IRI: then
+    the full IRIs, or "AirQualityObserved is not AirQualityObserved" would explain nothing."""
+    if {_name(i) for i in iris} & {_name(o) for o in other}:
+        return ", ".join(sorted(iris))
+    return ", ".join(sorted(_name(i) for i in iris))
 
 
 class AgreementPep:
@@ -345,6 +353,13 @@ class AgreementPep:
         verdict = compiled.decide(ev_request, world)
         if not verdict.permitted:
             text = explain_report(compiled.explain(ev_request, world), world)
+            if "purpose" in text.lower():
+                text += (
+                    f" (declared purpose: {purpose}; set it with the {PURPOSE_HEADER} header)"
+                    if purpose
+                    else f" (no purpose declared: send the {PURPOSE_HEADER} header, e.g."
+                    f" '{PURPOSE_HEADER}: research')"
+                )
             raise Refusal(text + agreement.credentials.lapsed(now))
         owed = [d if isinstance(d, str) else d.key for d in verdict.pending_duties]
         owed += [k for k in agreement.deferred if k in agreement.duties]
@@ -474,8 +489,9 @@ class AgreementPep:
                 outside = requested_types if not requested_types & types else set()
             if outside:
                 raise Refusal(
-                    f"denied — this agreement covers only entity types {_short(types)}; "
-                    f"{_short(outside)} {'is' if len(outside) == 1 else 'are'} not part of it"
+                    f"denied — this agreement covers only entity types {_short(types, outside)}"
+                    f"; {_short(outside, types)} {'is' if len(outside) == 1 else 'are'} not part"
+                    " of it"
                 )
             types = types & requested_types
         attrs = limits.attributes

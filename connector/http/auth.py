@@ -85,7 +85,15 @@ async def require(request: web.Request, allowed: frozenset[str]) -> Principal:
             headers={"WWW-Authenticate": 'Bearer realm="agora"'},
         )
     if found.kind not in allowed:
-        raise Problem(403, "Forbidden", detail=f"a {found.kind} principal may not use this route")
+        detail = f"a {found.kind} principal may not use this route"
+        if "auditor" in allowed and found.kind == "participant":
+            detail = (
+                f"{found.subject} is a member but presented no AuditorCredential: auditing needs"
+                " one, issued by the data-space authority to the auditor's connector (request"
+                " it with role 'auditor' when joining), or use the audited connector's own"
+                " admin key"
+            )
+        raise Problem(403, "Forbidden", detail=detail)
     request[PRINCIPAL_KEY] = found
     return found
 

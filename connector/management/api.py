@@ -80,7 +80,29 @@ async def load_profile(ctx: ConnectorContext) -> Profile:
         row = (
             await conn.execute(select(settings_kv.c.value).where(settings_kv.c.key == PROFILE_KEY))
         ).first()
-    return _stored_profile(ctx, row[0]) if row else Profile()
+    stored = _stored_profile(ctx, row[0]) if row else Profile()
+    return _with_defaults(ctx, stored)
+
+
+def _with_defaults(ctx: ConnectorContext, stored: Profile) -> Profile:
+    """Fields the stored profile never set come from ``[participant]`` in agora.toml (written
+    by ``agora init --country …``); a value that no longer validates there is left out."""
+    p = ctx.settings.participant
+    defaults = {
+        "description": p.description or None,
+        "homepage": p.homepage,
+        "contact_email": p.contact_email,
+        "country": p.country,
+    }
+    merged = stored.model_dump(exclude_unset=True)
+    for name, value in defaults.items():
+        if value is not None and name not in merged:
+            try:
+                Profile.model_validate({name: value})
+            except ValidationError:
+                continue
+            merged[name] = value
+    return Profile.model_validate(merged)
 
 
 def _stored_profile(ctx: ConnectorContext, text: str) -> Profile:

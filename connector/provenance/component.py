@@ -194,6 +194,12 @@ async def anchors(request: web.Request) -> web.Response:
     if scheduler is not None:
         body["contract"] = scheduler.anchorer.address
         body["chain_id"] = int(scheduler.anchorer.w3.eth.chain_id)
+        # when the next anchor is due, so that an audit of an unanchored log can say why
+        body["schedule"] = {
+            "every_records": scheduler.every_records,
+            "every_seconds": scheduler.every_seconds,
+            "last_error": str(scheduler.last_error) if scheduler.last_error else None,
+        }
     # an auditor cannot reach an in-process chain: say so rather than let it look for one
     body["chain"] = request.app[CTX].components["provenance"].chain
     return web.json_response(body)

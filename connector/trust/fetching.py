@@ -27,7 +27,12 @@ class TrustFetchPolicy(FetchPolicy):
     def check_url(self, url: str) -> None:
         host = (urlsplit(url).hostname or "").lower()
         if _is_loopback(host) and host not in self.http_hosts:
-            raise ResolutionError(Reason.HOST_NOT_ALLOWED, f"loopback host {host} is not allowed")
+            raise ResolutionError(
+                Reason.HOST_NOT_ALLOWED,
+                f"loopback host {host} is not allowed: for a local data space add it to"
+                f" [identity] allow_http_hosts in agora.toml (or"
+                f" AGORA_IDENTITY_ALLOW_HTTP_HOSTS={host})",
+            )
         if self.any_host and host:
             port = urlsplit(url).port
             explicit = dataclasses.replace(

@@ -61,13 +61,22 @@ async def apply_for_membership(request: web.Request) -> web.Response:
         raise Problem(409, "Conflict", detail="the authority does not apply to itself")
     country = body.country or (await load_profile(ctx)).country
     if not country:
-        raise Problem(400, "Bad Request", detail="/country: needed (or set it in the profile)")
+        raise Problem(
+            400,
+            "Bad Request",
+            detail="/country: needed (an ISO 3166-1 alpha-2 code, e.g. ES): give it here, with"
+            " `agora join DIR URL --country ES`, `agora init --country ES`, or in the profile"
+            " (PUT /api/v1/participant)",
+        )
     authority_did = did_web_for(body.authority)
     try:
         await trust.resolver.resolve(authority_did)
     except IdentityError as exc:
         raise Problem(
-            502, "Bad Gateway", detail=f"authority {authority_did}: {exc.detail}", reason=exc.reason
+            502,
+            "Bad Gateway",
+            detail=f"authority {authority_did}: {exc.detail}",
+            reason=exc.reason,
         ) from None
     state: dict[str, Any] = {
         "authority_url": body.authority,

@@ -219,3 +219,22 @@ async def test_usage_and_connection_errors_exit_2_without_a_traceback(
         "consistency", trade.city.url, "--admin-key", trade.city.admin_key, "--first", str(bad)
     )
     assert ran.code == 2 and "not a signed tree head" in ran.output
+
+
+async def test_a_mistyped_agreement_id_is_a_usage_error_not_a_discrepancy(trade: Trade) -> None:
+    ran = await agora(
+        "agreement", trade.city.url, trade.company.url, trade.agreement_id + "-typo",
+        "--admin-key", trade.city.admin_key, "--consumer-admin-key", trade.company.admin_key,
+    )  # fmt: skip
+    assert ran.code == 2, ran.output
+    assert "check the id" in ran.output and "missing-record" not in ran.output
+
+
+async def test_an_unanchored_log_says_why(trade: Trade) -> None:
+    ran = await agora("verify", trade.city.url, "--admin-key", trade.city.admin_key)
+    assert ran.code == 0, ran.output
+    assert "nothing has been anchored yet" in ran.output
+    assert "anchor_every_seconds" in ran.output
+    # a long line (the signed head's root hash and key) is not broken when not on a terminal
+    head = next(line for line in ran.output.splitlines() if "signed tree head" in line)
+    assert "key did:web:" in head and len(head.split("root ")[1].split(",")[0]) == 64

@@ -80,16 +80,44 @@ def test_init_rejects_unknown_role(tmp_path: Path) -> None:
     assert "authority" in result.output
 
 
+def test_init_records_the_country_and_profile(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    result = CliRunner().invoke(
+        main,
+        ["init", str(d), "--name", "A", "--role", "city", "--country", "es",
+         "--homepage", "https://murcia.example", "--contact-email", "data@murcia.example"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    participant = load_settings(d, env={}).participant
+    assert (participant.country, participant.homepage) == ("ES", "https://murcia.example")
+    assert participant.contact_email == "data@murcia.example"
+
+
+def test_init_refuses_a_bad_country_naming_the_option(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    result = CliRunner().invoke(
+        main, ["init", str(d), "--name", "A", "--role", "city", "--country", "Spain"]
+    )
+    assert result.exit_code == 1 and "--country" in result.output, result.output
+    assert not d.exists()
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("AGORA_SERVER_PORT", "many"), ("AGORA_SERVER_EVENT_LOOP", "tokio")],
+    [
+        ("AGORA_SERVER_PORT", "many"),
+        ("AGORA_SERVER_EVENT_LOOP", "tokio"),
+        ("AGORA_IDENTITY_ALLOW_HTTP_HOSTS", '["127.0.0.1"'),  # broken JSON
+        ("AGORA_IDENTITY_ALLOW_HTTP_HOSTS", '["example.org"]'),  # valid JSON, refused value
+        ("AGORA_SECURITY_ALLOWED_CALLBACK_HOSTS", '{"a": 1}'),  # a table for a list
+    ],
 )
 def test_serve_reports_a_bad_setting_and_exits(tmp_path: Path, variable: str, value: str) -> None:
     d = tmp_path / "z"
     CliRunner().invoke(main, ["init", str(d), "--name", "A", "--role", "city"])
     result = CliRunner(env={variable: value}).invoke(main, ["serve", str(d)])
     assert result.exit_code == 1
-    assert variable in result.output
+    assert variable in result.output and "agora.toml" not in result.output, result.output
 
 
 def _free_port() -> int:

@@ -88,6 +88,32 @@ def test_bad_environment_override_names_the_variable(
     assert err.value.key == "AGORA_SERVER_PORT"
 
 
+@pytest.mark.parametrize("value", ['["127.0.0.1", "localhost"]', "127.0.0.1, localhost"])
+def test_list_settings_from_the_environment(
+    participant_dir: Callable[..., Path], value: str
+) -> None:
+    from connector.trust.settings import identity_settings
+
+    d = participant_dir()
+    env = {"AGORA_IDENTITY_ALLOW_HTTP_HOSTS": value, "AGORA_SECURITY_ALLOWED_CALLBACK_HOSTS": value}
+    s = load_settings(d, env=env)
+    assert identity_settings(s).allow_http_hosts == ["127.0.0.1", "localhost"]
+    assert s.security.allowed_callback_hosts == ["127.0.0.1", "localhost"]
+
+
+def test_a_bad_list_variable_is_named_not_the_file(participant_dir: Callable[..., Path]) -> None:
+    from connector.trust.settings import identity_settings
+
+    d = participant_dir()
+    s = load_settings(d, env={"AGORA_IDENTITY_ALLOW_HTTP_HOSTS": '["example.org"]'})
+    with pytest.raises(ConfigError) as err:
+        identity_settings(s)
+    assert (err.value.source, err.value.key) == ("environment", "AGORA_IDENTITY_ALLOW_HTTP_HOSTS")
+    with pytest.raises(ConfigError) as err:
+        load_settings(d, env={"AGORA_SECURITY_ALLOWED_CALLBACK_HOSTS": "[1,"})
+    assert err.value.key == "AGORA_SECURITY_ALLOWED_CALLBACK_HOSTS" and "JSON" in err.value.expected
+
+
 def test_unsupported_storage_url(participant_dir: Callable[..., Path]) -> None:
     d = participant_dir()
     with pytest.raises(ConfigError) as err:

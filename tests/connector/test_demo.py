@@ -15,9 +15,15 @@ def test_demo_succeeds_end_to_end(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=240,
-        env={**env, "COLUMNS": "160"},
+        env={k: v for k, v in env.items() if k != "COLUMNS"},  # not a terminal, no width
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "steps succeeded" in proc.stdout
     assert "City of Murcia" in proc.stdout
     assert "failed" not in proc.stdout
+    # the writer processes stop without a race for their exit status
+    assert "Unknown child process" not in proc.stdout + proc.stderr
+    # the reports it names exist, the tampered case's too, and their paths are not wrapped
+    for name in ("audit-report.html", "audit-report-tampered.html"):
+        assert "<svg" in (tmp_path / name).read_text()
+        assert f"{tmp_path / name}" in proc.stdout

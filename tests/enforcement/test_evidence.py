@@ -109,11 +109,13 @@ async def test_purpose_header_is_checked(provider: Provider) -> None:
     research = c("purpose", "isAnyOf", [{"@id": DPV + "AcademicResearch"}])
     g = await provider.grant(narrowed_policy(research))
     status, body, _ = await g.call("GET", "/entities", params=QUERY)
-    assert status == 403 and "purpose" in body["detail"]
+    # the refusal says how to declare a purpose
+    assert status == 403 and "send the Agora-Purpose header" in body["detail"], body
     status, body, _ = await g.call(
         "GET", "/entities", params=QUERY, headers={"Agora-Purpose": "dpv:Marketing"}
     )
     assert status == 403 and "purpose" in body["detail"]
+    assert "dpv:Marketing" in body["detail"] and "Agora-Purpose" in body["detail"]
     for purpose in ("dpv:AcademicResearch", DPV + "AcademicResearch"):
         status, body, _ = await g.call(
             "GET", "/entities", params=QUERY, headers={"Agora-Purpose": purpose}

@@ -255,3 +255,78 @@ async def test_approval_is_claimed_once_and_retryable_after_a_failure(space: Spa
     assert await member.trust.credentials.count() == 2
     _, members = await authority.call("GET", "/api/v1/authority/members")
     assert [m["did"] for m in members] == [member.did]
+
+
+async def test_joining_from_the_cli_alone(space: Space) -> None:
+    """init --country, join, authority list / reject / approve: no API call by hand."""
+    import tomli_w
+
+    from tests.trust.conftest import TEST_IDENTITY
+
+    authority = await space.add("authority", "authority")
+    made = await _cli(
+        "init", str(space.root / "company"), "--name", "Movilidad S.L.", "--role", "company",
+        "--port", "0", "--dev", "--country", "es",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    with (space.root / "company" / "agora.toml").open("a") as fh:
+        fh.write(tomli_w.dumps({"identity": TEST_IDENTITY}))
+    company = await space.start("company")
+    city = await space.add("city", "city", name="City of Murcia")
+    url = ("--url", authority.url)
+
+    # the member's directory is not the authority's: said so, nothing called
+    wrong = await _cli("authority", "list", str(company.directory), "--url", company.url)
+    assert wrong.exit_code == 1 and "not the data-space authority" in wrong.output, wrong.output
+    empty = await _cli("authority", "list", str(authority.directory), *url)
+    assert "Requests (0)" in empty.output and "agora join" in empty.output
+
+    # no country anywhere: the error says where to give one, nothing is recorded
+    refused = await _cli("join", str(city.directory), authority.url, "--url", city.url)
+    assert refused.exit_code == 1 and "--country" in refused.output, refused.output
+    status, _ = await city.call("GET", "/api/v1/membership")
+    assert status == 404
+
+    # the country given at init is used
+    joined = await _cli("join", str(company.directory), authority.url, "--url", company.url)
+    assert joined.exit_code == 0, joined.output
+    assert "pending" in joined.output and "agora authority approve" in joined.output
+    joined_city = await _cli(
+        "join", str(city.directory), authority.url, "--url", city.url, "--country", "ES"
+    )
+    assert joined_city.exit_code == 0, joined_city.output
+
+    _, requests = await authority.call("GET", "/api/v1/authority/requests")
+    by_name = {r["name"]: r["id"] for r in requests}
+    listed = await _cli("authority", "list", str(authority.directory), *url)
+    assert "Requests (2)" in listed.output and "approve|reject" in listed.output
+    rejected = await _cli(
+        "authority", "reject", str(authority.directory), by_name["City of Murcia"],
+        "--reason", "not vetted", *url,
+    )  # fmt: skip
+    assert rejected.exit_code == 0 and "Rejected City of Murcia" in rejected.output
+    approved = await _cli(
+        "authority", "approve", str(authority.directory), by_name["Movilidad S.L."], *url
+    )
+    assert approved.exit_code == 0, approved.output
+    _, requests = await authority.call("GET", "/api/v1/authority/requests")
+    assert {r["name"]: r["state"] for r in requests} == {
+        "City of Murcia": "rejected",
+        "Movilidad S.L.": "approved",
+    }
+    status, membership = await company.call("GET", "/api/v1/membership")
+    assert membership["state"] == "approved" and len(membership["credentials"]) == 2
+
+
+async def test_a_loopback_authority_refusal_names_the_setting(space: Space) -> None:
+    authority = await space.add("authority", "authority")
+    company = await space.add("company", "company", identity={"allow_http_hosts": []})
+    joined = await _cli(
+        "join", str(company.directory), authority.url, "--url", company.url, "--country", "ES"
+    )
+    assert joined.exit_code == 1, joined.output
+    assert (
+        "allow_http_hosts" in joined.output and "AGORA_IDENTITY_ALLOW_HTTP_HOSTS" in joined.output
+    )
+    status, _ = await company.call("GET", "/api/v1/membership")
+    assert status == 404  # nothing recorded

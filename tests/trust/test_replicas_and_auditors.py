@@ -87,6 +87,8 @@ async def test_auditor_reads_the_ledger_member_gets_403(onboarded: Space) -> Non
     )
     assert status == 403, body
     assert body["status"] == 403
+    # and it says what is missing and where to get it
+    assert "no AuditorCredential" in body["detail"] and "authority" in body["detail"]
 
     # A JWT that does not verify: 401 with the reason.
     forged = create_id_token(company.trust.participant, "did:web:someone.else", token="x")
