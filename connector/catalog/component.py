@@ -1,0 +1,177 @@
+"""The catalog component: the periodic crawl and the /api/v1/catalog/search|nodes routes.
+
+On by default for the authority (``[catalog] enabled`` turns it on or off anywhere). The index
+and the crawler are ``marketplace.catalog``'s; this module wires them to the connector's
+engine, its trust layer (who the members are, the guarded client) and its DSP token issuer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from connector.catalog.discovery import targets
+from connector.catalog.fetching import GuardedFetch
+from connector.catalog.settings import CatalogSettings, catalog_settings, is_enabled
+from connector.http.context import ConnectorContext
+from connector.http.problems import Problem
+from connector.management.api import MANAGEMENT_APP
+from marketplace.catalog.crawler import Crawler, CrawlSettings
+from marketplace.catalog.entries import Limits
+from marketplace.catalog.errors import CatalogError
+from marketplace.catalog.index import CatalogIndex, index_for
+from marketplace.catalog.nodes import Backoff, NodeStatus
+from marketplace.catalog.query import parse_query
+
+CATALOG_KEY: web.AppKey[Any] = web.AppKey("agora.catalog", object)
+
+ROUTES = [
+    ("GET", "/catalog/search", "Search the federated catalog (datasets of every member)"),
+    ("GET", "/catalog/nodes", "The crawled nodes: state, last success, last error"),
+    ("POST", "/catalog/crawl", "Crawl every node now"),
+]
+
+
+def node_view(status: NodeStatus) -> dict[str, Any]:
+    def iso(v: Any) -> str | None:
+        return None if v is None else v.isoformat()
+
+    return {
+        "did": status.did,
+        "url": status.url,
+        "state": status.state,
+        "datasets": status.datasets,
+        "refused": status.refused,
+        "failures": status.failures,
+        "lastSuccess": iso(status.last_success),
+        "lastError": status.last_error,
+        "lastErrorAt": iso(status.last_error_at),
+        "nextAttempt": iso(status.next_attempt),
+    }
+
+
+class FederatedCatalog:
+    name = "catalog"
+
+    def __init__(self) -> None:
+        self.ctx: ConnectorContext | None = None
+        self.cfg = CatalogSettings()
+        self.enabled = False
+        self.index: CatalogIndex | None = None
+        self.crawler: Crawler | None = None
+        self.fetch: GuardedFetch | None = None
+        self.registry_problem: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        self.ctx = ctx
+        self.cfg = catalog_settings(ctx.settings)
+        self.enabled = is_enabled(ctx.settings, self.cfg)
+        ctx.components[self.name] = self
+        if not self.enabled:
+            return
+        self.index = index_for(ctx.engine)
+        trust = ctx.components.get("trust")
+        dsp = ctx.components["dsp"]
+        from identity import FetchPolicy
+
+        policy = trust.http.policy if trust is not None else FetchPolicy()
+        self.fetch = GuardedFetch(
+            policy,
+            dsp.issuer,
+            max_bytes=self.cfg.max_catalog_bytes,
+            timeout_s=self.cfg.node_timeout_s,
+        )
+        crawl = CrawlSettings(
+            period_s=self.cfg.period_s,
+            concurrency=self.cfg.concurrency,
+            node_timeout_s=self.cfg.node_timeout_s,
+            limits=Limits(
+                max_depth=self.cfg.max_depth,
+                max_datasets=self.cfg.max_datasets_per_node,
+                max_pages=self.cfg.max_pages,
+            ),
+            backoff=Backoff(base_s=self.cfg.backoff_s, dead_after=self.cfg.dead_after),
+        )
+        self.crawler = Crawler(self.index, self.fetch, crawl)
+        ctx.tasks.spawn(self._periodic(), name="catalog-crawl")
+
+    async def crawl_now(self, *, force: bool = True) -> list[NodeStatus]:
+        assert self.ctx is not None and self.crawler is not None
+        async with self._lock:
+            found, self.registry_problem = await targets(
+                self.ctx.components.get("trust"), self.cfg, self.ctx.settings.did
+            )
+            return await self.crawler.crawl(found, force=force)
+
+    async def _periodic(self) -> None:
+        assert self.ctx is not None
+        tick = min(self.cfg.period_s, max(1.0, self.cfg.backoff_s / 2))
+        if not self.cfg.crawl_on_start:
+            await asyncio.sleep(self.cfg.period_s)
+        while True:
+            try:
+                await self.crawl_now(force=False)
+            except Exception:  # one bad round must not end the crawler
+                self.ctx.log.exception("catalog crawl round failed")
+            await asyncio.sleep(tick)
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        api = root[MANAGEMENT_APP]
+        api[CATALOG_KEY] = self
+        api.router.add_get("/catalog/search", search)
+        api.router.add_get("/catalog/nodes", list_nodes)
+        api.router.add_post("/catalog/crawl", crawl)
+
+    async def stop(self) -> None:
+        if self.fetch is not None:
+            await self.fetch.close()
+
+
+def _catalog(request: web.Request) -> FederatedCatalog:
+    found: FederatedCatalog = request.app[CATALOG_KEY]
+    if not found.enabled or found.index is None:
+        raise Problem(
+            404, "Not Found", detail="the federated catalog is off here ([catalog] enabled)"
+        )
+    return found
+
+
+async def search(request: web.Request) -> web.Response:
+    """GET /api/v1/catalog/search?q=&type=&bbox=&price_max=&free=&publisher=…"""
+    catalog = _catalog(request)
+    try:
+        query = parse_query(request.query)
+    except CatalogError as exc:
+        raise Problem(400, "Bad Request", detail=str(exc), parameter=exc.field) from None
+    assert catalog.index is not None
+    found = await catalog.index.search(query)
+    body: dict[str, Any] = {
+        "total": found.total,
+        "offset": query.offset,
+        "limit": query.limit,
+        "items": found.items,
+    }
+    if query.facets:
+        body["facets"] = found.facets
+    return web.json_response(body)
+
+
+async def list_nodes(request: web.Request) -> web.Response:
+    catalog = _catalog(request)
+    assert catalog.index is not None
+    nodes = await catalog.index.load_nodes()
+    return web.json_response(
+        {
+            "registryError": catalog.registry_problem,
+            "nodes": [node_view(n) for n in nodes.values()],
+        }
+    )
+
+
+async def crawl(request: web.Request) -> web.Response:
+    catalog = _catalog(request)
+    done = await catalog.crawl_now(force=True)
+    return web.json_response({"nodes": [node_view(n) for n in done]})

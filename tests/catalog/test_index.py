@@ -1,0 +1,87 @@
+"""The index on both engines (migration 0014 through a running connector, then the library
+API on its engine): search, facets, and a replace that fails leaving the old entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.catalog.entries import Entry
+from marketplace.catalog.index import CatalogIndex, index_for
+from marketplace.catalog.query import parse_query
+from tests.dsp.helpers import start_node
+
+
+def entry(node: str, i: int, title: str, **kw: object) -> Entry:
+    return Entry(
+        node=node,
+        dataset_id=f"urn:ds:{i}",
+        title=title,
+        publisher=node,
+        document={"@id": f"urn:ds:{i}"},
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+async def test_index_on_each_engine(db_url: str, tmp_path: Path) -> None:
+    async with aiohttp.ClientSession() as http:
+        node = await start_node(
+            tmp_path,
+            "crawler",
+            "company",
+            storage_url=db_url,
+            http=http,
+            extra={"catalog": {"enabled": True, "crawl_on_start": False}},
+        )
+        try:
+            assert node.connector.ctx is not None
+            index: CatalogIndex = index_for(node.connector.ctx.engine)
+            await index.replace_node(
+                "did:a",
+                [
+                    entry(
+                        "did:a",
+                        1,
+                        "Air quality stations",
+                        entity_types=("AirQualityObserved",),
+                        bbox=(-1.2, 37.9, -1.0, 38.0),
+                    ),
+                    entry("did:a", 2, "Parking occupancy", keywords=("air",)),
+                ],
+            )
+            await index.replace_node("did:b", [entry("did:b", 1, "Airport noise")])
+            found = await index.search(parse_query({"q": "air"}))
+            assert found.total == 3
+            # a word in the title outranks the same word as a keyword
+            assert found.items[-1]["title"] == "Parking occupancy"
+            typed = await index.search(
+                parse_query({"q": "air", "type": "AirQualityObserved", "facets": "true"})
+            )
+            assert typed.total == 1 and typed.facets["publisher"] == {"did:a": 1}
+            status, body = await node.admin("GET", "/catalog/search?q=airport")
+            assert status == 200 and body["total"] == 1 and body["items"][0]["node"] == "did:b"
+
+            # a replace that fails half-way (two entries with one id) changes nothing
+            bad = [entry("did:a", 9, "Replacement"), entry("did:a", 9, "Replacement")]
+            with pytest.raises(IntegrityError):
+                await index.replace_node("did:a", bad)
+            assert await index.count("did:a") == 2
+            assert (await index.search(parse_query({"q": "replacement"}))).total == 0
+            assert (await index.search(parse_query({"q": "parking"}))).total == 1
+            await index.replace_node("did:a", [])
+            assert await index.count() == 1
+        finally:
+            await node.connector.stop()
+
+
+async def test_catalog_off_by_default_for_members(tmp_path: Path) -> None:
+    async with aiohttp.ClientSession() as http:
+        node = await start_node(tmp_path, "city", "city", http=http)
+        try:
+            status, body = await node.admin("GET", "/catalog/search?q=x")
+            assert status == 404 and "off" in body["detail"]
+        finally:
+            await node.connector.stop()
