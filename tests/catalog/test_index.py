@@ -4,6 +4,7 @@ API on its engine): search, facets, and a replace that fails leaving the old ent
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,7 +16,7 @@ from marketplace.catalog.query import parse_query
 from tests.dsp.helpers import start_node
 
 
-def entry(node: str, i: int, title: str, **kw: object) -> Entry:
+def entry(node: str, i: int, title: str, **kw: Any) -> Entry:
     return Entry(
         node=node,
         dataset_id=f"urn:ds:{i}",
@@ -23,7 +24,7 @@ def entry(node: str, i: int, title: str, **kw: object) -> Entry:
         publisher=node,
         document={"@id": f"urn:ds:{i}"},
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 async def test_index_on_each_engine(db_url: str, tmp_path: Path) -> None:
