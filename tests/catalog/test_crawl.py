@@ -342,3 +342,43 @@ async def test_search_refuses_bad_parameters(space: tuple[Node, Node, Node, Fake
     for q in ['"', "NEAR(a b)", "*", "a OR", "title:x", "'"]:
         status, body = await crawler.admin("GET", f"/catalog/search?q={q}")
         assert status == 200 and body["total"] == 0, (q, body)
+
+
+async def test_cli_search_and_nodes(space: tuple[Node, Node, Node, Fake], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    a, _, crawler, _ = space
+    point = {"type": "Point", "coordinates": [-1.13, 37.98]}
+    await publish(a, "Air quality Murcia", ["AirQualityObserved"], point)
+    await publish(
+        a,
+        "Air quality Madrid",
+        ["AirQualityObserved"],
+        {"type": "Point", "coordinates": [-3.7, 40.4]},
+    )
+    await crawl(crawler)
+    base = ["--dir", str(tmp_path / "crawler"), "--url", crawler.url]
+    runner = CliRunner()
+    near = [
+        "catalog",
+        "search",
+        "air quality",
+        "--type",
+        "AirQualityObserved",
+        "--near",
+        "37.98,-1.13,5km",
+        *base,
+    ]
+    result = await asyncio.to_thread(runner.invoke, main, near)
+    assert result.exit_code == 0, result.output
+    assert "1 dataset(s)" in result.output and "Murcia" in result.output
+    assert "Madrid" not in result.output
+    result = await asyncio.to_thread(runner.invoke, main, ["catalog", "nodes", *base])
+    assert result.exit_code == 0, result.output
+    assert f"online        2  {a.did}" in result.output
+    assert "offline" in result.output and "timeout" in result.output
+    bad = ["catalog", "search", "x", "--near", "91,0,5km", *base]
+    result = await asyncio.to_thread(runner.invoke, main, bad)
+    assert result.exit_code == 2 and "LAT,LON,RADIUS" in result.output
