@@ -27,12 +27,6 @@ from marketplace.catalog.query import parse_query
 
 CATALOG_KEY: web.AppKey[Any] = web.AppKey("agora.catalog", object)
 
-ROUTES = [
-    ("GET", "/catalog/search", "Search the federated catalog (datasets of every member)"),
-    ("GET", "/catalog/nodes", "The crawled nodes: state, last success, last error"),
-    ("POST", "/catalog/crawl", "Crawl every node now"),
-]
-
 
 def node_view(status: NodeStatus) -> dict[str, Any]:
     def iso(v: Any) -> str | None:
@@ -121,9 +115,8 @@ class FederatedCatalog:
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         api = root[MANAGEMENT_APP]
         api[CATALOG_KEY] = self
-        api.router.add_get("/catalog/search", search)
-        api.router.add_get("/catalog/nodes", list_nodes)
-        api.router.add_post("/catalog/crawl", crawl)
+        for method, path, handler, _ in ROUTES:
+            api.router.add_route(method, path, handler)
 
     async def stop(self) -> None:
         if self.fetch is not None:
@@ -175,3 +168,46 @@ async def crawl(request: web.Request) -> web.Response:
     catalog = _catalog(request)
     done = await catalog.crawl_now(force=True)
     return web.json_response({"nodes": [node_view(n) for n in done]})
+
+
+ROUTES: list[tuple[str, str, Any, str]] = [
+    ("GET", "/catalog/search", search, "Search the federated catalog (datasets of every member)"),
+    ("GET", "/catalog/nodes", list_nodes, "The crawled nodes: state, last success, last error"),
+    ("POST", "/catalog/crawl", crawl, "Crawl every node now"),
+]
+
+
+def _param(name: str, description: str, kind: str = "string") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": kind},
+    }
+
+
+#: the search's query parameters, for the OpenAPI document
+PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("GET", "/catalog/search"): [
+        _param("q", "words of the title, keywords or description (the last one a prefix)"),
+        _param("type", "NGSI-LD entity type"),
+        _param("keyword", "dcat:keyword"),
+        _param("theme", "dcat:theme"),
+        _param("publisher", "the publisher's DID"),
+        _param("bbox", "west,south,east,north: datasets whose area intersects it"),
+        _param("price_model", "free | one_off | recurring | metered | tiered | freemium"),
+        _param("price_min", "lowest price (decimal)"),
+        _param("price_max", "highest price (decimal; free datasets included)"),
+        _param("free", "true: only free; false: only priced", "boolean"),
+        _param("license", "dct:license"),
+        _param("frequency", "dct:accrualPeriodicity"),
+        _param("hvd_category", "High-Value Dataset category"),
+        _param("sort", "relevance | title | price | modified"),
+        _param("limit", "page size, 1..100 (20)", "integer"),
+        _param("offset", "0..10000", "integer"),
+        _param(
+            "facets", "true: counts per publisher, price model, licence, HVD category", "boolean"
+        ),
+    ]
+}

@@ -84,5 +84,10 @@ async def test_catalog_off_by_default_for_members(tmp_path: Path) -> None:
         try:
             status, body = await node.admin("GET", "/catalog/search?q=x")
             assert status == 404 and "off" in body["detail"]
+            status, doc = await node.admin("GET", "/openapi.json")
+            assert status == 200
+            names = {p["name"] for p in doc["paths"]["/catalog/search"]["get"]["parameters"]}
+            assert {"q", "type", "bbox", "price_max", "free", "publisher"} <= names
+            assert "get" in doc["paths"]["/catalog/nodes"]
         finally:
             await node.connector.stop()
