@@ -145,7 +145,8 @@ class Crawler:
             if first and page.status == 304 and status.last_success is not None:
                 return status.unchanged(datetime.now(UTC), period_s=self.settings.period_s)
             if page.status != 200:
-                raise FetchFailed(Why.HTTP_STATUS, f"{url} answered HTTP {page.status}")
+                said = page.body[:300].decode("utf-8", "replace")
+                raise FetchFailed(Why.HTTP_STATUS, f"{url} answered HTTP {page.status}: {said}")
             try:
                 doc = safe_json.loads(page.body)
             except safe_json.JsonRefused as exc:
