@@ -15,16 +15,22 @@ from aiohttp import web
 from connector.catalog.discovery import targets
 from connector.catalog.fetching import GuardedFetch
 from connector.catalog.settings import CatalogSettings, catalog_settings, is_enabled
+from connector.dsp.errors import Area, Code, DspError
 from connector.http.context import ConnectorContext
 from connector.http.problems import Problem
 from connector.management.api import MANAGEMENT_APP
 from marketplace.catalog.crawler import Crawler, CrawlSettings
+from marketplace.catalog.dcat_ap import FORMATS, dcat_ap_graph, serialise
 from marketplace.catalog.entries import Limits
 from marketplace.catalog.errors import CatalogError
+from marketplace.catalog.federated import catalog_of_catalogs
 from marketplace.catalog.index import CatalogIndex, index_for
 from marketplace.catalog.nodes import Backoff, NodeStatus
-from marketplace.catalog.query import parse_query
+from marketplace.catalog.query import MAX_LIMIT, MAX_OFFSET, Query, parse_query
 
+FEDERATED_PATH = "/federated"
+#: datasets in one DCAT-AP export (the portal harvests the whole document)
+EXPORT_LIMIT = 100_000
 CATALOG_KEY: web.AppKey[Any] = web.AppKey("agora.catalog", object)
 
 
@@ -115,6 +121,8 @@ class FederatedCatalog:
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         api = root[MANAGEMENT_APP]
         api[CATALOG_KEY] = self
+        root[CATALOG_KEY] = self
+        root.router.add_post(FEDERATED_PATH + "/catalog/request", federated_catalog)
         for method, path, handler, _ in ROUTES:
             api.router.add_route(method, path, handler)
 
@@ -152,6 +160,73 @@ async def search(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def _export_items(
+    catalog: FederatedCatalog, query: Query
+) -> tuple[list[Any], dict[str, str]]:
+    assert catalog.index is not None
+    found = await catalog.index.search(query)
+    endpoints = {n.did: n.url for n in (await catalog.index.load_nodes()).values()}
+    return found.items, endpoints
+
+
+async def federated_catalog(request: web.Request) -> web.Response:
+    """POST /federated/catalog/request: the aggregated catalog over DSP (catalog of catalogs),
+    to DCP-authenticated callers, paged with Link headers like our own DSP catalog."""
+    catalog = _catalog(request)
+    assert catalog.ctx is not None
+    dsp = catalog.ctx.components["dsp"]
+    await dsp.caller(request, Area.CATALOG)
+    await dsp.message(request, "CatalogRequestMessage", Area.CATALOG)
+    offset, limit = _page(request)
+    items, endpoints = await _export_items(catalog, Query(sort="title", limit=limit, offset=offset))
+    settings = catalog.ctx.settings
+    base = settings.public_url + FEDERATED_PATH
+    doc = catalog_of_catalogs(
+        f"{base}#catalog",
+        settings.did,
+        f"{settings.participant.name} federated catalog",
+        items,
+        endpoints,
+    )
+    headers = None
+    if len(items) == limit:
+        headers = {
+            "Link": f'<{base}/catalog/request?offset={offset + limit}&limit={limit}>; rel="next"'
+        }
+    return web.json_response(doc, headers=headers)
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    values = []
+    for name, default, high in (("offset", 0, MAX_OFFSET), ("limit", MAX_LIMIT, MAX_LIMIT)):
+        raw = request.query.get(name, str(default))
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) > high:
+            raise DspError(Area.CATALOG, 400, Code.MALFORMED, f"{name} must be 0..{high}")
+        values.append(int(raw))
+    return values[0], values[1] or MAX_LIMIT
+
+
+async def export(request: web.Request) -> web.Response:
+    """GET /api/v1/catalog/export?format=turtle|json-ld: DCAT-AP 3 of the aggregated catalog."""
+    catalog = _catalog(request)
+    assert catalog.ctx is not None
+    fmt = request.query.get("format", "turtle")
+    if fmt not in FORMATS:
+        raise Problem(
+            400, "Bad Request", detail="format must be turtle or json-ld", parameter="format"
+        )
+    items, endpoints = await _export_items(catalog, Query(sort="title", limit=EXPORT_LIMIT))
+    settings = catalog.ctx.settings
+    graph = dcat_ap_graph(
+        f"{settings.public_url}{FEDERATED_PATH}#catalog",
+        f"{settings.participant.name} federated catalog",
+        items,
+        endpoints,
+    )
+    text = await asyncio.to_thread(serialise, graph, fmt)
+    return web.Response(text=text, content_type=FORMATS[fmt])
+
+
 async def list_nodes(request: web.Request) -> web.Response:
     catalog = _catalog(request)
     assert catalog.index is not None
@@ -174,6 +249,12 @@ ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", "/catalog/search", search, "Search the federated catalog (datasets of every member)"),
     ("GET", "/catalog/nodes", list_nodes, "The crawled nodes: state, last success, last error"),
     ("POST", "/catalog/crawl", crawl, "Crawl every node now"),
+    (
+        "GET",
+        "/catalog/export",
+        export,
+        "The aggregated catalog as DCAT-AP 3 (?format=turtle|json-ld)",
+    ),
 ]
 
 

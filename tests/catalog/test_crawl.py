@@ -42,12 +42,20 @@ PRICED = {
 }
 
 
+DISTRIBUTION = {
+    "@type": "Distribution",
+    "format": "NGSI-LD-PULL",
+    "accessService": {"@id": "urn:svc", "@type": "DataService", "endpointURL": "http://x/dsp"},
+}
+
+
 def dataset(did: str, i: int, **extra: Any) -> dict[str, Any]:
     return {
         "@id": f"urn:ds:{did}:{i}",
         "@type": "Dataset",
         "dct:title": f"Parking {i}",
         "hasPolicy": [OFFER],
+        "distribution": [DISTRIBUTION],
         **extra,
     }
 
@@ -382,3 +390,52 @@ async def test_cli_search_and_nodes(space: tuple[Node, Node, Node, Fake], tmp_pa
     bad = ["catalog", "search", "x", "--near", "91,0,5km", *base]
     result = await asyncio.to_thread(runner.invoke, main, bad)
     assert result.exit_code == 2 and "LAT,LON,RADIUS" in result.output
+
+
+async def test_catalog_of_catalogs_and_dcat_ap(space: tuple[Node, Node, Node, Fake]) -> None:
+    from rdflib import Graph, URIRef
+    from rdflib.namespace import DCAT, DCTERMS, RDF
+
+    from connector.dsp.validation import validate
+
+    a, b, crawler, fake = space
+    air = await publish(
+        a,
+        "Air quality Murcia",
+        ["AirQualityObserved"],
+        {"type": "Point", "coordinates": [-1.13, 37.98]},
+    )
+    await publish(b, "Parking Cartagena", ["ParkingSpot"])
+    await crawl(crawler)
+    url = crawler.url + "/federated/catalog/request"
+    message = {
+        "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+        "@type": "CatalogRequestMessage",
+    }
+    async with a.http.post(url, json=message) as resp:  # no DCP token
+        assert resp.status == 401
+        assert (await resp.json())["@type"] == "CatalogError"
+    token = await a.dsp.issuer.token_for(crawler.did)
+    async with a.http.post(url, json=message, headers={"Authorization": f"Bearer {token}"}) as resp:
+        assert resp.status == 200, await resp.text()
+        doc = await resp.json()
+    validate("Catalog", doc)
+    nested = {c["participantId"]: c for c in doc["catalog"]}
+    assert [d["@id"] for d in nested[a.did]["dataset"]] == [air]
+    assert nested[a.did]["service"][0]["endpointURL"] == a.dsp_url
+    assert fake.did("paged") in nested and fake.did("deep") not in nested
+
+    status, _ = await crawler.admin("GET", "/catalog/export?format=rdfxml")
+    assert status == 400
+    for fmt in ("turtle", "json-ld"):
+        async with crawler.http.get(
+            crawler.url + f"/api/v1/catalog/export?format={fmt}",
+            headers={"Authorization": f"Bearer {crawler.admin_key}"},
+        ) as r:
+            assert r.status == 200
+            text = await r.text()
+        g = Graph().parse(data=text, format=fmt)
+        datasets = set(g.subjects(RDF.type, DCAT.Dataset))
+        assert URIRef(air) in datasets and len(datasets) == (await search(crawler))["total"]
+        assert (URIRef(air), DCTERMS.publisher, URIRef(a.did)) in g
+        assert any(True for _ in g.objects(URIRef(air), DCTERMS.spatial))
