@@ -186,6 +186,10 @@ class CatalogIndex:
         """(where clause, rank expression) for the words, or None without words."""
         raise NotImplementedError
 
+    def _from(self, query: Query) -> Any:
+        """What the search selects from (SQLite joins its FTS5 table for the words)."""
+        return t.entries
+
     def _filters(self, query: Query) -> list[Any]:
         e = t.entries.c
         where: list[Any] = []
@@ -241,9 +245,10 @@ class CatalogIndex:
             order = [e.modified.desc(), e.id]
         else:
             order = [rank, e.id] if rank is not None else [e.title, e.id]
-        page = sa.select(t.entries).where(*where).order_by(*order)
+        source = self._from(query)
+        page = sa.select(t.entries).select_from(source).where(*where).order_by(*order)
         page = page.limit(query.limit).offset(query.offset)
-        total_stmt = sa.select(sa.func.count()).select_from(t.entries).where(*where)
+        total_stmt = sa.select(sa.func.count()).select_from(source).where(*where)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(page)).all()
             total = int((await conn.execute(total_stmt)).scalar_one())
@@ -260,6 +265,7 @@ class CatalogIndex:
                 for name, column in FACET_COLUMNS.items():
                     counted = await conn.execute(
                         sa.select(column, sa.func.count())
+                        .select_from(source)
                         .where(*where)
                         .group_by(column)
                         .order_by(sa.func.count().desc())
@@ -332,18 +338,13 @@ class SqliteIndex(CatalogIndex):
         # every word quoted (no FTS5 operator can be injected), the last one as a prefix
         match = " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
         match = match.strip()
-        ranked = sa.select(_FTS.c.rowid).where(
-            sa.text("catalog_fts MATCH :match").bindparams(match=match)
-        )
-        rank = (
-            sa.select(_FTS.c.rank)
-            .where(
-                _FTS.c.rowid == t.entries.c.id,
-                sa.text("catalog_fts MATCH :rmatch").bindparams(rmatch=match),
-            )
-            .scalar_subquery()
-        )
-        return (t.entries.c.id.in_(ranked), rank)
+        where = sa.text("catalog_fts MATCH :match").bindparams(match=match)
+        return (where, _FTS.c.rank)
+
+    def _from(self, query: Query) -> Any:
+        if not query.words:
+            return t.entries
+        return t.entries.join(_FTS, _FTS.c.rowid == t.entries.c.id)
 
 
 class PostgresIndex(CatalogIndex):
