@@ -281,6 +281,7 @@ PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
         _param("price_min", "lowest price (decimal)"),
         _param("price_max", "highest price (decimal; free datasets included)"),
         _param("free", "true: only free; false: only priced", "boolean"),
+        _param("open", "true: only open data (free and licensed)", "boolean"),
         _param("license", "dct:license"),
         _param("frequency", "dct:accrualPeriodicity"),
         _param("hvd_category", "High-Value Dataset category"),

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from marketplace.catalog.errors import CatalogError, Why
+from marketplace.catalog.open_data import lint_entry
 from marketplace.errors import MarketplaceError
 from marketplace.views.dsp import plan_from_offer, price_terms
 
@@ -251,7 +252,9 @@ def parse_catalog(
                 out.refused.append((label[:MAX_TEXT], Why.TOO_MANY))
                 continue
             try:
-                out.entries.append(parse_dataset(item, node, publisher, catalog_id))
+                parsed = parse_dataset(item, node, publisher, catalog_id)
+                lint_entry(parsed)
+                out.entries.append(parsed)
                 left -= 1
             except CatalogError as exc:
                 out.refused.append((label[:MAX_TEXT], exc.reason))

@@ -219,6 +219,10 @@ class CatalogIndex:
             where.append(e.price_model == "free")
         elif query.free is False:
             where.append(e.price_model != "free")
+        if query.open is True:
+            where += [e.price_model == "free", e.license != ""]
+        elif query.open is False:
+            where.append(sa.or_(e.price_model != "free", e.license == ""))
         if query.price_max is not None:
             where.append(sa.or_(e.price_model == "free", e.price <= query.price_max))
         if query.price_min is not None:

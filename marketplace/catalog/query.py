@@ -29,6 +29,8 @@ class Query:
     price_min: Decimal | None = None
     price_max: Decimal | None = None
     free: bool | None = None
+    #: free and licensed (open data)
+    open: bool | None = None
     license: str | None = None
     frequency: str | None = None
     hvd_category: str | None = None
@@ -134,6 +136,7 @@ def parse_query(params: Mapping[str, str]) -> Query:
         "limit",
         "offset",
         "facets",
+        "open",
     }
     for name in params:
         if name not in known:
@@ -156,6 +159,7 @@ def parse_query(params: Mapping[str, str]) -> Query:
         price_min=_decimal(params, "price_min"),
         price_max=_decimal(params, "price_max"),
         free=_bool(params, "free"),
+        open=_bool(params, "open"),
         license=_text(params, "license"),
         frequency=_text(params, "frequency"),
         hvd_category=_text(params, "hvd_category"),

@@ -158,6 +158,17 @@ class Fake:
                 ),
             ]
             return web.json_response(self.catalog(name, items))
+        if name == "hvd":
+            hvd = {
+                "dcatap:hvdCategory": "http://data.europa.eu/bna/c_dd313021",
+                "dct:license": "CC-BY-4.0",
+            }
+            items = [
+                dataset(did, 1, hasPolicy=[PRICED], **hvd),
+                dataset(did, 2, **hvd),
+                dataset(did, 3, hasPolicy=[PRICED]),
+            ]
+            return web.json_response(self.catalog(name, items))
         if name == "priced":
             items = [dataset(did, 1, hasPolicy=[PRICED]), dataset(did, 2)]
             return web.json_response(self.catalog(name, items))
@@ -177,6 +188,7 @@ NAMES = [
     "foreign",
     "mixed",
     "priced",
+    "hvd",
 ]
 
 
@@ -294,6 +306,12 @@ async def test_crawl_search_and_bad_nodes(space: tuple[Node, Node, Node, Fake]) 
     assert (await search(crawler, publisher="did:web:city-b"))["total"] == 0
     mixed = nodes[fake.did("mixed")]
     assert mixed["datasets"] == 1 and mixed["refused"] == 3
+    # a price on a High-Value Dataset is refused (EU open-data rules); the free one is open
+    hvd = nodes[fake.did("hvd")]
+    assert hvd["datasets"] == 2 and "hvd_priced" in hvd["lastError"]
+    opened = await search(crawler, publisher=fake.did("hvd"), open="true")
+    assert [i["datasetId"] for i in opened["items"]] == [f"urn:ds:{fake.did('hvd')}:2"]
+    assert opened["items"][0]["license"] == "CC-BY-4.0"
     # prices read back from the DSP offers
     priced = await search(crawler, publisher=fake.did("priced"), free="false")
     assert priced["total"] == 1 and priced["items"][0]["price"] == "49"
