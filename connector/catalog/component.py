@@ -27,6 +27,7 @@ from marketplace.catalog.federated import catalog_of_catalogs
 from marketplace.catalog.index import CatalogIndex, index_for
 from marketplace.catalog.nodes import Backoff, NodeStatus
 from marketplace.catalog.query import MAX_LIMIT, MAX_OFFSET, Query, parse_query
+from marketplace.catalog.tmf620 import product_offering
 
 FEDERATED_PATH = "/federated"
 #: datasets in one DCAT-AP export (the portal harvests the whole document)
@@ -227,6 +228,22 @@ async def export(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type=FORMATS[fmt])
 
 
+async def product_offerings(request: web.Request) -> web.Response:
+    """GET /api/v1/catalog/productOffering?…: the search's hits in the TMF620 shape."""
+    catalog = _catalog(request)
+    try:
+        query = parse_query(request.query)
+    except CatalogError as exc:
+        raise Problem(400, "Bad Request", detail=str(exc), parameter=exc.field) from None
+    assert catalog.index is not None and catalog.ctx is not None
+    found = await catalog.index.search(query)
+    base = catalog.ctx.settings.public_url + "/api/v1"
+    body = [product_offering(i, base) for i in found.items]
+    return web.json_response(
+        body, headers={"X-Total-Count": str(found.total), "X-Result-Count": str(len(body))}
+    )
+
+
 async def list_nodes(request: web.Request) -> web.Response:
     catalog = _catalog(request)
     assert catalog.index is not None
@@ -247,6 +264,12 @@ async def crawl(request: web.Request) -> web.Response:
 
 ROUTES: list[tuple[str, str, Any, str]] = [
     ("GET", "/catalog/search", search, "Search the federated catalog (datasets of every member)"),
+    (
+        "GET",
+        "/catalog/productOffering",
+        product_offerings,
+        "The aggregated offerings as TMF620 productOffering (the search's parameters)",
+    ),
     ("GET", "/catalog/nodes", list_nodes, "The crawled nodes: state, last success, last error"),
     ("POST", "/catalog/crawl", crawl, "Crawl every node now"),
     (
@@ -268,28 +291,29 @@ def _param(name: str, description: str, kind: str = "string") -> dict[str, Any]:
     }
 
 
+SEARCH_PARAMETERS = [
+    _param("q", "words of the title, keywords or description (the last one a prefix)"),
+    _param("type", "NGSI-LD entity type"),
+    _param("keyword", "dcat:keyword"),
+    _param("theme", "dcat:theme"),
+    _param("publisher", "the publisher's DID"),
+    _param("bbox", "west,south,east,north: datasets whose area intersects it"),
+    _param("price_model", "free | one_off | recurring | metered | tiered | freemium"),
+    _param("price_min", "lowest price (decimal)"),
+    _param("price_max", "highest price (decimal; free datasets included)"),
+    _param("free", "true: only free; false: only priced", "boolean"),
+    _param("open", "true: only open data (free and licensed)", "boolean"),
+    _param("license", "dct:license"),
+    _param("frequency", "dct:accrualPeriodicity"),
+    _param("hvd_category", "High-Value Dataset category"),
+    _param("sort", "relevance | title | price | modified"),
+    _param("limit", "page size, 1..100 (20)", "integer"),
+    _param("offset", "0..10000", "integer"),
+    _param("facets", "true: counts per publisher, price model, licence, HVD category", "boolean"),
+]
+
 #: the search's query parameters, for the OpenAPI document
 PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
-    ("GET", "/catalog/search"): [
-        _param("q", "words of the title, keywords or description (the last one a prefix)"),
-        _param("type", "NGSI-LD entity type"),
-        _param("keyword", "dcat:keyword"),
-        _param("theme", "dcat:theme"),
-        _param("publisher", "the publisher's DID"),
-        _param("bbox", "west,south,east,north: datasets whose area intersects it"),
-        _param("price_model", "free | one_off | recurring | metered | tiered | freemium"),
-        _param("price_min", "lowest price (decimal)"),
-        _param("price_max", "highest price (decimal; free datasets included)"),
-        _param("free", "true: only free; false: only priced", "boolean"),
-        _param("open", "true: only open data (free and licensed)", "boolean"),
-        _param("license", "dct:license"),
-        _param("frequency", "dct:accrualPeriodicity"),
-        _param("hvd_category", "High-Value Dataset category"),
-        _param("sort", "relevance | title | price | modified"),
-        _param("limit", "page size, 1..100 (20)", "integer"),
-        _param("offset", "0..10000", "integer"),
-        _param(
-            "facets", "true: counts per publisher, price model, licence, HVD category", "boolean"
-        ),
-    ]
+    ("GET", "/catalog/search"): SEARCH_PARAMETERS,
+    ("GET", "/catalog/productOffering"): SEARCH_PARAMETERS,
 }

@@ -65,6 +65,7 @@ class Fake:
 
     def __init__(self) -> None:
         self.version = 1
+        self.hang = False  # the "slow" node hangs only in the test that wants it
         self.requests: list[str] = []
         self.url = ""
 
@@ -136,7 +137,7 @@ class Fake:
             )
         if name == "notcatalog":
             return web.json_response({"@type": "Dataset"})
-        if name == "slow":
+        if name == "slow" and self.hang:
             await asyncio.sleep(30)
         if name == "foreign":
             items = [dataset(did, 1), dataset(did, 2, **{"dct:publisher": "did:web:city-b"})]
@@ -221,7 +222,7 @@ async def space(tmp_path: Path) -> AsyncIterator[tuple[Node, Node, Node, Fake]]:
                     "nodes": nodes,
                     "period_s": 3600,
                     "crawl_on_start": False,
-                    "node_timeout_s": 2,
+                    "node_timeout_s": 6,
                     "max_catalog_bytes": 200_000,
                     "max_depth": 2,
                     "dead_after": 2,
@@ -269,6 +270,7 @@ async def search(node: Node, **params: str) -> dict[str, Any]:
 
 async def test_crawl_search_and_bad_nodes(space: tuple[Node, Node, Node, Fake]) -> None:
     a, b, crawler, fake = space
+    fake.hang = True
     point = {"type": "Point", "coordinates": [-1.13, 37.98]}
     air = await publish(a, "Air quality Murcia", ["AirQualityObserved"], point)
     await publish(b, "Parking Cartagena", ["ParkingSpot"])
@@ -318,6 +320,18 @@ async def test_crawl_search_and_bad_nodes(space: tuple[Node, Node, Node, Fake]) 
     assert priced["items"][0]["priceModel"] == "one_off"
     assert (await search(crawler, publisher=fake.did("priced"), price_max="10"))["total"] == 1
     assert (await search(crawler, publisher=fake.did("priced"), price_max="50"))["total"] == 2
+    # the TMF620 view of the same hits
+    status, offerings = await crawler.admin(
+        "GET", f"/catalog/productOffering?publisher={fake.did('priced')}&sort=price"
+    )
+    assert status == 200 and len(offerings) == 2
+    free, priced_po = offerings
+    assert free["productOfferingPrice"] == [] and free["lifecycleStatus"] == "Launched"
+    assert priced_po["productOfferingPrice"][0]["priceType"] == "oneTime"
+    assert priced_po["productOfferingPrice"][0]["price"] == {"unit": "EUR", "value": "49"}
+    assert priced_po["relatedParty"][0]["id"] == fake.did("priced")
+    status, _ = await crawler.admin("GET", "/catalog/productOffering?free=maybe")
+    assert status == 400
 
 
 async def test_recrawl_replaces_and_keeps_entries_of_failing_node(
@@ -404,7 +418,7 @@ async def test_cli_search_and_nodes(space: tuple[Node, Node, Node, Fake], tmp_pa
     result = await asyncio.to_thread(runner.invoke, main, ["catalog", "nodes", *base])
     assert result.exit_code == 0, result.output
     assert f"online        2  {a.did}" in result.output
-    assert "offline" in result.output and "timeout" in result.output
+    assert "offline" in result.output and "too_deep" in result.output
     bad = ["catalog", "search", "x", "--near", "91,0,5km", *base]
     result = await asyncio.to_thread(runner.invoke, main, bad)
     assert result.exit_code == 2 and "LAT,LON,RADIUS" in result.output
