@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -167,7 +168,8 @@ class CatalogIndex:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sa.select(t.nodes).order_by(t.nodes.c.did))).all()
         return {
-            r.did: NodeStatus(did=r.did, **{k: getattr(r, k) for k in _NODE_FIELDS}) for r in rows
+            r.did: NodeStatus(did=r.did, **{k: _aware(getattr(r, k)) for k in _NODE_FIELDS})
+            for r in rows
         }
 
     async def count(self, node: str | None = None) -> int:
@@ -278,6 +280,13 @@ class CatalogIndex:
                     facets[name] = {str(v): int(n) for v, n in counted if v}
         items = [entry_view(r, types.get(r.id, [])) for r in rows]
         return Results(total=total, items=items, facets=facets)
+
+
+def _aware(value: Any) -> Any:
+    """SQLite gives timestamps back without their zone (stored as UTC): make them aware."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _row(e: Entry) -> dict[str, Any]:

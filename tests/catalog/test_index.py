@@ -91,3 +91,45 @@ async def test_catalog_off_by_default_for_members(tmp_path: Path) -> None:
             assert "get" in doc["paths"]["/catalog/nodes"]
         finally:
             await node.connector.stop()
+
+
+async def test_periodic_crawl_picks_up_new_datasets(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.catalog.test_crawl import publish
+
+    async def datasets_of(crawler: Any, did: str, want: int) -> None:
+        for _ in range(300):
+            status, body = await crawler.admin("GET", "/catalog/nodes")
+            assert status == 200
+            found = {n["did"]: n for n in body["nodes"]}
+            if did in found and found[did]["datasets"] == want:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{did} never had {want} datasets: {body}")
+
+    async with aiohttp.ClientSession() as http:
+        city = await start_node(tmp_path, "city", "city", http=http)
+        await publish(city, "Air quality", ["AirQualityObserved"])
+        crawler = await start_node(
+            tmp_path,
+            "crawler",
+            "company",
+            http=http,
+            extra={
+                "identity": {"allow_http_hosts": ["127.0.0.1"]},
+                "catalog": {
+                    "enabled": True,
+                    "period_s": 1,
+                    "backoff_s": 1,
+                    "nodes": [{"did": city.did, "url": city.dsp_url}],
+                },
+            },
+        )
+        try:
+            await datasets_of(crawler, city.did, 1)  # the crawl at start
+            await publish(city, "Noise", ["NoiseLevelObserved"])
+            await datasets_of(crawler, city.did, 2)  # a later round, without being asked
+        finally:
+            await crawler.connector.stop()
+            await city.connector.stop()
