@@ -59,6 +59,10 @@ TYPES = [
     "EnergyMeter",
 ]
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+#: the rest of the vocabulary: 5,000 made-up words drawn with a Zipf-like skew, so that a
+#: domain word matches a few percent of the datasets (as in a real catalog), not half of them
+FILLER = [f"w{n:04d}x" for n in range(5000)]
+FILLER_WEIGHTS = [1 / (n + 1) for n in range(5000)]
 
 
 def rss_mb() -> float:
@@ -219,9 +223,9 @@ def generated(node: str, n: int, rng: random.Random) -> list[Entry]:
                 node=node,
                 dataset_id=f"urn:ds:{node}:{i}",
                 publisher=node,
-                title=" ".join(rng.sample(WORDS, 3)).title(),
-                description=" ".join(rng.choices(WORDS, k=20)),
-                keywords=tuple(rng.sample(WORDS, 2)),
+                title=" ".join([rng.choice(WORDS), *rng.choices(FILLER, FILLER_WEIGHTS, k=2)]),
+                description=" ".join(rng.choices(FILLER, FILLER_WEIGHTS, k=20)),
+                keywords=(rng.choice(WORDS),),
                 entity_types=(rng.choice(TYPES),),
                 bbox=(lon, lat, lon + 0.01, lat + 0.01),
                 price_model=model,

@@ -152,6 +152,7 @@ async def search(request: web.Request) -> web.Response:
     found = await catalog.index.search(query)
     body: dict[str, Any] = {
         "total": found.total,
+        "totalExact": found.exact,
         "offset": query.offset,
         "limit": query.limit,
         "items": found.items,

@@ -45,11 +45,18 @@ _NODE_FIELDS = (
 )
 
 
+#: matches counted exactly; beyond, ``total`` is this and ``exact`` false (counting and
+#: faceting every match of a common word would cost more than the search itself)
+COUNT_CAP = 1000
+
+
 @dataclass
 class Results:
     total: int
     items: list[dict[str, Any]]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: whether ``total`` (and the facet counts) cover every match, not the first COUNT_CAP
+    exact: bool = True
 
 
 def entry_view(row: Any, types: list[str]) -> dict[str, Any]:
@@ -230,9 +237,14 @@ class CatalogIndex:
         if query.price_min is not None:
             where.append(e.price >= query.price_min)
         if query.bbox is not None:
-            w, s, east, n = query.bbox
-            where += [e.min_lon <= east, e.max_lon >= w, e.min_lat <= n, e.max_lat >= s]
+            where += self._area(query.bbox)
         return where
+
+    def _area(self, bbox: tuple[float, float, float, float]) -> list[Any]:
+        """Datasets whose area's box intersects ``bbox`` (engines add their spatial index)."""
+        e = t.entries.c
+        w, s, east, n = bbox
+        return [e.min_lon <= east, e.max_lon >= w, e.min_lat <= n, e.max_lat >= s]
 
     async def search(self, query: Query) -> Results:
         e = t.entries.c
@@ -252,34 +264,51 @@ class CatalogIndex:
         else:
             order = [rank, e.id] if rank is not None else [e.title, e.id]
         source = self._from(query)
-        page = sa.select(t.entries).select_from(source).where(*where).order_by(*order)
-        page = page.limit(query.limit).offset(query.offset)
-        total_stmt = sa.select(sa.func.count()).select_from(source).where(*where)
+        # ids first (a narrow sort), then the page's rows by id: sorting whole rows, documents
+        # included, of every match cost far more than the ranking itself
+        ids_stmt = (
+            sa.select(e.id)
+            .select_from(source)
+            .where(*where)
+            .order_by(*order)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        capped = sa.select(e.id).select_from(source).where(*where).limit(COUNT_CAP + 1)
+        total_stmt = sa.select(sa.func.count()).select_from(capped.subquery())
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(page)).all()
+            ids = [r[0] for r in await conn.execute(ids_stmt)]
+            by_id = {}
+            if ids:
+                by_id = {
+                    r.id: r for r in await conn.execute(sa.select(t.entries).where(e.id.in_(ids)))
+                }
+            rows = [by_id[i] for i in ids if i in by_id]
             total = int((await conn.execute(total_stmt)).scalar_one())
             types: dict[int, list[str]] = {}
             if rows:
                 for entry_id, value in await conn.execute(
                     sa.select(t.facets.c.entry_id, t.facets.c.value).where(
-                        t.facets.c.facet == "type", t.facets.c.entry_id.in_([r.id for r in rows])
+                        t.facets.c.facet == "type", t.facets.c.entry_id.in_(ids)
                     )
                 ):
                     types.setdefault(entry_id, []).append(value)
             facets: dict[str, dict[str, int]] = {}
             if query.facets:
+                sample = capped.subquery()
                 for name, column in FACET_COLUMNS.items():
                     counted = await conn.execute(
                         sa.select(column, sa.func.count())
-                        .select_from(source)
-                        .where(*where)
+                        .where(e.id.in_(sa.select(sample.c.id)))
                         .group_by(column)
                         .order_by(sa.func.count().desc())
                         .limit(20)
                     )
                     facets[name] = {str(v): int(n) for v, n in counted if v}
         items = [entry_view(r, types.get(r.id, [])) for r in rows]
-        return Results(total=total, items=items, facets=facets)
+        return Results(
+            total=min(total, COUNT_CAP), items=items, facets=facets, exact=total <= COUNT_CAP
+        )
 
 
 def _aware(value: Any) -> Any:
@@ -314,13 +343,18 @@ def _row(e: Entry) -> dict[str, Any]:
 
 
 _FTS = sa.table("catalog_fts", sa.column("rowid", sa.Integer), sa.column("rank", sa.Float))
+_RTREE = sa.table(
+    "catalog_rtree",
+    *(sa.column(c, sa.Float) for c in ("min_lon", "max_lon", "min_lat", "max_lat")),
+    sa.column("id", sa.Integer),
+)
 
 
 class SqliteIndex(CatalogIndex):
     """FTS5 (bm25 ranking) beside the entries; rowid = entry id."""
 
     def fts_ddl(self) -> Sequence[str]:
-        return [t.SQLITE_FTS, t.SQLITE_FTS_RANK]
+        return [t.SQLITE_FTS, t.SQLITE_FTS_RANK, t.SQLITE_RTREE]
 
     async def _add_text(
         self, conn: AsyncConnection, rows: list[tuple[int, dict[str, Any]]]
@@ -341,8 +375,33 @@ class SqliteIndex(CatalogIndex):
             ],
         )
 
+        boxed = [
+            {"id": i, "w": r["min_lon"], "e": r["max_lon"], "s": r["min_lat"], "n": r["max_lat"]}
+            for i, r in rows
+            if r["min_lon"] is not None
+        ]
+        if boxed:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO catalog_rtree(id, min_lon, max_lon, min_lat, max_lat) "
+                    "VALUES (:id, :w, :e, :s, :n)"
+                ),
+                boxed,
+            )
+
     async def _delete_text(self, conn: AsyncConnection, ids: list[int]) -> None:
         await conn.execute(sa.delete(_FTS).where(_FTS.c.rowid.in_(ids)))
+        await conn.execute(sa.delete(_RTREE).where(_RTREE.c.id.in_(ids)))
+
+    def _area(self, bbox: tuple[float, float, float, float]) -> list[Any]:
+        w, s, east, n = bbox
+        inside = sa.select(_RTREE.c.id).where(
+            _RTREE.c.min_lon <= east,
+            _RTREE.c.max_lon >= w,
+            _RTREE.c.min_lat <= n,
+            _RTREE.c.max_lat >= s,
+        )
+        return [t.entries.c.id.in_(inside)]
 
     def _text_filter(self, query: Query) -> tuple[Any, Any] | None:
         words = query.words
@@ -364,7 +423,16 @@ class PostgresIndex(CatalogIndex):
     """A generated, weighted tsvector column (title A, keywords B, description C), GIN."""
 
     def fts_ddl(self) -> Sequence[str]:
-        return [t.PG_TSVECTOR, t.PG_GIN]
+        return [t.PG_TSVECTOR, t.PG_GIN, t.PG_BOX]
+
+    def _area(self, bbox: tuple[float, float, float, float]) -> list[Any]:
+        e = t.entries.c
+        w, s, east, n = bbox
+        box: Any = sa.func.box(
+            sa.func.point(e.min_lon, e.min_lat), sa.func.point(e.max_lon, e.max_lat)
+        )
+        query_box = sa.func.box(sa.func.point(w, s), sa.func.point(east, n))
+        return [e.min_lon.is_not(None), box.op("&&")(query_box)]
 
     def _text_filter(self, query: Query) -> tuple[Any, Any] | None:
         words = query.words

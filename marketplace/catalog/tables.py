@@ -68,6 +68,15 @@ SQLITE_FTS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS catalog_fts USING fts5("
     "title, description, keywords, tokenize='unicode61 remove_diacritics 2')"
 )
+#: areas (bounding boxes) for the area query: an R*Tree on SQLite, a GiST box index on PostgreSQL
+SQLITE_RTREE = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS catalog_rtree USING rtree(id, min_lon, max_lon, "
+    "min_lat, max_lat)"
+)
+PG_BOX = (
+    "CREATE INDEX IF NOT EXISTS ix_catalog_entries_box ON catalog_entries USING gist "
+    "(box(point(min_lon, min_lat), point(max_lon, max_lat))) WHERE min_lon IS NOT NULL"
+)
 #: title weighs most, then keywords, then the description (bm25 column weights, persisted)
 SQLITE_FTS_RANK = (
     "INSERT INTO catalog_fts(catalog_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0, 4.0)')"
