@@ -10,6 +10,7 @@ so a reader sees either the old or the new entries of a node, never none.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -257,6 +258,8 @@ class CatalogIndex:
         order: list[Any]
         if query.sort == "title":
             order = [e.title, e.id]
+        elif query.sort == "price" and (query.free is False or query.price_min is not None):
+            order = [e.price, e.id]  # no free ones among the hits: a plain (cheaper) sort
         elif query.sort == "price":
             order = [sa.case((e.price_model == "free", 0), else_=1), e.price, e.id]
         elif query.sort == "modified":
@@ -295,16 +298,16 @@ class CatalogIndex:
                     types.setdefault(entry_id, []).append(value)
             facets: dict[str, dict[str, int]] = {}
             if query.facets:
+                # one pass over the (capped) matches, counted here, instead of a GROUP BY each
                 sample = capped.subquery()
-                for name, column in FACET_COLUMNS.items():
-                    counted = await conn.execute(
-                        sa.select(column, sa.func.count())
-                        .where(e.id.in_(sa.select(sample.c.id)))
-                        .group_by(column)
-                        .order_by(sa.func.count().desc())
-                        .limit(20)
-                    )
-                    facets[name] = {str(v): int(n) for v, n in counted if v}
+                counted: dict[str, Counter[str]] = {name: Counter() for name in FACET_COLUMNS}
+                for row in await conn.execute(
+                    sa.select(*FACET_COLUMNS.values()).where(e.id.in_(sa.select(sample.c.id)))
+                ):
+                    for name, value in zip(FACET_COLUMNS, row, strict=True):
+                        if value:
+                            counted[name][str(value)] += 1
+                facets = {name: dict(c.most_common(20)) for name, c in counted.items()}
         items = [entry_view(r, types.get(r.id, [])) for r in rows]
         return Results(
             total=min(total, COUNT_CAP), items=items, facets=facets, exact=total <= COUNT_CAP
