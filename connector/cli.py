@@ -485,3 +485,12 @@ def _register_audit() -> None:
 
 
 _register_audit()
+
+
+def _register_catalog() -> None:
+    from connector.catalog.cli import catalog
+
+    main.add_command(catalog)
+
+
+_register_catalog()

@@ -27,6 +27,7 @@ class Component(Protocol):
 
 
 def default_components(ctx: ConnectorContext) -> list[Component]:
+    from connector.catalog.component import FederatedCatalog
     from connector.dsp.component import DspComponent
     from connector.enforcement.component import EnforcementComponent
     from connector.management.api import ManagementApi
@@ -48,5 +49,6 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
         NgsiLdSubscriptions(),  # before the broker: joins its routes
         NgsiLdTemporal(),  # before the broker: joins its routes
         NgsiLdBroker(),
+        FederatedCatalog(),  # after trust and dsp: their resolver, client and tokens
         EnforcementComponent(),  # last: needs provenance and dsp started
     ]

@@ -156,7 +156,7 @@ class Settings(BaseModel):
 
 
 KNOWN_SECTIONS = {"participant", "server", "storage", "security", "logging"}
-COMPONENT_SECTIONS = {"ngsild", "dsp", "identity", "ledger", "policies", "marketplace"}
+COMPONENT_SECTIONS = {"ngsild", "dsp", "identity", "ledger", "policies", "marketplace", "catalog"}
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from connector.catalog import component as catalog_api
 from connector.dsp import decision_queue, edr, models
 from connector.dsp.management import ROUTES as DSP_ROUTES
 from connector.management.api import Profile
@@ -114,8 +115,10 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary in FOUNDATION:
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, summary, schemas)
-    for method, path, _, summary in [*ROUTES, *trust_api.ROUTES]:
+    for method, path, _, summary in [*ROUTES, *trust_api.ROUTES, *catalog_api.ROUTES]:
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, summary, schemas)
+    for (method, path), parameters in catalog_api.PARAMETERS.items():
+        paths[path][method.lower()]["parameters"] = parameters
     paths["/openapi.json"] = {
         "get": {
             "summary": "This document",

@@ -1,0 +1,1 @@
+"""The federated catalog component: crawls members' DSP catalogs and serves the search."""

@@ -1,0 +1,320 @@
+"""The catalog component: the periodic crawl and the /api/v1/catalog/search|nodes routes.
+
+On by default for the authority (``[catalog] enabled`` turns it on or off anywhere). The index
+and the crawler are ``marketplace.catalog``'s; this module wires them to the connector's
+engine, its trust layer (who the members are, the guarded client) and its DSP token issuer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from connector.catalog.discovery import targets
+from connector.catalog.fetching import GuardedFetch
+from connector.catalog.settings import CatalogSettings, catalog_settings, is_enabled
+from connector.dsp.errors import Area, Code, DspError
+from connector.http.context import ConnectorContext
+from connector.http.problems import Problem
+from connector.management.api import MANAGEMENT_APP
+from marketplace.catalog.crawler import Crawler, CrawlSettings
+from marketplace.catalog.dcat_ap import FORMATS, dcat_ap_graph, serialise
+from marketplace.catalog.entries import Limits
+from marketplace.catalog.errors import CatalogError
+from marketplace.catalog.federated import catalog_of_catalogs
+from marketplace.catalog.index import CatalogIndex, index_for
+from marketplace.catalog.nodes import Backoff, NodeStatus
+from marketplace.catalog.query import MAX_LIMIT, MAX_OFFSET, Query, parse_query
+from marketplace.catalog.tmf620 import product_offering
+
+FEDERATED_PATH = "/federated"
+#: datasets in one DCAT-AP export (the portal harvests the whole document)
+EXPORT_LIMIT = 100_000
+CATALOG_KEY: web.AppKey[Any] = web.AppKey("agora.catalog", object)
+
+
+def node_view(status: NodeStatus) -> dict[str, Any]:
+    def iso(v: Any) -> str | None:
+        return None if v is None else v.isoformat()
+
+    return {
+        "did": status.did,
+        "url": status.url,
+        "state": status.state,
+        "datasets": status.datasets,
+        "refused": status.refused,
+        "failures": status.failures,
+        "lastSuccess": iso(status.last_success),
+        "lastError": status.last_error,
+        "lastErrorAt": iso(status.last_error_at),
+        "nextAttempt": iso(status.next_attempt),
+    }
+
+
+class FederatedCatalog:
+    name = "catalog"
+
+    def __init__(self) -> None:
+        self.ctx: ConnectorContext | None = None
+        self.cfg = CatalogSettings()
+        self.enabled = False
+        self.index: CatalogIndex | None = None
+        self.crawler: Crawler | None = None
+        self.fetch: GuardedFetch | None = None
+        self.registry_problem: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self, ctx: ConnectorContext) -> None:
+        self.ctx = ctx
+        self.cfg = catalog_settings(ctx.settings)
+        self.enabled = is_enabled(ctx.settings, self.cfg)
+        ctx.components[self.name] = self
+        if not self.enabled:
+            return
+        self.index = index_for(ctx.engine)
+        trust = ctx.components.get("trust")
+        dsp = ctx.components["dsp"]
+        from identity import FetchPolicy
+
+        policy = trust.http.policy if trust is not None else FetchPolicy()
+        self.fetch = GuardedFetch(
+            policy,
+            dsp.issuer,
+            max_bytes=self.cfg.max_catalog_bytes,
+            timeout_s=self.cfg.node_timeout_s,
+        )
+        crawl = CrawlSettings(
+            period_s=self.cfg.period_s,
+            concurrency=self.cfg.concurrency,
+            node_timeout_s=self.cfg.node_timeout_s,
+            limits=Limits(
+                max_depth=self.cfg.max_depth,
+                max_datasets=self.cfg.max_datasets_per_node,
+                max_pages=self.cfg.max_pages,
+            ),
+            backoff=Backoff(base_s=self.cfg.backoff_s, dead_after=self.cfg.dead_after),
+        )
+        self.crawler = Crawler(self.index, self.fetch, crawl)
+        ctx.tasks.spawn(self._periodic(), name="catalog-crawl")
+
+    async def crawl_now(self, *, force: bool = True) -> list[NodeStatus]:
+        assert self.ctx is not None and self.crawler is not None
+        async with self._lock:
+            found, self.registry_problem = await targets(
+                self.ctx.components.get("trust"), self.cfg, self.ctx.settings.did
+            )
+            return await self.crawler.crawl(found, force=force)
+
+    async def _periodic(self) -> None:
+        assert self.ctx is not None
+        tick = min(self.cfg.period_s, max(1.0, self.cfg.backoff_s / 2))
+        if not self.cfg.crawl_on_start:
+            await asyncio.sleep(self.cfg.period_s)
+        while True:
+            try:
+                await self.crawl_now(force=False)
+            except Exception:  # one bad round must not end the crawler
+                self.ctx.log.exception("catalog crawl round failed")
+            await asyncio.sleep(tick)
+
+    def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
+        api = root[MANAGEMENT_APP]
+        api[CATALOG_KEY] = self
+        root[CATALOG_KEY] = self
+        root.router.add_post(FEDERATED_PATH + "/catalog/request", federated_catalog)
+        for method, path, handler, _ in ROUTES:
+            api.router.add_route(method, path, handler)
+
+    async def stop(self) -> None:
+        if self.fetch is not None:
+            await self.fetch.close()
+
+
+def _catalog(request: web.Request) -> FederatedCatalog:
+    found: FederatedCatalog = request.app[CATALOG_KEY]
+    if not found.enabled or found.index is None:
+        raise Problem(
+            404, "Not Found", detail="the federated catalog is off here ([catalog] enabled)"
+        )
+    return found
+
+
+async def search(request: web.Request) -> web.Response:
+    """GET /api/v1/catalog/search?q=&type=&bbox=&price_max=&free=&publisher=…"""
+    catalog = _catalog(request)
+    try:
+        query = parse_query(request.query)
+    except CatalogError as exc:
+        raise Problem(400, "Bad Request", detail=str(exc), parameter=exc.field) from None
+    assert catalog.index is not None
+    found = await catalog.index.search(query)
+    body: dict[str, Any] = {
+        "total": found.total,
+        "totalExact": found.exact,
+        "offset": query.offset,
+        "limit": query.limit,
+        "items": found.items,
+    }
+    if query.facets:
+        body["facets"] = found.facets
+    return web.json_response(body)
+
+
+async def _export_items(
+    catalog: FederatedCatalog, query: Query
+) -> tuple[list[Any], dict[str, str]]:
+    assert catalog.index is not None
+    found = await catalog.index.search(query)
+    endpoints = {n.did: n.url for n in (await catalog.index.load_nodes()).values()}
+    return found.items, endpoints
+
+
+async def federated_catalog(request: web.Request) -> web.Response:
+    """POST /federated/catalog/request: the aggregated catalog over DSP (catalog of catalogs),
+    to DCP-authenticated callers, paged with Link headers like our own DSP catalog."""
+    catalog = _catalog(request)
+    assert catalog.ctx is not None
+    dsp = catalog.ctx.components["dsp"]
+    await dsp.caller(request, Area.CATALOG)
+    await dsp.message(request, "CatalogRequestMessage", Area.CATALOG)
+    offset, limit = _page(request)
+    items, endpoints = await _export_items(catalog, Query(sort="title", limit=limit, offset=offset))
+    settings = catalog.ctx.settings
+    base = settings.public_url + FEDERATED_PATH
+    doc = catalog_of_catalogs(
+        f"{base}#catalog",
+        settings.did,
+        f"{settings.participant.name} federated catalog",
+        items,
+        endpoints,
+    )
+    headers = None
+    if len(items) == limit:
+        headers = {
+            "Link": f'<{base}/catalog/request?offset={offset + limit}&limit={limit}>; rel="next"'
+        }
+    return web.json_response(doc, headers=headers)
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    values = []
+    for name, default, high in (("offset", 0, MAX_OFFSET), ("limit", MAX_LIMIT, MAX_LIMIT)):
+        raw = request.query.get(name, str(default))
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) > high:
+            raise DspError(Area.CATALOG, 400, Code.MALFORMED, f"{name} must be 0..{high}")
+        values.append(int(raw))
+    return values[0], values[1] or MAX_LIMIT
+
+
+async def export(request: web.Request) -> web.Response:
+    """GET /api/v1/catalog/export?format=turtle|json-ld: DCAT-AP 3 of the aggregated catalog."""
+    catalog = _catalog(request)
+    assert catalog.ctx is not None
+    fmt = request.query.get("format", "turtle")
+    if fmt not in FORMATS:
+        raise Problem(
+            400, "Bad Request", detail="format must be turtle or json-ld", parameter="format"
+        )
+    items, endpoints = await _export_items(catalog, Query(sort="title", limit=EXPORT_LIMIT))
+    settings = catalog.ctx.settings
+    graph = dcat_ap_graph(
+        f"{settings.public_url}{FEDERATED_PATH}#catalog",
+        f"{settings.participant.name} federated catalog",
+        items,
+        endpoints,
+    )
+    text = await asyncio.to_thread(serialise, graph, fmt)
+    return web.Response(text=text, content_type=FORMATS[fmt])
+
+
+async def product_offerings(request: web.Request) -> web.Response:
+    """GET /api/v1/catalog/productOffering?…: the search's hits in the TMF620 shape."""
+    catalog = _catalog(request)
+    try:
+        query = parse_query(request.query)
+    except CatalogError as exc:
+        raise Problem(400, "Bad Request", detail=str(exc), parameter=exc.field) from None
+    assert catalog.index is not None and catalog.ctx is not None
+    found = await catalog.index.search(query)
+    base = catalog.ctx.settings.public_url + "/api/v1"
+    body = [product_offering(i, base) for i in found.items]
+    return web.json_response(
+        body, headers={"X-Total-Count": str(found.total), "X-Result-Count": str(len(body))}
+    )
+
+
+async def list_nodes(request: web.Request) -> web.Response:
+    catalog = _catalog(request)
+    assert catalog.index is not None
+    nodes = await catalog.index.load_nodes()
+    return web.json_response(
+        {
+            "registryError": catalog.registry_problem,
+            "nodes": [node_view(n) for n in nodes.values()],
+        }
+    )
+
+
+async def crawl(request: web.Request) -> web.Response:
+    catalog = _catalog(request)
+    done = await catalog.crawl_now(force=True)
+    return web.json_response({"nodes": [node_view(n) for n in done]})
+
+
+ROUTES: list[tuple[str, str, Any, str]] = [
+    ("GET", "/catalog/search", search, "Search the federated catalog (datasets of every member)"),
+    (
+        "GET",
+        "/catalog/productOffering",
+        product_offerings,
+        "The aggregated offerings as TMF620 productOffering (the search's parameters)",
+    ),
+    ("GET", "/catalog/nodes", list_nodes, "The crawled nodes: state, last success, last error"),
+    ("POST", "/catalog/crawl", crawl, "Crawl every node now"),
+    (
+        "GET",
+        "/catalog/export",
+        export,
+        "The aggregated catalog as DCAT-AP 3 (?format=turtle|json-ld)",
+    ),
+]
+
+
+def _param(name: str, description: str, kind: str = "string") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": kind},
+    }
+
+
+SEARCH_PARAMETERS = [
+    _param("q", "words of the title, keywords or description (the last one a prefix)"),
+    _param("type", "NGSI-LD entity type"),
+    _param("keyword", "dcat:keyword"),
+    _param("theme", "dcat:theme"),
+    _param("publisher", "the publisher's DID"),
+    _param("bbox", "west,south,east,north: datasets whose area intersects it"),
+    _param("price_model", "free | one_off | recurring | metered | tiered | freemium"),
+    _param("price_min", "lowest price (decimal)"),
+    _param("price_max", "highest price (decimal; free datasets included)"),
+    _param("free", "true: only free; false: only priced", "boolean"),
+    _param("open", "true: only open data (free and licensed)", "boolean"),
+    _param("license", "dct:license"),
+    _param("frequency", "dct:accrualPeriodicity"),
+    _param("hvd_category", "High-Value Dataset category"),
+    _param("sort", "relevance | title | price | modified"),
+    _param("limit", "page size, 1..100 (20)", "integer"),
+    _param("offset", "0..10000", "integer"),
+    _param("facets", "true: counts per publisher, price model, licence, HVD category", "boolean"),
+]
+
+#: the search's query parameters, for the OpenAPI document
+PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("GET", "/catalog/search"): SEARCH_PARAMETERS,
+    ("GET", "/catalog/productOffering"): SEARCH_PARAMETERS,
+}

@@ -1,0 +1,3 @@
+from tests.trust.conftest import space
+
+__all__ = ["space"]
