@@ -93,3 +93,38 @@ def test_every_route_has_a_parameter_table() -> None:
         if (method, path) not in ACCEPTED:
             missing.append((method, path))
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"options": "notAnOption"},
+        {"options": "keyValues,notAnOption"},
+        {"format": "notAFormat"},
+    ],
+)
+async def test_bad_options_or_format_is_invalid_request(
+    ngsi_lite: Ngsi, params: dict[str, str]
+) -> None:
+    """§6.3.7: options and format take only the listed values; anything else is the request's
+    error (InvalidRequest), not the data's."""
+    await ngsi_lite.create(air(1))
+    for path in (f"/entities/{EID}", "/entities?type=AirQualityObserved"):
+        reply = await ngsi_lite.call("GET", path, params=params)
+        assert reply.status == 400, reply.body
+        assert reply.body["type"] == ERR
+    temporal = await ngsi_lite.call(
+        "GET", "/temporal/entities", params={"type": "AirQualityObserved", **params}
+    )
+    assert temporal.status == 400 and temporal.body["type"] == ERR
+
+
+async def test_core_context_v1_9_is_known(ngsi_lite: Ngsi) -> None:
+    """A body naming the v1.9 core context is processed offline, not LdContextNotAvailable."""
+    entity = {
+        **air(3),
+        "@context": ["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"],
+    }
+    reply = await ngsi_lite.post("/entities", entity, ctype="application/ld+json")
+    assert reply.status == 201, reply.body
+    assert await _stored_ids(ngsi_lite) == ["urn:ngsi-ld:AirQualityObserved:003"]

@@ -11,7 +11,7 @@ from shapely.geometry import shape
 
 from connector.ngsild.api.pagination import Window
 from connector.ngsild.context import TermMap
-from connector.ngsild.errors import bad_data
+from connector.ngsild.errors import bad_data, invalid_request
 from connector.ngsild.model import check_geometry, check_id
 from connector.ngsild.pep import AccessScope
 from connector.ngsild.query.geo import bbox_of, parse_geoquery
@@ -49,7 +49,9 @@ def options(params: Mapping[str, str]) -> set[str]:
     opts = set(split(params.get("options")))
     unknown = opts - OPTIONS
     if unknown:
-        raise bad_data(f"unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+        raise invalid_request(
+            f"unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}"
+        )
     return opts
 
 
@@ -57,7 +59,7 @@ def view_for(params: Mapping[str, str], tm: TermMap, scope: AccessScope) -> View
     opts = options(params)
     fmt = params.get("format")
     if fmt is not None and fmt not in FORMATS:
-        raise bad_data(f"format must be one of {', '.join(FORMATS)}")
+        raise invalid_request(f"format must be one of {', '.join(FORMATS)}")
     if fmt is None:
         fmt = "normalized"
         if "keyValues" in opts or "simplified" in opts:
