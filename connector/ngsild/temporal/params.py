@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connector.ngsild.api.pagination import non_negative_int
+from connector.ngsild.api.params import projection_of
 from connector.ngsild.context import TermMap
 from connector.ngsild.errors import bad_data, invalid_request, too_many
 from connector.ngsild.model import check_id
@@ -88,6 +89,7 @@ def temporal_query(
         raise invalid_request(
             f"unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}"
         )
+    projection_of(params)  # validated like the entity operations' (not applied to histories)
     fmt = params.get("format")
     if fmt is not None and fmt not in ("temporalValues", "normalized"):
         raise invalid_request("format must be temporalValues or normalized")
