@@ -84,6 +84,8 @@ def temporal_query(
     params: Mapping[str, str], tm: TermMap, *, entity_id: str | None = None
 ) -> TemporalQuery:
     opts = set(_split(params.get("options")))
+    if "aggregatedValues" in opts:  # defined by §6.3.12, not implemented here
+        raise bad_data("options=aggregatedValues: temporal aggregation is not supported")
     unknown = opts - OPTIONS
     if unknown:
         raise invalid_request(
