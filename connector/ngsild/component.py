@@ -19,7 +19,7 @@ from aiohttp import web
 from connector.http.context import CTX, ConnectorContext
 from connector.ngsild.api import batch, discovery, entities
 from connector.ngsild.api.query_names import check_query_names, index_routes
-from connector.ngsild.errors import NgsiError, not_found
+from connector.ngsild.errors import NgsiError, bad_data, not_found
 from connector.ngsild.events import ChangeFeed
 from connector.ngsild.pep import AdminOnlyPep
 from connector.ngsild.proxy.settings import ngsild_settings, proxy_mode
@@ -40,8 +40,13 @@ async def ngsi_not_found(
         check_query_names(request)
         return await handler(request)
     except web.HTTPNotFound:
+        if "//" in request.path:  # /entities//attrs: the identifier is missing, not unknown
+            raise bad_data(f"{request.path} has an empty identifier segment") from None
         raise not_found(f"no NGSI-LD resource at {request.path}") from None
     except web.HTTPMethodNotAllowed as exc:
+        if request.path.endswith("/") and request.method in ("PUT", "PATCH"):
+            # PUT /entities/: an item operation whose identifier is missing
+            raise bad_data(f"{request.method} {request.path}: the identifier is missing") from None
         raise NgsiError(
             "InvalidRequest",
             f"{request.method} is not allowed on {request.path}",
