@@ -18,7 +18,8 @@ from aiohttp import web
 
 from connector.http.context import CTX, ConnectorContext
 from connector.ngsild.api import batch, discovery, entities
-from connector.ngsild.errors import NgsiError, not_found
+from connector.ngsild.api.query_names import check_query_names, index_routes
+from connector.ngsild.errors import NgsiError, bad_data, not_found
 from connector.ngsild.events import ChangeFeed
 from connector.ngsild.pep import AdminOnlyPep
 from connector.ngsild.proxy.settings import ngsild_settings, proxy_mode
@@ -33,18 +34,46 @@ PREFIX = "/ngsi-ld/v1"
 async def ngsi_not_found(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Unknown paths under the prefix are NGSI-LD ResourceNotFound problems."""
+    """Unknown paths under the prefix are NGSI-LD ResourceNotFound problems; unknown query
+    parameters of a known operation are InvalidRequest."""
     try:
+        check_query_names(request)
         return await handler(request)
     except web.HTTPNotFound:
+        if "//" in request.path:  # /entities//attrs: the identifier is missing, not unknown
+            raise bad_data(f"{request.path} has an empty identifier segment") from None
         raise not_found(f"no NGSI-LD resource at {request.path}") from None
     except web.HTTPMethodNotAllowed as exc:
+        if request.path.endswith("/") and request.method in ("PUT", "PATCH"):
+            # PUT /entities/: an item operation whose identifier is missing
+            raise bad_data(f"{request.method} {request.path}: the identifier is missing") from None
         raise NgsiError(
             "InvalidRequest",
             f"{request.method} is not allowed on {request.path}",
             status=405,
             headers={"Allow": ",".join(sorted(exc.allowed_methods))},
         ) from None
+
+
+def add_slash_aliases(app: web.Application) -> None:
+    """Answer every resource also with a trailing slash (``/entities/``, ``/subscriptions/``).
+
+    The specification's resource tables and the ETSI conformance suite address collections that
+    way. Extra routes, not a rewriting middleware, so the usual path costs nothing more; a
+    method a slashed route already has keeps its own handler.
+    """
+    methods: dict[str, set[str]] = {}
+    for res in app.router.resources():
+        methods.setdefault(res.canonical, set()).update(r.method for r in res)
+    for res in list(app.router.resources()):
+        path = res.canonical
+        if path.endswith("/"):
+            continue
+        taken = methods.setdefault(path + "/", set())
+        for route in list(res):
+            if route.method not in taken:
+                app.router.add_route(route.method, path + "/", route.handler)
+                taken.add(route.method)
 
 
 class NgsiLdBroker:
@@ -87,6 +116,8 @@ class NgsiLdBroker:
         # subscriptions and temporal routes (components listed before this one)
         for add_routes in ctx.components.get("ngsild.routes", []):
             add_routes(app)
+        add_slash_aliases(app)
+        index_routes(app)
         root.add_subapp(PREFIX, app)
 
     async def stop(self) -> None:

@@ -39,9 +39,13 @@ SDM_URL = "https://smartdatamodels.org/context.jsonld"
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
 DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
-#: URL → bundled file. Older core context URLs resolve to the v1.8 document (a superset).
+#: URL → bundled file. Older core context URLs resolve to the v1.8 document (a superset); so
+#: does v1.9's, whose additions (terms of features this broker does not implement) it lacks.
 BUNDLED_FILES: dict[str, str] = {
     CORE_URL: "ngsi-ld-core-context-v1.8.jsonld",
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld": (
+        "ngsi-ld-core-context-v1.8.jsonld"
+    ),
     "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld": (
         "ngsi-ld-core-context-v1.8.jsonld"
     ),

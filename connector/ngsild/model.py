@@ -97,7 +97,9 @@ GEO_ATTRS = frozenset(NGSI_LD + n for n in ("location", "observationSpace", "ope
 NULL = "urn:ngsi-ld:null"
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
 _BAD_NAME = re.compile(r"[\s<>\"'=;()\[\]\\]")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
+# §4.6.3: a DateTime is UTC and "shall not contain expressions of the difference between local
+# time and UTC": the trailing Z is mandatory, offsets (and local times) are refused
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$")
 
 
 def now_iso() -> str:
@@ -132,7 +134,7 @@ def check_name(name: Any, where: str) -> str:
 
 def _check_datetime(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _DATETIME.match(value):
-        raise bad_data(f"{where} must be an ISO 8601 date-time, got {value!r}")
+        raise bad_data(f"{where} must be an ISO 8601 date-time in UTC (…Z), got {value!r}")
     return value
 
 
@@ -336,6 +338,11 @@ def parse_entity(
         entity_id = check_id(body["id"])
     elif "id" in body and body["id"] != entity_id:
         raise bad_data(f"the body's id {body['id']!r} differs from the entity id {entity_id!r}")
+    if _holds_null(body):
+        raise bad_data(
+            f"{NULL!r} (the NGSI-LD Null) only deletes in a partial update or merge; "
+            "an entity to create or replace cannot contain it"
+        )
     doc: Doc = {"id": entity_id}
     if "type" in body:
         doc["type"] = _expand_types(body["type"], tm, "type")
@@ -352,6 +359,17 @@ def parse_entity(
         iri = tm.expand(name)
         doc[iri] = parse_attribute(iri, raw, tm, now, where=name)
     return doc
+
+
+def _holds_null(value: Any) -> bool:
+    """Whether the NGSI-LD Null appears anywhere in a JSON value (§5.5.4), outside @context."""
+    if isinstance(value, str):
+        return value == NULL
+    if isinstance(value, dict):
+        return any(k != "@context" and _holds_null(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_null(v) for v in value)
+    return False
 
 
 def parse_fragment(body: Any, tm: TermMap, now: str) -> Doc:

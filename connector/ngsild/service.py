@@ -359,7 +359,15 @@ def append(
             if ":" not in name:
                 continue
             if instances is None:
-                raise bad_data(f"{name}: null is only allowed in a merge")
+                # §5.6.3: in an update the NGSI-LD Null deletes the attribute; an append
+                # (§5.6.4) has nothing to delete, so there it stays the client's error
+                if not only_existing:
+                    raise bad_data(f"{name}: null deletes only in an update or a merge")
+                if doc.pop(name, None) is None:
+                    outcome.attrs_not_updated.append((name, "attribute does not exist"))
+                else:
+                    outcome.attrs_updated.append(name)
+                continue
             existing: list[Instance] = doc.get(name) or []
             datasets = {i.get("datasetId") for i in existing}
             if only_existing:

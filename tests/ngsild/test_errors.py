@@ -174,8 +174,6 @@ BAD_QUERIES = [
     {"type": "T", "limit": "-1"},
     {"type": "T", "limit": "abc"},
     {"type": "T", "limit": "0"},
-    {"type": "T", "options": "fancy"},
-    {"type": "T", "format": "xml"},
     {"type": "T", "idPattern": "("},
     {"id": "not a uri"},
     {"type": "T", "scopeQ": "Madrid"},

@@ -135,8 +135,8 @@ async def _attrs_write(
     opts = options(request.query)
     now = ops.stamp()
     frag = parse_fragment(body, neg.tm, now)
-    if not any(":" in k for k in frag):
-        raise bad_data("the body has no attributes")
+    if not any(":" in k or k in ("type", "scope") for k in frag):  # §4.16: types append too
+        raise bad_data("the body has no attributes, type or scope")
     scope = await enforce(request, operation, set(frag.get("type", [])) or None)
     outcome = ops.Outcome()
     change = ops.append(

@@ -11,11 +11,12 @@ from shapely.geometry import shape
 
 from connector.ngsild.api.pagination import Window
 from connector.ngsild.context import TermMap
-from connector.ngsild.errors import bad_data
+from connector.ngsild.errors import bad_data, invalid_request
 from connector.ngsild.model import check_geometry, check_id
 from connector.ngsild.pep import AccessScope
 from connector.ngsild.query.geo import bbox_of, parse_geoquery
 from connector.ngsild.query.patterns import checked_pattern
+from connector.ngsild.query.projection import parse_projection
 from connector.ngsild.query.q import compile_q, parse_q
 from connector.ngsild.query.selectors import (
     expand_expr,
@@ -49,7 +50,9 @@ def options(params: Mapping[str, str]) -> set[str]:
     opts = set(split(params.get("options")))
     unknown = opts - OPTIONS
     if unknown:
-        raise bad_data(f"unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+        raise invalid_request(
+            f"unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}"
+        )
     return opts
 
 
@@ -57,7 +60,7 @@ def view_for(params: Mapping[str, str], tm: TermMap, scope: AccessScope) -> View
     opts = options(params)
     fmt = params.get("format")
     if fmt is not None and fmt not in FORMATS:
-        raise bad_data(f"format must be one of {', '.join(FORMATS)}")
+        raise invalid_request(f"format must be one of {', '.join(FORMATS)}")
     if fmt is None:
         fmt = "normalized"
         if "keyValues" in opts or "simplified" in opts:
@@ -67,10 +70,7 @@ def view_for(params: Mapping[str, str], tm: TermMap, scope: AccessScope) -> View
     attrs = attrs_param(params.get("attrs"), tm)
     if scope.attributes is not None:
         attrs = scope.attributes if attrs is None else attrs & scope.attributes
-    pick = split(params.get("pick"))
-    omit = split(params.get("omit"))
-    if pick and omit:
-        raise bad_data("pick and omit cannot be used together")
+    pick, omit = projection_of(params)
     lang = params.get("lang")
     if lang is not None and not re.fullmatch(r"[A-Za-z0-9\-*,;=. ]{1,100}", lang):
         raise bad_data(f"lang {lang!r} is not a language tag list")
@@ -79,9 +79,29 @@ def view_for(params: Mapping[str, str], tm: TermMap, scope: AccessScope) -> View
         sys_attrs="sysAttrs" in opts,
         lang=lang,
         attrs=attrs,
-        pick=frozenset(pick) if pick else None,
-        omit=frozenset(omit),
+        pick=pick,
+        omit=omit,
     )
+
+
+def projection_of(params: Mapping[str, str]) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """pick and omit (§4.21): well-formed, not beside attrs, disjoint, nested only with join."""
+    parsed = {}
+    for name in ("pick", "omit"):
+        raw = params.get(name)
+        if raw is None:
+            continue
+        proj = parse_projection(raw, name)
+        if proj.nested and params.get("join") is None:
+            raise bad_data(f"{name}: members of linked entities need the join parameter")
+        parsed[name] = proj.names
+    if parsed and params.get("attrs") is not None:
+        raise bad_data(f"{' and '.join(parsed)} cannot be combined with attrs")
+    pick = parsed.get("pick")
+    omit = parsed.get("omit", frozenset())
+    if pick is not None and pick & omit:
+        raise bad_data(f"{sorted(pick & omit)} cannot be both picked and omitted")
+    return pick, omit
 
 
 def attrs_param(raw: str | list[str] | None, tm: TermMap) -> frozenset[str] | None:

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connector.ngsild.api.pagination import non_negative_int
+from connector.ngsild.api.params import projection_of
 from connector.ngsild.context import TermMap
-from connector.ngsild.errors import bad_data, too_many
+from connector.ngsild.errors import bad_data, invalid_request, too_many
 from connector.ngsild.model import check_id
 from connector.ngsild.query.geo import GeoQuery, parse_geoquery
 from connector.ngsild.query.patterns import Pattern, checked_pattern
@@ -83,12 +84,17 @@ def temporal_query(
     params: Mapping[str, str], tm: TermMap, *, entity_id: str | None = None
 ) -> TemporalQuery:
     opts = set(_split(params.get("options")))
+    if "aggregatedValues" in opts:  # defined by §6.3.12, not implemented here
+        raise bad_data("options=aggregatedValues: temporal aggregation is not supported")
     unknown = opts - OPTIONS
     if unknown:
-        raise bad_data(f"unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+        raise invalid_request(
+            f"unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}"
+        )
+    projection_of(params)  # validated like the entity operations' (not applied to histories)
     fmt = params.get("format")
     if fmt is not None and fmt not in ("temporalValues", "normalized"):
-        raise bad_data("format must be temporalValues or normalized")
+        raise invalid_request("format must be temporalValues or normalized")
     window = window_of(params)
     last_n = _int(params, "lastN", None)
     if last_n is not None and last_n < 1:
