@@ -60,6 +60,12 @@ class Results:
     exact: bool = True
 
 
+def local_name(iri: str) -> str:
+    """The short name an IRI ends with (after its last ``/`` or ``#``): how people write an
+    NGSI-LD type, whichever @context expanded it."""
+    return iri.rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
 def entry_view(row: Any, types: list[str]) -> dict[str, Any]:
     """One search hit as the API shows it."""
     bbox = None
@@ -135,6 +141,7 @@ class CatalogIndex:
                 for i, e in zip(ids, items, strict=True)
                 for kind, values in (
                     ("type", e.entity_types),
+                    ("type_name", [local_name(v) for v in e.entity_types]),
                     ("keyword", e.keywords),
                     ("theme", e.themes),
                 )
@@ -204,7 +211,10 @@ class CatalogIndex:
         e = t.entries.c
         where: list[Any] = []
         for kind, value in (
-            ("type", query.type),
+            # a full IRI matches itself; a short name (AirQualityObserved) the IRI it ends
+            ("type", query.type)
+            if query.type is None or ":" in query.type
+            else ("type_name", query.type),
             ("keyword", query.keyword),
             ("theme", query.theme),
         ):
