@@ -111,6 +111,13 @@ def _expanded_scope(data: DatasetIn) -> tuple[list[str], list[str] | None]:
     return list(dict.fromkeys(types)), attrs
 
 
+def _core_iri(name: str) -> str:
+    """A short name expanded with the core context; a full IRI stays as it is."""
+    from connector.ngsild.context import CORE
+
+    return CORE.expand(name)
+
+
 async def _scope_warnings(dsp: Dsp, types: list[str]) -> list[str]:
     """Say so when no stored entity has any of the dataset's types (the usual cause: a short
     name expanded with the core context while the data uses another), naming near misses."""
@@ -180,12 +187,14 @@ async def _row_or_404(request: web.Request, key: Column[Any], param: str, what: 
 
 
 async def list_datasets(request: web.Request) -> web.Response:
-    """All datasets; ``?entityType=`` keeps those whose scope lists that type."""
+    """All datasets; ``?entityType=`` (a full IRI, or a short name of the core context) keeps
+    those whose scope lists that type."""
     rows = await _rows(request, datasets)
     wanted = request.query.get("entityType")
     views = [dataset_view(r) for r in rows]
     if wanted is not None:
-        views = [v for v in views if wanted in v["entityTypes"]]
+        iri = _core_iri(wanted)
+        views = [v for v in views if wanted in v["entityTypes"] or iri in v["entityTypes"]]
     return web.json_response(views)
 
 
@@ -211,10 +220,15 @@ async def patch_dataset(request: web.Request) -> web.Response:
     if "entity_types" in given:
         if given["entity_types"] is None:
             raise Problem(400, "Bad Request", detail="/entityTypes: may not be null")
-        values["entity_types"] = json.dumps(given["entity_types"])
-    for name in ("attributes", "area"):
-        if name in given:
-            values[name] = json.dumps(given[name]) if given[name] else None
+        # stored as full IRIs, as at creation (with the core context: a patch names none)
+        values["entity_types"] = json.dumps(
+            list(dict.fromkeys(map(_core_iri, given["entity_types"])))
+        )
+    if "attributes" in given:
+        attrs = given["attributes"]
+        values["attributes"] = json.dumps([_core_iri(a) for a in attrs]) if attrs else None
+    if "area" in given:
+        values["area"] = json.dumps(given["area"]) if given["area"] else None
     async with dsp.transaction() as conn:
         if not (await conn.execute(select(datasets.c.id).where(datasets.c.id == ds_id))).first():
             raise Problem(404, "Not Found", detail="no such dataset")

@@ -49,7 +49,8 @@ async def dpop_get(
     if proof is not None:
         headers["DPoP"] = proof
     url = g.provider.url + "/ngsi-ld/v1" + path
-    async with g.provider.http.get(url, params=QUERY, headers=headers) as resp:
+    params = QUERY if path == "/entities" else {}  # /types takes no type parameter
+    async with g.provider.http.get(url, params=params, headers=headers) as resp:
         raw = await resp.read()
         return resp.status, json.loads(raw) if raw else None, resp.headers
 
