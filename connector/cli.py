@@ -206,9 +206,11 @@ def _own_call(
     payload: object = None,
     *,
     what: str = "the connector",
+    encode: Callable[[object], str] | None = None,
 ) -> object:
     """Call a participant's own running management API with its admin key; a refusal is
-    printed as the Problem's detail."""
+    printed as the Problem's detail. ``encode`` writes the payload (default: ``json.dumps``;
+    the marketplace passes its Decimal-exact encoder)."""
     import json
     import urllib.error
     import urllib.request
@@ -224,7 +226,7 @@ def _own_call(
     headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
     data = None
     if payload is not None:
-        data = json.dumps(payload).encode()
+        data = (encode or json.dumps)(payload).encode()
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(base + "/api/v1" + path, data=data, method=method, headers=headers)
     try:

@@ -8,18 +8,13 @@ or built from a template.
 
 from __future__ import annotations
 
-import json
 import tomllib
-import urllib.error
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import click
 
-from connector.config import load_settings
-from connector.errors import ConfigError
 from marketplace.numbers import dumps, loads
 
 RESEARCH_TERMS = {
@@ -80,37 +75,10 @@ def read_offering(path: Path) -> Any:
 
 
 def call(directory: Path, url: str | None, method: str, path: str, body: Any = None) -> Any:
-    from connector.participant import read_admin_key
+    """The participant's own management API, with amounts written exactly (no floats)."""
+    from connector.cli import _own_call  # here: connector.cli registers this module's group
 
-    try:
-        settings = load_settings(directory)
-        key = read_admin_key(directory)
-    except (ConfigError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
-    base = (url or settings.public_url).rstrip("/")
-    data = dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        base + "/api/v1" + path,
-        data=data,
-        method=method,
-        headers={
-            "Authorization": f"Bearer {key}",
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-        },
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        try:
-            problem = json.loads(exc.read())
-            detail = problem.get("detail") or problem.get("title")
-        except ValueError:
-            detail = exc.reason
-        raise click.ClickException(f"{exc.code}: {detail}") from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach the connector at {base}: {exc}") from None
+    return _own_call(directory, url, method, path, body, encode=dumps)
 
 
 _DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
