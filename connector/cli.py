@@ -15,6 +15,7 @@ import click
 from connector import logs
 from connector.config import Role, Settings, load_settings
 from connector.errors import ConfigError
+from connector.own_api import call_own_api
 from connector.participant import init_participant
 
 
@@ -198,53 +199,6 @@ def authority() -> None:
     """Decide membership as the data-space authority (calls the running authority's API)."""
 
 
-def _own_call(
-    directory: Path,
-    url: str | None,
-    method: str,
-    path: str,
-    payload: object = None,
-    *,
-    what: str = "the connector",
-    encode: Callable[[object], str] | None = None,
-) -> object:
-    """Call a participant's own running management API with its admin key; a refusal is
-    printed as the Problem's detail. ``encode`` writes the payload (default: ``json.dumps``;
-    the marketplace passes its Decimal-exact encoder)."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    from connector.participant import read_admin_key
-
-    try:
-        settings = load_settings(directory)
-        key = read_admin_key(directory)
-    except (ConfigError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
-    base = (url or settings.public_url).rstrip("/")
-    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
-    data = None
-    if payload is not None:
-        data = (encode or json.dumps)(payload).encode()
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(base + "/api/v1" + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        try:
-            problem = json.loads(exc.read())
-            detail = problem.get("detail") or problem.get("title")
-        except ValueError:
-            detail = exc.reason
-        raise click.ClickException(f"{exc.code}: {detail}") from None
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot reach {what} at {base} (is `agora serve {directory}` running?): {exc}"
-        ) from None
-
-
 def _authority_call(
     directory: Path, url: str | None, method: str, path: str, payload: object = None
 ) -> object:
@@ -259,7 +213,7 @@ def _authority_call(
             " commands run on the authority's directory (one made with `agora init --role"
             " authority`); a member joins with `agora join DIR AUTHORITY_URL`"
         )
-    return _own_call(directory, url, method, path, payload, what="the authority")
+    return call_own_api(directory, url, method, path, payload, what="the authority")
 
 
 _URL_OPTION = click.option(
@@ -339,7 +293,7 @@ def join(directory: Path, authority_url: str, country: str | None, url: str | No
     payload: dict[str, str] = {"authority": authority_url.rstrip("/")}
     if country:
         payload["country"] = country.upper()
-    result = _own_call(directory, url, "POST", "/membership", payload)
+    result = call_own_api(directory, url, "POST", "/membership", payload)
     assert isinstance(result, dict)
     state = result.get("state")
     click.echo(
@@ -408,7 +362,7 @@ def _connector_url_option(fn: Callable[..., None]) -> Callable[..., None]:
 @_connector_url_option
 def template_list(directory: Path, url: str | None) -> None:
     """The templates DIR's running connector offers, with their parameters."""
-    found = _own_call(directory, url, "GET", "/policy-templates")
+    found = call_own_api(directory, url, "GET", "/policy-templates")
     for t in found if isinstance(found, list) else []:
         click.echo(f"{t['name']}: {t['description']}")
         for p in t["parameters"]:
@@ -467,11 +421,13 @@ def template_apply(
     payload: dict[str, object] = {"parameters": values}
     if policy_id:
         payload["id"] = policy_id
-    stored = _own_call(directory, url, "POST", f"/policy-templates/{quote(name, safe='')}", payload)
+    stored = call_own_api(
+        directory, url, "POST", f"/policy-templates/{quote(name, safe='')}", payload
+    )
     assert isinstance(stored, dict)
     click.echo(f"Stored policy {stored['id']} from template {name}.")
     if dataset:
-        offer = _own_call(
+        offer = call_own_api(
             directory, url, "POST", "/offers", {"datasetId": dataset, "policyId": stored["id"]}
         )
         assert isinstance(offer, dict)

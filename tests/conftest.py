@@ -17,6 +17,8 @@ from connector.participant import read_admin_key
 from connector.runtime import Connector
 from tests.support import Running
 
+pytest_plugins = ["tests.ngsild_fixtures"]  # broker, lite, receiver
+
 PG_HOST = os.environ.get("AGORA_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("AGORA_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("AGORA_TEST_PG_USER", "postgres")

@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import click
 
-from connector.config import load_settings
-from connector.errors import ConfigError
+from connector.own_api import call_own_api
 from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.query import near_bbox
 
 
 def _call(directory: Path, url: str | None, method: str, path: str) -> Any:
-    from connector.participant import read_admin_key
-
-    try:
-        settings = load_settings(directory)
-        key = read_admin_key(directory)
-    except (ConfigError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
-    base = (url or settings.public_url).rstrip("/")
-    req = urllib.request.Request(
-        base + "/api/v1" + path,
-        method=method,
-        headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.loads(exc.read()).get("detail")
-        except ValueError:
-            detail = exc.reason
-        raise click.ClickException(f"{exc.code}: {detail}") from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach the connector at {base}: {exc}") from None
+    return call_own_api(directory, url, method, path)
 
 
 def parse_near(text: str) -> tuple[float, float, float, float]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from connector.own_api import call_own_api
 from marketplace.numbers import dumps, loads
 
 RESEARCH_TERMS = {
@@ -76,9 +77,7 @@ def read_offering(path: Path) -> Any:
 
 def call(directory: Path, url: str | None, method: str, path: str, body: Any = None) -> Any:
     """The participant's own management API, with amounts written exactly (no floats)."""
-    from connector.cli import _own_call  # here: connector.cli registers this module's group
-
-    return _own_call(directory, url, method, path, body, encode=dumps)
+    return call_own_api(directory, url, method, path, body, encode=dumps)
 
 
 _DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))

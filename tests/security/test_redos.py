@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import pytest
@@ -22,8 +21,6 @@ from tests.ngsild_subscriptions.support import (
     ERR,
     Client,
     Receiver,
-    make_participant,
-    serving,
     settle,
 )
 from tests.support import Reply
@@ -39,29 +36,6 @@ BOUND_S = 5.0
 
 def probe(entity_id: str, name: str) -> dict[str, Any]:
     return {"id": entity_id, "type": "Probe", "name": {"type": "Property", "value": name}}
-
-
-@pytest.fixture
-async def broker(db_url: str, tmp_path: Path) -> AsyncIterator[Client]:
-    async with serving(make_participant(tmp_path, db_url)) as client:
-        yield client
-
-
-@pytest.fixture
-async def lite(tmp_path: Path) -> AsyncIterator[Client]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'lite.db'}"
-    async with serving(make_participant(tmp_path, url)) as client:
-        yield client
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()
 
 
 async def seeded(client: Client) -> Client:

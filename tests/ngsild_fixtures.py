@@ -1,4 +1,9 @@
-"""Fixtures: a connector (both engines, or SQLite only) and a notification receiver."""
+"""NGSI-LD fixtures shared by the broker's subscription, temporal and security tests.
+
+Registered as a plugin by ``tests/conftest.py``, so a module anywhere may ask for ``broker``
+(both engines), ``lite`` (SQLite only, for parameter checks) or ``receiver`` (a loopback
+notification endpoint) without importing them.
+"""
 
 from __future__ import annotations
 
