@@ -14,6 +14,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from connector.http.context import CTX
 from connector.http.problems import Problem, UnreadableBody, problem_for_status
+from connector.storage.unavailable import is_storage_unavailable
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -106,7 +107,16 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         ).response(instance=request.path)
     except ConnectionResetError:
         raise
-    except Exception:
+    except Exception as exc:
+        if is_storage_unavailable(exc):
+            ctx.log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
+            response = Problem(
+                503,
+                "Service Unavailable",
+                detail="the database cannot serve the request now; retry shortly",
+            ).response(instance=request.path)
+            response.headers["Retry-After"] = "1"
+            return response
         ctx.log.exception("unhandled error on %s %s", request.method, request.path)
         return Problem(
             500, "Internal Server Error", detail="an unexpected error occurred; see the logs"
