@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from connector.http.context import CTX, ConnectorContext
-from connector.ngsild.api import batch, discovery, entities
+from connector.ngsild.api import batch, discovery, entities, purge
 from connector.ngsild.api.query_names import check_query_names, index_routes
 from connector.ngsild.errors import NgsiError, bad_data, not_found
 from connector.ngsild.events import ChangeFeed
@@ -113,6 +113,7 @@ class NgsiLdBroker:
         entities.add_routes(app)
         batch.add_routes(app)
         discovery.add_routes(app)
+        purge.add_routes(app)
         # subscriptions and temporal routes (components listed before this one)
         for add_routes in ctx.components.get("ngsild.routes", []):
             add_routes(app)

@@ -61,6 +61,11 @@ ACCEPTED: Mapping[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/entities/{entityId}"): (
         frozenset({"type", "options", "format", "observedAt", "lang"}) | _DISTRIBUTED
     ),
+    ("DELETE", "/entities"): (
+        frozenset({"id", "idPattern", "type", "q", "attrs", "keep", "drop", "scopeQ"})
+        | frozenset({"georel", "geometry", "coordinates", "geoproperty"})
+        | _DISTRIBUTED
+    ),
     ("DELETE", "/entities/{entityId}"): frozenset({"type"}) | _DISTRIBUTED,
     ("POST", "/entities/{entityId}/attrs"): frozenset({"type", "options"}) | _DISTRIBUTED,
     ("PATCH", "/entities/{entityId}/attrs"): frozenset({"type", "options"}) | _DISTRIBUTED,
