@@ -102,6 +102,7 @@ ACCEPTED: Mapping[tuple[str, str], frozenset[str]] = {
     ),
     ("DELETE", "/temporal/entities/{entityId}"): frozenset({"type"}) | _DISTRIBUTED,
     ("POST", "/temporal/entities/{entityId}/attrs"): _DISTRIBUTED,
+    ("POST", "/temporal/entityOperations/query"): _FORMAT | _PAGE | _DISTRIBUTED,
 }
 
 ROUTE_NAMES = web.AppKey("ngsild.query_names", dict)

@@ -3,6 +3,7 @@ lastN and the representation, checked up front so a bad request never touches st
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +24,10 @@ TIMERELS = ("before", "after", "between")
 TIMEPROPERTIES = ("observedAt", "modifiedAt", "createdAt")
 OPTIONS = {"temporalValues", "sysAttrs", "normalized"}
 MAX_LIMIT = 1000
+AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
+_DURATION = re.compile(
+    r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?", re.ASCII
+)
 DEFAULT_LIMIT = 20
 
 
@@ -80,10 +85,24 @@ def window_of(params: Mapping[str, str]) -> Window:
     return Window(prop, timerel, time_at, end)
 
 
+def check_aggregation(params: Mapping[str, str]) -> None:
+    """aggrMethods and aggrPeriodDuration (§4.5.19): known methods, an ISO 8601 duration."""
+    methods = _split(params.get("aggrMethods"))
+    if "aggrMethods" in params and not methods:
+        raise bad_data("aggrMethods is empty")
+    unknown = sorted(set(methods) - set(AGGR_METHODS))
+    if unknown:
+        raise bad_data(f"aggrMethods {unknown} unknown; known: {', '.join(AGGR_METHODS)}")
+    duration = params.get("aggrPeriodDuration")
+    if duration is not None and not _DURATION.fullmatch(duration):
+        raise bad_data(f"aggrPeriodDuration {duration[:40]!r} is not an ISO 8601 duration")
+
+
 def temporal_query(
     params: Mapping[str, str], tm: TermMap, *, entity_id: str | None = None
 ) -> TemporalQuery:
     opts = set(_split(params.get("options")))
+    check_aggregation(params)
     if "aggregatedValues" in opts:  # defined by §6.3.12, not implemented here
         raise bad_data("options=aggregatedValues: temporal aggregation is not supported")
     unknown = opts - OPTIONS

@@ -303,7 +303,7 @@ class TemporalStore:
         if window.timerel == "before":
             conds.append(column < window.time_at)
         elif window.timerel == "after":
-            conds.append(column > window.time_at)
+            conds.append(column >= window.time_at)  # §4.11: an inclusive bound
         elif window.timerel == "between":
             conds.append(and_(column >= window.time_at, column < window.end_time_at))
         return conds
