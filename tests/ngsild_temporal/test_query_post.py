@@ -16,7 +16,7 @@ def _history(n: int, etype: str) -> dict[str, Any]:
     return {
         "id": f"urn:ngsi-ld:{etype}:{n}",
         "type": etype,
-        "speed": [{"type": "Property", "value": v, "observedAt": t} for v, t in zip((1, 2, 3), T)],
+        "speed": [{"type": "Property", "value": v, "observedAt": t} for v, t in zip((1, 2, 3), T, strict=True)],
     }
 
 
@@ -37,7 +37,8 @@ async def test_post_query_selects_and_windows_like_get(lite: Client) -> None:
     assert all([i["value"] for i in e["speed"]] == [1] for e in two.body)
     last = await lite.post(PATH, _query({"timerel": "after", "timeAt": T[0], "lastN": 1}, "Bus"))
     assert [i["value"] for i in last.body[0]["speed"]] == [3]
-    paged = await lite.call("POST", PATH, _query({}, "Vehicle", "Bus", "Tram"), params={"limit": "1"})
+    every = _query({}, "Vehicle", "Bus", "Tram")
+    paged = await lite.call("POST", PATH, every, params={"limit": "1"})
     assert paged.status == 200 and len(paged.body) == 1
 
 

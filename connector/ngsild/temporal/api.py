@@ -1,5 +1,6 @@
 """/temporal/entities (§6.18-6.19): query and retrieve history, create/append instances, delete
-an entity's history; /temporal/entityOperations/query (§6.24), the query as a POST body. Every handler asks the PEP first (operations ``temporal.query``,
+an entity's history; /temporal/entityOperations/query (§6.24), the query as a POST body.
+Every handler asks the PEP first (operations ``temporal.query``,
 ``temporal.retrieve``, ``temporal.create``, ``temporal.append``, ``temporal.delete``)."""
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from connector.ngsild.errors import bad_data, not_found
 from connector.ngsild.model import ENTITY_KEYS, check_id, check_name, now_iso, parse_instance
 from connector.ngsild.service import check_write
 from connector.ngsild.temporal.params import TemporalQuery, temporal_query
-from connector.ngsild.temporal.query_body import params_of_query
 from connector.ngsild.temporal.query import TemporalQueryRunner
+from connector.ngsild.temporal.query_body import params_of_query
 from connector.ngsild.temporal.render import render_temporal
 from connector.ngsild.temporal.store import TemporalStore, row_for
 
