@@ -16,7 +16,10 @@ def _history(n: int, etype: str) -> dict[str, Any]:
     return {
         "id": f"urn:ngsi-ld:{etype}:{n}",
         "type": etype,
-        "speed": [{"type": "Property", "value": v, "observedAt": t} for v, t in zip((1, 2, 3), T, strict=True)],
+        "speed": [
+            {"type": "Property", "value": v, "observedAt": t}
+            for v, t in zip((1, 2, 3), T, strict=True)
+        ],
     }
 
 
