@@ -58,8 +58,9 @@ def _selectors(body: dict[str, Any], out: dict[str, str]) -> None:
         if s.types:
             out["type"] = s.types
         return
-    if all(s.types and not s.ids and s.id_pattern is None for s in selectors):
-        out["type"] = ",".join(f"({s.types})" if "," in s.types else s.types for s in selectors)
+    types = [s.types for s in selectors if s.types and not s.ids and s.id_pattern is None]
+    if len(types) == len(selectors):
+        out["type"] = ",".join(f"({t})" if "," in t else t for t in types)
     elif all(s.ids and not s.types and s.id_pattern is None for s in selectors):
         out["id"] = ",".join(i for s in selectors for i in s.ids or [])
     else:
