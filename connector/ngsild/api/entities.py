@@ -26,8 +26,10 @@ from connector.ngsild.api.negotiation import (
 )
 from connector.ngsild.api.pagination import page_links
 from connector.ngsild.api.params import options, plan_for, selection_from_params, view_for
-from connector.ngsild.errors import bad_data
-from connector.ngsild.model import check_id, parse_attribute, parse_entity, parse_fragment
+from connector.ngsild.errors import bad_data, too_many
+from connector.ngsild.model import Doc, check_id, parse_attribute, parse_entity, parse_fragment
+from connector.ngsild.query.order import MAX_ORDERED, OrderItem, parse_order_by, sort_docs
+from connector.ngsild.store import QueryPlan
 
 COUNT_HEADER = "NGSILD-Results-Count"
 
@@ -57,12 +59,14 @@ async def query_entities(request: web.Request) -> web.Response:
     scope = await enforce(request, "entities.query")
     view = view_for(request.query, neg.tm, scope)
     plan = plan_for(selection_from_params(request.query), request.query, neg.tm, scope)
-    limit = plan.limit
-    if limit > 0:
-        plan.limit = limit + 1  # one more row tells whether a next page exists
-    docs, total = await broker(request).query(plan)
-    has_next = len(docs) > limit
-    docs = docs[:limit]
+    limit, offset = plan.limit, plan.offset
+    order_by = request.query.get("orderBy")
+    if order_by is not None:
+        docs, total, has_next = await _ordered(
+            request, plan, parse_order_by(order_by, neg.tm.expand)
+        )
+    else:
+        docs, total, has_next = await _page(request, plan)
     geo_prop = geoproperty(request, neg.tm)
     items = [render(neg, d, view, geo_prop) for d in docs]
     headers = {COUNT_HEADER: str(total)} if total is not None else {}
@@ -70,12 +74,33 @@ async def query_entities(request: web.Request) -> web.Response:
     payload: Any = items
     if neg.accept == GEOJSON:
         payload = {"type": "FeatureCollection", "features": items}
-    links = page_links(request, plan.offset, limit, has_next)
+    links = page_links(request, offset, limit, has_next)
     # encoded before the access is recorded, sent only after it: see common.done
     answer = respond(neg, payload, headers=headers, links=links)
     del docs, items, payload
     await done(request, "entities.query", scope, status=200, ids=ids)
     return answer
+
+
+async def _page(request: web.Request, plan: QueryPlan) -> tuple[list[Doc], int | None, bool]:
+    limit = plan.limit
+    if limit > 0:
+        plan.limit = limit + 1  # one more row tells whether a next page exists
+    docs, total = await broker(request).query(plan)
+    return docs[:limit], total, len(docs) > limit
+
+
+async def _ordered(
+    request: web.Request, plan: QueryPlan, items: list[OrderItem]
+) -> tuple[list[Doc], int | None, bool]:
+    """orderBy: every match is read (at most MAX_ORDERED), sorted, then the page cut."""
+    limit, offset = plan.limit, plan.offset
+    plan.limit, plan.offset = MAX_ORDERED + 1, 0
+    docs, total = await broker(request).query(plan)
+    if len(docs) > MAX_ORDERED:
+        raise too_many(f"orderBy sorts at most {MAX_ORDERED} entities; narrow the query")
+    ordered = sort_docs(docs, items)
+    return ordered[offset : offset + limit], total, len(ordered) > offset + limit
 
 
 async def replace_entity(request: web.Request) -> web.Response:

@@ -46,6 +46,23 @@ class TemporalQuery:
     limit: int
     offset: int
     count: bool
+    descending: bool = False  # orderBy=id;desc
+
+
+def descending_of(order_by: str | None) -> bool:
+    """orderBy on a temporal query (§5.7.4.4) may only name id, with an optional direction."""
+    if order_by is None:
+        return False
+    items = [i.strip() for i in order_by.split(",")]
+    directions = set()
+    for item in items:
+        name, _, direction = item.partition(";")
+        if name != "id" or direction not in ("", "asc", "desc"):
+            raise bad_data(f"orderBy {order_by!r}: a temporal query can only be ordered by id")
+        directions.add(direction == "desc")
+    if len(directions) != 1:
+        raise bad_data(f"orderBy {order_by!r} orders by id both ways")
+    return directions.pop()
 
 
 def _split(value: str | None) -> list[str]:
@@ -156,4 +173,5 @@ def temporal_query(
         limit=limit,
         offset=offset,
         count=count,
+        descending=descending_of(params.get("orderBy")),
     )

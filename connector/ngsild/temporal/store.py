@@ -277,9 +277,11 @@ class TemporalStore:
         flat_types: Sequence[str] | None,
         after_id: str | None,
         limit: int,
+        *,
+        descending: bool = False,
     ) -> list[tuple[str, list[str], str | None]]:
-        """A page of (entity id, types, deleted at) in id order, narrowed by ids and a flat
-        type list."""
+        """A page of (entity id, types, deleted at) in id order (``after_id`` is the last id of
+        the previous page in that order), narrowed by ids and a flat type list."""
         stmt = select(TE.entity_id, TE.types, TE.deleted_at)
         if ids is not None:
             stmt = stmt.where(TE.entity_id.in_(list(ids)))
@@ -288,8 +290,9 @@ class TemporalStore:
                 TE.entity_id.in_(select(TT.entity_id).where(TT.type.in_(list(flat_types))))
             )
         if after_id is not None:
-            stmt = stmt.where(TE.entity_id > after_id)
-        stmt = stmt.order_by(TE.entity_id).limit(limit)
+            stmt = stmt.where(TE.entity_id < after_id if descending else TE.entity_id > after_id)
+        order = TE.entity_id.desc() if descending else TE.entity_id
+        stmt = stmt.order_by(order).limit(limit)
         async with self.engine.connect() as conn:
             return [(r[0], json.loads(r[1]), r[2]) for r in await conn.execute(stmt)]
 
