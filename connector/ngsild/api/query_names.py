@@ -103,6 +103,11 @@ ACCEPTED: Mapping[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/temporal/entities/{entityId}"): frozenset({"type"}) | _DISTRIBUTED,
     ("POST", "/temporal/entities/{entityId}/attrs"): _DISTRIBUTED,
     ("POST", "/temporal/entityOperations/query"): _FORMAT | _PAGE | _DISTRIBUTED,
+    ("DELETE", "/temporal/entities/{entityId}/attrs/{attrId}"): (
+        frozenset({"datasetId", "deleteAll"}) | _DISTRIBUTED
+    ),
+    ("PATCH", "/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}"): _DISTRIBUTED,
+    ("DELETE", "/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}"): _DISTRIBUTED,
 }
 
 ROUTE_NAMES = web.AppKey("ngsild.query_names", dict)

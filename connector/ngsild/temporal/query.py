@@ -104,9 +104,7 @@ class TemporalQueryRunner:
         matched = 0
         after: str | None = None
         while True:
-            batch = await self.store.candidates(
-                tq.ids, flat, after, PAGE, descending=tq.descending
-            )
+            batch = await self.store.candidates(tq.ids, flat, after, PAGE, descending=tq.descending)
             if not batch:
                 break
             after = batch[-1][0]

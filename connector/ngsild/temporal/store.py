@@ -377,3 +377,46 @@ class TemporalStore:
             await conn.execute(delete(temporal_types).where(TT.entity_id == entity_id))
             result = await conn.execute(delete(temporal_entities).where(TE.entity_id == entity_id))
         return bool(result.rowcount)
+
+    async def delete_attribute(
+        self, entity_id: str, name: str, dataset_id: str | None, delete_all: bool
+    ) -> int:
+        """Remove an attribute's instances (§6.21.3.2): of the default instance (no datasetId),
+        of one datasetId, or all of them; how many rows went."""
+        conds = [TA.entity_id == entity_id, TA.name == name]
+        if not delete_all:
+            conds.append(
+                TA.dataset_id.is_(None) if dataset_id is None else TA.dataset_id == dataset_id
+            )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(temporal_attrs).where(*conds))
+        return int(result.rowcount or 0)
+
+    async def instance(self, entity_id: str, name: str, instance_id: str) -> Doc | None:
+        """One stored instance of an attribute's history, None if there is no such instance."""
+        stmt = select(TA.instance).where(
+            TA.entity_id == entity_id, TA.name == name, TA.instance_id == instance_id
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return json.loads(row[0]) if row else None
+
+    async def replace_instance(self, entity_id: str, name: str, instance_id: str, row: Doc) -> bool:
+        """Rewrite one instance in place (§6.22.3.1): same instance id, new content and times."""
+        values = {k: v for k, v in row.items() if k not in ("instance_id", "entity_id", "name")}
+        stmt = (
+            update(temporal_attrs)
+            .where(TA.entity_id == entity_id, TA.name == name, TA.instance_id == instance_id)
+            .values(**values)
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def delete_instance(self, entity_id: str, name: str, instance_id: str) -> bool:
+        stmt = delete(temporal_attrs).where(
+            TA.entity_id == entity_id, TA.name == name, TA.instance_id == instance_id
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
