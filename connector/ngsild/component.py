@@ -28,6 +28,7 @@ from connector.ngsild.service import Broker
 from connector.ngsild.store import Store
 
 PREFIX = "/ngsi-ld/v1"
+BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
 
 
 @web.middleware
@@ -35,7 +36,10 @@ async def ngsi_not_found(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Unknown paths under the prefix are NGSI-LD ResourceNotFound problems; unknown query
-    parameters of a known operation are InvalidRequest."""
+    parameters of a known operation are InvalidRequest. A POST, PATCH or PUT without
+    Content-Length (e.g. chunked) is a bare 411 (§6.3.4), decided before anything else."""
+    if request.method in BODY_METHODS and request.content_length is None:
+        return web.Response(status=411)
     try:
         check_query_names(request)
         return await handler(request)
