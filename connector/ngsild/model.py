@@ -95,6 +95,8 @@ GEOMETRY_TYPES = frozenset(_POSITION_DEPTH)
 _ATTR_TYPE_SET = frozenset(ATTR_TYPES)
 GEO_ATTRS = frozenset(NGSI_LD + n for n in ("location", "observationSpace", "operationSpace"))
 NULL = "urn:ngsi-ld:null"
+#: a fragment's member (never an attribute name: no ':') naming {attribute: datasetIds} to drop
+DROP_DATASETS = "@dropDatasets"
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
 _BAD_NAME = re.compile(r"[\s<>\"'=;()\[\]\\]")
 # §4.6.3: a DateTime is UTC and "shall not contain expressions of the difference between local
@@ -387,10 +389,32 @@ def parse_fragment(body: Any, tm: TermMap, now: str) -> Doc:
         check_name(name, "attribute")
         iri = tm.expand(name)
         if _is_null(raw):
-            frag[iri] = None  # merge-patch deletion
+            dataset_id = raw.get("datasetId") if isinstance(raw, dict) else None
+            if dataset_id is None:
+                frag[iri] = None  # merge-patch deletion
+            else:  # only the instance of that datasetId goes (§5.5.4)
+                check_id(dataset_id, f"{name}.datasetId")
+                frag.setdefault(DROP_DATASETS, {}).setdefault(iri, set()).add(dataset_id)
             continue
         frag[iri] = parse_attribute(iri, raw, tm, now, where=name)
     return frag
+
+
+def drop_datasets(doc: Doc, frag: Doc) -> list[str]:
+    """Remove the instances a fragment nulled by datasetId; the names of the attributes that
+    had such an instance."""
+    touched = []
+    for iri, datasets in (frag.get(DROP_DATASETS) or {}).items():
+        existing = doc.get(iri) or []
+        kept = [i for i in existing if i.get("datasetId") not in datasets]
+        if len(kept) == len(existing):
+            continue
+        touched.append(iri)
+        if kept:
+            doc[iri] = kept
+        else:
+            doc.pop(iri)
+    return touched
 
 
 def _is_null(raw: Any) -> bool:

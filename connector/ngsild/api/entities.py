@@ -27,7 +27,14 @@ from connector.ngsild.api.negotiation import (
 from connector.ngsild.api.pagination import page_links
 from connector.ngsild.api.params import options, plan_for, selection_from_params, view_for
 from connector.ngsild.errors import bad_data, too_many
-from connector.ngsild.model import Doc, check_id, parse_attribute, parse_entity, parse_fragment
+from connector.ngsild.model import (
+    DROP_DATASETS,
+    Doc,
+    check_id,
+    parse_attribute,
+    parse_entity,
+    parse_fragment,
+)
 from connector.ngsild.query.order import MAX_ORDERED, OrderItem, parse_order_by, sort_docs
 from connector.ngsild.store import QueryPlan
 
@@ -160,7 +167,7 @@ async def _attrs_write(
     opts = options(request.query)
     now = ops.stamp()
     frag = parse_fragment(body, neg.tm, now)
-    if not any(":" in k or k in ("type", "scope") for k in frag):  # §4.16: types append too
+    if not any(":" in k or k in ("type", "scope", DROP_DATASETS) for k in frag):  # §4.16: types too
         raise bad_data("the body has no attributes, type or scope")
     scope = await enforce(request, operation, set(frag.get("type", [])) or None)
     outcome = ops.Outcome()
