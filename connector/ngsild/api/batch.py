@@ -44,6 +44,10 @@ async def _entities_body(request: web.Request) -> tuple[list[Any], str]:
         raise bad_data("the body must be a JSON array")
     if len(body) > MAX_BATCH:
         raise bad_data(f"at most {MAX_BATCH} entries per batch request")
+    if not body:  # §5.6.7-§5.6.10, §5.6.20: an array of entities, not an empty one
+        raise bad_data("the batch is empty")
+    if any(item is None for item in body):
+        raise bad_data("a batch entry is null")
     if ctype == JSONLD and context_from_link(request.headers.get("Link")) is not None:
         raise bad_data("application/ld+json requests carry the @context in the body, not Link")
     return body, ctype
