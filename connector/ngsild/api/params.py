@@ -81,7 +81,18 @@ def view_for(params: Mapping[str, str], tm: TermMap, scope: AccessScope) -> View
         attrs=attrs,
         pick=pick,
         omit=omit,
+        datasets=datasets_param(params.get("datasetId")),
     )
+
+
+def datasets_param(raw: str | None) -> frozenset[str | None] | None:
+    """datasetId=a,b,@none: the instances to show; ``@none`` names the default instance."""
+    if raw is None:
+        return None
+    names = split(raw)
+    if not names:
+        raise bad_data("datasetId is empty")
+    return frozenset(None if n == "@none" else check_id(n, "datasetId") for n in names)
 
 
 def projection_of(params: Mapping[str, str]) -> tuple[frozenset[str] | None, frozenset[str]]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connector.ngsild.api.pagination import non_negative_int
-from connector.ngsild.api.params import projection_of
+from connector.ngsild.api.params import datasets_param, projection_of
 from connector.ngsild.context import TermMap
 from connector.ngsild.errors import bad_data, invalid_request, too_many
 from connector.ngsild.model import check_id
@@ -47,6 +47,7 @@ class TemporalQuery:
     offset: int
     count: bool
     descending: bool = False  # orderBy=id;desc
+    datasets: frozenset[str | None] | None = None  # datasetId filter; None: the default instance
 
 
 def descending_of(order_by: str | None) -> bool:
@@ -174,4 +175,5 @@ def temporal_query(
         offset=offset,
         count=count,
         descending=descending_of(params.get("orderBy")),
+        datasets=datasets_param(params.get("datasetId")),
     )
