@@ -15,15 +15,13 @@ from aiohttp import web
 from connector.ngsild import service as ops
 from connector.ngsild.api.common import broker, done, enforce
 from connector.ngsild.api.negotiation import negotiate
-from connector.ngsild.api.params import plan_for, selection_from_params, split
+from connector.ngsild.api.params import SYSTEM_ATTRS, plan_for, selection_from_params, split
 from connector.ngsild.context import TermMap
 from connector.ngsild.errors import bad_data
 from connector.ngsild.model import ENTITY_KEYS, Doc, check_name
 from connector.ngsild.pep import AccessScope
 from connector.ngsild.query.q import attribute_names, parse_q
 
-#: system attributes (§4.8): they never qualify a purge on their own
-SYSTEM_ATTRS = frozenset({"createdAt", "modifiedAt", "deletedAt", "observedAt", "expiresAt"})
 PAGE = 500
 
 

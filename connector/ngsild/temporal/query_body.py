@@ -46,7 +46,7 @@ def _temporal(tq: Any, out: dict[str, str], where: str) -> None:
 def _selectors(body: dict[str, Any], out: dict[str, str]) -> None:
     """The entity selectors, OR-ed: one selector as it is; several only when they all name
     ids alone or types alone (the GET binding's id and type lists express just these)."""
-    _, selectors = selection_from_query_body(body)
+    _, selectors = selection_from_query_body(body, temporal=True)
     if not selectors:
         return
     if len(selectors) == 1:
