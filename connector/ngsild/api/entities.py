@@ -17,6 +17,7 @@ from connector.ngsild.api.common import (
     geoproperty,
     render,
 )
+from connector.ngsild.api.linked import Linker, join_of
 from connector.ngsild.api.negotiation import (
     GEOJSON,
     body_context,
@@ -56,9 +57,19 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     neg = negotiate(request)
     scope = await enforce(request, "entity.retrieve")
     view = view_for(request.query, neg.tm, scope)
+    join, level = join_of(request.query)
     doc = await broker(request).get(eid, scope)
+    item = render(neg, doc, view, geoproperty(request, neg.tm))
+    payload: Any = item
+    if join is not None and neg.accept != GEOJSON:
+        linker = Linker(broker(request), scope)
+        await linker.load([doc], level)
+        if join == "inline":
+            linker.inline(neg, view, doc, item, level)
+        else:  # flat: the entity first, then the entities it links to
+            payload = [item, *linker.flat(neg, view, [doc], level)]
     await done(request, "entity.retrieve", scope, status=200, ids=[eid])
-    return respond(neg, render(neg, doc, view, geoproperty(request, neg.tm)))
+    return respond(neg, payload)
 
 
 async def query_entities(request: web.Request) -> web.Response:
@@ -66,6 +77,7 @@ async def query_entities(request: web.Request) -> web.Response:
     scope = await enforce(request, "entities.query")
     view = view_for(request.query, neg.tm, scope)
     plan = plan_for(selection_from_params(request.query), request.query, neg.tm, scope)
+    join, level = join_of(request.query)
     limit, offset = plan.limit, plan.offset
     order_by = request.query.get("orderBy")
     if order_by is not None:
@@ -76,6 +88,14 @@ async def query_entities(request: web.Request) -> web.Response:
         docs, total, has_next = await _page(request, plan)
     geo_prop = geoproperty(request, neg.tm)
     items = [render(neg, d, view, geo_prop) for d in docs]
+    if join is not None and neg.accept != GEOJSON:
+        linker = Linker(broker(request), scope)
+        await linker.load(docs, level)
+        if join == "inline":
+            for doc, item in zip(docs, items, strict=True):
+                linker.inline(neg, view, doc, item, level)
+        else:
+            items += linker.flat(neg, view, docs, level)
     headers = {COUNT_HEADER: str(total)} if total is not None else {}
     ids = [d["id"] for d in docs]
     payload: Any = items
