@@ -62,6 +62,7 @@ async def test_bad_temporal_query_bodies_are_bad_request_data(lite: Client) -> N
         reply = await lite.post(PATH, _query(temporal, "Vehicle"))
         assert reply.status == 400, (temporal, reply.body)
         assert reply.body["type"] == ERR + "BadRequestData", temporal
-    for body in ([], {"type": "Subscription"}, {"type": "Query", "temporalQ": []}):
+    bodies: list[Any] = [[], {"type": "Subscription"}, {"type": "Query", "temporalQ": []}]
+    for body in bodies:
         reply = await lite.post(PATH, body)
         assert reply.status == 400 and reply.body["type"] == ERR + "BadRequestData", body
