@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from connector.http.context import CTX, ConnectorContext
-from connector.ngsild.api import batch, discovery, entities
+from connector.ngsild.api import batch, discovery, entities, purge
 from connector.ngsild.api.query_names import check_query_names, index_routes
 from connector.ngsild.errors import NgsiError, bad_data, not_found
 from connector.ngsild.events import ChangeFeed
@@ -28,6 +28,7 @@ from connector.ngsild.service import Broker
 from connector.ngsild.store import Store
 
 PREFIX = "/ngsi-ld/v1"
+BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
 
 
 @web.middleware
@@ -35,7 +36,10 @@ async def ngsi_not_found(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Unknown paths under the prefix are NGSI-LD ResourceNotFound problems; unknown query
-    parameters of a known operation are InvalidRequest."""
+    parameters of a known operation are InvalidRequest. A POST, PATCH or PUT without
+    Content-Length (e.g. chunked) is a bare 411 (§6.3.4), decided before anything else."""
+    if request.method in BODY_METHODS and request.content_length is None:
+        return web.Response(status=411)
     try:
         check_query_names(request)
         return await handler(request)
@@ -113,6 +117,7 @@ class NgsiLdBroker:
         entities.add_routes(app)
         batch.add_routes(app)
         discovery.add_routes(app)
+        purge.add_routes(app)
         # subscriptions and temporal routes (components listed before this one)
         for add_routes in ctx.components.get("ngsild.routes", []):
             add_routes(app)

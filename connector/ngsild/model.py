@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +81,24 @@ META_KEYS = frozenset(
         "lang",
     }
 )
+_CONTENT_KEYS = frozenset(CONTENT_KEY.values())
+#: output-only members (§4.5.2.2 and its siblings): never accepted on input
+_OUTPUT_ONLY = frozenset(
+    {
+        "previousValue",
+        "previousObject",
+        "previousLanguageMap",
+        "previousVocab",
+        "previousJson",
+        "previousValueList",
+        "previousObjectList",
+    }
+)
+_SEALED = frozenset({"entityIdSealed", "entityTypeSealed"})
+PROOF = "ngsildproof"
+_NO_UNIT = frozenset({"Relationship", "JsonProperty"})
+#: core terms that are members of attributes, never attribute names themselves (§4.5.1)
+RESERVED_NAMES = META_KEYS - {"type", "createdAt", "modifiedAt", "deletedAt"} | _OUTPUT_ONLY
 SYSTEM_KEYS = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
 ENTITY_KEYS = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"})
 #: how deep each geometry type nests its positions
@@ -95,6 +114,8 @@ GEOMETRY_TYPES = frozenset(_POSITION_DEPTH)
 _ATTR_TYPE_SET = frozenset(ATTR_TYPES)
 GEO_ATTRS = frozenset(NGSI_LD + n for n in ("location", "observationSpace", "operationSpace"))
 NULL = "urn:ngsi-ld:null"
+#: a fragment's member (never an attribute name: no ':') naming {attribute: datasetIds} to drop
+DROP_DATASETS = "@dropDatasets"
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
 _BAD_NAME = re.compile(r"[\s<>\"'=;()\[\]\\]")
 # §4.6.3: a DateTime is UTC and "shall not contain expressions of the difference between local
@@ -113,11 +134,28 @@ def is_uri(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= 2048 and _URI.match(value) is not None
 
 
+def _invisible(ch: str) -> bool:
+    """Characters that render as nothing or alter the display of others (format controls,
+    variation selectors, noncharacters, Hangul fillers, the blank Braille pattern): an id
+    holding one would look identical to another id (§4.6.2 names, RFC 3987 §4.1, UTS #39)."""
+    cp = ord(ch)
+    return (
+        unicodedata.category(ch) in ("Cf", "Cc", "Co", "Cs", "Cn")
+        or 0xFE00 <= cp <= 0xFE0F
+        or 0xE0100 <= cp <= 0xE01EF
+        or 0xFDD0 <= cp <= 0xFDEF
+        or cp & 0xFFFE == 0xFFFE
+        or cp in (0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800)
+    )
+
+
 def check_id(value: Any, what: str = "the entity id") -> str:
     if not isinstance(value, str) or not value:
         raise bad_data(f"{what} must be a non-empty string")
     if not is_uri(value):
         raise bad_data(f"{what} {value!r} is not a URI (e.g. urn:ngsi-ld:Type:001)")
+    if not value.isascii() and any(_invisible(c) for c in value):
+        raise bad_data(f"{what} {value!r} holds an invisible or format character")
     return value
 
 
@@ -130,6 +168,37 @@ def check_name(name: Any, where: str) -> str:
     if not isinstance(name, str) or not name or len(name) > 512 or _BAD_NAME.search(name):
         raise bad_data(f"{where}: {name!r} is not a valid attribute name")
     return name
+
+
+def check_attribute_name(name: Any) -> str:
+    """A top-level attribute name: valid, and not one of the core member terms."""
+    check_name(name, "attribute")
+    if name in RESERVED_NAMES:
+        raise bad_data(f"{name!r} is a core NGSI-LD member, not an attribute name")
+    return name
+
+
+def _check_members(atype: str, key: str, raw: dict[str, Any], where: str) -> None:
+    """Members an attribute of this type shall not carry (§4.5.2.2-§4.5.24.2)."""
+    foreign = sorted((_CONTENT_KEYS & raw.keys()) - {key})
+    if foreign:
+        raise bad_data(f"{where}: a {atype} cannot carry {', '.join(foreign)}")
+    output_only = sorted(_OUTPUT_ONLY & raw.keys())
+    if output_only:
+        raise bad_data(f"{where}: {', '.join(output_only)} is output only")
+    short = where.rsplit(".", 1)[-1]
+    if short != PROOF and _SEALED & raw.keys():
+        raise bad_data(f"{where}: sealed members belong to the {PROOF} Property only")
+    if short == PROOF and not isinstance(raw.get("value"), dict):
+        raise bad_data(f"{where}: the value of {PROOF} is a Data Integrity proof object")
+    if atype in _NO_UNIT and "unitCode" in raw:
+        raise bad_data(f"{where}: a {atype} has no unitCode")
+    if any(isinstance(k, str) and k.startswith("@") for k in raw):
+        raise bad_data(f"{where}: an attribute cannot carry JSON-LD keywords such as @context")
+    if atype == "LanguageProperty":
+        vtype = raw.get("valueType")
+        if vtype is not None and vtype not in ("langString", "rdf:langString"):
+            raise bad_data(f"{where}: the valueType of a LanguageProperty is langString")
 
 
 def _check_datetime(value: Any, where: str) -> str:
@@ -235,6 +304,7 @@ def parse_instance(
     key = CONTENT_KEY[atype]
     if key not in raw or raw[key] is None:
         raise bad_data(f"{where}: a {atype} needs a non-null '{key}'")
+    _check_members(atype, key, raw, where)
     content = raw[key]
     inst: Instance = {"type": atype}
     if atype == "Property":
@@ -254,6 +324,7 @@ def parse_instance(
     elif atype == "LanguageProperty":
         if not isinstance(content, dict) or not all(
             isinstance(k, str)
+            and k
             and (isinstance(v, str) or (isinstance(v, list) and all(isinstance(s, str) for s in v)))
             for k, v in content.items()
         ):
@@ -266,6 +337,10 @@ def parse_instance(
         expanded = [tm.expand(v) for v in values]
         inst["vocab"] = expanded if isinstance(content, list) else expanded[0]
     elif atype == "JsonProperty":
+        if not isinstance(content, dict) and not (
+            isinstance(content, list) and all(isinstance(c, dict) for c in content)
+        ):
+            raise bad_data(f"{where}: a json member is a JSON object or an array of objects")
         inst["json"] = content
     elif atype == "ListProperty":
         if not isinstance(content, list):
@@ -310,6 +385,8 @@ def _expand_types(raw: Any, tm: TermMap, where: str) -> list[str]:
             raise bad_data(f"{where} must be a name or a non-empty list of names")
     for t in types:
         check_name(t, where)
+        if t in ("type", "id") or (":" not in t and not t[0].isalpha()):
+            raise bad_data(f"{where}: {t!r} is not a type name (§4.6.2: it starts with a letter)")
     out: list[str] = []
     for t in types:
         iri = tm.expand(t)
@@ -355,7 +432,7 @@ def parse_entity(
     for name, raw in body.items():
         if name in ENTITY_KEYS:
             continue
-        check_name(name, "attribute")
+        check_attribute_name(name)
         iri = tm.expand(name)
         doc[iri] = parse_attribute(iri, raw, tm, now, where=name)
     return doc
@@ -384,13 +461,35 @@ def parse_fragment(body: Any, tm: TermMap, now: str) -> Doc:
     for name, raw in body.items():
         if name in ENTITY_KEYS:
             continue
-        check_name(name, "attribute")
+        check_attribute_name(name)
         iri = tm.expand(name)
         if _is_null(raw):
-            frag[iri] = None  # merge-patch deletion
+            dataset_id = raw.get("datasetId") if isinstance(raw, dict) else None
+            if dataset_id is None:
+                frag[iri] = None  # merge-patch deletion
+            else:  # only the instance of that datasetId goes (§5.5.4)
+                check_id(dataset_id, f"{name}.datasetId")
+                frag.setdefault(DROP_DATASETS, {}).setdefault(iri, set()).add(dataset_id)
             continue
         frag[iri] = parse_attribute(iri, raw, tm, now, where=name)
     return frag
+
+
+def drop_datasets(doc: Doc, frag: Doc) -> list[str]:
+    """Remove the instances a fragment nulled by datasetId; the names of the attributes that
+    had such an instance."""
+    touched = []
+    for iri, datasets in (frag.get(DROP_DATASETS) or {}).items():
+        existing = doc.get(iri) or []
+        kept = [i for i in existing if i.get("datasetId") not in datasets]
+        if len(kept) == len(existing):
+            continue
+        touched.append(iri)
+        if kept:
+            doc[iri] = kept
+        else:
+            doc.pop(iri)
+    return touched
 
 
 def _is_null(raw: Any) -> bool:

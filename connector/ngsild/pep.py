@@ -7,8 +7,9 @@ do everything and refuses anyone else with 401; the policy component replaces it
 another implementation at ``ctx.components["ngsild.pep"]`` (looked up on every request).
 
 Operation names: ``entity.create|retrieve|replace|merge|delete``, ``attrs.append|update|
-patch|replace|delete``, ``entities.query``, ``batch.create|upsert|update|delete|merge|query``,
-``types.list|retrieve``, ``attributes.list|retrieve``.
+patch|replace|delete``, ``entities.query|purge``, ``batch.create|upsert|update|delete|merge|
+query``, ``types.list|retrieve``, ``attributes.list|retrieve``, ``temporal.query|retrieve|create|
+append|update|delete``.
 """
 
 from __future__ import annotations

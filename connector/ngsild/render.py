@@ -28,6 +28,8 @@ class View:
     attrs: frozenset[str] | None = None  # expanded names to keep (None: all)
     pick: frozenset[str] | None = None  # short names (incl. id/type) to keep
     omit: frozenset[str] = frozenset()
+    #: datasetId filter (§4.5.5): the instances shown, None standing for the default instance
+    datasets: frozenset[str | None] | None = None
 
 
 def _pick_language(lmap: dict[str, Any], lang: str) -> tuple[str | None, Any]:
@@ -136,6 +138,10 @@ def render_entity(doc: Doc, tm: TermMap, view: View) -> dict[str, Any]:
             continue
         if view.attrs is not None and name not in view.attrs:
             continue
+        if view.datasets is not None:
+            instances = [i for i in instances if i.get("datasetId") in view.datasets]
+            if not instances:
+                continue
         out[tm.compact(name)] = render_attribute(instances, tm, view)
     return project(out, view.pick, view.omit)
 

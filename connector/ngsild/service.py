@@ -25,10 +25,12 @@ from connector.ngsild.errors import NgsiError, already_exists, bad_data, not_fou
 from connector.ngsild.events import ChangeEvent, ChangeFeed, event_for
 from connector.ngsild.jsontext import begin_texts, end_texts
 from connector.ngsild.model import (
+    DROP_DATASETS,
     Doc,
     Instance,
     attribute_names,
     check_geometry,
+    drop_datasets,
     merge_instances,
     now_iso,
     put_instances,
@@ -342,6 +344,7 @@ def merge(entity_id: str, frag: Doc, now: str, *, upsert_doc: Doc | None = None)
                 doc.pop(name, None)
                 continue
             doc[name] = merge_instances(doc.get(name), instances)
+        drop_datasets(doc, frag)
         return _touch(doc, now)
 
     return change
@@ -379,6 +382,10 @@ def append(
                 continue
             doc[name] = put_instances(existing, instances)
             outcome.attrs_updated.append(name)
+        if frag.get(DROP_DATASETS):
+            if not only_existing:
+                raise bad_data("null deletes only in an update or a merge")
+            outcome.attrs_updated += drop_datasets(doc, frag)
         return _touch(doc, now)
 
     return change

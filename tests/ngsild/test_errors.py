@@ -127,8 +127,10 @@ async def test_transport_errors(ngsi_lite: Ngsi) -> None:
     assert reply.status == 406
     reply = await n.get("/nothing/here")
     assert reply.status == 404 and reply.body["type"] == ERR + "ResourceNotFound"
-    reply = await n.call("DELETE", "/entities")
+    reply = await n.call("PUT", "/entities", air(1))
     assert reply.status == 405
+    reply = await n.call("DELETE", "/entities")  # a purge without a filter: too wide
+    assert reply.status == 400 and reply.body["type"] == ERR + "BadRequestData"
     reply = await n.call("POST", "/entities", air(1), admin=False)
     assert reply.status == 401
     await _nothing_stored(n)

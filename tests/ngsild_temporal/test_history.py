@@ -37,7 +37,11 @@ async def test_history_of_an_entity_with_time_windows(broker: Client) -> None:
     assert "temperature" not in whole.body
 
     after = await broker.get(f"/temporal/entities/{S1}", timerel="after", timeAt=T[0])
-    assert [i["value"] for i in after.body["NO2"]] == [45, 52]
+    assert [i["value"] for i in after.body["NO2"]] == [31, 45, 52]  # §4.11: inclusive
+    after = await broker.get(
+        f"/temporal/entities/{S1}", timerel="after", timeAt="2025-03-04T11:00:00.000Z"
+    )
+    assert [i["value"] for i in after.body["NO2"]] == [45, 52]  # the same instant, spelt apart
     before = await broker.get(f"/temporal/entities/{S1}", timerel="before", timeAt=T[1])
     assert [i["value"] for i in before.body["NO2"]] == [31]
     between = await broker.get(

@@ -22,6 +22,9 @@ BAD: list[dict[str, str]] = [
     {"type": "T", "lastN": "0"},
     {"type": "T", "lastN": "-3"},
     {"type": "T", "options": "aggregatedValues"},
+    {"type": "T", "aggrMethods": "avg,median"},  # §4.5.19 knows no median
+    {"type": "T", "aggrMethods": "avg", "aggrPeriodDuration": "bogus"},
+    {"type": "T", "aggrPeriodDuration": "PT"},  # a duration needs a figure
     {"type": "T", "q": "NO2>>1"},
     {"type": "T", "georel": "near", "geometry": "Point", "coordinates": "[1,2]"},
     {"type": "T", "limit": "many"},

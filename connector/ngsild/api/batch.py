@@ -44,6 +44,10 @@ async def _entities_body(request: web.Request) -> tuple[list[Any], str]:
         raise bad_data("the body must be a JSON array")
     if len(body) > MAX_BATCH:
         raise bad_data(f"at most {MAX_BATCH} entries per batch request")
+    if not body:  # §5.6.7-§5.6.10, §5.6.20: an array of entities, not an empty one
+        raise bad_data("the batch is empty")
+    if any(item is None for item in body):
+        raise bad_data("a batch entry is null")
     if ctype == JSONLD and context_from_link(request.headers.get("Link")) is not None:
         raise bad_data("application/ld+json requests carry the @context in the body, not Link")
     return body, ctype
@@ -252,6 +256,16 @@ async def batch_query(request: web.Request) -> web.Response:
         view_params["attrs"] = ",".join(sel.attrs)
     if isinstance(body.get("lang"), str):
         view_params["lang"] = body["lang"]
+    for key in ("pick", "omit"):  # Table 5.2.23-1: projection members of the Query
+        value = body.get(key)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = ",".join(value)
+        if value is not None:
+            if not isinstance(value, str):
+                raise bad_data(f"{key} must be a string or a list of strings")
+            view_params[key] = value
+    if isinstance(body.get("join"), str):
+        params["join"] = view_params["join"] = body["join"]
     view = view_for(view_params, neg.tm, scope)
     plan = plan_for(sel, params, neg.tm, scope, require_filter=False)
     limit = plan.limit

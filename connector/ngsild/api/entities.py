@@ -17,6 +17,7 @@ from connector.ngsild.api.common import (
     geoproperty,
     render,
 )
+from connector.ngsild.api.linked import Linker, join_of
 from connector.ngsild.api.negotiation import (
     GEOJSON,
     body_context,
@@ -26,8 +27,17 @@ from connector.ngsild.api.negotiation import (
 )
 from connector.ngsild.api.pagination import page_links
 from connector.ngsild.api.params import options, plan_for, selection_from_params, view_for
-from connector.ngsild.errors import bad_data
-from connector.ngsild.model import check_id, parse_attribute, parse_entity, parse_fragment
+from connector.ngsild.errors import bad_data, too_many
+from connector.ngsild.model import (
+    DROP_DATASETS,
+    Doc,
+    check_id,
+    parse_attribute,
+    parse_entity,
+    parse_fragment,
+)
+from connector.ngsild.query.order import MAX_ORDERED, OrderItem, parse_order_by, sort_docs
+from connector.ngsild.store import QueryPlan
 
 COUNT_HEADER = "NGSILD-Results-Count"
 
@@ -47,9 +57,19 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     neg = negotiate(request)
     scope = await enforce(request, "entity.retrieve")
     view = view_for(request.query, neg.tm, scope)
+    join, level = join_of(request.query)
     doc = await broker(request).get(eid, scope)
+    item = render(neg, doc, view, geoproperty(request, neg.tm))
+    payload: Any = item
+    if join is not None and neg.accept != GEOJSON:
+        linker = Linker(broker(request), scope)
+        await linker.load([doc], level)
+        if join == "inline":
+            linker.inline(neg, view, doc, item, level)
+        else:  # flat: the entity first, then the entities it links to
+            payload = [item, *linker.flat(neg, view, [doc], level)]
     await done(request, "entity.retrieve", scope, status=200, ids=[eid])
-    return respond(neg, render(neg, doc, view, geoproperty(request, neg.tm)))
+    return respond(neg, payload)
 
 
 async def query_entities(request: web.Request) -> web.Response:
@@ -57,25 +77,57 @@ async def query_entities(request: web.Request) -> web.Response:
     scope = await enforce(request, "entities.query")
     view = view_for(request.query, neg.tm, scope)
     plan = plan_for(selection_from_params(request.query), request.query, neg.tm, scope)
-    limit = plan.limit
-    if limit > 0:
-        plan.limit = limit + 1  # one more row tells whether a next page exists
-    docs, total = await broker(request).query(plan)
-    has_next = len(docs) > limit
-    docs = docs[:limit]
+    join, level = join_of(request.query)
+    limit, offset = plan.limit, plan.offset
+    order_by = request.query.get("orderBy")
+    if order_by is not None:
+        docs, total, has_next = await _ordered(
+            request, plan, parse_order_by(order_by, neg.tm.expand)
+        )
+    else:
+        docs, total, has_next = await _page(request, plan)
     geo_prop = geoproperty(request, neg.tm)
     items = [render(neg, d, view, geo_prop) for d in docs]
+    if join is not None and neg.accept != GEOJSON:
+        linker = Linker(broker(request), scope)
+        await linker.load(docs, level)
+        if join == "inline":
+            for doc, item in zip(docs, items, strict=True):
+                linker.inline(neg, view, doc, item, level)
+        else:
+            items += linker.flat(neg, view, docs, level)
     headers = {COUNT_HEADER: str(total)} if total is not None else {}
     ids = [d["id"] for d in docs]
     payload: Any = items
     if neg.accept == GEOJSON:
         payload = {"type": "FeatureCollection", "features": items}
-    links = page_links(request, plan.offset, limit, has_next)
+    links = page_links(request, offset, limit, has_next)
     # encoded before the access is recorded, sent only after it: see common.done
     answer = respond(neg, payload, headers=headers, links=links)
     del docs, items, payload
     await done(request, "entities.query", scope, status=200, ids=ids)
     return answer
+
+
+async def _page(request: web.Request, plan: QueryPlan) -> tuple[list[Doc], int | None, bool]:
+    limit = plan.limit
+    if limit > 0:
+        plan.limit = limit + 1  # one more row tells whether a next page exists
+    docs, total = await broker(request).query(plan)
+    return docs[:limit], total, len(docs) > limit
+
+
+async def _ordered(
+    request: web.Request, plan: QueryPlan, items: list[OrderItem]
+) -> tuple[list[Doc], int | None, bool]:
+    """orderBy: every match is read (at most MAX_ORDERED), sorted, then the page cut."""
+    limit, offset = plan.limit, plan.offset
+    plan.limit, plan.offset = MAX_ORDERED + 1, 0
+    docs, total = await broker(request).query(plan)
+    if len(docs) > MAX_ORDERED:
+        raise too_many(f"orderBy sorts at most {MAX_ORDERED} entities; narrow the query")
+    ordered = sort_docs(docs, items)
+    return ordered[offset : offset + limit], total, len(ordered) > offset + limit
 
 
 async def replace_entity(request: web.Request) -> web.Response:
@@ -135,7 +187,7 @@ async def _attrs_write(
     opts = options(request.query)
     now = ops.stamp()
     frag = parse_fragment(body, neg.tm, now)
-    if not any(":" in k or k in ("type", "scope") for k in frag):  # §4.16: types append too
+    if not any(":" in k or k in ("type", "scope", DROP_DATASETS) for k in frag):  # §4.16: types too
         raise bad_data("the body has no attributes, type or scope")
     scope = await enforce(request, operation, set(frag.get("type", [])) or None)
     outcome = ops.Outcome()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from connector.ngsild.pep import AccessScope
 from connector.ngsild.query.geo import bbox_of, parse_geoquery
 from connector.ngsild.query.patterns import checked_pattern
 from connector.ngsild.query.projection import parse_projection
-from connector.ngsild.query.q import compile_q, parse_q
+from connector.ngsild.query.q import attribute_names, compile_q, parse_q
 from connector.ngsild.query.selectors import (
     expand_expr,
     matches_scope,
@@ -38,6 +38,14 @@ OPTIONS = {
     "update",
     "simplified",
 }
+
+
+#: system attributes (§4.8): filters naming only these do not narrow a query (§5.7.2.4)
+SYSTEM_ATTRS = frozenset({"createdAt", "modifiedAt", "deletedAt", "observedAt", "expiresAt"})
+
+
+def names_non_system(names: Iterable[str]) -> bool:
+    return any(n not in SYSTEM_ATTRS for n in names)
 
 
 def split(value: str | None) -> list[str]:
@@ -81,7 +89,18 @@ def view_for(params: Mapping[str, str], tm: TermMap, scope: AccessScope) -> View
         attrs=attrs,
         pick=pick,
         omit=omit,
+        datasets=datasets_param(params.get("datasetId")),
     )
+
+
+def datasets_param(raw: str | None) -> frozenset[str | None] | None:
+    """datasetId=a,b,@none: the instances to show; ``@none`` names the default instance."""
+    if raw is None:
+        return None
+    names = split(raw)
+    if not names:
+        raise bad_data("datasetId is empty")
+    return frozenset(None if n == "@none" else check_id(n, "datasetId") for n in names)
 
 
 def projection_of(params: Mapping[str, str]) -> tuple[frozenset[str] | None, frozenset[str]]:
@@ -152,10 +171,26 @@ def plan_for(
     require_filter: bool = True,
 ) -> QueryPlan:
     window = Window.of(params)
+    if sel.q and "{" in sel.q and not params.get("join"):
+        raise bad_data("q on linked entities (a{b}) needs the join parameter (§5.7.2.4)")
+    csf = params.get("csf")
+    if csf is not None:
+        parse_q(csf)  # the context source filter shares q's grammar; only its syntax matters here
     if require_filter and not any(
-        (sel.ids, sel.id_pattern, sel.types, sel.attrs, sel.q, sel.georel, sel.scope_q)
+        (
+            sel.ids,
+            sel.id_pattern,
+            sel.types,
+            names_non_system(sel.attrs or []),
+            sel.q and names_non_system(attribute_names(parse_q(sel.q))),
+            sel.georel,
+            sel.scope_q,
+        )
     ):
-        raise bad_data("give at least one of id, idPattern, type, attrs, q, georel or scopeQ")
+        raise bad_data(
+            "too wide: give at least one of id, idPattern, type, attrs or q naming a non-system "
+            "attribute, georel or scopeQ"
+        )
     plan = QueryPlan(limit=window.limit, offset=window.offset, count=window.count)
     plan.allowed_types = scope.entity_types
     plan.allowed_attrs = scope.attributes
@@ -190,12 +225,22 @@ def plan_for(
     return plan
 
 
-def selection_from_query_body(body: Any) -> tuple[Selection, list[Selection]]:
+def selection_from_query_body(
+    body: Any, *, temporal: bool = False
+) -> tuple[Selection, list[Selection]]:
     """The batch Query (§5.2.23): entity selectors become one selection each (OR-ed)."""
     if not isinstance(body, dict):
         raise bad_data("the Query must be a JSON object")
     if body.get("type", "Query") != "Query":
         raise bad_data("the body's type must be 'Query'")
+    if "temporalQ" in body and not temporal:
+        raise bad_data("temporalQ belongs to the temporal query only (Table 5.2.23-1)")
+    for key in ("entities", "attrs"):
+        if body.get(key) == []:
+            raise bad_data(f"{key} cannot be an empty array (Table 5.2.23-1)")
+    level = body.get("joinLevel")
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int) or level < 1):
+        raise bad_data(f"joinLevel must be a positive integer, got {level!r}")
     geo = body.get("geoQ") or {}
     if not isinstance(geo, dict):
         raise bad_data("geoQ must be an object")

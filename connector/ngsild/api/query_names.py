@@ -61,6 +61,11 @@ ACCEPTED: Mapping[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/entities/{entityId}"): (
         frozenset({"type", "options", "format", "observedAt", "lang"}) | _DISTRIBUTED
     ),
+    ("DELETE", "/entities"): (
+        frozenset({"id", "idPattern", "type", "q", "attrs", "keep", "drop", "scopeQ"})
+        | frozenset({"georel", "geometry", "coordinates", "geoproperty"})
+        | _DISTRIBUTED
+    ),
     ("DELETE", "/entities/{entityId}"): frozenset({"type"}) | _DISTRIBUTED,
     ("POST", "/entities/{entityId}/attrs"): frozenset({"type", "options"}) | _DISTRIBUTED,
     ("PATCH", "/entities/{entityId}/attrs"): frozenset({"type", "options"}) | _DISTRIBUTED,
@@ -97,6 +102,12 @@ ACCEPTED: Mapping[tuple[str, str], frozenset[str]] = {
     ),
     ("DELETE", "/temporal/entities/{entityId}"): frozenset({"type"}) | _DISTRIBUTED,
     ("POST", "/temporal/entities/{entityId}/attrs"): _DISTRIBUTED,
+    ("POST", "/temporal/entityOperations/query"): _FORMAT | _PAGE | _DISTRIBUTED,
+    ("DELETE", "/temporal/entities/{entityId}/attrs/{attrId}"): (
+        frozenset({"datasetId", "deleteAll"}) | _DISTRIBUTED
+    ),
+    ("PATCH", "/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}"): _DISTRIBUTED,
+    ("DELETE", "/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}"): _DISTRIBUTED,
 }
 
 ROUTE_NAMES = web.AppKey("ngsild.query_names", dict)

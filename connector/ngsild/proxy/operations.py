@@ -17,7 +17,7 @@ def operation_for(method: str, path: str) -> str:
     head = parts[0]
     if head == "entities":
         if len(parts) == 1:
-            return "entities.query" if m == "GET" else "entity.create"
+            return {"GET": "entities.query", "DELETE": "entities.purge"}.get(m, "entity.create")
         if len(parts) == 2:
             return {
                 "GET": "entity.retrieve",
@@ -43,6 +43,8 @@ def operation_for(method: str, path: str) -> str:
             "DELETE": "subscription.delete",
         }.get(m, "subscription.other")
     if head == "temporal":
+        if len(parts) == 3 and parts[1] == "entityOperations" and parts[2] == "query":
+            return "temporal.query"
         if len(parts) <= 2:
             return "temporal.query" if m == "GET" else "temporal.create"
         return {"GET": "temporal.retrieve", "DELETE": "temporal.delete"}.get(m, "temporal.update")
@@ -50,4 +52,4 @@ def operation_for(method: str, path: str) -> str:
 
 
 def is_read(method: str, operation: str) -> bool:
-    return method.upper() in READS or operation == "batch.query"
+    return method.upper() in READS or operation in ("batch.query", "temporal.query")

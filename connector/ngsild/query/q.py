@@ -361,6 +361,11 @@ def _resolve(
     return found if present else None
 
 
+def resolve_path(doc: dict[str, Any], attr: str, subs: tuple[str, ...]) -> list[Any] | None:
+    """The values an (expanded) attribute path reaches in a stored entity, None if absent."""
+    return _resolve(doc, attr, subs, ())
+
+
 def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 

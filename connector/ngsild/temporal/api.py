@@ -1,5 +1,6 @@
 """/temporal/entities (§6.18-6.19): query and retrieve history, create/append instances, delete
-an entity's history. Every handler asks the PEP first (operations ``temporal.query``,
+an entity's history; /temporal/entityOperations/query (§6.24), the query as a POST body.
+Every handler asks the PEP first (operations ``temporal.query``,
 ``temporal.retrieve``, ``temporal.create``, ``temporal.append``, ``temporal.delete``)."""
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from connector.ngsild.api.pagination import page_links
 from connector.ngsild.errors import bad_data, not_found
 from connector.ngsild.model import ENTITY_KEYS, check_id, check_name, now_iso, parse_instance
 from connector.ngsild.service import check_write
-from connector.ngsild.temporal.params import temporal_query
+from connector.ngsild.temporal.params import TemporalQuery, temporal_query
 from connector.ngsild.temporal.query import TemporalQueryRunner
+from connector.ngsild.temporal.query_body import params_of_query
 from connector.ngsild.temporal.render import render_temporal
 from connector.ngsild.temporal.store import TemporalStore, row_for
 
@@ -48,7 +50,18 @@ def _with_context(neg: Negotiated, item: dict[str, Any]) -> dict[str, Any]:
 
 async def query_temporal(request: web.Request) -> web.Response:
     neg = negotiate(request, geo=False)
-    tq = temporal_query(request.query, neg.tm)
+    return await _query(request, neg, temporal_query(request.query, neg.tm))
+
+
+async def query_temporal_post(request: web.Request) -> web.Response:
+    """POST /temporal/entityOperations/query (§6.24): the Query body, answered as the GET."""
+    body, ctype = await read_body(request)
+    neg = negotiate(request, body_context(body, ctype, request), geo=False)
+    params = params_of_query(body, request.query)
+    return await _query(request, neg, temporal_query(params, neg.tm))
+
+
+async def _query(request: web.Request, neg: Negotiated, tq: TemporalQuery) -> web.Response:
     scope = await enforce(request, "temporal.query")
     probe = replace(tq, limit=tq.limit + 1) if tq.limit > 0 else tq
     found, total = await TemporalQueryRunner(store(request)).run(probe, scope, neg.tm)
@@ -191,6 +204,7 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/temporal/entities", query_temporal)
     r.add_post("/temporal/entities", create_temporal)
+    r.add_post("/temporal/entityOperations/query", query_temporal_post)
     r.add_get("/temporal/entities/{entityId}", retrieve_temporal)
     r.add_delete("/temporal/entities/{entityId}", delete_temporal)
     r.add_post("/temporal/entities/{entityId}/attrs", append_temporal_attrs)

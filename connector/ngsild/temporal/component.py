@@ -12,7 +12,7 @@ from aiohttp import web
 
 from connector.http.context import ConnectorContext
 from connector.ngsild.proxy.settings import ngsild_settings
-from connector.ngsild.temporal import api
+from connector.ngsild.temporal import api, instances
 from connector.ngsild.temporal.store import TemporalStore
 
 ROUTES = "ngsild.routes"
@@ -31,7 +31,7 @@ class NgsiLdTemporal:
             return
         self._store = TemporalStore(ctx.engine)
         ctx.components[api.STORE] = self._store
-        ctx.components.setdefault(ROUTES, []).append(api.add_routes)
+        ctx.components.setdefault(ROUTES, []).extend([api.add_routes, instances.add_routes])
 
     async def start(self, ctx: ConnectorContext) -> None:
         if self._store is None:

@@ -3,11 +3,12 @@ lastN and the representation, checked up front so a bad request never touches st
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connector.ngsild.api.pagination import non_negative_int
-from connector.ngsild.api.params import projection_of
+from connector.ngsild.api.params import datasets_param, projection_of
 from connector.ngsild.context import TermMap
 from connector.ngsild.errors import bad_data, invalid_request, too_many
 from connector.ngsild.model import check_id
@@ -23,6 +24,10 @@ TIMERELS = ("before", "after", "between")
 TIMEPROPERTIES = ("observedAt", "modifiedAt", "createdAt")
 OPTIONS = {"temporalValues", "sysAttrs", "normalized"}
 MAX_LIMIT = 1000
+AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
+_DURATION = re.compile(
+    r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?", re.ASCII
+)
 DEFAULT_LIMIT = 20
 
 
@@ -41,6 +46,24 @@ class TemporalQuery:
     limit: int
     offset: int
     count: bool
+    descending: bool = False  # orderBy=id;desc
+    datasets: frozenset[str | None] | None = None  # datasetId filter; None: the default instance
+
+
+def descending_of(order_by: str | None) -> bool:
+    """orderBy on a temporal query (§5.7.4.4) may only name id, with an optional direction."""
+    if order_by is None:
+        return False
+    items = [i.strip() for i in order_by.split(",")]
+    directions = set()
+    for item in items:
+        name, _, direction = item.partition(";")
+        if name != "id" or direction not in ("", "asc", "desc"):
+            raise bad_data(f"orderBy {order_by!r}: a temporal query can only be ordered by id")
+        directions.add(direction == "desc")
+    if len(directions) != 1:
+        raise bad_data(f"orderBy {order_by!r} orders by id both ways")
+    return directions.pop()
 
 
 def _split(value: str | None) -> list[str]:
@@ -80,10 +103,24 @@ def window_of(params: Mapping[str, str]) -> Window:
     return Window(prop, timerel, time_at, end)
 
 
+def check_aggregation(params: Mapping[str, str]) -> None:
+    """aggrMethods and aggrPeriodDuration (§4.5.19): known methods, an ISO 8601 duration."""
+    methods = _split(params.get("aggrMethods"))
+    if "aggrMethods" in params and not methods:
+        raise bad_data("aggrMethods is empty")
+    unknown = sorted(set(methods) - set(AGGR_METHODS))
+    if unknown:
+        raise bad_data(f"aggrMethods {unknown} unknown; known: {', '.join(AGGR_METHODS)}")
+    duration = params.get("aggrPeriodDuration")
+    if duration is not None and not _DURATION.fullmatch(duration):
+        raise bad_data(f"aggrPeriodDuration {duration[:40]!r} is not an ISO 8601 duration")
+
+
 def temporal_query(
     params: Mapping[str, str], tm: TermMap, *, entity_id: str | None = None
 ) -> TemporalQuery:
     opts = set(_split(params.get("options")))
+    check_aggregation(params)
     if "aggregatedValues" in opts:  # defined by §6.3.12, not implemented here
         raise bad_data("options=aggregatedValues: temporal aggregation is not supported")
     unknown = opts - OPTIONS
@@ -137,4 +174,6 @@ def temporal_query(
         limit=limit,
         offset=offset,
         count=count,
+        descending=descending_of(params.get("orderBy")),
+        datasets=datasets_param(params.get("datasetId")),
     )

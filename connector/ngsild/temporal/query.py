@@ -104,7 +104,7 @@ class TemporalQueryRunner:
         matched = 0
         after: str | None = None
         while True:
-            batch = await self.store.candidates(tq.ids, flat, after, PAGE)
+            batch = await self.store.candidates(tq.ids, flat, after, PAGE, descending=tq.descending)
             if not batch:
                 break
             after = batch[-1][0]
@@ -142,9 +142,12 @@ class TemporalQueryRunner:
                 )
                 by_entity: dict[str, list[HistoryRow]] = {}
                 for row in rows:
-                    by_entity.setdefault(row.entity_id, []).append(row)
+                    if tq.datasets is None or row.dataset_id in tq.datasets:
+                        by_entity.setdefault(row.entity_id, []).append(row)
                 page += [
-                    TemporalEntity(e, t, by_entity.get(e, []), deleted.get(e)) for e, t in chosen
+                    TemporalEntity(e, t, by_entity.get(e, []), deleted.get(e))
+                    for e, t in chosen
+                    if tq.datasets is None or e in by_entity  # nothing of those datasets: out
                 ]
             if len(batch) < PAGE or (matched >= want and not tq.count):
                 break

@@ -277,9 +277,11 @@ class TemporalStore:
         flat_types: Sequence[str] | None,
         after_id: str | None,
         limit: int,
+        *,
+        descending: bool = False,
     ) -> list[tuple[str, list[str], str | None]]:
-        """A page of (entity id, types, deleted at) in id order, narrowed by ids and a flat
-        type list."""
+        """A page of (entity id, types, deleted at) in id order (``after_id`` is the last id of
+        the previous page in that order), narrowed by ids and a flat type list."""
         stmt = select(TE.entity_id, TE.types, TE.deleted_at)
         if ids is not None:
             stmt = stmt.where(TE.entity_id.in_(list(ids)))
@@ -288,8 +290,9 @@ class TemporalStore:
                 TE.entity_id.in_(select(TT.entity_id).where(TT.type.in_(list(flat_types))))
             )
         if after_id is not None:
-            stmt = stmt.where(TE.entity_id > after_id)
-        stmt = stmt.order_by(TE.entity_id).limit(limit)
+            stmt = stmt.where(TE.entity_id < after_id if descending else TE.entity_id > after_id)
+        order = TE.entity_id.desc() if descending else TE.entity_id
+        stmt = stmt.order_by(order).limit(limit)
         async with self.engine.connect() as conn:
             return [(r[0], json.loads(r[1]), r[2]) for r in await conn.execute(stmt)]
 
@@ -303,7 +306,7 @@ class TemporalStore:
         if window.timerel == "before":
             conds.append(column < window.time_at)
         elif window.timerel == "after":
-            conds.append(column > window.time_at)
+            conds.append(column >= window.time_at)  # §4.11: an inclusive bound
         elif window.timerel == "between":
             conds.append(and_(column >= window.time_at, column < window.end_time_at))
         return conds
@@ -373,4 +376,47 @@ class TemporalStore:
             await conn.execute(delete(temporal_attrs).where(TA.entity_id == entity_id))
             await conn.execute(delete(temporal_types).where(TT.entity_id == entity_id))
             result = await conn.execute(delete(temporal_entities).where(TE.entity_id == entity_id))
+        return bool(result.rowcount)
+
+    async def delete_attribute(
+        self, entity_id: str, name: str, dataset_id: str | None, delete_all: bool
+    ) -> int:
+        """Remove an attribute's instances (§6.21.3.2): of the default instance (no datasetId),
+        of one datasetId, or all of them; how many rows went."""
+        conds = [TA.entity_id == entity_id, TA.name == name]
+        if not delete_all:
+            conds.append(
+                TA.dataset_id.is_(None) if dataset_id is None else TA.dataset_id == dataset_id
+            )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(temporal_attrs).where(*conds))
+        return int(result.rowcount or 0)
+
+    async def instance(self, entity_id: str, name: str, instance_id: str) -> Doc | None:
+        """One stored instance of an attribute's history, None if there is no such instance."""
+        stmt = select(TA.instance).where(
+            TA.entity_id == entity_id, TA.name == name, TA.instance_id == instance_id
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return json.loads(row[0]) if row else None
+
+    async def replace_instance(self, entity_id: str, name: str, instance_id: str, row: Doc) -> bool:
+        """Rewrite one instance in place (§6.22.3.1): same instance id, new content and times."""
+        values = {k: v for k, v in row.items() if k not in ("instance_id", "entity_id", "name")}
+        stmt = (
+            update(temporal_attrs)
+            .where(TA.entity_id == entity_id, TA.name == name, TA.instance_id == instance_id)
+            .values(**values)
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def delete_instance(self, entity_id: str, name: str, instance_id: str) -> bool:
+        stmt = delete(temporal_attrs).where(
+            TA.entity_id == entity_id, TA.name == name, TA.instance_id == instance_id
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(stmt)
         return bool(result.rowcount)
