@@ -33,6 +33,8 @@ FORMATS = (FORMAT_PULL, FORMAT_PUSH, FORMAT_HTTP_PULL, FORMAT_HTTP_PUSH)
 PUSH_FORMATS = (FORMAT_PUSH, FORMAT_HTTP_PUSH)
 #: formats whose start carries an endpoint and a token the consumer pulls with
 PULL_FORMATS = (FORMAT_PULL, FORMAT_HTTP_PULL)
+#: what a dataset served from a plain HTTP source (not the broker) is offered as
+SOURCE_FORMATS = (FORMAT_HTTP_PULL,)
 AGORA_NS = "https://w3id.org/agora/ngsi-ld#"
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -165,7 +167,7 @@ def dataset_document(dsp: Dsp, row: Any, offer_docs: list[dict[str, Any]]) -> di
         "hasPolicy": offer_docs,
         "distribution": [
             {"@type": "Distribution", "format": fmt, "accessService": data_service(dsp)}
-            for fmt in FORMATS
+            for fmt in (SOURCE_FORMATS if row.source else FORMATS)
         ],
     }
     if row.description:

@@ -42,6 +42,8 @@ datasets = Table(
     Column("attributes", Text, nullable=True),
     Column("area", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # a plain HTTP source instead of the broker, JSON (0017_dsp2_http_source)
+    Column("source", Text, nullable=True),
 )
 
 policies = Table(

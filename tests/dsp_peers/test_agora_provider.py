@@ -16,9 +16,13 @@ from tests.dsp_peers.peer import Peer, msg, urn
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-async def catalog_offer(agora: Node, peer: Peer) -> tuple[str, dict[str, Any]]:
-    """Agora publishes a dataset; the peer finds it in the catalog: (dataset id, offer)."""
-    dataset_id, _, _ = await agora.publish(title=f"ds {urn()}")
+async def catalog_offer(
+    agora: Node, peer: Peer, dataset_id: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Agora publishes a dataset (unless given one it offers); the peer finds it in the
+    catalog: (dataset id, offer)."""
+    if dataset_id is None:
+        dataset_id, _, _ = await agora.publish(title=f"ds {urn()}")
     status, catalog, _ = await peer.call(
         "POST",
         f"{agora.dsp_url}/catalog/request",
@@ -33,9 +37,11 @@ async def catalog_offer(agora: Node, peer: Peer) -> tuple[str, dict[str, Any]]:
     return dataset_id, policy[0] if isinstance(policy, list) else policy
 
 
-async def agreed(agora: Node, peer: Peer) -> tuple[str, str, dict[str, Any]]:
+async def agreed(
+    agora: Node, peer: Peer, dataset_id: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
     """The peer requests an offer and receives Agora's agreement: (cpid, ppid, agreement)."""
-    dataset_id, offer = await catalog_offer(agora, peer)
+    dataset_id, offer = await catalog_offer(agora, peer, dataset_id)
     cpid = urn()
     request = msg(
         "ContractRequestMessage",
