@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import Select, func, select, union
 
 from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.extensions import catalog_properties
 from connector.dsp.messages import DSP_CONTEXT, PROTOCOL_VERSION
 from connector.dsp.runtime import BASE_PATH, DSP_KEY, Dsp
 from connector.dsp.tables import datasets, offers, policies
@@ -49,7 +50,13 @@ def service_id(dsp: Dsp) -> str:
 
 
 def data_service(dsp: Dsp) -> dict[str, Any]:
-    return {"@id": service_id(dsp), "@type": "DataService", "endpointURL": dsp.base_url}
+    """Our DSP endpoint, with the Agora extensions it speaks (as in the DID document)."""
+    return {
+        "@id": service_id(dsp),
+        "@type": "DataService",
+        "endpointURL": dsp.base_url,
+        **catalog_properties(dsp.ctx),
+    }
 
 
 def offer_document(offer_id: str, policy: dict[str, Any]) -> dict[str, Any]:

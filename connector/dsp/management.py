@@ -25,6 +25,7 @@ from connector.dsp.catalog import (
     new_id,
     offer_choices,
 )
+from connector.dsp.extensions import remember_catalog
 from connector.dsp.models import (
     CatalogRequestIn,
     CounterOfferIn,
@@ -595,6 +596,9 @@ async def request_catalog(request: web.Request) -> web.Response:
             if origin(url) != origin(base):
                 raise Problem(502, "Bad Gateway", detail="the next catalog page is on another host")
             _peer(dsp, url.split("?", 1)[0], did)
+    if merged is not None:  # the Agora extensions it advertises count like its DID document's
+        async with dsp.transaction() as conn:
+            await remember_catalog(conn, did, merged)
     return web.json_response(merged)
 
 

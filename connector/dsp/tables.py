@@ -46,6 +46,15 @@ datasets = Table(
     Column("source", Text, nullable=True),
 )
 
+#: the Agora extensions a peer's DSP catalog advertised (0017_dsp2_sources_peers), JSON list
+peer_extensions = Table(
+    "dsp_peer_extensions",
+    metadata,
+    Column("did", String(500), primary_key=True),
+    Column("extensions", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 policies = Table(
     "dsp_policies",
     metadata,

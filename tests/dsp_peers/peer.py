@@ -57,6 +57,8 @@ class Peer:
     extensions: list[str] = field(default_factory=list)
     #: claim a ledger receipt exchange in the DID document (its endpoint then answers 404)
     ledger_service: bool = False
+    #: Agora extensions listed on the DataService of the peer's catalog (not its DID document)
+    catalog_extensions: list[str] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     outside: list[Received] = field(default_factory=list)
     #: what the peer answers to a process message (a test may make it refuse)
@@ -250,6 +252,17 @@ class Peer:
                     reason=["the peer refuses"],
                 ),
                 status=status,
+            )
+        if tail == "catalog/request":  # an empty catalog, its DataService as configured
+            service: dict[str, Any] = {
+                "@id": f"{self.dsp_url}#service",
+                "@type": "DataService",
+                "endpointURL": self.dsp_url,
+            }
+            if self.catalog_extensions:
+                service["https://w3id.org/agora/dsp#extensions"] = list(self.catalog_extensions)
+            return web.json_response(
+                msg("Catalog", **{"@id": urn(), "participantId": self.did, "service": [service]})
             )
         if tail.startswith("transfers/") and tail.endswith("/token"):  # a token refresh
             return web.json_response(self.data_address(self.fresh_token(), expiresIn="600"))
