@@ -13,7 +13,7 @@ from connector.dsp.validation import validate
 from tests.dsp.helpers import Node, wait_for
 from tests.dsp_peers.peer import Peer, msg, urn
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 
 async def catalog_offer(
@@ -25,7 +25,7 @@ async def catalog_offer(
         dataset_id, _, _ = await agora.publish(title=f"ds {urn()}")
     status, catalog, _ = await peer.call(
         "POST",
-        f"{agora.dsp_url}/catalog/request",
+        f"{agora.dsp_url}/catalog/request?limit=200",  # the package's agora has many
         msg("CatalogRequestMessage"),
         audience=agora.did,
     )
@@ -134,7 +134,10 @@ async def test_an_unauthenticated_process_request_is_a_404(agora: Node, peer: Pe
     assert (await agora.negotiation(ppid))["state"] == "AGREED"
     # not a process endpoint: the caller is told to authenticate
     status, doc, headers = await peer.call(
-        "POST", f"{agora.dsp_url}/catalog/request", msg("CatalogRequestMessage"), token=None
+        "POST",
+        f"{agora.dsp_url}/catalog/request?limit=200",
+        msg("CatalogRequestMessage"),
+        token=None,
     )
     assert status == 401 and "WWW-Authenticate" in headers, doc
 

@@ -16,7 +16,7 @@ from tests.dsp_peers.peer import Peer, msg
 from tests.dsp_peers.test_agora_consumer import agreement_for, requested, send_agreement
 from tests.dsp_peers.test_agora_provider import agreed
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 
 async def fetch_catalog(agora: Node, peer: Peer) -> None:
@@ -31,7 +31,10 @@ async def fetch_catalog(agora: Node, peer: Peer) -> None:
 async def test_agoras_catalog_lists_its_extensions(agora: Node, peer: Peer) -> None:
     dataset_id, _, _ = await agora.publish(title="extensions")
     status, catalog, _ = await peer.call(
-        "POST", f"{agora.dsp_url}/catalog/request", msg("CatalogRequestMessage"), audience=agora.did
+        "POST",
+        f"{agora.dsp_url}/catalog/request?limit=200",
+        msg("CatalogRequestMessage"),
+        audience=agora.did,
     )
     assert status == 200, catalog
     validate("Catalog", catalog)  # extension properties keep the message valid

@@ -18,7 +18,7 @@ from tests.dsp.helpers import Node, wait_for
 from tests.dsp_peers.peer import Peer, msg, urn
 from tests.dsp_peers.test_agora_provider import agreed
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 HTTP = "https://w3id.org/idsa/v4.1/HTTP"
 SECRET = "Basic dXBzdHJlYW06c2VjcmV0"  # the city's own credential for its upstream
 CSV = b"station,no2\nA1,21\nB2,34\n"
@@ -60,7 +60,7 @@ class Upstream:
         return web.Response(status=500, text="upstream internals: stack trace, paths")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def upstream() -> AsyncIterator[Upstream]:
     found = Upstream()
     await found.start()
@@ -135,7 +135,10 @@ async def test_a_csv_export_is_pulled_as_http_data_under_the_agreement(
     assert status == 200 and view["source"]["hasAuthorization"] is True, view
     assert SECRET not in str(view)  # write-only
     status, catalog, _ = await peer.call(
-        "POST", f"{agora.dsp_url}/catalog/request", msg("CatalogRequestMessage"), audience=agora.did
+        "POST",
+        f"{agora.dsp_url}/catalog/request?limit=200",
+        msg("CatalogRequestMessage"),
+        audience=agora.did,
     )
     assert status == 200, catalog
     ours = next(d for d in catalog["dataset"] if d["@id"] == dataset_id)

@@ -24,7 +24,7 @@ from tests.dsp.helpers import OPEN_POLICY, Node, start_node, wait_for
 from tests.dsp_peers.peer import Peer, msg, urn
 from tests.dsp_peers.test_agora_consumer import agreement_for
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 OTHER_TERMS = {"permission": [{"action": "use", "constraint": [
     {"leftOperand": "count", "operator": "lteq", "rightOperand": "1000"}
@@ -32,7 +32,7 @@ OTHER_TERMS = {"permission": [{"action": "use", "constraint": [
 HELD = {"agree": "manual", "offer": "manual", "finalize": "manual", "startTransfer": "manual"}
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def tck(
     tmp_path_factory: pytest.TempPathFactory, http: aiohttp.ClientSession
 ) -> AsyncIterator[Node]:
@@ -384,7 +384,7 @@ T_NEXT = {
 }
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def provider_agreement(tck: Node, peer: Peer) -> str:
     """A FINALIZED agreement with Agora as provider (transfers held for the operator)."""
     n = Negotiation(tck, peer, "provider")
@@ -393,7 +393,7 @@ async def provider_agreement(tck: Node, peer: Peer) -> str:
     return str(n.agreement["@id"])
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def consumer_agreement(tck: Node, peer: Peer) -> str:
     n = Negotiation(tck, peer, "consumer")
     await consumer_start(n)
