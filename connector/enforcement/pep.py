@@ -491,7 +491,12 @@ class AgreementPep:
         limits = agreement.limits(access.action)
         if limits is None:
             raise Refusal(f"denied — no permission of this agreement covers '{access.action}'")
-        requested_types = target_types or await requested.requested_types(request, access.operation)
+        source = access.operation == SOURCE_OPERATION  # its query is the upstream's, not ours
+        requested_types = (
+            set()
+            if source
+            else target_types or await requested.requested_types(request, access.operation)
+        )
         types = limits.types
         if requested_types and types is not None:
             if access.action == "modify":
@@ -506,7 +511,9 @@ class AgreementPep:
                 )
             types = types & requested_types
         attrs = limits.attributes
-        requested_attrs = requested.requested_attrs(request) if access.action == "read" else None
+        requested_attrs = (
+            requested.requested_attrs(request) if access.action == "read" and not source else None
+        )
         if requested_attrs and attrs is not None:
             if not requested_attrs & attrs:
                 raise Refusal(

@@ -167,6 +167,20 @@ async def test_a_csv_export_is_pulled_as_http_data_under_the_agreement(
     assert status == 403 and b"HTTP data" in body, body
 
 
+async def test_a_rest_endpoint_gets_the_consumers_query_when_told(
+    agora: Node, peer: Peer, upstream: Upstream
+) -> None:
+    rest = await source_dataset(
+        agora,
+        {"url": upstream.url + "/export.csv", "authorization": SECRET, "forwardQuery": True},
+    )
+    _, address = await started(agora, peer, rest)
+    token = props_of(address)["authorization"]
+    status, body, _ = await get(peer, address["endpoint"] + "?station=A1&type=x&attrs=y", token)
+    assert status == 200, body  # NGSI-LD's type/attrs mean nothing here: passed on as they are
+    assert upstream.seen[-1]["query"] == "station=A1&type=x&attrs=y"
+
+
 async def test_a_token_of_one_dataset_reads_no_other(
     agora: Node, peer: Peer, upstream: Upstream
 ) -> None:
