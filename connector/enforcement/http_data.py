@@ -2,7 +2,9 @@
 
 ``GET /data/v1/datasets/{datasetId}`` with the transfer's access token (the endpoint of an
 ``HttpData-PULL`` data address) goes through the same PEP as an NGSI-LD request (grant, state
-check, agreement decision, counters, provenance record), then fetches the upstream through the
+check, agreement decision, counters, provenance record; unlike a broker query, the counters and
+state are settled before the upstream is asked, since asking it costs someone else's server),
+then fetches the upstream through the
 guarded outbound client, bounded in size, with the upstream's own secret, which the consumer
 never sees. The upstream's answer is passed on (status 200 only; anything else is a 502 that
 names the upstream's status, not its body), with its ``Content-Type`` or the dataset's
@@ -20,7 +22,7 @@ from sqlalchemy import select
 
 from connector.dsp.http_source import PATH_PREFIX, HttpSource, parse
 from connector.dsp.tables import datasets
-from connector.enforcement.pep import SOURCE_OPERATION
+from connector.enforcement.pep import ACCESS_KEY, SOURCE_OPERATION
 from connector.http.context import CTX
 from connector.http.problems import Problem
 from connector.outbound import OutboundError
@@ -36,6 +38,9 @@ async def get_source(request: web.Request) -> web.StreamResponse:
     pep = ctx.components["ngsild.pep"]
     # the PEP first: an unauthenticated caller learns nothing about which datasets exist
     scope = await pep.scope_for(request, SOURCE_OPERATION, None)
+    access = request.get(ACCESS_KEY)
+    if access is not None:  # counters and state settled before anyone else's server is asked
+        await pep.settle(request, access)
     ds_id = request.match_info["datasetId"]
     async with ctx.db.connect() as conn:
         raw = (await conn.execute(select(datasets.c.source).where(datasets.c.id == ds_id))).scalar()

@@ -81,10 +81,14 @@ async def records(agora: Node, agreement_id: str) -> int:
     return len(await provenance.ledger.store.indices_for_agreement(agreement_id))
 
 
-async def source_dataset(agora: Node, source: dict[str, Any]) -> str:
+async def source_dataset(
+    agora: Node, source: dict[str, Any], policy: dict[str, Any] | None = None
+) -> str:
     status, ds = await agora.admin("POST", "/datasets", {"title": "export", "source": source})
     assert status == 201, ds
-    status, pol = await agora.admin("POST", "/policies", {"permission": [{"action": "use"}]})
+    status, pol = await agora.admin(
+        "POST", "/policies", policy or {"permission": [{"action": "use"}]}
+    )
     assert status == 201, pol
     status, offer = await agora.admin(
         "POST", "/offers", {"datasetId": ds["id"], "policyId": pol["id"]}
@@ -179,6 +183,30 @@ async def test_a_rest_endpoint_gets_the_consumers_query_when_told(
     status, body, _ = await get(peer, address["endpoint"] + "?station=A1&type=x&attrs=y", token)
     assert status == 200, body  # NGSI-LD's type/attrs mean nothing here: passed on as they are
     assert upstream.seen[-1]["query"] == "station=A1&type=x&attrs=y"
+
+
+async def test_the_agreements_count_is_consumed_by_source_requests(
+    agora: Node, peer: Peer, upstream: Upstream
+) -> None:
+    once = {"permission": [{"action": "use", "constraint": [
+        {"leftOperand": "count", "operator": "lteq", "rightOperand": 1}
+    ]}]}  # fmt: skip
+    dataset_id = await source_dataset(
+        agora, {"url": upstream.url + "/export.csv", "authorization": SECRET}, once
+    )
+    agreement, address = await started(agora, peer, dataset_id)
+    token = props_of(address)["authorization"]
+    before = await records(agora, agreement["@id"])
+    assert (await get(peer, address["endpoint"], token))[0] == 200
+    calls = len(upstream.seen)
+    status, body, _ = await get(peer, address["endpoint"], token)
+    assert status == 403 and b"1 use" in body, body
+    assert len(upstream.seen) == calls  # refused before the upstream is asked
+    for _ in range(500):  # the refusal is recorded too
+        if await records(agora, agreement["@id"]) >= before + 2:
+            break
+        await asyncio.sleep(0.02)
+    assert await records(agora, agreement["@id"]) == before + 2
 
 
 async def test_a_token_of_one_dataset_reads_no_other(
