@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import Select, func, select, union
 
 from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.extensions import catalog_properties
 from connector.dsp.messages import DSP_CONTEXT, PROTOCOL_VERSION
 from connector.dsp.runtime import BASE_PATH, DSP_KEY, Dsp
 from connector.dsp.tables import datasets, offers, policies
@@ -33,6 +34,8 @@ FORMATS = (FORMAT_PULL, FORMAT_PUSH, FORMAT_HTTP_PULL, FORMAT_HTTP_PUSH)
 PUSH_FORMATS = (FORMAT_PUSH, FORMAT_HTTP_PUSH)
 #: formats whose start carries an endpoint and a token the consumer pulls with
 PULL_FORMATS = (FORMAT_PULL, FORMAT_HTTP_PULL)
+#: what a dataset served from a plain HTTP source (not the broker) is offered as
+SOURCE_FORMATS = (FORMAT_HTTP_PULL,)
 AGORA_NS = "https://w3id.org/agora/ngsi-ld#"
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -47,7 +50,13 @@ def service_id(dsp: Dsp) -> str:
 
 
 def data_service(dsp: Dsp) -> dict[str, Any]:
-    return {"@id": service_id(dsp), "@type": "DataService", "endpointURL": dsp.base_url}
+    """Our DSP endpoint, with the Agora extensions it speaks (as in the DID document)."""
+    return {
+        "@id": service_id(dsp),
+        "@type": "DataService",
+        "endpointURL": dsp.base_url,
+        **catalog_properties(dsp.ctx),
+    }
 
 
 def offer_document(offer_id: str, policy: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +174,7 @@ def dataset_document(dsp: Dsp, row: Any, offer_docs: list[dict[str, Any]]) -> di
         "hasPolicy": offer_docs,
         "distribution": [
             {"@type": "Distribution", "format": fmt, "accessService": data_service(dsp)}
-            for fmt in FORMATS
+            for fmt in (SOURCE_FORMATS if row.source else FORMATS)
         ],
     }
     if row.description:

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Column, Table, delete, insert, select, update
 
 from connector.config import did_web_for
+from connector.dsp import http_source, process, templates
 from connector.dsp import messages as m
-from connector.dsp import process, templates
 from connector.dsp.callbacks import CallbackRefused, check_callback, join, origin, segment
 from connector.dsp.catalog import (
     FORMAT_PULL,
@@ -25,6 +25,7 @@ from connector.dsp.catalog import (
     new_id,
     offer_choices,
 )
+from connector.dsp.extensions import remember_catalog
 from connector.dsp.models import (
     CatalogRequestIn,
     CounterOfferIn,
@@ -82,7 +83,7 @@ def _peer(dsp: Dsp, address: str, did: str | None) -> tuple[str, str]:
 
 
 def dataset_view(row: Any) -> dict[str, Any]:
-    return {
+    view = {
         "id": row.id,
         "title": row.title,
         "description": row.description,
@@ -90,6 +91,9 @@ def dataset_view(row: Any) -> dict[str, Any]:
         "attributes": json.loads(row.attributes) if row.attributes else None,
         "area": json.loads(row.area) if row.area else None,
     }
+    if row.source:
+        view["source"] = http_source.public_view(row.source)
+    return view
 
 
 def _expanded_scope(data: DatasetIn) -> tuple[list[str], list[str] | None]:
@@ -145,6 +149,11 @@ async def create_dataset(request: web.Request) -> web.Response:
     dsp = dsp_of(request)
     data = await body(request, DatasetIn)
     ds_id = data.id or new_id()
+    if data.source is None and not data.entity_types:
+        raise Problem(
+            400, "Bad Request", detail="/entityTypes: give at least one, or an HTTP 'source'"
+        )
+    source = http_source.stored(data.source, dsp.ctx.peers().policy) if data.source else None
     entity_types, attributes = _expanded_scope(data)
     async with dsp.transaction() as conn:
         if (await conn.execute(select(datasets.c.id).where(datasets.c.id == ds_id))).first():
@@ -157,12 +166,13 @@ async def create_dataset(request: web.Request) -> web.Response:
                 entity_types=json.dumps(entity_types),
                 attributes=json.dumps(attributes) if attributes else None,
                 area=json.dumps(data.area) if data.area else None,
+                source=source,
                 created_at=now(),
             )
         )
         row = (await conn.execute(select(datasets).where(datasets.c.id == ds_id))).one()
     view = dataset_view(row)
-    warnings = await _scope_warnings(dsp, entity_types)
+    warnings = await _scope_warnings(dsp, entity_types) if source is None else []
     if warnings:
         view["warnings"] = warnings
     return web.json_response(view, status=201)
@@ -586,6 +596,9 @@ async def request_catalog(request: web.Request) -> web.Response:
             if origin(url) != origin(base):
                 raise Problem(502, "Bad Gateway", detail="the next catalog page is on another host")
             _peer(dsp, url.split("?", 1)[0], did)
+    if merged is not None:  # the Agora extensions it advertises count like its DID document's
+        async with dsp.transaction() as conn:
+            await remember_catalog(conn, did, merged)
     return web.json_response(merged)
 
 

@@ -15,18 +15,54 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class HttpSourceIn(_In):
+    """A plain HTTP source behind the PEP (a JSON file, a CSV export, a city REST endpoint):
+    offered as HttpData only. The upstream's secret is write-only: never shown, never sent to
+    a consumer."""
+
+    url: str = Field(min_length=1, max_length=2000, description="the upstream URL (GET)")
+    authorization: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="sent to the upstream as its Authorization header; never shown again",
+    )
+    media_type: str | None = Field(
+        default=None,
+        alias="mediaType",
+        max_length=200,
+        description="the answer's Content-Type (default: the upstream's)",
+    )
+    max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        alias="maxBytes",
+        ge=1,
+        le=64 * 1024 * 1024,
+        description="larger upstream answers are refused (502)",
+    )
+    forward_query: bool = Field(
+        default=False,
+        alias="forwardQuery",
+        description="pass the consumer's query string on to the upstream (a REST endpoint)",
+    )
+
+
 class DatasetIn(_In):
-    """An NGSI-LD scope of this connector's broker, published as a DCAT dataset."""
+    """An NGSI-LD scope of this connector's broker, or a plain HTTP source (``source``),
+    published as a DCAT dataset."""
 
     id: str | None = Field(default=None, max_length=300, description="default: a new urn:uuid")
     title: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=5000)
     entity_types: list[str] = Field(
+        default_factory=list,
         alias="entityTypes",
-        min_length=1,
         max_length=100,
         description="entity type IRIs, or short names resolved against '@context' (default:"
-        " the NGSI-LD core context alone, as NGSI-LD requests without a Link header)",
+        " the NGSI-LD core context alone, as NGSI-LD requests without a Link header); required"
+        " unless the dataset has a 'source'",
+    )
+    source: HttpSourceIn | None = Field(
+        default=None, description="an HTTP source instead of the broker: offered as HttpData"
     )
     attributes: list[str] | None = Field(default=None, max_length=500)
     context: Any = Field(

@@ -31,7 +31,7 @@ from connector.dsp.callbacks import is_pid, join, segment
 from connector.dsp.catalog import find_offer, new_id, offer_choices
 from connector.dsp.claims import uses_claims
 from connector.dsp.errors import Area, Code, DspError
-from connector.dsp.extensions import signs_agreements
+from connector.dsp.extensions import AGREEMENT_SIGNATURE, from_catalog, signs_agreements
 from connector.dsp.negotiation_states import (
     TRANSITIONS,
     IllegalTransition,
@@ -567,9 +567,15 @@ class Negotiations:
         an unsigned agreement from a provider that does not advertise the signature extension
         (a plain DSP 2025-1 peer). A signature that is there must always verify."""
         document = await self._provider_document(caller)
-        if agreement.get(SIGNATURE) is None and not signs_agreements(document):
+        if agreement.get(SIGNATURE) is None and not await self._signs(caller.did, document):
             return None
         return check_signature(agreement.get(SIGNATURE), agreement, document)
+
+    async def _signs(self, did: str, document: DidDocument) -> bool:
+        """Does the provider advertise the signature, in its DID document or its catalog?"""
+        if signs_agreements(document):
+            return True
+        return AGREEMENT_SIGNATURE in await from_catalog(self.dsp.ctx.engine, did)
 
     async def _provider_document(self, caller: Caller) -> DidDocument:
         try:

@@ -42,6 +42,17 @@ datasets = Table(
     Column("attributes", Text, nullable=True),
     Column("area", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # a plain HTTP source instead of the broker, JSON (0017_dsp2_http_source)
+    Column("source", Text, nullable=True),
+)
+
+#: the Agora extensions a peer's DSP catalog advertised (0017_dsp2_sources_peers), JSON list
+peer_extensions = Table(
+    "dsp_peer_extensions",
+    metadata,
+    Column("did", String(500), primary_key=True),
+    Column("extensions", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 policies = Table(

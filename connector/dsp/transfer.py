@@ -23,11 +23,13 @@ from connector.dsp.catalog import (
     FORMATS,
     PULL_FORMATS,
     PUSH_FORMATS,
+    SOURCE_FORMATS,
     new_id,
     offer_token_binding,
 )
 from connector.dsp.edr import expires_at
 from connector.dsp.errors import Area, Code, DspError
+from connector.dsp.http_source import endpoint as source_endpoint
 from connector.dsp.negotiation_states import NState, Role
 from connector.dsp.outbox import PENDING, send_to_peer
 from connector.dsp.pending import START, NotPending, is_manual, pending_view
@@ -98,14 +100,17 @@ class Transfers:
             return self.pull_address(row)
         found = (
             await conn.execute(
-                select(datasets.c.entity_types)
+                select(datasets.c.id, datasets.c.entity_types, datasets.c.source)
                 .select_from(agreements.join(datasets, datasets.c.id == agreements.c.target))
                 .where(agreements.c.id == row.agreement_id)
             )
         ).first()
+        public = self.dsp.ctx.settings.public_url
+        if found is not None and found.source:  # a plain HTTP source: our source endpoint
+            return self.pull_address(row, HTTP_ENDPOINT_TYPE, source_endpoint(public, found.id))
         types = json.loads(found.entity_types) if found is not None else []
         query = "?" + urlencode({"type": ",".join(types)}) if types else ""
-        endpoint = self.dsp.ctx.settings.public_url + "/ngsi-ld/v1/entities" + query
+        endpoint = public + "/ngsi-ld/v1/entities" + query
         return self.pull_address(row, HTTP_ENDPOINT_TYPE, endpoint)
 
     def pull_address(self, row: Any, endpoint_type: str = "", endpoint: str = "") -> dict[str, Any]:
@@ -297,6 +302,19 @@ class Transfers:
                     400,
                     Code.UNKNOWN_AGREEMENT,
                     "the agreement's negotiation is not FINALIZED",
+                    consumer_pid=cpid,
+                )
+            source = (
+                await conn.execute(
+                    select(datasets.c.source).where(datasets.c.id == agreement.target)
+                )
+            ).scalar()
+            if source and fmt not in SOURCE_FORMATS:
+                raise _err(
+                    400,
+                    Code.UNSUPPORTED_FORMAT,
+                    f"this dataset is served from an HTTP source: format must be one of"
+                    f" {SOURCE_FORMATS}",
                     consumer_pid=cpid,
                 )
             jkt = await self._bound_key(conn, fmt, state_row.offer, msg, cpid)

@@ -97,6 +97,8 @@ class CompiledAgreement:
     deferred: frozenset[str]
     #: the consumer's verified credentials kept with the agreement (see ``connector.dsp.claims``)
     credentials: HeldCredentials = NO_CREDENTIALS
+    #: the dataset is a plain HTTP source (``connector.dsp.http_source``), not a broker scope
+    http_source: bool = False
     _limits: dict[str, ScopeLimits | None] = field(default_factory=dict)
     #: permits already decided, by what the request stated (see ``AgreementPep``); kept only
     #: for a clock-free policy, where equal inputs always get the same verdict
@@ -176,6 +178,7 @@ def compile_agreement(
     duties, deferred = _duties(policy)
     may_modify = any(p.action.iri in WRITE_ACTIONS for p in policy.permissions)
     types = attrs = area = None
+    http_source = dataset is not None and bool(getattr(dataset, "source", None))
     if dataset is not None:
         types = frozenset(expand(t) for t in json.loads(dataset.entity_types))
         if dataset.attributes:
@@ -194,6 +197,7 @@ def compile_agreement(
         duties,
         deferred,
         HeldCredentials(credentials) if credentials else NO_CREDENTIALS,
+        http_source,
     )
 
 

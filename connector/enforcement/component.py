@@ -12,7 +12,8 @@ Puts into ``ctx.components``:
 
 Mounted under ``/api/v1`` (admin key): ``GET /pull/{transferId}/<NGSI-LD path>`` (the consumer's
 applications pull through their connector, which records the copy for ``delete`` duties) and
-``GET /received``.
+``GET /received``. On the root: ``GET /data/v1/datasets/{datasetId}``, the data plane of
+datasets served from a plain HTTP source (:mod:`connector.enforcement.http_data`).
 
 Starts after ``provenance`` and ``dsp`` (it needs both), so it is listed last.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from connector.enforcement import http_data
 from connector.enforcement import received as received_api
 from connector.enforcement.agreements import AgreementCache
 from connector.enforcement.counters import BatchingUsageStore, usage_store_for
@@ -53,6 +55,7 @@ class EnforcementComponent:
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         root.on_response_prepare.append(on_response_prepare)
         received_api.add_routes(root[MANAGEMENT_APP])
+        http_data.add_routes(root)  # datasets served from a plain HTTP source
 
     async def start(self, ctx: ConnectorContext) -> None:
         cfg = enforcement_settings(ctx.settings)

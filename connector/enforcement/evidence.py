@@ -115,6 +115,8 @@ class Evidence:
             details["reason"] = access.reason
         if "ids" in summary:
             details["entities"] = len(summary["ids"])
+        if "bytes" in summary:  # a plain HTTP source: the size of what was served
+            details["bytes"] = int(summary["bytes"])
         if scope is not None:
             if scope.entity_types is not None:
                 details["entityTypes"] = sorted(scope.entity_types)

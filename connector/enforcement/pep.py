@@ -69,6 +69,8 @@ PURPOSE_HEADER = "Agora-Purpose"
 AGREEMENT_PRINCIPAL = "agreement"
 DPV = "https://w3id.org/dpv#"
 FORBIDDEN_TYPE = "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported"
+#: the operation of a GET on a plain HTTP source (``connector.enforcement.http_data``)
+SOURCE_OPERATION = "source.retrieve"
 #: permits remembered per agreement before the memo starts over
 MEMO_SIZE = 256
 
@@ -461,6 +463,7 @@ class AgreementPep:
         headers = request.headers
         return (
             access.operation,
+            request.path if access.operation == SOURCE_OPERATION else None,
             frozenset(target_types) if target_types else None,
             query.get("type"),
             query.get("attrs") if access.action == "read" else None,
@@ -472,6 +475,14 @@ class AgreementPep:
         self, request: web.Request, access: Access, target_types: set[str] | None
     ) -> tuple[AccessScope, Verdict]:
         agreement = access.agreement
+        if (access.operation == SOURCE_OPERATION) != agreement.http_source:
+            raise Refusal(_wrong_plane(agreement, access.operation))
+        if access.operation == SOURCE_OPERATION:
+            wanted = request.match_info.get("datasetId", "")
+            if wanted != agreement.target:
+                raise Refusal(
+                    f"denied — this agreement covers dataset {agreement.target}, not {wanted}"
+                )
         if access.action == "modify" and not agreement.may_modify:
             raise Refusal(
                 "denied — this agreement lets you read the data, not change it "
@@ -480,7 +491,12 @@ class AgreementPep:
         limits = agreement.limits(access.action)
         if limits is None:
             raise Refusal(f"denied — no permission of this agreement covers '{access.action}'")
-        requested_types = target_types or await requested.requested_types(request, access.operation)
+        source = access.operation == SOURCE_OPERATION  # its query is the upstream's, not ours
+        requested_types = (
+            set()
+            if source
+            else target_types or await requested.requested_types(request, access.operation)
+        )
         types = limits.types
         if requested_types and types is not None:
             if access.action == "modify":
@@ -495,7 +511,9 @@ class AgreementPep:
                 )
             types = types & requested_types
         attrs = limits.attributes
-        requested_attrs = requested.requested_attrs(request) if access.action == "read" else None
+        requested_attrs = (
+            requested.requested_attrs(request) if access.action == "read" and not source else None
+        )
         if requested_attrs and attrs is not None:
             if not requested_attrs & attrs:
                 raise Refusal(
@@ -516,6 +534,15 @@ class AgreementPep:
             may_write=access.action == "modify",
         )
         return scope, verdict
+
+
+def _wrong_plane(agreement: CompiledAgreement, operation: str) -> str:
+    if agreement.http_source:
+        return (
+            f"denied — dataset {agreement.target} is served as HTTP data: GET the endpoint of"
+            " the transfer's data address"
+        )
+    return f"denied — dataset {agreement.target} is served by the NGSI-LD API, not as {operation}"
 
 
 def _dpop_token(request: web.Request) -> tuple[str | None, bool]:

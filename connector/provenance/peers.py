@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connector.dsp.extensions import ledger_endpoint
+from connector.dsp.extensions import LEDGER_EXCHANGE, from_catalog, ledger_endpoint
 from connector.dsp.runtime import BASE_PATH
 from connector.dsp.tables import agreements, negotiations
 from identity import IdentityError
@@ -109,13 +109,15 @@ class Peers:
         return endpoint
 
     async def exchanges_receipts(self, did: str) -> bool:
-        """Does ``did`` advertise the ledger receipt exchange in its DID document? A peer that
+        """Does ``did`` advertise the ledger receipt exchange (DID document or catalog)? A peer that
         speaks only DSP has no such endpoint: nothing outside its DSP base path is sent to it."""
         try:
             document = await self.resolver.resolve(did)
         except IdentityError as exc:
             raise PeerError(f"cannot resolve {did}: {exc}") from None
-        return ledger_endpoint(document) is not None
+        if ledger_endpoint(document) is not None:
+            return True
+        return LEDGER_EXCHANGE in await from_catalog(self.engine, did)  # or in its catalog
 
     async def key(self, did: str, kid: str) -> PublicKey:
         """The public key ``kid`` of ``did``, from its DID document."""

@@ -1,4 +1,6 @@
-"""An Agora connector on loopback and a counter-party that speaks only DSP 2025-1."""
+"""An Agora connector on loopback and a counter-party that speaks only DSP 2025-1, shared by
+the whole package (one event loop, one connector start): each test makes its own datasets and
+processes, so they do not depend on one another."""
 
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ from tests.dsp_peers.peer import Peer
 SIGNATURE_EXTENSION = "https://w3id.org/agora/dsp#providerSignature"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def agora(
     tmp_path_factory: pytest.TempPathFactory, http: aiohttp.ClientSession
 ) -> AsyncIterator[Node]:
@@ -31,7 +33,7 @@ async def agora(
         await node.connector.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def peer(http: aiohttp.ClientSession) -> AsyncIterator[Peer]:
     """Another vendor's connector: no Agora extensions advertised."""
     found = Peer()
@@ -42,7 +44,7 @@ async def peer(http: aiohttp.ClientSession) -> AsyncIterator[Peer]:
         await found.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def claiming_peer(http: aiohttp.ClientSession) -> AsyncIterator[Peer]:
     """A peer whose DID document says it signs its agreements as Agora does."""
     found = Peer(extensions=[SIGNATURE_EXTENSION])

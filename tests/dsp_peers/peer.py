@@ -57,6 +57,10 @@ class Peer:
     extensions: list[str] = field(default_factory=list)
     #: claim a ledger receipt exchange in the DID document (its endpoint then answers 404)
     ledger_service: bool = False
+    #: Agora extensions listed on the DataService of the peer's catalog (not its DID document)
+    catalog_extensions: list[str] = field(default_factory=list)
+    #: the datasets of its catalog, by id (DCAT as a 2025-1 provider sends it)
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     outside: list[Received] = field(default_factory=list)
     #: what the peer answers to a process message (a test may make it refuse)
@@ -251,6 +255,26 @@ class Peer:
                 ),
                 status=status,
             )
+        if tail == "catalog/request":  # its catalog, its DataService as configured
+            service: dict[str, Any] = {
+                "@id": f"{self.dsp_url}#service",
+                "@type": "DataService",
+                "endpointURL": self.dsp_url,
+            }
+            if self.catalog_extensions:
+                service["https://w3id.org/agora/dsp#extensions"] = list(self.catalog_extensions)
+            found: dict[str, Any] = {"@id": urn(), "participantId": self.did, "service": [service]}
+            if self.datasets:
+                found["dataset"] = list(self.datasets.values())
+            return web.json_response(msg("Catalog", **found))
+        if tail.startswith("catalog/datasets/"):
+            dataset = self.datasets.get(
+                request.match_info["tail"].removeprefix("catalog/datasets/")
+            )
+            if dataset is None:
+                error = msg("CatalogError", code="NotFound", reason=["no such dataset"])
+                return web.json_response(error, status=404)
+            return web.json_response({**msg("Dataset"), **dataset})
         if tail.startswith("transfers/") and tail.endswith("/token"):  # a token refresh
             return web.json_response(self.data_address(self.fresh_token(), expiresIn="600"))
         if tail == "negotiations/request":  # we are the provider: a new negotiation

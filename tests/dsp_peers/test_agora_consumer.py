@@ -12,7 +12,7 @@ from connector.dsp.validation import validate
 from tests.dsp.helpers import Node, count_agreements, wait_for
 from tests.dsp_peers.peer import Peer, msg, urn
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 RULES = {"permission": [{"action": "use"}]}
 

@@ -13,15 +13,19 @@ from connector.dsp.validation import validate
 from tests.dsp.helpers import Node, wait_for
 from tests.dsp_peers.peer import Peer, msg, urn
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 
-async def catalog_offer(agora: Node, peer: Peer) -> tuple[str, dict[str, Any]]:
-    """Agora publishes a dataset; the peer finds it in the catalog: (dataset id, offer)."""
-    dataset_id, _, _ = await agora.publish(title=f"ds {urn()}")
+async def catalog_offer(
+    agora: Node, peer: Peer, dataset_id: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Agora publishes a dataset (unless given one it offers); the peer finds it in the
+    catalog: (dataset id, offer)."""
+    if dataset_id is None:
+        dataset_id, _, _ = await agora.publish(title=f"ds {urn()}")
     status, catalog, _ = await peer.call(
         "POST",
-        f"{agora.dsp_url}/catalog/request",
+        f"{agora.dsp_url}/catalog/request?limit=200",  # the package's agora has many
         msg("CatalogRequestMessage"),
         audience=agora.did,
     )
@@ -33,9 +37,11 @@ async def catalog_offer(agora: Node, peer: Peer) -> tuple[str, dict[str, Any]]:
     return dataset_id, policy[0] if isinstance(policy, list) else policy
 
 
-async def agreed(agora: Node, peer: Peer) -> tuple[str, str, dict[str, Any]]:
+async def agreed(
+    agora: Node, peer: Peer, dataset_id: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
     """The peer requests an offer and receives Agora's agreement: (cpid, ppid, agreement)."""
-    dataset_id, offer = await catalog_offer(agora, peer)
+    dataset_id, offer = await catalog_offer(agora, peer, dataset_id)
     cpid = urn()
     request = msg(
         "ContractRequestMessage",
@@ -128,7 +134,10 @@ async def test_an_unauthenticated_process_request_is_a_404(agora: Node, peer: Pe
     assert (await agora.negotiation(ppid))["state"] == "AGREED"
     # not a process endpoint: the caller is told to authenticate
     status, doc, headers = await peer.call(
-        "POST", f"{agora.dsp_url}/catalog/request", msg("CatalogRequestMessage"), token=None
+        "POST",
+        f"{agora.dsp_url}/catalog/request?limit=200",
+        msg("CatalogRequestMessage"),
+        token=None,
     )
     assert status == 401 and "WWW-Authenticate" in headers, doc
 

@@ -17,12 +17,12 @@ from tests.dsp.helpers import OPEN_POLICY, Node, start_node, wait_for
 from tests.dsp_peers.peer import Peer, msg, urn
 from tests.dsp_peers.test_agora_consumer import agreement_for, send_agreement
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 ALL_MANUAL = {"agree": "manual", "finalize": "manual", "startTransfer": "manual"}
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def hook(http: aiohttp.ClientSession) -> AsyncIterator[Peer]:
     """A server standing in for the operator's webhook receiver (it records every call)."""
     found = Peer()
@@ -33,7 +33,7 @@ async def hook(http: aiohttp.ClientSession) -> AsyncIterator[Peer]:
         await found.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def manual(
     tmp_path_factory: pytest.TempPathFactory, http: aiohttp.ClientSession, hook: Peer
 ) -> AsyncIterator[Node]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,10 +21,10 @@ from tests.dsp_peers.test_agora_consumer import (
     send_agreement,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def consumer(
     tmp_path_factory: pytest.TempPathFactory, http: aiohttp.ClientSession
 ) -> AsyncIterator[Node]:
@@ -141,27 +140,24 @@ async def test_bad_edr_calls(consumer: Node, peer: Peer) -> None:
     assert status == 404, body
 
 
-async def test_between_two_agora_connectors(tmp_path: Path, http: aiohttp.ClientSession) -> None:
-    city = await start_node(tmp_path, "city", "city", http=http)
-    company = await start_node(tmp_path, "company", "company", http=http)
-    try:
-        mine, _ = await negotiate(city, company)
-        status, tr = await company.admin(
-            "POST", "/transfers", {"agreementId": mine["agreementId"], "format": "NGSI-LD-PULL"}
-        )
-        assert status == 201, tr
-        await wait_for(company.transfer, tr["id"], {"STARTED"}, field="dataAddress")
-        status, first = await company.admin("GET", f"/transfers/{tr['id']}/edr")
-        assert status == 200, first
-        status, renewed = await company.admin("POST", f"/transfers/{tr['id']}/edr/refresh")
-        assert status == 200, renewed
-        assert renewed["authorization"] != first["authorization"]
-        async with http.get(
-            renewed["endpoint"] + "/entities",
-            params={"type": "AirQualityObserved"},
-            headers={"Authorization": f"Bearer {renewed['authorization']}"},
-        ) as resp:
-            assert resp.status == 200, await resp.text()
-    finally:
-        await company.connector.stop()
-        await city.connector.stop()
+async def test_between_two_agora_connectors(
+    agora: Node, consumer: Node, http: aiohttp.ClientSession
+) -> None:
+    """The package's Agora as provider, this module's as consumer: Agora's own refresh."""
+    mine, _ = await negotiate(agora, consumer)
+    status, tr = await consumer.admin(
+        "POST", "/transfers", {"agreementId": mine["agreementId"], "format": "NGSI-LD-PULL"}
+    )
+    assert status == 201, tr
+    await wait_for(consumer.transfer, tr["id"], {"STARTED"}, field="dataAddress")
+    status, first = await consumer.admin("GET", f"/transfers/{tr['id']}/edr")
+    assert status == 200, first
+    status, renewed = await consumer.admin("POST", f"/transfers/{tr['id']}/edr/refresh")
+    assert status == 200, renewed
+    assert renewed["authorization"] != first["authorization"]
+    async with http.get(
+        renewed["endpoint"] + "/entities",
+        params={"type": "AirQualityObserved"},
+        headers={"Authorization": f"Bearer {renewed['authorization']}"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()

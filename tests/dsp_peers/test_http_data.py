@@ -20,7 +20,7 @@ from tests.dsp_peers.test_agora_consumer import (
 from tests.dsp_peers.test_agora_provider import agreed
 from tests.provenance.trade import AIR, seed
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 HTTP = "https://w3id.org/idsa/v4.1/HTTP"
 
 
@@ -38,7 +38,10 @@ async def test_agora_offers_a_dataset_as_http_data(agora: Node, peer: Peer) -> N
     await seed(agora, AIR)
     cpid, ppid, agreement = await agreed(agora, peer)
     status, catalog, _ = await peer.call(
-        "POST", f"{agora.dsp_url}/catalog/request", msg("CatalogRequestMessage"), audience=agora.did
+        "POST",
+        f"{agora.dsp_url}/catalog/request?limit=200",
+        msg("CatalogRequestMessage"),
+        audience=agora.did,
     )
     assert status == 200
     datasets = catalog["dataset"] if isinstance(catalog["dataset"], list) else [catalog["dataset"]]

@@ -24,7 +24,7 @@ from tests.dsp.helpers import OPEN_POLICY, Node, start_node, wait_for
 from tests.dsp_peers.peer import Peer, msg, urn
 from tests.dsp_peers.test_agora_consumer import agreement_for
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 OTHER_TERMS = {"permission": [{"action": "use", "constraint": [
     {"leftOperand": "count", "operator": "lteq", "rightOperand": "1000"}
@@ -32,7 +32,7 @@ OTHER_TERMS = {"permission": [{"action": "use", "constraint": [
 HELD = {"agree": "manual", "offer": "manual", "finalize": "manual", "startTransfer": "manual"}
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def tck(
     tmp_path_factory: pytest.TempPathFactory, http: aiohttp.ClientSession
 ) -> AsyncIterator[Node]:
@@ -78,6 +78,40 @@ async def test_cat_01_catalog_dataset_and_unknown_dataset(tck: Node, peer: Peer)
     )
     assert status == 404, error  # CAT:01-03
     validate("CatalogError", error)
+
+
+async def test_met_cat_agora_as_consumer(tck: Node, http: aiohttp.ClientSession) -> None:
+    """MET:01-01 and CAT:01-01..03 with the roles swapped: Agora asks another vendor's
+    provider, as the TCK's catalog requests would be answered by it."""
+    ds_id = urn()
+    service = {"@id": urn(), "@type": "DataService"}
+    other = Peer()
+    other.datasets[ds_id] = {
+        "@id": ds_id,
+        "@type": "Dataset",
+        "hasPolicy": [{"@id": urn(), "@type": "Offer", **OPEN_POLICY}],
+        "distribution": [{"@type": "Distribution", "format": "HttpData-PULL",
+                          "accessService": service}],
+    }  # fmt: skip
+    await other.start(http)
+    try:
+        service["endpointURL"] = other.dsp_url
+        # MET:01-01: an address without the DSP path is found in the peer's version metadata
+        status, catalog = await tck.admin(
+            "POST",
+            "/catalog/request",
+            {"counterPartyAddress": other.url, "counterPartyId": other.did},
+        )
+        assert status == 200, catalog  # CAT:01-01
+        validate("Catalog", catalog)
+        assert [d["@id"] for d in catalog["dataset"]] == [ds_id]
+        asked = {"counterPartyAddress": other.dsp_url, "counterPartyId": other.did}
+        status, dataset = await tck.admin("POST", "/catalog/dataset", {**asked, "datasetId": ds_id})
+        assert status == 200 and dataset["@id"] == ds_id, dataset  # CAT:01-02
+        status, problem = await tck.admin("POST", "/catalog/dataset", {**asked, "datasetId": urn()})
+        assert status == 404, problem  # CAT:01-03
+    finally:
+        await other.stop()
 
 
 # ---------------------------------------------------------------------------- negotiations
@@ -244,14 +278,29 @@ async def agora_step(n: Negotiation, step: str) -> None:
         raise AssertionError(step)
 
 
+#: Agora's management action for a step the protocol does not allow (mirrored scenarios)
+AGORA_ACTIONS: dict[str, tuple[str, Any]] = {
+    "terminate": ("terminate", None),
+    "agree": ("agree", None),
+    "offer": ("offer", {"offer": OTHER_TERMS}),
+    "accept": ("accept", None),
+    "counter": ("request", {"offer": {"@id": "urn:uuid:counter", **OTHER_TERMS}}),
+}
+
+
 async def play(n: Negotiation, steps: list[str]) -> None:
     mine = "p:" if n.role == "provider" else "c:"
     for step in steps:
         illegal = step.startswith("!")
         step = step.lstrip("!")
         before = (await n.agora.negotiation(n.pid))["state"]
+        if illegal and step.startswith(mine):  # a mirrored scenario: Agora's API refuses it
+            action, payload = AGORA_ACTIONS[step.split(":")[1]]
+            status, body = await n.agora.admin("POST", f"/negotiations/{n.pid}/{action}", payload)
+            assert status == 409, (step, body)
+            assert (await n.agora.negotiation(n.pid))["state"] == before
+            continue
         if illegal:
-            assert not step.startswith(mine)
             path, body = peer_message(n, step)
             status, doc = await n.peer_sends(path, body)
             assert status == 400, (step, doc)
@@ -304,6 +353,37 @@ CN_C = {  # Agora is the consumer
     "CN_C:03-05": ["request", "p:offer", "c:accept", "!p:offer"],
     "CN_C:03-06": ["request", "p:offer", "c:accept", "p:agree", "!p:finalize"],
 }
+
+
+# The TCK's scenarios with the roles swapped, where the other role has something to show:
+# Agora plays the side the TCK plays. A step of Agora's that the protocol does not allow
+# ("!" on Agora's side) is refused by its management API (409) and never sent. The negative
+# scenarios whose illegal message is a verification or a finalization have no mirror: Agora's
+# API has no action that sends one; it sends them only as the answer of the right state.
+CN_AS_CONSUMER = {
+    "CN:03-01": ["request", "p:agree", "c:verify", "p:finalize", "!c:terminate"],
+    "CN:03-04": ["request", "p:offer", "c:counter", "p:offer", "c:counter", "p:terminate"],
+}
+CN_C_AS_PROVIDER = {
+    "CN_C:03-02": ["request*", "p:offer", "!p:agree"],
+    "CN_C:03-05": ["request*", "p:offer", "c:accept", "!p:offer"],
+}
+
+
+@pytest.mark.parametrize("name", list(CN_AS_CONSUMER))
+async def test_cn_mirrored_agora_as_consumer(tck: Node, peer: Peer, name: str) -> None:
+    _, *steps = CN_AS_CONSUMER[name]
+    n = Negotiation(tck, peer, "consumer")
+    await consumer_start(n)
+    await play(n, steps)
+
+
+@pytest.mark.parametrize("name", list(CN_C_AS_PROVIDER))
+async def test_cn_c_mirrored_agora_as_provider(tck: Node, peer: Peer, name: str) -> None:
+    first, *steps = CN_C_AS_PROVIDER[name]
+    n = Negotiation(tck, peer, "provider")
+    await provider_start(n, same_terms=first == "request")
+    await play(n, steps)
 
 
 @pytest.mark.parametrize("name", list(CN))
@@ -384,7 +464,7 @@ T_NEXT = {
 }
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def provider_agreement(tck: Node, peer: Peer) -> str:
     """A FINALIZED agreement with Agora as provider (transfers held for the operator)."""
     n = Negotiation(tck, peer, "provider")
@@ -393,7 +473,7 @@ async def provider_agreement(tck: Node, peer: Peer) -> str:
     return str(n.agreement["@id"])
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def consumer_agreement(tck: Node, peer: Peer) -> str:
     n = Negotiation(tck, peer, "consumer")
     await consumer_start(n)
@@ -409,8 +489,13 @@ async def t_play(t: Transfer, steps: list[str]) -> None:
         verb = step.split(":")[1]
         before = (await t.agora.transfer(t.pid))["state"]
         path, type_ = T_MESSAGE[verb]
+        if step.startswith(mine) and illegal:  # a mirrored scenario: Agora's API refuses it
+            action = T_ACTION[verb]
+            status, body = await t.agora.admin("POST", f"/transfers/{t.pid}/{action}")
+            assert status == 409, (step, body)
+            assert (await t.agora.transfer(t.pid))["state"] == before
+            continue
         if step.startswith(mine):
-            assert not illegal
             if t.role == "provider" and verb == "start" and before == "REQUESTED":
                 status, body = await t.agora.admin("POST", f"/decisions/{t.pid}/approve")
             else:
@@ -478,15 +563,46 @@ TP_C = {  # Agora is the consumer
 }
 
 
+# mirrored (see CN_AS_CONSUMER): the negative scenarios, the illegal step Agora's own
+TP_AS_CONSUMER = {name: steps for name, steps in TP.items() if name.startswith("TP:03")}
+TP_C_AS_PROVIDER = {name: steps for name, steps in TP_C.items() if name.startswith("TP_C:03")}
+
+
 @pytest.mark.parametrize("name", list(TP))
 async def test_tp_agora_as_provider(
     tck: Node, peer: Peer, provider_agreement: str, name: str
 ) -> None:
+    await as_provider(tck, peer, provider_agreement, TP[name])
+
+
+@pytest.mark.parametrize("name", list(TP_C))
+async def test_tp_c_agora_as_consumer(
+    tck: Node, peer: Peer, consumer_agreement: str, name: str
+) -> None:
+    await as_consumer(tck, peer, consumer_agreement, TP_C[name])
+
+
+@pytest.mark.parametrize("name", list(TP_AS_CONSUMER))
+async def test_tp_mirrored_agora_as_consumer(
+    tck: Node, peer: Peer, consumer_agreement: str, name: str
+) -> None:
+    await as_consumer(tck, peer, consumer_agreement, TP_AS_CONSUMER[name])
+
+
+@pytest.mark.parametrize("name", list(TP_C_AS_PROVIDER))
+async def test_tp_c_mirrored_agora_as_provider(
+    tck: Node, peer: Peer, provider_agreement: str, name: str
+) -> None:
+    await as_provider(tck, peer, provider_agreement, TP_C_AS_PROVIDER[name])
+
+
+async def as_provider(tck: Node, peer: Peer, agreement_id: str, steps: list[str]) -> None:
+    """The peer requests a transfer; Agora (provider) holds it, then the steps are played."""
     t = Transfer(tck, peer, "provider", other=urn())
     request = msg(
         "TransferRequestMessage",
         consumerPid=t.other,
-        agreementId=provider_agreement,
+        agreementId=agreement_id,
         format="NGSI-LD-PULL",
         callbackAddress=peer.dsp_url,
     )
@@ -495,19 +611,17 @@ async def test_tp_agora_as_provider(
     )
     assert status == 201 and doc["state"] == "REQUESTED", doc
     t.pid = doc["providerPid"]
-    await t_play(t, TP[name])
+    await t_play(t, steps)
 
 
-@pytest.mark.parametrize("name", list(TP_C))
-async def test_tp_c_agora_as_consumer(
-    tck: Node, peer: Peer, consumer_agreement: str, name: str
-) -> None:
+async def as_consumer(tck: Node, peer: Peer, agreement_id: str, steps: list[str]) -> None:
+    """Agora (consumer) requests a transfer of the peer, then the steps are played."""
     status, tr = await tck.admin(
-        "POST", "/transfers", {"agreementId": consumer_agreement, "format": "HttpData-PULL"}
+        "POST", "/transfers", {"agreementId": agreement_id, "format": "HttpData-PULL"}
     )
     assert status == 201, tr
     t = Transfer(tck, peer, "consumer", pid=tr["id"])
     got = await peer.next_message("TransferRequestMessage", consumerPid=t.pid)
     t.other = got["providerPid"]
     await wait_for(tck.transfer, t.pid, {"REQUESTED"}, field="providerPid")
-    await t_play(t, TP_C[name])
+    await t_play(t, steps)
