@@ -146,11 +146,17 @@ ROUTES = [
         example={
             "policies": [
                 {
+                    "@context": "http://www.w3.org/ns/odrl.jsonld",
                     "@type": "Set",
-                    "uid": "urn:p:1",
-                    "permission": [{"target": "urn:d", "action": "use"}],
-                    "prohibition": [{"target": "urn:d", "action": "use"}],
-                }
+                    "uid": "urn:policy:open",
+                    "permission": [{"action": "read", "target": "urn:dataset:air"}],
+                },
+                {
+                    "@context": "http://www.w3.org/ns/odrl.jsonld",
+                    "@type": "Set",
+                    "uid": "urn:policy:closed",
+                    "prohibition": [{"action": "read", "target": "urn:dataset:air"}],
+                },
             ]
         },
     )

@@ -18,7 +18,7 @@ class CredentialSummary(View):
     type: str
     issuer: str
     status: Any = Field(description="the credential's status entries (Bitstring Status List)")
-    validUntil: str | None
+    validUntil: float | None = Field(description="seconds since the epoch")
     receivedAt: str
 
 
