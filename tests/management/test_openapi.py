@@ -19,6 +19,7 @@ from aiohttp import web
 
 from connector.management.openapi import doc_path
 from tests.management.described import Described, start
+from tests.management.fuzz import safe_gets_conform
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -366,3 +367,10 @@ async def test_answers_conform_to_the_document(space: Space) -> None:
 
     covered = city.covered | company.covered | authority.covered
     assert len(covered) >= 80, sorted((space.authority.operations() | city.operations()) - covered)
+
+
+async def test_safe_get_routes_hold_to_the_document_under_generated_input(space: Space) -> None:
+    """schemathesis, on a thread while the connectors serve (after the walk above: with data)."""
+    city = space.city
+    failures = await asyncio.to_thread(safe_gets_conform, city.url, city.admin_key)
+    assert not failures, "\n".join(failures)
