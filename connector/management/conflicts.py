@@ -88,7 +88,9 @@ async def check_conflicts(request: web.Request) -> web.Response:
     if len(inline) + len(ids) > MAX_POLICIES:
         raise _bad(f"at most {MAX_POLICIES} policies per check")
     strategy = body.get("strategy")
-    if strategy is not None and strategy not in {s.value for s in ConflictStrategy}:
+    if strategy is not None and (
+        not isinstance(strategy, str) or strategy not in {s.value for s in ConflictStrategy}
+    ):
         raise _bad("/strategy: one of perm, prohibit, invalid is expected")
     policies = [_inline(doc, i) for i, doc in enumerate(inline)]
     policies += await _stored(request, ids, target)
