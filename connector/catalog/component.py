@@ -8,9 +8,10 @@ engine, its trust layer (who the members are, the guarded client) and its DSP to
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, Field, TypeAdapter
 
 from connector.catalog.discovery import targets
 from connector.catalog.fetching import GuardedFetch
@@ -18,6 +19,7 @@ from connector.catalog.settings import CatalogSettings, catalog_settings, is_ena
 from connector.dsp.errors import Area, Code, DspError
 from connector.http.context import ConnectorContext
 from connector.http.problems import Problem
+from connector.http.routes import Route, View, add_routes
 from connector.management.api import MANAGEMENT_APP
 from marketplace.catalog.crawler import Crawler, CrawlSettings
 from marketplace.catalog.dcat_ap import FORMATS, dcat_ap_graph, serialise
@@ -124,8 +126,7 @@ class FederatedCatalog:
         api[CATALOG_KEY] = self
         root[CATALOG_KEY] = self
         root.router.add_post(FEDERATED_PATH + "/catalog/request", federated_catalog)
-        for method, path, handler, _ in ROUTES:
-            api.router.add_route(method, path, handler)
+        add_routes(api, ROUTES)
 
     async def stop(self) -> None:
         if self.fetch is not None:
@@ -263,58 +264,117 @@ async def crawl(request: web.Request) -> web.Response:
     return web.json_response({"nodes": [node_view(n) for n in done]})
 
 
-ROUTES: list[tuple[str, str, Any, str]] = [
-    ("GET", "/catalog/search", search, "Search the federated catalog (datasets of every member)"),
-    (
+class SearchQuery(BaseModel):
+    """The search's query parameters (checked by :func:`marketplace.catalog.query.parse_query`)."""
+
+    q: str | None = Field(
+        default=None, description="words of the title, keywords or description (last: a prefix)"
+    )
+    type: str | None = Field(default=None, description="NGSI-LD entity type")
+    keyword: str | None = Field(default=None, description="dcat:keyword")
+    theme: str | None = Field(default=None, description="dcat:theme")
+    publisher: str | None = Field(default=None, description="the publisher's DID")
+    bbox: str | None = Field(
+        default=None, description="west,south,east,north: datasets whose area intersects it"
+    )
+    price_model: str | None = Field(
+        default=None, description="free | one_off | recurring | metered | tiered | freemium"
+    )
+    price_min: str | None = Field(default=None, description="lowest price (decimal)")
+    price_max: str | None = Field(
+        default=None, description="highest price (decimal; free datasets included)"
+    )
+    free: bool | None = Field(default=None, description="true: only free; false: only priced")
+    open: bool | None = Field(default=None, description="true: only open data (free, licensed)")
+    license: str | None = Field(default=None, description="dct:license")
+    frequency: str | None = Field(default=None, description="dct:accrualPeriodicity")
+    hvd_category: str | None = Field(default=None, description="High-Value Dataset category")
+    sort: str | None = Field(default=None, description="relevance | title | price | modified")
+    limit: int | None = Field(default=None, description="page size, 1..100 (20)")
+    offset: int | None = Field(default=None, description="0..10000")
+    facets: bool | None = Field(
+        default=None, description="true: counts per publisher, price model, licence, HVD category"
+    )
+
+
+class ExportQuery(BaseModel):
+    format: Literal["turtle", "json-ld"] = "turtle"
+
+
+class SearchView(View):
+    total: int
+    totalExact: bool = Field(description="false: 'total' is a lower bound")
+    offset: int
+    limit: int
+    items: list[dict[str, Any]] = Field(description="datasets of the members' catalogs")
+    facets: dict[str, Any] | None = None
+
+
+class NodeView(View):
+    did: str
+    url: str
+    state: str
+    datasets: int
+    refused: int
+    failures: int
+    lastSuccess: str | None
+    lastError: str | None
+    lastErrorAt: str | None
+    nextAttempt: str | None
+
+
+class NodesView(View):
+    registryError: str | None = Field(
+        default=None, description="why the participant registry could not be read"
+    )
+    nodes: list[NodeView]
+
+
+_OFF = (404,)  # the federated catalog is off here ([catalog] enabled)
+ROUTES = [
+    Route(
+        "GET",
+        "/catalog/search",
+        search,
+        "Search the federated catalog (datasets of every member)",
+        query=SearchQuery,
+        response=SearchView,
+        errors=_OFF,
+    ),
+    Route(
         "GET",
         "/catalog/productOffering",
         product_offerings,
         "The aggregated offerings as TMF620 productOffering (the search's parameters)",
+        query=SearchQuery,
+        response=TypeAdapter(list[dict[str, Any]]),
+        errors=_OFF,
+        description="Headers X-Total-Count and X-Result-Count give the number of hits.",
     ),
-    ("GET", "/catalog/nodes", list_nodes, "The crawled nodes: state, last success, last error"),
-    ("POST", "/catalog/crawl", crawl, "Crawl every node now"),
-    (
+    Route(
+        "GET",
+        "/catalog/nodes",
+        list_nodes,
+        "The crawled nodes: state, last success, last error",
+        response=NodesView,
+        errors=_OFF,
+    ),
+    Route(
+        "POST",
+        "/catalog/crawl",
+        crawl,
+        "Crawl every node now",
+        response=NodesView,
+        errors=_OFF,
+    ),
+    Route(
         "GET",
         "/catalog/export",
         export,
-        "The aggregated catalog as DCAT-AP 3 (?format=turtle|json-ld)",
+        "The aggregated catalog as DCAT-AP 3",
+        query=ExportQuery,
+        media_type="text/turtle",
+        errors=_OFF,
+        description="Turtle by default; format=json-ld answers application/ld+json.",
     ),
 ]
-
-
-def _param(name: str, description: str, kind: str = "string") -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": kind},
-    }
-
-
-SEARCH_PARAMETERS = [
-    _param("q", "words of the title, keywords or description (the last one a prefix)"),
-    _param("type", "NGSI-LD entity type"),
-    _param("keyword", "dcat:keyword"),
-    _param("theme", "dcat:theme"),
-    _param("publisher", "the publisher's DID"),
-    _param("bbox", "west,south,east,north: datasets whose area intersects it"),
-    _param("price_model", "free | one_off | recurring | metered | tiered | freemium"),
-    _param("price_min", "lowest price (decimal)"),
-    _param("price_max", "highest price (decimal; free datasets included)"),
-    _param("free", "true: only free; false: only priced", "boolean"),
-    _param("open", "true: only open data (free and licensed)", "boolean"),
-    _param("license", "dct:license"),
-    _param("frequency", "dct:accrualPeriodicity"),
-    _param("hvd_category", "High-Value Dataset category"),
-    _param("sort", "relevance | title | price | modified"),
-    _param("limit", "page size, 1..100 (20)", "integer"),
-    _param("offset", "0..10000", "integer"),
-    _param("facets", "true: counts per publisher, price model, licence, HVD category", "boolean"),
-]
-
-#: the search's query parameters, for the OpenAPI document
-PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
-    ("GET", "/catalog/search"): SEARCH_PARAMETERS,
-    ("GET", "/catalog/productOffering"): SEARCH_PARAMETERS,
-}

@@ -12,7 +12,7 @@ Module map (each module has one job):
 * ``agreements``  agreement building and signing; ``decisions`` the policy check (``policies``)
 * ``access_tokens`` PULL tokens and ``verify_access_token`` for the NGSI-LD PEP
 * ``push``        the PUSH seam for the subscriptions engine
-* ``management`` / ``models`` / ``openapi``  the /api/v1 routes and their OpenAPI document
+* ``management`` / ``models`` / ``views``  the /api/v1 routes, their bodies and answers
 * ``extensions``  which Agora extensions a peer advertises (signature, receipt exchange)
 * ``pending`` / ``decision_queue``  operator decisions: choices, queue, events, timeout
 * ``edr``         the consumer's endpoint data references, renewed before expiry
@@ -41,7 +41,6 @@ from connector.dsp.catalog import catalog_request, dataset_request, version_docu
 from connector.dsp.decisions import PoliciesDecider
 from connector.dsp.management import add_routes
 from connector.dsp.negotiation import Negotiations
-from connector.dsp.openapi import openapi_document
 from connector.dsp.outbox import Delivery, OutboxWorker, release_leases
 from connector.dsp.pending import DecisionBoard
 from connector.dsp.provenance import LedgerRecorder
@@ -207,11 +206,6 @@ class DspComponent:
         add_routes(management)
         decision_queue.add_routes(management)
         edr.add_routes(management)
-
-        async def openapi(request: web.Request) -> web.Response:
-            return web.json_response(openapi_document())
-
-        management.router.add_get("/openapi.json", openapi)
 
         async def agreement_principal(request: web.Request, token: str) -> Principal | None:
             try:

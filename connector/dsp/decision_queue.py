@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from connector.dsp import views as v
 from connector.dsp.management import body, dsp_of, negotiation_view, transfer_view
 from connector.dsp.models import DecisionIn
 from connector.dsp.negotiation_states import IllegalTransition
@@ -26,8 +27,10 @@ from connector.dsp.pending import NotPending, pending_view
 from connector.dsp.runtime import Dsp, now
 from connector.dsp.tables import negotiations, transfers
 from connector.dsp.transfer_states import IllegalTransition as TIllegal
+from connector.http import routes
 from connector.http.middleware import open_ended
 from connector.http.problems import Problem
+from connector.http.routes import Route
 
 KEEP_ALIVE_S = 15.0
 #: a process that ended waits for nothing, whatever it was waiting for
@@ -154,14 +157,47 @@ async def expire_forever(dsp: Dsp) -> None:
                 )
 
 
-ROUTES: list[tuple[str, str, Any, str]] = [
-    ("GET", "/decisions", list_decisions, "Decisions waiting for the operator"),
-    ("GET", "/decisions/events", decision_events, "Server-sent events: decisions waiting"),
-    ("POST", "/decisions/{pid}/approve", approve_decision, "Approve a waiting decision"),
-    ("POST", "/decisions/{pid}/decline", decline_decision, "Decline (terminates the process)"),
+ROUTES = [
+    Route(
+        "GET",
+        "/decisions",
+        list_decisions,
+        "Decisions waiting for the operator",
+        response=v.DECISIONS,
+    ),
+    Route(
+        "GET",
+        "/decisions/events",
+        decision_events,
+        "Server-sent events: decisions waiting",
+        media_type="text/event-stream",
+        description="Each waiting decision as an 'event: decision' whose data is a"
+        " DecisionView, first those waiting now, then each one as it starts waiting; a comment"
+        " line every 15 s keeps the stream open.",
+    ),
+    Route(
+        "POST",
+        "/decisions/{pid}/approve",
+        approve_decision,
+        "Approve a waiting decision",
+        request=DecisionIn,
+        body_required=False,
+        response=v.PROCESS,
+        errors=(409,),
+    ),
+    Route(
+        "POST",
+        "/decisions/{pid}/decline",
+        decline_decision,
+        "Decline (terminates the process)",
+        request=DecisionIn,
+        body_required=False,
+        response=v.PROCESS,
+        errors=(409,),
+        example={"reason": "not for this purpose"},
+    ),
 ]
 
 
 def add_routes(app: web.Application) -> None:
-    for method, path, handler, _ in ROUTES:
-        app.router.add_route(method, path, handler)
+    routes.add_routes(app, ROUTES)

@@ -31,14 +31,16 @@ from yarl import URL
 
 from connector.dsp import messages as m
 from connector.dsp import process
+from connector.dsp import views as v
 from connector.dsp.callbacks import CallbackRefused, check_callback
 from connector.dsp.negotiation_states import Role
 from connector.dsp.outbox import ANSWER_MAX_BYTES
 from connector.dsp.runtime import DSP_KEY, Dsp, now
 from connector.dsp.tables import agreements, transfers
 from connector.dsp.transfer_states import TState
-from connector.http import safe_json
+from connector.http import routes, safe_json
 from connector.http.problems import Problem
+from connector.http.routes import Route
 from connector.outbound import OutboundError
 
 MIN_MARGIN_S = 5.0
@@ -322,13 +324,36 @@ async def refresh_edr(request: web.Request) -> web.Response:
     return web.json_response(edr_view(row))
 
 
-ROUTES: list[tuple[str, str, Any, str]] = [
-    ("GET", "/transfers/{pid}/edr", get_edr, "Consumer: the current endpoint and token"),
-    ("POST", "/transfers/{pid}/edr/refresh", refresh_edr, "Consumer: renew the token now"),
-    ("GET", "/transfers/{pid}/data", pull_data, "Consumer: pull through the current token"),
+ROUTES = [
+    Route(
+        "GET",
+        "/transfers/{pid}/edr",
+        get_edr,
+        "Consumer: the current endpoint and token",
+        response=v.EdrView,
+        errors=(409, 502),
+    ),
+    Route(
+        "POST",
+        "/transfers/{pid}/edr/refresh",
+        refresh_edr,
+        "Consumer: renew the token now",
+        response=v.EdrView,
+        errors=(409, 502),
+    ),
+    Route(
+        "GET",
+        "/transfers/{pid}/data",
+        pull_data,
+        "Consumer: pull through the current token",
+        description="The provider's answer passed on as it came (status, Content-Type, body),"
+        " with the query parameters given here; a JSON answer is kept as received data"
+        " (its id in the Agora-Received-Id header).",
+        media_type="*/*",
+        errors=(409, 502),
+    ),
 ]
 
 
 def add_routes(app: web.Application) -> None:
-    for method, path, handler, _ in ROUTES:
-        app.router.add_route(method, path, handler)
+    routes.add_routes(app, ROUTES)

@@ -10,12 +10,13 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Column, Table, delete, insert, select, update
 
 from connector.config import did_web_for
 from connector.dsp import http_source, process, templates
 from connector.dsp import messages as m
+from connector.dsp import views as v
 from connector.dsp.callbacks import CallbackRefused, check_callback, join, origin, segment
 from connector.dsp.catalog import (
     FORMAT_PULL,
@@ -47,8 +48,9 @@ from connector.dsp.tables import agreements, datasets, negotiations, offers, pol
 from connector.dsp.transfer_states import IllegalTransition as TIllegal
 from connector.dsp.transfer_states import TMessage
 from connector.dsp.validation import SchemaViolation, validate
-from connector.http import safe_json
+from connector.http import routes, safe_json
 from connector.http.problems import Problem, read_json
+from connector.http.routes import Route
 from connector.management.api import validation_problem
 from connector.outbound import OutboundError, setting_hint
 from identity.dpop import key_thumbprint
@@ -972,54 +974,305 @@ async def get_transfer(request: web.Request) -> web.Response:
     return web.json_response(transfer_view(row))
 
 
-ROUTES: list[tuple[str, str, Any, str]] = [
-    ("POST", "/datasets", create_dataset, "Publish a dataset (an NGSI-LD scope)"),
-    ("GET", "/datasets", list_datasets, "List datasets (?entityType=)"),
-    ("GET", "/datasets/{id}", get_dataset, "One dataset"),
-    ("PATCH", "/datasets/{id}", patch_dataset, "Change a dataset (its scope: if not granted)"),
-    ("DELETE", "/datasets/{id}", delete_dataset, "Delete a dataset nothing refers to"),
-    ("POST", "/policies", create_policy, "Store an ODRL policy"),
-    ("GET", "/policies", list_policies, "List policies"),
-    ("GET", "/policies/{id}", get_policy, "One policy"),
-    ("PUT", "/policies/{id}", put_policy, "Replace a policy's rules"),
-    ("DELETE", "/policies/{id}", delete_policy, "Delete a policy no offer uses"),
-    ("GET", "/policy-templates", list_policy_templates, "The city policy templates"),
-    ("GET", "/policy-templates/{name}", get_policy_template, "One template and its parameters"),
-    (
+class EntityTypeQuery(BaseModel):
+    entityType: str | None = Field(
+        default=None, description="a full IRI, or a short name of the NGSI-LD core context"
+    )
+
+
+class DatasetIdQuery(BaseModel):
+    datasetId: str | None = Field(default=None, description="only this dataset's")
+
+
+class StateQuery(BaseModel):
+    state: str | None = Field(default=None, description="only processes in this DSP state")
+
+
+class TemplateIn(BaseModel):
+    """A policy made from a template (both members optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, max_length=300, description="default: a new urn:uuid")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="the template's parameters (camelCase or snake_case)"
+    )
+
+
+PEER = (502, 504)  # the peer could not be reached, timed out, or answered wrongly
+_R = Route
+ROUTES: list[Route] = [
+    _R(
+        "POST",
+        "/datasets",
+        create_dataset,
+        "Publish a dataset (an NGSI-LD scope)",
+        request=DatasetIn,
+        response=v.DatasetView,
+        status=201,
+        errors=(409,),
+        tags=("datasets",),
+        example={
+            "title": "Air quality",
+            "entityTypes": ["AirQualityObserved"],
+            "@context": "https://smartdatamodels.org/context.jsonld",
+        },
+    ),
+    _R(
+        "GET",
+        "/datasets",
+        list_datasets,
+        "List datasets",
+        query=EntityTypeQuery,
+        response=v.DATASETS,
+    ),
+    _R("GET", "/datasets/{id}", get_dataset, "One dataset", response=v.DatasetView),
+    _R(
+        "PATCH",
+        "/datasets/{id}",
+        patch_dataset,
+        "Change a dataset (its scope: if not granted)",
+        request=DatasetPatch,
+        response=v.DatasetView,
+        errors=(409,),
+        example={"title": "Air quality (hourly)"},
+    ),
+    _R(
+        "DELETE",
+        "/datasets/{id}",
+        delete_dataset,
+        "Delete a dataset nothing refers to",
+        status=204,
+        errors=(409,),
+    ),
+    _R(
+        "POST",
+        "/policies",
+        create_policy,
+        "Store an ODRL policy",
+        request=PolicyIn,
+        response=v.PolicyView,
+        status=201,
+        errors=(409,),
+        example={
+            "permission": [
+                {
+                    "action": "use",
+                    "constraint": [
+                        {"leftOperand": "purpose", "operator": "eq", "rightOperand": "research"}
+                    ],
+                }
+            ]
+        },
+    ),
+    _R("GET", "/policies", list_policies, "List policies", response=v.POLICIES),
+    _R("GET", "/policies/{id}", get_policy, "One policy", response=v.PolicyView),
+    _R(
+        "PUT",
+        "/policies/{id}",
+        put_policy,
+        "Replace a policy's rules",
+        request=PolicyIn,
+        response=v.PolicyView,
+        example={"permission": [{"action": "use"}]},
+    ),
+    _R(
+        "DELETE",
+        "/policies/{id}",
+        delete_policy,
+        "Delete a policy no offer uses",
+        status=204,
+        errors=(409,),
+    ),
+    _R(
+        "GET",
+        "/policy-templates",
+        list_policy_templates,
+        "The city policy templates",
+        response=v.TEMPLATES,
+        tags=("policies",),
+    ),
+    _R(
+        "GET",
+        "/policy-templates/{name}",
+        get_policy_template,
+        "One template and its parameters",
+        response=v.TemplateView,
+        tags=("policies",),
+    ),
+    _R(
         "POST",
         "/policy-templates/{name}",
         instantiate_policy_template,
         "Store a policy made from a template",
+        request=TemplateIn,
+        body_required=False,
+        response=v.PolicyView,
+        status=201,
+        errors=(409,),
+        tags=("policies",),
     ),
-    ("POST", "/offers", create_offer, "Offer a dataset under a policy"),
-    ("GET", "/offers", list_offers, "List offers (?datasetId=)"),
-    ("GET", "/offers/{id}", get_offer, "One offer"),
-    ("DELETE", "/offers/{id}", delete_offer, "Withdraw an offer from the catalog"),
-    ("POST", "/catalog/request", request_catalog, "Fetch another connector's catalog"),
-    ("POST", "/catalog/dataset", request_dataset, "Fetch one dataset of another connector"),
-    ("POST", "/negotiations", start_negotiation, "Consumer: request an offer"),
-    ("POST", "/negotiations/offers", offer_negotiation, "Provider: offer to a consumer"),
-    ("GET", "/negotiations", list_negotiations, "List negotiations (?state=)"),
-    ("GET", "/negotiations/{pid}", get_negotiation, "Inspect a negotiation"),
-    ("POST", "/negotiations/{pid}/accept", accept_negotiation, "Consumer: accept the offer"),
-    ("POST", "/negotiations/{pid}/request", counter_negotiation, "Consumer: counter-request"),
-    ("POST", "/negotiations/{pid}/terminate", terminate_negotiation, "Terminate a negotiation"),
-    ("POST", "/negotiations/{pid}/agree", agree_negotiation, "Provider: agree to a held request"),
-    ("POST", "/negotiations/{pid}/offer", provider_counter_offer, "Provider: counter-offer"),
-    ("GET", "/agreements", list_agreements, "List agreements"),
-    ("GET", "/agreements/{id}", get_agreement, "An agreement with its provider signature"),
-    ("POST", "/transfers", start_transfer, "Consumer: request a transfer"),
-    ("GET", "/transfers", list_transfers, "List transfers (?state=)"),
-    ("GET", "/transfers/{pid}", get_transfer, "Inspect a transfer"),
-    (
+    _R(
+        "POST",
+        "/offers",
+        create_offer,
+        "Offer a dataset under a policy",
+        request=OfferIn,
+        response=v.CreatedOfferView,
+        status=201,
+        errors=(409,),
+        example={"datasetId": "urn:uuid:…", "policyId": "urn:uuid:…", "approval": "automatic"},
+    ),
+    _R("GET", "/offers", list_offers, "List offers", query=DatasetIdQuery, response=v.OFFERS),
+    _R("GET", "/offers/{id}", get_offer, "One offer", response=v.OfferView),
+    _R("DELETE", "/offers/{id}", delete_offer, "Withdraw an offer from the catalog", status=204),
+    _R(
+        "POST",
+        "/catalog/request",
+        request_catalog,
+        "Fetch another connector's catalog",
+        request=CatalogRequestIn,
+        response=v.DspCatalog,
+        errors=PEER,
+        example={"counterPartyAddress": "https://city.example/dsp"},
+    ),
+    _R(
+        "POST",
+        "/catalog/dataset",
+        request_dataset,
+        "Fetch one dataset of another connector",
+        request=DatasetRequestIn,
+        response=v.DspDataset,
+        errors=(404, *PEER),
+        example={"counterPartyAddress": "https://city.example/dsp", "datasetId": "urn:uuid:…"},
+    ),
+    _R(
+        "POST",
+        "/negotiations",
+        start_negotiation,
+        "Consumer: request an offer",
+        request=NegotiationIn,
+        response=v.NegotiationView,
+        status=201,
+        errors=PEER,
+        example={
+            "counterPartyAddress": "https://city.example/dsp",
+            "offer": {
+                "@id": "urn:offer:…",
+                "target": "urn:uuid:…",
+                "permission": [{"action": "use"}],
+            },
+        },
+    ),
+    _R(
+        "POST",
+        "/negotiations/offers",
+        offer_negotiation,
+        "Provider: offer to a consumer",
+        request=ProviderOfferIn,
+        response=v.NegotiationView,
+        status=201,
+        errors=(404, *PEER),
+    ),
+    _R(
+        "GET",
+        "/negotiations",
+        list_negotiations,
+        "List negotiations",
+        query=StateQuery,
+        response=v.NEGOTIATIONS,
+    ),
+    _R(
+        "GET",
+        "/negotiations/{pid}",
+        get_negotiation,
+        "Inspect a negotiation",
+        response=v.NegotiationView,
+    ),
+    _R(
+        "POST",
+        "/negotiations/{pid}/accept",
+        accept_negotiation,
+        "Consumer: accept the offer",
+        response=v.NegotiationView,
+        errors=(409,),
+    ),
+    _R(
+        "POST",
+        "/negotiations/{pid}/request",
+        counter_negotiation,
+        "Consumer: counter-request",
+        request=CounterRequestIn,
+        response=v.NegotiationView,
+        errors=(409,),
+    ),
+    _R(
+        "POST",
+        "/negotiations/{pid}/terminate",
+        terminate_negotiation,
+        "Terminate a negotiation",
+        request=ReasonIn,
+        body_required=False,
+        response=v.NegotiationView,
+        errors=(409,),
+    ),
+    _R(
+        "POST",
+        "/negotiations/{pid}/agree",
+        agree_negotiation,
+        "Provider: agree to a held request",
+        response=v.NegotiationView,
+        errors=(409,),
+    ),
+    _R(
+        "POST",
+        "/negotiations/{pid}/offer",
+        provider_counter_offer,
+        "Provider: counter-offer",
+        request=CounterOfferIn,
+        response=v.NegotiationView,
+        errors=(409,),
+    ),
+    _R("GET", "/agreements", list_agreements, "List agreements", response=v.AGREEMENTS),
+    _R(
+        "GET",
+        "/agreements/{id}",
+        get_agreement,
+        "An agreement with its provider signature",
+        response=v.AgreementView,
+    ),
+    _R(
+        "POST",
+        "/transfers",
+        start_transfer,
+        "Consumer: request a transfer",
+        request=TransferIn,
+        response=v.TransferView,
+        status=201,
+        errors=(404, 409),
+        example={"agreementId": "urn:uuid:…", "format": "NGSI-LD-PULL"},
+    ),
+    _R(
+        "GET",
+        "/transfers",
+        list_transfers,
+        "List transfers",
+        query=StateQuery,
+        response=v.TRANSFERS,
+    ),
+    _R("GET", "/transfers/{pid}", get_transfer, "Inspect a transfer", response=v.TransferView),
+    _R(
         "POST",
         "/transfers/{pid}/{action}",
         transfer_action,
         "suspend | resume | complete | terminate",
+        request=ReasonIn,
+        body_required=False,
+        response=v.TransferView,
+        errors=(409,),
     ),
 ]
 
 
 def add_routes(app: web.Application) -> None:
-    for method, path, handler, _ in ROUTES:
-        app.router.add_route(method, path, handler)
+    routes.add_routes(app, ROUTES)

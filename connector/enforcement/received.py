@@ -26,13 +26,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import insert, select, update
 
 from connector.dsp.tables import agreements, transfers
 from connector.enforcement.tables import received
-from connector.http import safe_json
+from connector.http import routes, safe_json
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
+from connector.http.routes import Route, View
 from connector.outbound import OutboundError, is_own_address
 from identity.dpop import create_proof
 from ledger.records import Record
@@ -305,6 +307,47 @@ async def list_received(request: web.Request) -> web.Response:
     return web.json_response([view(r) for r in rows])
 
 
+class ReceivedView(View):
+    """A copy of data received under an agreement (kept to carry out its duties)."""
+
+    id: str
+    agreementId: str
+    transferId: str | None
+    providerId: str
+    source: str
+    entityIds: list[str]
+    receivedAt: str
+    deleteAt: str | None = Field(description="when a delete duty removes it")
+    deletedAt: str | None
+    stored: bool = Field(description="false once deleted: only the record remains")
+
+
+class ReceivedQuery(BaseModel):
+    agreementId: str | None = None
+
+
+ROUTES = [
+    Route(
+        "GET",
+        "/pull/{transferId}/{tail:.*}",
+        pull,
+        "Consumer: GET a provider's NGSI-LD path through a started transfer",
+        description="The provider's answer passed on (status, body, NGSI-LD headers); a 200"
+        " JSON answer is kept as received data (its id in the Agora-Received-Id header).",
+        media_type="application/json",
+        errors=(409, 502),
+        tags=("received",),
+    ),
+    Route(
+        "GET",
+        "/received",
+        list_received,
+        "Data received under agreements",
+        query=ReceivedQuery,
+        response=TypeAdapter(list[ReceivedView]),
+    ),
+]
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/pull/{transferId}/{tail:.*}", pull)
-    app.router.add_get("/received", list_received)
+    routes.add_routes(app, ROUTES)

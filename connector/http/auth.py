@@ -43,6 +43,16 @@ def accepts(*kinds: str) -> Callable[[H], H]:
     return mark
 
 
+def public(handler: H) -> H:
+    """Mark a handler as open to anyone, without credentials (the API's own description)."""
+    handler.__agora_public__ = True  # type: ignore[attr-defined]
+    return handler
+
+
+def is_public(handler: Any) -> bool:
+    return bool(getattr(handler, "__agora_public__", False))
+
+
 def bearer_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -104,5 +114,7 @@ async def require_principal(
 ) -> web.StreamResponse:
     """Guard a sub-application: only the admin, unless the route accepts other kinds."""
     route_handler = request.match_info.route.handler
+    if is_public(route_handler):
+        return await handler(request)
     await require(request, getattr(route_handler, "__agora_accepts__", frozenset({ADMIN})))
     return await handler(request)

@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from connector.http.auth import require_principal
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem, read_json
-from connector.management import conflicts
+from connector.http.routes import DECLARED, Route, View, add_routes
+from connector.management import conflicts, docs
 from connector.storage.schema import settings_kv
 
 MANAGEMENT_APP: web.AppKey[web.Application] = web.AppKey("agora.management", web.Application)
@@ -168,6 +169,34 @@ async def put_profile(request: web.Request) -> web.Response:
     return web.json_response(profile.model_dump(mode="json"))
 
 
+class ParticipantView(View):
+    name: str
+    role: str = Field(description="city | company | civic | auditor | authority")
+    did: str
+    publicUrl: str
+    profile: Profile
+
+
+ROUTES = [
+    Route(
+        "GET",
+        "/participant",
+        get_participant,
+        "Who this connector is: name, role, DID, public URL, profile",
+        response=ParticipantView,
+    ),
+    Route(
+        "PUT",
+        "/participant/profile",
+        put_profile,
+        "Replace the participant's public profile",
+        request=Profile,
+        response=Profile,
+        example={"description": "Open data of the city", "country": "ES"},
+    ),
+]
+
+
 class ManagementApi:
     name = "management"
 
@@ -177,9 +206,10 @@ class ManagementApi:
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
         api = web.Application(middlewares=[require_principal])
         api[CTX] = ctx
-        api.router.add_get("/participant", get_participant)
-        api.router.add_put("/participant/profile", put_profile)
-        conflicts.add_routes(api)
+        api[DECLARED] = []
+        add_routes(api, ROUTES)
+        add_routes(api, conflicts.ROUTES)
+        add_routes(api, docs.routes(api))
         root[MANAGEMENT_APP] = api
 
     async def stop(self) -> None:

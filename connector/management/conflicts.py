@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from connector.dsp.tables import policies as stored_policies
 from connector.http.context import CTX
 from connector.http.problems import Problem, read_json
+from connector.http.routes import Route, View
 from policies import ConflictStrategy, analyze, explain_conflicts, parse_policy
 from policies.errors import PoliciesError
 from policies.model import Policy
@@ -86,7 +88,9 @@ async def check_conflicts(request: web.Request) -> web.Response:
     if len(inline) + len(ids) > MAX_POLICIES:
         raise _bad(f"at most {MAX_POLICIES} policies per check")
     strategy = body.get("strategy")
-    if strategy is not None and strategy not in {s.value for s in ConflictStrategy}:
+    if strategy is not None and (
+        not isinstance(strategy, str) or strategy not in {s.value for s in ConflictStrategy}
+    ):
         raise _bad("/strategy: one of perm, prohibit, invalid is expected")
     policies = [_inline(doc, i) for i, doc in enumerate(inline)]
     policies += await _stored(request, ids, target)
@@ -95,5 +99,67 @@ async def check_conflicts(request: web.Request) -> web.Response:
     return web.json_response({**report.to_dict(), "explanation": explain_conflicts(report)})
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/policies/conflicts", check_conflicts)
+class ConflictCheckIn(BaseModel):
+    """What to check (the handler validates it itself, naming the member at fault)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policies: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=MAX_POLICIES, description="inline ODRL policies"
+    )
+    policyIds: list[str] = Field(
+        default_factory=list, max_length=MAX_POLICIES, description="ids of stored policies"
+    )
+    strategy: Literal["perm", "prohibit", "invalid"] | None = Field(
+        default=None, description="ODRL conflict strategy (default: the policies' own)"
+    )
+    target: str | None = Field(default=None, description="target IRI for stored policies")
+
+
+class Witness(View):
+    status: str
+    permission: str
+    prohibitions: list[str]
+    action: str
+    region: str = Field(description="where both sides' conditions meet, in plain words")
+    example: dict[str, Any]
+    counterexample: dict[str, Any] | None
+    note: str
+
+
+class ConflictReportView(View):
+    status: Literal["Conflict", "No conflict", "Ambiguous", "Undecided"]
+    strategy: str
+    outcome: str
+    notes: list[str]
+    witnesses: list[Witness]
+    explanation: str = Field(description="the analysis in plain language")
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/policies/conflicts",
+        check_conflicts,
+        "Check policies for contradictions before publishing (nothing is stored)",
+        request=ConflictCheckIn,
+        response=ConflictReportView,
+        tags=("policies",),
+        example={
+            "policies": [
+                {
+                    "@context": "http://www.w3.org/ns/odrl.jsonld",
+                    "@type": "Set",
+                    "uid": "urn:policy:open",
+                    "permission": [{"action": "read", "target": "urn:dataset:air"}],
+                },
+                {
+                    "@context": "http://www.w3.org/ns/odrl.jsonld",
+                    "@type": "Set",
+                    "uid": "urn:policy:closed",
+                    "prohibition": [{"action": "read", "target": "urn:dataset:air"}],
+                },
+            ]
+        },
+    )
+]

@@ -28,8 +28,10 @@ from connector.dsp.runtime import DSP_KEY, Dsp, serialize_on
 from connector.dsp.tables import agreements, negotiations
 from connector.http.context import ConnectorContext
 from connector.http.problems import Problem
+from connector.http.routes import Route, add_routes
 from connector.management.api import validation_problem
 from connector.market import store
+from connector.market import views as mv
 from connector.market.payments.invoice import Invoice, Prepaid, account, suspension_reason
 from connector.market.problems import problem, read_exact_json
 from connector.market.tables import payments
@@ -335,9 +337,44 @@ class Payments:
         return web.json_response(body)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/payments", self.record)
-        app.router.add_get("/payments", self.listing)
-        app.router.add_get("/agreements/{id}/account", self.account)
+        add_routes(
+            app,
+            [
+                Route(
+                    "POST",
+                    "/payments",
+                    self.record,
+                    "Provider: record a payment received on account (invoice)",
+                    request=PaymentIn,
+                    response=mv.RecordedPaymentView,
+                    status=201,
+                    errors=(404, 409),
+                    tags=("payments",),
+                    example={
+                        "agreementId": "urn:uuid:…",
+                        "amount": "30.00",
+                        "currency": "EUR",
+                        "reference": "bank transfer 2026-12-01",
+                    },
+                ),
+                Route(
+                    "GET",
+                    "/payments",
+                    self.listing,
+                    "Payments received and sent",
+                    query=mv.PaymentsQuery,
+                    response=mv.PAYMENTS,
+                ),
+                Route(
+                    "GET",
+                    "/agreements/{id}/account",
+                    self.account,
+                    "Provider: what a priced agreement owes, and whether it is suspended",
+                    response=mv.AccountView,
+                    tags=("payments",),
+                ),
+            ],
+        )
 
 
 async def log_payment(

@@ -30,7 +30,9 @@ from connector.dsp.runtime import BASE_PATH, Dsp
 from connector.dsp.tables import agreements, negotiations
 from connector.http.context import ConnectorContext
 from connector.http.problems import Problem, read_json
+from connector.http.routes import Route, add_routes
 from connector.management.api import validation_problem
+from connector.market import views as mv
 from connector.market.billing import Payments, log_payment
 from connector.market.payments.evm import (
     PAY_GAS,
@@ -311,4 +313,19 @@ class EvmConsumer:
         return web.json_response(view, status=201)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/market/pay", self.pay)
+        add_routes(
+            app,
+            [
+                Route(
+                    "POST",
+                    "/market/pay",
+                    self.pay,
+                    "Consumer: pay what an agreement asks, on chain (EVM)",
+                    request=PayIn,
+                    response=mv.SentPaymentView,
+                    status=201,
+                    errors=(404, 409, 502),
+                    tags=("payments",),
+                )
+            ],
+        )

@@ -16,8 +16,11 @@ from sqlalchemy import select
 
 from connector.dsp.runtime import DSP_KEY, Dsp
 from connector.dsp.tables import datasets
+from connector.http import routes
 from connector.http.problems import Problem
+from connector.http.routes import Route
 from connector.market import store
+from connector.market import views as mv
 from connector.market.problems import problem, read_exact_json
 from connector.storage.inline import Conn
 from marketplace.errors import MarketplaceError
@@ -167,18 +170,87 @@ async def delete_offering(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-ROUTES: list[tuple[str, str, Any, str]] = [
-    ("POST", "/offerings", create_offering, "Create an offering (a draft)"),
-    ("GET", "/offerings", list_offerings, "List offerings (?lifecycle=, ?datasetId=)"),
-    ("GET", "/offerings/{id}", get_offering, "One offering (?version=)"),
-    ("GET", "/offerings/{id}/versions", list_versions, "Every version of an offering"),
-    ("PATCH", "/offerings/{id}", patch_offering, "Edit (a published one: the next version)"),
-    ("DELETE", "/offerings/{id}", delete_offering, "Delete a never-published draft"),
-    ("POST", "/offerings/{id}/publish", publish_offering, "Publish: into the DSP catalog"),
-    ("POST", "/offerings/{id}/retire", retire_offering, "Retire: out of the catalog"),
+_EXAMPLE = {
+    "dataset_id": "urn:uuid:…",
+    "name": "Air quality, hourly",
+    "plans": [
+        {
+            "plan": {"kind": "recurring", "id": "monthly", "price": "30.00", "period": "P1M"},
+            "terms": {"permission": [{"action": "use"}]},
+        }
+    ],
+}
+ROUTES = [
+    Route(
+        "POST",
+        "/offerings",
+        create_offering,
+        "Create an offering (a draft)",
+        request=mv.OfferingIn,
+        response=mv.OfferingView,
+        status=201,
+        errors=(409,),
+        example=_EXAMPLE,
+    ),
+    Route(
+        "GET",
+        "/offerings",
+        list_offerings,
+        "List offerings",
+        query=mv.OfferingsQuery,
+        response=mv.OFFERINGS,
+    ),
+    Route(
+        "GET",
+        "/offerings/{id}",
+        get_offering,
+        "One offering",
+        query=mv.VersionQuery,
+        response=mv.OfferingView,
+    ),
+    Route(
+        "GET",
+        "/offerings/{id}/versions",
+        list_versions,
+        "Every version of an offering",
+        response=mv.OFFERINGS,
+    ),
+    Route(
+        "PATCH",
+        "/offerings/{id}",
+        patch_offering,
+        "Edit (a published one: the next version)",
+        request=mv.OfferingPatch,
+        response=mv.OfferingView,
+        errors=(409,),
+        example={"description": "Hourly averages of every station"},
+    ),
+    Route(
+        "DELETE",
+        "/offerings/{id}",
+        delete_offering,
+        "Delete a never-published draft",
+        status=204,
+        errors=(409,),
+    ),
+    Route(
+        "POST",
+        "/offerings/{id}/publish",
+        publish_offering,
+        "Publish: into the DSP catalog",
+        response=mv.OfferingView,
+        errors=(409,),
+    ),
+    Route(
+        "POST",
+        "/offerings/{id}/retire",
+        retire_offering,
+        "Retire: out of the catalog",
+        response=mv.OfferingView,
+        errors=(409,),
+    ),
 ]
 
 
 def add_routes(app: web.Application) -> None:
-    for method, path, handler, _ in ROUTES:
-        app.router.add_route(method, path, handler)
+    routes.add_routes(app, ROUTES)

@@ -15,8 +15,10 @@ from connector.errors import ConfigError
 from connector.http.auth import accepts
 from connector.http.context import CTX, ConnectorContext
 from connector.http.problems import Problem
+from connector.http.routes import Route, add_routes
 from connector.keys import participant_of
 from connector.management.api import MANAGEMENT_APP
+from connector.provenance import views as pv
 from connector.provenance.dsp_events import NegotiationRecorder
 from connector.provenance.exchange import (
     RECEIPTS_PATH,
@@ -205,6 +207,67 @@ async def anchors(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+ROUTES = [
+    Route(
+        "GET",
+        "/ledger/tree-head",
+        tree_head,
+        "The log's signed tree head",
+        response=pv.TreeHeadView,
+        tags=("ledger",),
+    ),
+    Route(
+        "GET",
+        "/ledger/records",
+        records,
+        "Records of one agreement, or a range (at most 1000)",
+        query=pv.RecordsQuery,
+        response=pv.RecordsView,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/ledger/records/{index}",
+        record_at,
+        "One record and its leaf hash",
+        response=pv.EntryView,
+    ),
+    Route(
+        "GET",
+        "/ledger/proofs/inclusion",
+        inclusion,
+        "An inclusion proof (RFC 9162)",
+        query=pv.InclusionQuery,
+        response=pv.InclusionProofView,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/ledger/proofs/consistency",
+        consistency,
+        "A consistency proof between two tree sizes (RFC 9162)",
+        query=pv.ConsistencyQuery,
+        response=pv.ConsistencyProofView,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/ledger/anchors",
+        anchors,
+        "The tree heads anchored on chain, and when the next is due",
+        response=pv.AnchorsView,
+    ),
+    Route(
+        "GET",
+        "/ledger/receipts",
+        receipts,
+        "The receipts kept for one agreement",
+        query=pv.AgreementQuery,
+        response=pv.ReceiptsView,
+    ),
+]
+
+
 async def _anchorer(ctx: ConnectorContext, cfg: LedgerSettings) -> Anchorer:
     import asyncio
 
@@ -262,14 +325,7 @@ class ProvenanceComponent:
         exchange.start()
 
     def mount(self, root: web.Application, ctx: ConnectorContext) -> None:
-        api = root[MANAGEMENT_APP]
-        api.router.add_get("/ledger/tree-head", tree_head)
-        api.router.add_get("/ledger/records", records)
-        api.router.add_get("/ledger/records/{index}", record_at)
-        api.router.add_get("/ledger/proofs/inclusion", inclusion)
-        api.router.add_get("/ledger/proofs/consistency", consistency)
-        api.router.add_get("/ledger/anchors", anchors)
-        api.router.add_get("/ledger/receipts", receipts)
+        add_routes(root[MANAGEMENT_APP], ROUTES)
 
         async def receive_receipts(request: web.Request) -> web.StreamResponse:
             return await _exchange(request).receive_receipts(request)

@@ -36,7 +36,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.http.problems import Problem, read_json
+from connector.http.routes import Route, add_routes
 from connector.management.api import validation_problem
+from connector.trust import views as tv
 from connector.trust.core import Trust, trust_of
 from connector.trust.problems import dcp_problem
 from connector.trust.registry import Registry
@@ -501,12 +503,82 @@ async def reinstate_member(request: web.Request) -> web.Response:
     return web.json_response(await _authority(request).reinstate(_member_did(request)))
 
 
+class StateQuery(BaseModel):
+    state: Literal["pending", "approving", "approved", "rejected", "failed"] | None = None
+
+
+class MembersQuery(BaseModel):
+    all: Literal["1", "true", "0", "false"] | None = Field(
+        default=None, description="1 or true: every member, not only the active ones"
+    )
+
+
+_ON_MEMBER = "The member's credentials' status bits flip at once (Bitstring Status List)."
+ROUTES = [
+    Route(
+        "GET",
+        "/authority/requests",
+        list_requests,
+        "Authority: membership requests",
+        query=StateQuery,
+        response=tv.REQUESTS,
+    ),
+    Route(
+        "POST",
+        "/authority/requests/{request_id}/approve",
+        approve_request,
+        "Authority: admit the applicant (issue and deliver its credentials)",
+        response=tv.ApprovedRequestView,
+        errors=(409, 502),
+    ),
+    Route(
+        "POST",
+        "/authority/requests/{request_id}/reject",
+        reject_request,
+        "Authority: refuse a membership request",
+        request=RejectBody,
+        body_required=False,
+        response=tv.MembershipRequestView,
+        errors=(409,),
+        example={"reason": "not a legal entity of the region"},
+    ),
+    Route(
+        "GET",
+        "/authority/members",
+        list_members,
+        "Authority: the participant registry",
+        query=MembersQuery,
+        response=tv.MEMBERS,
+    ),
+    Route(
+        "POST",
+        "/authority/members/{did}/revoke",
+        revoke_member,
+        "Authority: revoke a member (final)",
+        response=tv.RevocationView,
+        description=_ON_MEMBER,
+    ),
+    Route(
+        "POST",
+        "/authority/members/{did}/suspend",
+        suspend_member,
+        "Authority: suspend a member (reversible)",
+        response=tv.SuspensionView,
+        errors=(409,),
+        description=_ON_MEMBER,
+    ),
+    Route(
+        "POST",
+        "/authority/members/{did}/reinstate",
+        reinstate_member,
+        "Authority: reinstate a suspended member",
+        response=tv.SuspensionView,
+        errors=(409,),
+        description=_ON_MEMBER,
+    ),
+]
+
+
 def mount(root: web.Application, api: web.Application) -> None:
     root.router.add_post("/authority/v1/membership-requests", post_membership_request)
-    api.router.add_get("/authority/requests", list_requests)
-    api.router.add_post("/authority/requests/{request_id}/approve", approve_request)
-    api.router.add_post("/authority/requests/{request_id}/reject", reject_request)
-    api.router.add_get("/authority/members", list_members)
-    api.router.add_post("/authority/members/{did}/revoke", revoke_member)
-    api.router.add_post("/authority/members/{did}/suspend", suspend_member)
-    api.router.add_post("/authority/members/{did}/reinstate", reinstate_member)
+    add_routes(api, ROUTES)

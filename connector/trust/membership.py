@@ -25,7 +25,9 @@ from connector.config import did_web_for
 from connector.http import safe_json
 from connector.http.context import CTX
 from connector.http.problems import Problem, read_json
+from connector.http.routes import Route, add_routes
 from connector.management.api import load_profile, validation_problem
+from connector.trust import views as tv
 from connector.trust.core import DEFAULT_SCOPES, trust_of
 from connector.trust.issuance_requests import membership_types
 from connector.trust.membership_state import load_membership, save_membership
@@ -241,26 +243,79 @@ async def verify_token(request: web.Request) -> web.Response:
     )
 
 
-#: This module's management routes (method, path under /api/v1, handler, summary); mounted
-#: from here and listed in the management API's OpenAPI document.
-ROUTES: list[tuple[str, str, Any, str]] = [
-    ("POST", "/membership", apply_for_membership, "Apply for membership at an authority"),
-    ("GET", "/membership", get_membership, "Membership state and held credentials"),
-    ("GET", "/trust/credentials", list_credentials, "Credentials in this participant's wallet"),
-    ("GET", "/trust/credentials/{credential_id}", get_credential, "One stored credential"),
-    ("DELETE", "/trust/credentials/{credential_id}", delete_credential, "Delete a credential"),
-    ("GET", "/trust/issuance-requests", list_issuance_requests, "Our issuance requests"),
-    ("POST", "/trust/tokens", create_token, "Mint a DCP token for our own application"),
-    ("POST", "/trust/verify", verify_token, "Run the DCP check on a token we were handed"),
+ROUTES = [
+    Route(
+        "POST",
+        "/membership",
+        apply_for_membership,
+        "Apply for membership at an authority",
+        request=MembershipApplication,
+        response=tv.MembershipView,
+        status=201,
+        also=(202,),
+        errors=(409, 502),
+        description="Answers 201 when the authority admitted us at once (credentials already"
+        " delivered), 202 when it holds the request for vetting.",
+        example={"authority": "https://authority.example", "country": "ES"},
+    ),
+    Route(
+        "GET",
+        "/membership",
+        get_membership,
+        "Membership state and held credentials",
+        response=tv.MembershipView,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/trust/credentials",
+        list_credentials,
+        "Credentials in this participant's wallet",
+        response=tv.CREDENTIALS,
+    ),
+    Route(
+        "GET",
+        "/trust/credentials/{credential_id}",
+        get_credential,
+        "One stored credential",
+        response=tv.StoredCredential,
+    ),
+    Route(
+        "DELETE",
+        "/trust/credentials/{credential_id}",
+        delete_credential,
+        "Delete a credential",
+        status=204,
+    ),
+    Route(
+        "GET",
+        "/trust/issuance-requests",
+        list_issuance_requests,
+        "Our issuance requests",
+        response=tv.ISSUANCE_REQUESTS,
+    ),
+    Route(
+        "POST",
+        "/trust/tokens",
+        create_token,
+        "Mint a DCP token for our own application",
+        request=TokenRequest,
+        response=tv.TokenView,
+        status=201,
+        example={"audience": "did:web:city.example", "scopes": ["MembershipCredential"]},
+    ),
+    Route(
+        "POST",
+        "/trust/verify",
+        verify_token,
+        "Run the DCP check on a token we were handed",
+        request=VerifyRequest,
+        response=tv.VerificationView,
+        description="Answers 200 either way: verified with the caller and its credentials, or"
+        " the identity reason the token was refused for.",
+    ),
 ]
-#: Request bodies of those routes, for the OpenAPI document.
-REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
-    ("POST", "/membership"): MembershipApplication,
-    ("POST", "/trust/tokens"): TokenRequest,
-    ("POST", "/trust/verify"): VerifyRequest,
-}
 
 
 def mount(api: web.Application) -> None:
-    for method, path, handler, _ in ROUTES:
-        api.router.add_route(method, path, handler)
+    add_routes(api, ROUTES)

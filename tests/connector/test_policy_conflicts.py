@@ -64,6 +64,10 @@ async def test_bad_requests_are_refused_and_nothing_is_stored(running: Running) 
     await _refused(
         running, {"policies": [pset("urn:p", permission=[RULE])], "strategy": "x"}, 400, "/strategy"
     )
+    # not a string at all (found by fuzzing the documented route: it was a 500)
+    for strategy in ({"perm": 1}, ["perm"]):
+        body = {"policies": [pset("urn:p", permission=[RULE])], "strategy": strategy}
+        await _refused(running, body, 400, "/strategy")
     await _refused(running, {"policyIds": ["urn:policy:none"]}, 404, "no such policy")
     many = {"policies": [pset(f"urn:p{i}", permission=[RULE]) for i in range(21)]}
     await _refused(running, many, 400, "at most 20")

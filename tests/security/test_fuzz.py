@@ -315,8 +315,9 @@ def maybe_gzip(body: bytes, hdrs: dict[str, str], really: bool) -> bytes:
 # -- schemathesis: the management API from its own OpenAPI document --------------------------
 
 
-#: examples per operation and generation mode (schema-valid and schema-violating)
-MANAGEMENT_FUZZ = settings(FUZZ, max_examples=12)
+#: examples per operation, valid and invalid (8 × ~80 operations: about what 12 × the 57
+#: documented before cost)
+MANAGEMENT_FUZZ = settings(FUZZ, max_examples=8)
 
 
 def test_management_api_from_its_openapi(
@@ -332,8 +333,9 @@ def test_management_api_from_its_openapi(
     )
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20, "the document lists the management routes"
-    # an event stream never ends by design (tests/connector/test_http.py covers it)
-    operations = [op for op in operations if not op.path.endswith("/events")]
+    # an event stream never ends by design (tests/connector/test_http.py covers it); the
+    # reference page is HTML (tests/management/test_openapi.py covers it)
+    operations = [op for op in operations if not op.path.endswith("/events") and op.path != "/docs"]
     failures: list[str] = []
     for operation in operations:
         cases = st.one_of(
@@ -351,7 +353,15 @@ def test_management_api_from_its_openapi(
                 timeout=CLIENT_TIMEOUT_S,
             )
             reached.append(resp.status_code)
-            check_answer(resp, (case.method, case.formatted_path, case.query, case.body))
+            sent = (case.method, case.formatted_path, case.query, case.body)
+            documented = case.operation.definition.raw.get("responses", {})
+            if resp.status_code in (502, 504) and str(resp.status_code) in documented:
+                # a route that calls a peer, here one that does not exist (the documented
+                # examples name example hosts): the gateway Problem its document promises
+                assert _media_type(resp) == PROBLEM, (resp.status_code, sent)
+                assert json.loads(resp.content)["status"] == resp.status_code, sent
+                return
+            check_answer(resp, sent)
 
         try:
             one()
