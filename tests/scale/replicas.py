@@ -45,7 +45,7 @@ class Replicas:
                 "AGORA_SERVER_PUBLIC_URL": public,
                 **(env_extra or {}),
             }
-            log = open(self.directory.parent / f"replica-{port}.log", "wb")  # noqa: SIM115
+            log = open(self.directory.parent / f"replica-{port}.log", "wb")
             self.procs.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "connector", "serve", str(self.directory)],

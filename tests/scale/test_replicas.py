@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -33,11 +29,13 @@ from connector.dsp.outbox import enqueue
 from connector.dsp.tables import outbox
 from connector.enforcement.flow import Started, publish_and_start
 from connector.participant import init_participant, read_admin_key
-from connector.storage import create_engine
+from connector.storage import create_engine, upgrade
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, _admin_execute, _require_postgres
 from tests.scale.replicas import Replicas, free_port
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# the module's processes start once, in the first test's time: four `agora serve` on a
+# shared 2-core machine may take more than the suite's default 120 s to come up
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(360)]
 
 MEMBER_DID = "did:web:member.example"
 COUNT_LIMIT = 50
@@ -199,26 +197,26 @@ async def space(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Space
         extra_settings={"dsp": {"authentication": "self-issued"}},
         dev_mode=True,
     )
-    company = subprocess.Popen(
-        [sys.executable, "-m", "connector", "serve", str(company_dir)],
-        env={**os.environ, "AGORA_LOGGING_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    company = Replicas(company_dir, [company_port])
+    company.start()
     # 3 replicas x (pool + as many overflow) stay well below the server's max_connections,
     # which other test modules share (see docs/production-scaling.md)
+    # migrate once here (the replicas would wait for each other's advisory lock to find
+    # nothing to do), so that they only start
+    engine = create_engine(database)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
     city.start({"AGORA_STORAGE_POOL_SIZE": "8"})
     company_url = f"http://127.0.0.1:{company_port}"
     keys = {"provider": read_admin_key(city.directory), "consumer": read_admin_key(company_dir)}
     try:
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=REQUESTS)
-        ) as http:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=REQUESTS)) as http:
             t0 = time.perf_counter()
             await city.wait_up(http)
             print(f"replicas up in {time.perf_counter() - t0:.1f} s")
-            companion = Replicas(company_dir, [company_port], [company])
-            await companion.wait_up(http)
+            await company.wait_up(http)
             bases = {"provider": city.urls[0], "consumer": company_url}
 
             async def call(who: str, method: str, path: str, body: Any) -> tuple[int, Any]:
@@ -243,15 +241,18 @@ async def space(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Space
             )
             print(f"flow done at {time.perf_counter() - t0:.1f} s")
             yield Space(
-                city, keys["provider"], company_url, keys["consumer"], database, peers, http, started
+                city,
+                keys["provider"],
+                company_url,
+                keys["consumer"],
+                database,
+                peers,
+                http,
+                started,
             )
     finally:
         city.stop()
-        company.terminate()
-        try:
-            company.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            company.kill()
+        company.stop()
         await peers.stop()
         await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -337,7 +338,7 @@ async def test_each_notification_is_sent_once_not_once_per_replica(space: Space)
         )
         assert status == 204, body
     async with asyncio.timeout(15):
-        while len(space.peers.notifications) - before < 30:
+        while len(space.peers.notifications) - before < 30:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)  # room for a duplicate to arrive, if any replica sent one
     values = [
@@ -356,7 +357,7 @@ async def test_the_outbox_sends_each_message_once(space: Space) -> None:
     codes = [f"scale-{uuid.uuid4().hex[:6]}-{i}" for i in range(60)]
     try:
         async with engine.begin() as conn:
-            for i, code in enumerate(codes):
+            for code in codes:
                 pid = f"urn:uuid:{uuid.uuid4()}"
                 await enqueue(
                     conn,
