@@ -19,6 +19,11 @@ def rec(i: int) -> Record:
     return Record("did:web:a", "did:web:b", "urn:uuid:agr", "use", "permit", f"{i:064x}")
 
 
+async def newest(ledger: Ledger) -> int:
+    anchors = await ledger.anchors()
+    return anchors[-1].size if anchors else 0
+
+
 async def test_three_schedulers_on_one_log_anchor_each_head_once(postgres_url: str) -> None:
     signer = KeySigner(ed25519.Ed25519PrivateKey.generate(), "did:web:city.example#ledger-1")
     engines = [create_engine(postgres_url, pool_size=2) for _ in range(3)]
@@ -40,17 +45,15 @@ async def test_three_schedulers_on_one_log_anchor_each_head_once(postgres_url: s
         for s in schedulers:
             await s.start()
         for batch in range(3):
-            await first.append_many([rec(batch * 10 + i) for i in range(10)])
+            for j, ledger in enumerate(ledgers):  # every replica appends its own records
+                await ledger.append_many([rec(batch * 30 + j * 10 + i) for i in range(10)])
             async with asyncio.timeout(20):
-                while (
-                    not (await first.anchors())
-                    or (await first.anchors())[-1].size < (batch + 1) * 10
-                ):
+                while await newest(first) < (batch + 1) * 30:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # several more periods: nothing new, so nothing anchored
         sizes = [a.size for a in await first.anchors()]
         assert sizes == sorted(set(sizes)), sizes  # no head anchored twice
-        assert sizes[-1] == 30
+        assert sizes[-1] == 90
         on_chain = await anchorer.anchored_async(first.log_id)
         assert [a.size for a in on_chain] == sizes
     finally:
