@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,7 +185,13 @@ def _send(w3: Web3, call: Any, sender: str, private_key: str | None, gas: int | 
 
 
 class AnchorScheduler:
-    """Anchors the ledger's signed head every ``every_records`` records or ``every_seconds``."""
+    """Anchors the ledger's signed head every ``every_records`` records or ``every_seconds``.
+
+    Several processes may share one log (replicas on one database). Given ``exclusive`` (an
+    async context manager factory yielding whether this process may anchor now, e.g. an
+    advisory lock), a due anchor is taken only while holding it, after catching up with the
+    anchors others stored meanwhile: the log is anchored once per period, not once per process.
+    """
 
     def __init__(
         self,
@@ -193,7 +201,9 @@ class AnchorScheduler:
         every_records: int = 10_000,
         every_seconds: float = 600.0,
         poll_seconds: float = 0.2,
+        exclusive: Callable[[], AbstractAsyncContextManager[bool]] | None = None,
     ) -> None:
+        self.exclusive = exclusive
         self.ledger = ledger
         self.anchorer = anchorer
         self.every_records = every_records
@@ -232,13 +242,32 @@ class AnchorScheduler:
         self.last_size, self.last_time = row.size, time.monotonic()
         return row
 
+    async def catch_up(self) -> None:
+        """Take the newest stored anchor (maybe another process's) as the last one."""
+        anchors = await self.ledger.anchors()
+        if anchors and anchors[-1].size > self.last_size:
+            newest = anchors[-1]
+            age_s = max(0.0, time.time() - newest.timestamp / 1000)
+            self.last_size, self.last_time = newest.size, time.monotonic() - age_s
+
+    async def _anchor_if_still_due(self) -> None:
+        if self.exclusive is None:
+            await self.anchor_now()
+            return
+        async with self.exclusive() as mine:
+            if not mine:
+                return  # another process anchors; its row is read before our next one
+            await self.catch_up()
+            if self.due(self.ledger.size):
+                await self.anchor_now()
+
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.poll_seconds)
             if not self.due(self.ledger.size):
                 continue
             try:
-                await self.anchor_now()
+                await self._anchor_if_still_due()
                 self.last_error = None
             except AnchorError as exc:  # the node may be down: keep logging, retry next tick
                 self.last_error = exc

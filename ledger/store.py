@@ -457,6 +457,18 @@ class LedgerStore:
         # single-statement reads need no transaction (BEGIN and ROLLBACK are round trips)
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._appender: SqliteWriter | None = None
+        #: PostgreSQL: the one-statement append (see :meth:`_append_pg`); returns the first index
+        self._pg_append_sql: str | None = None
+        if engine.dialect.name == "postgresql":
+            head = self._quoted(self.tables.head)
+            self._pg_append_sql = (
+                f"WITH claim AS (UPDATE {head} SET size = size + $4 WHERE id = 1 RETURNING size),"
+                f" added AS (INSERT INTO {table} (idx, leaf_hash, data, agreement_id)"
+                " SELECT claim.size - $4 + r.n - 1, r.h, r.d, r.a FROM claim,"
+                " unnest($1::bytea[], $2::bytea[], $3::text[]) WITH ORDINALITY AS r(h, d, a, n)"
+                " RETURNING idx)"
+                " SELECT min(idx) FROM added"
+            )
         database = engine.url.database
         if engine.dialect.name == "sqlite" and database and database != ":memory:":
             self._appender = SqliteWriter(database, self._quoted(self.tables.head), table)
@@ -491,6 +503,8 @@ class LedgerStore:
         index. The head-row update serializes index assignment across processes."""
         if self._appender is not None:
             return await self._appender.append(rows)
+        if self._pg_append_sql is not None and rows:
+            return await self._append_pg(rows)
         try:
             async with self.engine.begin() as conn:
                 new_size = await self._claim(conn, len(rows))
@@ -500,6 +514,33 @@ class LedgerStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"append of {len(rows)} records failed: {exc}") from exc
         return first
+
+    async def _append_pg(self, rows: Sequence[tuple[bytes, bytes, str]]) -> int:
+        """PostgreSQL: claim the indices and insert the rows in one statement, one round trip
+        on the driver's connection (asyncpg prepares and caches it). A single statement is its
+        own transaction, durable when it returns; concurrent appenders queue on the head row as
+        in the transaction it replaces (BEGIN, UPDATE, INSERT, COMMIT: four round trips, and
+        SQLAlchemy's work around each, about three quarters of an append's CPU)."""
+        assert self._pg_append_sql is not None
+        hashes = [lh for lh, _, _ in rows]
+        data = [d for _, d, _ in rows]
+        agreements = [a for _, _, a in rows]
+        try:
+            async with self._autocommit.connect() as conn:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                first = await driver.fetchval(
+                    self._pg_append_sql, hashes, data, agreements, len(rows)
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"append of {len(rows)} records failed: {exc}") from exc
+        except Exception as exc:  # asyncpg's own errors: the statement did not run
+            if type(exc).__module__.startswith("asyncpg"):
+                raise StoreError(f"append of {len(rows)} records failed: {exc}") from exc
+            raise
+        if first is None:
+            raise StoreError(f"the ledger head row of {self.prefix!r} is missing: create_schema")
+        return int(first)
 
     async def _claim(self, conn: AsyncConnection, n: int) -> int:
         head = self.tables.head

@@ -17,13 +17,13 @@ Target: p50 <= 50 ms.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -137,49 +137,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def child_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of the provider process, from /proc (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def spawn(directory: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "connector", "serve", str(directory)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "AGORA_LOGGING_LEVEL": "ERROR"},
-    )
-
-
-async def provider_process(root: Path, http: aiohttp.ClientSession) -> tuple[Any, str, str]:
-    """The city as its own process (``python -m connector serve``), as deployed."""
-    port = free_port()
-    directory = root / "city"
-    init_participant(
-        directory,
-        "city",
-        "city",
-        port=port,
-        extra_settings={"dsp": {"authentication": "self-issued"}},
-        dev_mode=True,
-    )
-    proc = spawn(directory)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            async with http.get(url + "/health") as resp:
-                if resp.status == 200:
-                    break
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    return proc, url, read_admin_key(directory)
-
-
 class Remote:
     """The provider seen from the benchmark: its admin API only."""
 
@@ -270,77 +227,124 @@ async def control_plane_only(
             await n.connector.stop()
 
 
-async def main() -> dict[str, Any]:
+async def provider_pass(
+    root: Path, http: aiohttp.ClientSession, storage: str, replicas: int
+) -> dict[str, Any]:
+    """Sequential and concurrent flows against the city as ``replicas`` `agora serve`
+    processes (behind a round-robin proxy when more than one) on ``storage``."""
+    from bench.replicas import Fleet, create_database, drop_database, migrate
+
+    database = await create_database() if storage == "postgres" else None
+    directory = root / f"city-{storage}-{replicas}"
+    fleet = Fleet(directory, free_port(), replicas, {"AGORA_LOGGING_LEVEL": "ERROR"})
+    init_participant(
+        directory,
+        "city",
+        "city",
+        port=fleet.public_port,
+        storage_url=database,
+        extra_settings={"dsp": {"authentication": "self-issued"}},
+        dev_mode=True,
+    )
+    company_dir = root / f"company-{storage}-{replicas}"
+    init_participant(
+        company_dir,
+        "company",
+        "company",
+        port=0,
+        extra_settings={"dsp": {"authentication": "self-issued"}},
+        dev_mode=True,
+    )
+    consumer = Connector(load_settings(company_dir, env={}))
+    try:
+        if database is not None:
+            await migrate(database)
+        await fleet.start()
+        await fleet.wait_up(http)
+        city_url = fleet.url
+        city = Remote(city_url, read_admin_key(directory), http)
+        await consumer.start()
+        company = Node(consumer, read_admin_key(company_dir), http)
+        ds = await city.admin(
+            "POST", "/datasets", {"title": "AQ", "entityTypes": ["AirQualityObserved"]}
+        )
+        pol = await city.admin("POST", "/policies", {"permission": [{"action": "use"}]})
+        offer = await city.admin("POST", "/offers", {"datasetId": ds["id"], "policyId": pol["id"]})
+
+        async def flow() -> float:
+            return await one_flow(city_url, company, offer["offer"], ds["id"])
+
+        for _ in range(3):  # warm-up: DID resolution, connection pools
+            await flow()
+        base = await baseline(city_url, company)
+        own_before, city_before = time.process_time(), fleet.cpu_seconds()
+        lat = [await flow() for _ in range(SEQUENTIAL)]
+        city_cpu_ms = (fleet.cpu_seconds() - city_before) * 1000
+        both_cpu_ms = city_cpu_ms + (time.process_time() - own_before) * 1000
+
+        sem = asyncio.Semaphore(IN_FLIGHT)
+
+        async def bounded() -> float:
+            async with sem:
+                return await flow()
+
+        city_before = fleet.cpu_seconds()
+        started = time.perf_counter()
+        await asyncio.gather(*(bounded() for _ in range(CONCURRENT)))
+        elapsed = time.perf_counter() - started
+        concurrent_cpu_ms = (fleet.cpu_seconds() - city_before) * 1000
+    finally:
+        await consumer.stop()
+        await fleet.stop()
+        if database is not None:
+            await drop_database(database)
+    lat.sort()
+    return {
+        "storage": storage,
+        "replicas": replicas,
+        "lat": lat,
+        "base": base,
+        "cpu_ms_per_flow_both_sides": round(both_cpu_ms / SEQUENTIAL, 1),
+        # the provider's CPU per flow (summed over its replicas): what a flow costs the server
+        "server_cpu_ms_per_flow": round(city_cpu_ms / SEQUENTIAL, 2),
+        "server_cpu_ms_per_flow_concurrent": round(concurrent_cpu_ms / CONCURRENT, 2),
+        "flows_per_s": round(CONCURRENT / elapsed, 1),
+    }
+
+
+async def main(storage: str = "sqlite", replicas: int = 0) -> dict[str, Any]:
     logs.configure("ERROR", json_format=True)
     with tempfile.TemporaryDirectory(prefix="bench-dsp-") as tmp:
         root = Path(tmp)
         async with aiohttp.ClientSession() as http:
-            proc, city_url, city_key = await provider_process(root, http)
-            city = Remote(city_url, city_key, http)
-            init_participant(
-                root / "company",
-                "company",
-                "company",
-                port=0,
-                extra_settings={"dsp": {"authentication": "self-issued"}},
-                dev_mode=True,
-            )
-            consumer = Connector(load_settings(root / "company", env={}))
-            await consumer.start()
-            company = Node(consumer, read_admin_key(root / "company"), http)
-            try:
-                ds = await city.admin(
-                    "POST", "/datasets", {"title": "AQ", "entityTypes": ["AirQualityObserved"]}
-                )
-                pol = await city.admin("POST", "/policies", {"permission": [{"action": "use"}]})
-                offer = await city.admin(
-                    "POST", "/offers", {"datasetId": ds["id"], "policyId": pol["id"]}
-                )
-
-                async def flow() -> float:
-                    return await one_flow(city_url, company, offer["offer"], ds["id"])
-
-                for _ in range(3):  # warm-up: DID resolution, connection pools
-                    await flow()
-                base = await baseline(city_url, company)
-                cpu_before = time.process_time() + child_cpu(proc.pid)
-                lat = [await flow() for _ in range(SEQUENTIAL)]
-                cpu_ms = (time.process_time() + child_cpu(proc.pid) - cpu_before) * 1000
-
-                sem = asyncio.Semaphore(IN_FLIGHT)
-
-                async def bounded() -> float:
-                    async with sem:
-                        return await flow()
-
-                started = time.perf_counter()
-                await asyncio.gather(*(bounded() for _ in range(CONCURRENT)))
-                elapsed = time.perf_counter() - started
-            finally:
-                await consumer.stop()
-                proc.terminate()
-                proc.wait(20)
+            sqlite = await provider_pass(root, http, "sqlite", 1)
+            others = []
+            if storage == "postgres":
+                others.append(await provider_pass(root, http, "postgres", max(replicas, 1)))
             control = await control_plane_only(root, http)
             with sqlite_synchronous_normal():
                 relaxed = await control_plane_only(root, http, "normal")
-    lat.sort()
+    first = others[0] if others and not replicas else sqlite
+    lat, base = first["lat"], first["base"]
     p50 = statistics.median(lat)
     p95 = lat[int(0.95 * (len(lat) - 1))]
-    return {
+    out: dict[str, Any] = {
         "bench": "dsp",
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "flow": "negotiation to FINALIZED + PULL transfer to STARTED",
-        "setup": "provider `agora serve` process + consumer in-process, loopback, SQLite",
+        "setup": f"provider `agora serve` process + consumer in-process, loopback, "
+        f"{first['storage']}",
         "auth": "self-issued DCP ID tokens",
         "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         "p50_ms": round(p50, 2),
         "p95_ms": round(p95, 2),
-        "cpu_ms_per_flow_both_sides": round(cpu_ms / SEQUENTIAL, 1),
+        "cpu_ms_per_flow_both_sides": first["cpu_ms_per_flow_both_sides"],
+        "server_cpu_ms_per_flow": first["server_cpu_ms_per_flow"],
         "control_plane_only_p50_ms": round(statistics.median(control), 2),
         "control_plane_only_p95_ms": round(control[int(0.95 * (len(control) - 1))], 2),
         "control_plane_only_sqlite_sync_normal_p50_ms": round(statistics.median(relaxed), 2),
-        "flows_per_s": round(CONCURRENT / elapsed, 1),
+        "flows_per_s": first["flows_per_s"],
         "in_flight": IN_FLIGHT,
         "baseline_catalog_roundtrip_p50_ms": round(base, 2),
         "target_p50_ms": TARGET_P50_MS,
@@ -348,13 +352,54 @@ async def main() -> dict[str, Any]:
         "ratio_p50_to_baseline": round(p50 / base, 2),
         "meets_target": p50 <= TARGET_P50_MS,
     }
+    if replicas and others:
+        from bench.replicas import TARGET_CPU_RATIO
+
+        pg = others[0]
+
+        def summary(r: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "storage": r["storage"],
+                "replicas": r["replicas"],
+                "p50_ms": round(statistics.median(r["lat"]), 2),
+                "flows_per_s": r["flows_per_s"],
+                "server_cpu_ms_per_flow": r["server_cpu_ms_per_flow"],
+                "server_cpu_ms_per_flow_concurrent": r["server_cpu_ms_per_flow_concurrent"],
+            }
+
+        ratio = round(pg["server_cpu_ms_per_flow"] / max(sqlite["server_cpu_ms_per_flow"], 1e-9), 3)
+        ratio_c = round(
+            pg["server_cpu_ms_per_flow_concurrent"]
+            / max(sqlite["server_cpu_ms_per_flow_concurrent"], 1e-9),
+            3,
+        )
+        out["replicas"] = {
+            "sqlite": summary(sqlite),
+            "postgres": summary(pg),
+            "server_cpu_postgres_vs_sqlite": {"sequential": ratio, "concurrent": ratio_c},
+            "target_cpu_ratio": TARGET_CPU_RATIO,
+            "cpu_met": max(ratio, ratio_c) <= TARGET_CPU_RATIO,
+        }
+    return out
 
 
 if __name__ == "__main__":
     from connector.cli import loop_factory
 
     # the consumer runs in this process: on the event loop `agora serve` would give it
+    parser = argparse.ArgumentParser(prog="python -m bench.dsp")
+    parser.add_argument("--storage", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="PostgreSQL: the provider as N processes behind a round-robin proxy, compared "
+        "with the SQLite pass of the same run (per-flow server CPU)",
+    )
+    args = parser.parse_args()
+    if args.replicas > 1 and args.storage != "postgres":
+        parser.error("--replicas needs --storage postgres (replicas share one database)")
     with asyncio.Runner(loop_factory=loop_factory("uvloop")) as runner:
-        result = runner.run(main())
+        result = runner.run(main(args.storage, args.replicas))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")

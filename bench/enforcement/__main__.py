@@ -40,8 +40,9 @@ from typing import Any
 import aiohttp
 
 from bench.ngsild.__main__ import cpu_seconds
+from bench.replicas import TARGET_CPU_RATIO
 
-TARGET_RATIO = 0.8
+TARGET_RATIO = 0.85
 ENTITIES = 200
 QUERY = {"type": "AirQualityObserved", "limit": "20"}
 DEV = {"dsp": {"authentication": "self-issued"}}
@@ -145,47 +146,39 @@ async def wait_up(http: aiohttp.ClientSession, url: str, seconds: float = 120.0)
     raise RuntimeError(f"the connector at {url} did not come up")
 
 
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    server = os.environ.get("AGORA_BENCH_PG", "postgres@127.0.0.1:5432")
-    user, _, hostport = server.partition("@")
-    host, _, port = hostport.partition(":")
-    conn = await asyncpg.connect(host=host, port=int(port or 5432), user=user, database="postgres")
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def create_database() -> str:
-    """A fresh PostgreSQL database for the city (AGORA_BENCH_PG, default the test server)."""
-    import uuid
-
-    server = os.environ.get("AGORA_BENCH_PG", "postgres@127.0.0.1:5432")
-    user, _, hostport = server.partition("@")
-    host, _, port = hostport.partition(":")
-    name = f"agora_bench_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    return f"postgresql+asyncpg://{user}@{host}:{port or 5432}/{name}"
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """One pass: the city on ``args.storage`` as ``args.replicas`` processes (one unless
+    PostgreSQL), the company on SQLite."""
+    from bench.ngsild.__main__ import free_port
+    from bench.replicas import Fleet, create_database, drop_database, migrate
     from connector.enforcement.flow import publish_and_start
+    from connector.participant import init_participant, read_admin_key
 
     database = await create_database() if args.storage == "postgres" else None
     with tempfile.TemporaryDirectory(prefix="agora-bench-enf-") as tmp:
         durable = {"AGORA_POLICIES_RECORD_BEFORE_ANSWER": args.record_before_answer}
-        city, city_url, city_key = start(
-            Path(tmp) / "city", "Bench City", "city", database, durable
+        city_dir = Path(tmp) / "city"
+        city = Fleet(city_dir, free_port(), args.replicas, durable)
+        init_participant(
+            city_dir,
+            "Bench City",
+            "city",
+            port=city.public_port,
+            storage_url=database,
+            extra_settings=DEV,
+            dev_mode=True,
         )
+        if database is not None:
+            await migrate(database)
+        await city.start(profile=_profile())
+        city_url, city_key = city.url, read_admin_key(city_dir)
         company, company_url, company_key = start(Path(tmp) / "company", "Bench Co", "company")
         nodes = {"provider": (city_url, city_key), "consumer": (company_url, company_key)}
         try:
             async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=args.concurrency * 2)
             ) as http:
-                await wait_up(http, city_url)
+                await city.wait_up(http)
                 await wait_up(http, company_url)
 
                 async def call(who: str, method: str, path: str, body: Any) -> tuple[int, Any]:
@@ -217,10 +210,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 base_rounds, enforced_rounds = [], []
 
                 async def measured(token: str) -> dict[str, Any]:
-                    before = cpu_seconds(city.pid), cpu_seconds(company.pid)
+                    before = city.cpu_seconds(), cpu_seconds(company.pid)
                     result = await load(http, url, token, args.concurrency, args.seconds)
                     served = result["per_s"] * args.seconds or 1.0
-                    result["city_cpu_ms"] = (cpu_seconds(city.pid) - before[0]) / served * 1e3
+                    result["city_cpu_ms"] = (city.cpu_seconds() - before[0]) / served * 1e3
                     result["company_cpu_ms"] = (cpu_seconds(company.pid) - before[1]) / served * 1e3
                     return result
 
@@ -232,15 +225,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         enforced_rounds.append(await measured(started.token))
                         base_rounds.append(await measured(city_key))
         finally:
-            for proc in (company, city):
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            company.terminate()
+            try:
+                company.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                company.kill()
+            await city.stop()
             if database is not None:
-                name = database.rsplit("/", 1)[-1]
-                await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await drop_database(database)
     base = statistics.median(r["per_s"] for r in base_rounds)
     enforced = statistics.median(r["per_s"] for r in enforced_rounds)
     round_ratios = [
@@ -251,6 +243,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "benchmark": "enforced vs unenforced NGSI-LD GET (type query, 20 entities)",
         "storage": args.storage,
+        "replicas": args.replicas,
         "record_before_answer": args.record_before_answer == "true",
         "concurrency": args.concurrency,
         "seconds_per_round": args.seconds,
@@ -278,6 +271,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _profile() -> list[str]:
+    """AGORA_BENCH_PROFILE=file: run the (single) city under cProfile, written when it stops."""
+    out = os.environ.get("AGORA_BENCH_PROFILE")
+    return ["-m", "cProfile", "-o", out] if out else []
+
+
+async def compare(args: argparse.Namespace) -> dict[str, Any]:
+    """``--replicas N`` on PostgreSQL: a SQLite pass (one process) and then the PostgreSQL
+    pass in the same run, so that the per-request CPU of the two is compared on one machine."""
+    if args.storage != "postgres":
+        return await run(args)
+    sqlite = await run(argparse.Namespace(**{**vars(args), "storage": "sqlite", "replicas": 1}))
+    postgres = await run(args)
+    cpu = {
+        mode: round(
+            postgres["cpu_ms_per_request"][mode]["city"]
+            / max(sqlite["cpu_ms_per_request"][mode]["city"], 1e-9),
+            3,
+        )
+        for mode in ("unenforced", "enforced")
+    }
+    return {
+        "benchmark": postgres["benchmark"],
+        "postgres": postgres,
+        "sqlite": sqlite,
+        # the city's CPU per answered request (summed over the replicas) / SQLite's
+        "server_cpu_postgres_vs_sqlite": cpu,
+        "target_cpu_ratio": TARGET_CPU_RATIO,
+        "cpu_met": all(v <= TARGET_CPU_RATIO for v in cpu.values()),
+        "ratio": {"postgres": postgres["ratio"], "sqlite": sqlite["ratio"]},
+        "target_ratio": TARGET_RATIO,
+        "met": postgres["met"] and sqlite["met"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.enforcement")
     parser.add_argument("--seconds", type=float, default=2.5)
@@ -285,13 +313,26 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--storage", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="PostgreSQL: the city as N processes behind a round-robin proxy, and a SQLite "
+        "pass in the same run to compare per-request CPU with (0: one process, no SQLite pass)",
+    )
+    parser.add_argument(
         "--record-before-answer",
         choices=["true", "false"],
         default="true",
         help="false: answer once the access record is queued, not committed (see settings)",
     )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args))))
+    if args.replicas > 1 and args.storage != "postgres":
+        parser.error("--replicas needs --storage postgres (replicas share one database)")
+    if args.replicas:
+        print(json.dumps(asyncio.run(compare(args))))
+    else:
+        args.replicas = 1
+        print(json.dumps(asyncio.run(run(args))))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import os
 import random
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -134,7 +133,7 @@ async def paced_load(
     time each from when it was due (so falling behind shows as latency, not as a lower rate)."""
     latencies: list[float] = []
     started = time.perf_counter()
-    cpu0 = cpu_seconds(SERVER_PID)
+    cpu0 = server_cpu()
     total = int(rate * seconds)
 
     async def one(n: int, due: float) -> None:
@@ -150,7 +149,7 @@ async def paced_load(
         tasks.append(asyncio.ensure_future(one(n, due)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
-    cpu_ms = (cpu_seconds(SERVER_PID) - cpu0) * 1000 / max(len(latencies), 1)
+    cpu_ms = (server_cpu() - cpu0) * 1000 / max(len(latencies), 1)
     return {
         "offered_per_s": rate,
         "server_cpu_ms_per_request": round(cpu_ms, 3),
@@ -172,7 +171,7 @@ async def timed_load(
     counter = 0
     deadline = time.perf_counter() + seconds
     started = time.perf_counter()
-    cpu0 = cpu_seconds(SERVER_PID)
+    cpu0 = server_cpu()
 
     async def worker() -> None:
         nonlocal counter
@@ -185,7 +184,7 @@ async def timed_load(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    cpu_ms = (cpu_seconds(SERVER_PID) - cpu0) * 1000 / max(len(latencies), 1)
+    cpu_ms = (server_cpu() - cpu0) * 1000 / max(len(latencies), 1)
     return {
         "server_cpu_ms_per_request": round(cpu_ms, 3),
         "per_server_core_per_s": round(1000 / cpu_ms, 1) if cpu_ms > 0 else 0.0,
@@ -221,30 +220,18 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+#: the server's processes (one, or the replicas): their CPU is the server's
+SERVER_PIDS: list[int] = []
+
+
+def server_cpu() -> float:
+    return sum(cpu_seconds(pid) for pid in SERVER_PIDS)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def start_server(directory: Path, port: int) -> subprocess.Popen[bytes]:
-    from connector.participant import init_participant
-
-    init_participant(directory, "Bench City", "city", port=port, dev_mode=True)
-    # AGORA_BENCH_PROFILE=file: run the server under cProfile (written when it stops)
-    out = os.environ.get("AGORA_BENCH_PROFILE")
-    profile = ["-m", "cProfile", "-o", out] if out else []
-    env = {
-        **os.environ,
-        "AGORA_LOGGING_LEVEL": "WARNING",
-        "AGORA_SERVER_MAX_BODY_BYTES": "16777216",
-    }
-    return subprocess.Popen(
-        [sys.executable, *profile, "-m", "connector", "serve", str(directory)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("AGORA_BENCH_SERVER_LOG", os.devnull), "wb"),
-    )
 
 
 async def wait_up(http: aiohttp.ClientSession, url: str) -> None:
@@ -260,23 +247,39 @@ async def wait_up(http: aiohttp.ClientSession, url: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from connector.participant import read_admin_key
+    from bench.replicas import Fleet, create_database, drop_database, migrate
+    from connector.participant import init_participant, read_admin_key
 
     rng = random.Random(7)
     load_before = round(os.getloadavg()[0], 2)
+    storage, replicas = getattr(args, "storage", "sqlite"), max(getattr(args, "replicas", 1), 1)
+    database = await create_database() if storage == "postgres" else None
     with tempfile.TemporaryDirectory(prefix="agora-bench-ngsild-") as tmp:
         directory = Path(tmp) / "city"
-        port = free_port()
-        server = start_server(directory, port)
-        global SERVER_PID
-        SERVER_PID = server.pid
-        url = f"http://127.0.0.1:{port}"
+        server = Fleet(
+            directory, free_port(), replicas, {"AGORA_SERVER_MAX_BODY_BYTES": "16777216"}
+        )
+        init_participant(
+            directory,
+            "Bench City",
+            "city",
+            port=server.public_port,
+            storage_url=database,
+            dev_mode=True,
+        )
+        if database is not None:
+            await migrate(database)
+        # AGORA_BENCH_PROFILE=file: run the server under cProfile (written when it stops)
+        out = os.environ.get("AGORA_BENCH_PROFILE")
+        await server.start(profile=["-m", "cProfile", "-o", out] if out else None)
+        SERVER_PIDS[:] = server.pids
+        url = server.url
         key = read_admin_key(directory)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         conn = aiohttp.TCPConnector(limit=max(args.concurrency, args.create_concurrency) * 2)
         try:
             async with aiohttp.ClientSession(connector=conn) as http:
-                await wait_up(http, url)
+                await server.wait_up(http)
                 results: dict[str, Any] = {}
                 created = 0
 
@@ -295,7 +298,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 batch_size = 1000
                 t0 = time.perf_counter()
-                cpu0 = cpu_seconds(server.pid)
+                cpu0 = server_cpu()
                 batch_count = 0
 
                 async def create_batch(start: int) -> None:
@@ -318,7 +321,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 await asyncio.gather(*(guarded(s) for s in starts))
                 elapsed = time.perf_counter() - t0
-                batch_cpu = cpu_seconds(server.pid) - cpu0
+                batch_cpu = server_cpu() - cpu0
                 results["create_batch"] = {
                     "server_cpu_ms_per_entity": round(batch_cpu * 1000 / max(batch_count, 1), 3),
                     "entities": batch_count,
@@ -375,11 +378,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 results["geo_query"] = await timed_load(args.concurrency, args.seconds, geo)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            await server.stop()
+            if database is not None:
+                await drop_database(database)
     best_create = max(BASELINE["create_per_s"])
     best_query = max(BASELINE["query_type_q_per_s"])
     best_p95 = min(BASELINE["query_p95_s"])
@@ -409,7 +410,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "benchmark": "ngsild",
         "entities": args.entities,
-        "engine": "sqlite (WAL, synchronous=FULL)",
+        "engine": "sqlite (WAL, synchronous=FULL)"
+        if storage == "sqlite"
+        else f"postgresql, {replicas} replica(s) behind a round-robin proxy",
         "concurrency": args.concurrency,
         "create_concurrency": args.create_concurrency,
         "seconds_per_phase": args.seconds,
@@ -443,8 +446,56 @@ def main() -> None:
         default=50,
         help="clients creating at once (default 50: the baseline's best create figure)",
     )
+    parser.add_argument("--storage", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="PostgreSQL: the server as N processes behind a round-robin proxy, and a SQLite "
+        "pass in the same run to compare per-request server CPU with",
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args)), indent=2))
+    if args.replicas > 1 and args.storage != "postgres":
+        parser.error("--replicas needs --storage postgres (replicas share one database)")
+    if args.replicas and args.storage == "postgres":
+        print(json.dumps(asyncio.run(compare(args)), indent=2))
+    else:
+        print(json.dumps(asyncio.run(run(args)), indent=2))
+
+
+PHASES = ("create_single", "retrieve_by_id", "query_type_q", "query_type_q_paced", "geo_query")
+
+
+async def compare(args: argparse.Namespace) -> dict[str, Any]:
+    """A SQLite pass (one process), then PostgreSQL with ``--replicas`` processes, in one run:
+    the per-request server CPU of each phase side by side."""
+    from bench.replicas import TARGET_CPU_RATIO
+
+    sqlite = await run(argparse.Namespace(**{**vars(args), "storage": "sqlite", "replicas": 1}))
+    postgres = await run(args)
+    cpu: dict[str, Any] = {}
+    for phase in PHASES:
+        a = sqlite["results"][phase]["server_cpu_ms_per_request"]
+        b = postgres["results"][phase]["server_cpu_ms_per_request"]
+        cpu[phase] = {"sqlite": a, "postgres": b, "ratio": round(b / a, 3) if a else None}
+    a = sqlite["results"]["create_batch"]["server_cpu_ms_per_entity"]
+    b = postgres["results"]["create_batch"]["server_cpu_ms_per_entity"]
+    cpu["create_batch_per_entity"] = {
+        "sqlite": a,
+        "postgres": b,
+        "ratio": round(b / a, 3) if a else None,
+    }
+    ratios = [v["ratio"] for v in cpu.values() if v["ratio"] is not None]
+    return {
+        "benchmark": "ngsild, SQLite vs PostgreSQL replicas",
+        "replicas": args.replicas,
+        "server_cpu_ms_per_request": cpu,
+        "target_cpu_ratio": TARGET_CPU_RATIO,
+        "worst_cpu_ratio": max(ratios) if ratios else None,
+        "cpu_met": bool(ratios) and max(ratios) <= TARGET_CPU_RATIO,
+        "sqlite": sqlite,
+        "postgres": postgres,
+    }
 
 
 if __name__ == "__main__":

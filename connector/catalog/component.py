@@ -21,6 +21,7 @@ from connector.http.context import ConnectorContext
 from connector.http.problems import Problem
 from connector.http.routes import Route, View, add_routes
 from connector.management.api import MANAGEMENT_APP
+from connector.storage.singleton import only_one_replica
 from marketplace.catalog.crawler import Crawler, CrawlSettings
 from marketplace.catalog.dcat_ap import FORMATS, dcat_ap_graph, serialise
 from marketplace.catalog.entries import Limits
@@ -102,8 +103,17 @@ class FederatedCatalog:
         ctx.tasks.spawn(self._periodic(), name="catalog-crawl")
 
     async def crawl_now(self, *, force: bool = True) -> list[NodeStatus]:
+        """One round, unless another replica sharing the database is crawling (then none of
+        the nodes are touched here and the answer is empty); ``force`` (an operator's "crawl
+        now") waits for that round instead. A round reads the nodes' due times after taking the
+        lock, so rounds never overlap nor repeat each other."""
         assert self.ctx is not None and self.crawler is not None
-        async with self._lock:
+        async with (
+            self._lock,
+            only_one_replica(self.ctx.engine, "catalog-crawl", wait=force) as mine,
+        ):
+            if not mine:
+                return []
             found, self.registry_problem = await targets(
                 self.ctx.components.get("trust"), self.cfg, self.ctx.settings.did
             )

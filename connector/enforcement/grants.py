@@ -39,6 +39,7 @@ KNOWN_FOR_S = 1.0
 
 
 _STATE_SQL = f"SELECT state FROM {transfers.name} WHERE pid = ? AND role = 'provider'"
+_PG_STATE_SQL = f"SELECT state FROM {transfers.name} WHERE pid = $1 AND role = 'provider'"
 
 
 class _StateRead:
@@ -60,6 +61,7 @@ class Grants:
         self._reads: dict[str, _StateRead] = {}
         self.state_reads = 0  # observable: SQL state reads actually made
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._pg = engine.dialect.name == "postgresql"
         self._inline: sqlite3.Connection | None = None
         self._known: dict[str, tuple[str, float]] = {}  # SQLite: id -> (state, since); changed()
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
@@ -193,7 +195,14 @@ class Grants:
         # one statement: no transaction around it (a BEGIN and a ROLLBACK were two of the
         # three round trips of every state read)
         async with self._autocommit.connect() as conn:
-            state = await conn.scalar(self._state_query(transfer_id))
+            if self._pg:
+                # straight to asyncpg, which prepares the statement once per connection:
+                # SQLAlchemy's compile, cache lookup and result wrapping cost twice the query
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                state = await driver.fetchval(_PG_STATE_SQL, transfer_id)
+            else:
+                state = await conn.scalar(self._state_query(transfer_id))
         return None if state is None else str(state)
 
     def close(self) -> None:

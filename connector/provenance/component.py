@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from functools import partial
 
 from aiohttp import web
 
@@ -29,6 +30,7 @@ from connector.provenance.exchange import (
 from connector.provenance.kv import kv_get, kv_put
 from connector.provenance.peers import Peers
 from connector.provenance.settings import LedgerSettings, ledger_settings
+from connector.storage.singleton import only_one_replica
 from ledger import api as ledger_api
 from ledger.anchor import (
     EMBEDDED_ANCHOR_GAS,
@@ -307,6 +309,8 @@ class ProvenanceComponent:
             anchorer,
             every_records=cfg.anchor_every_records,
             every_seconds=cfg.anchor_every_seconds,
+            # replicas on one database anchor the shared log once, not once each
+            exclusive=partial(only_one_replica, ctx.engine, "ledger-anchor"),
         )
         await scheduler.start()
         exchange = ReceiptExchange(
