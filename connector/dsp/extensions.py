@@ -9,6 +9,10 @@ it, in its DID document:
 * the ledger receipt exchange: a service entry of type :data:`LEDGER_SERVICE` whose endpoint is
   the base of ``/receipts`` and ``/records``.
 
+Other components add the extensions they speak to the list under :data:`ADVERTISED` in
+``ctx.components`` (the marketplace: its evm prepayment exchange); :func:`speaks` reads any of
+them back from a peer's document.
+
 A peer that advertises the signature must sign every agreement; one that does not may send an
 unsigned agreement (stored and logged as unsigned). Receipts go only to peers with the ledger
 service entry.
@@ -26,11 +30,13 @@ AGREEMENT_SIGNATURE = "https://w3id.org/agora/dsp#providerSignature"
 #: service type of the ledger receipt exchange (endpoint: ``<base>/ledger/v1``)
 LEDGER_SERVICE = "AgoraLedgerExchange"
 LEDGER_PATH = "/ledger/v1"
+#: ``ctx.components`` key: more extension IRIs this connector speaks (added by components)
+ADVERTISED = "dsp.extensions"
 
 
-def dsp_properties() -> dict[str, Any]:
+def dsp_properties(more: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """What we add to our own DSP service entry."""
-    return {EXTENSIONS: [AGREEMENT_SIGNATURE]}
+    return {EXTENSIONS: [AGREEMENT_SIGNATURE, *(x for x in more if x != AGREEMENT_SIGNATURE)]}
 
 
 def ledger_service(did: str, public_url: str) -> dict[str, Any]:
@@ -42,17 +48,22 @@ def ledger_service(did: str, public_url: str) -> dict[str, Any]:
     }
 
 
-def signs_agreements(document: DidDocument) -> bool:
-    """Does the peer advertise the provider signature on its DSP service entry?"""
+def speaks(document: DidDocument, extension: str) -> bool:
+    """Does the peer list ``extension`` on its DSP service entry?"""
     for service in document.services:
         if service.type != "DataService":
             continue
         listed = service.properties.get(EXTENSIONS)
         if isinstance(listed, str):
             listed = [listed]
-        if isinstance(listed, list) and AGREEMENT_SIGNATURE in listed:
+        if isinstance(listed, list) and extension in listed:
             return True
     return False
+
+
+def signs_agreements(document: DidDocument) -> bool:
+    """Does the peer advertise the provider signature on its DSP service entry?"""
+    return speaks(document, AGREEMENT_SIGNATURE)
 
 
 def ledger_endpoint(document: DidDocument) -> str | None:
@@ -70,4 +81,5 @@ def advertised(ctx: Any) -> dict[str, Any]:
     provenance = ctx.components.get("provenance")
     if provenance is not None and getattr(provenance, "exchange", None) is not None:
         extra.append(ledger_service(ctx.settings.did, ctx.settings.public_url))
-    return {"dsp_properties": dsp_properties(), "extra_services": extra}
+    more = ctx.components.get(ADVERTISED) or ()
+    return {"dsp_properties": dsp_properties(tuple(more)), "extra_services": extra}

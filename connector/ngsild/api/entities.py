@@ -48,8 +48,10 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     scope = await enforce(request, "entity.retrieve")
     view = view_for(request.query, neg.tm, scope)
     doc = await broker(request).get(eid, scope)
-    await done(request, "entity.retrieve", scope, status=200, ids=[eid])
-    return respond(neg, render(neg, doc, view, geoproperty(request, neg.tm)))
+    answer = respond(neg, render(neg, doc, view, geoproperty(request, neg.tm)))
+    size = len(answer.body) if isinstance(answer.body, bytes) else 0
+    await done(request, "entity.retrieve", scope, status=200, ids=[eid], bytes=size)
+    return answer
 
 
 async def query_entities(request: web.Request) -> web.Response:
@@ -74,7 +76,8 @@ async def query_entities(request: web.Request) -> web.Response:
     # encoded before the access is recorded, sent only after it: see common.done
     answer = respond(neg, payload, headers=headers, links=links)
     del docs, items, payload
-    await done(request, "entities.query", scope, status=200, ids=ids)
+    size = len(answer.body) if isinstance(answer.body, bytes) else 0
+    await done(request, "entities.query", scope, status=200, ids=ids, bytes=size)
     return answer
 
 
