@@ -15,8 +15,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from connector.dsp.runtime import DSP_KEY, Dsp
-from connector.dsp.validation import SchemaViolation, validate
 from connector.dsp.tables import datasets
+from connector.dsp.validation import SchemaViolation, validate
 from connector.http.problems import Problem
 from connector.market import store
 from connector.market.problems import problem, read_exact_json
