@@ -20,6 +20,8 @@ from connector.market.payments.evm import (
 from tests.dsp.helpers import Node, start_node, wait_for
 from tests.market.test_payments import _pull, buy, start
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 
 
