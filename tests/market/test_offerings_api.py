@@ -121,6 +121,17 @@ async def test_bad_amounts_and_plans_are_refused(
     assert (await city.admin("GET", "/offerings"))[1] == []
 
 
+async def test_a_plan_its_terms_contradict_is_refused(market: tuple[Node, Node]) -> None:
+    city, _ = market
+    ds = await dataset(city)
+    doc = air_quality(ds)
+    doc["plans"][1]["terms"] = {"prohibition": [{"action": "use"}]}  # sells nothing
+    status, problem = await city.admin("POST", "/offerings", doc)
+    assert status == 400, problem
+    assert problem["field"] == "plans.1.terms.permission", problem
+    assert (await city.admin("GET", "/offerings"))[1] == []
+
+
 async def test_a_price_in_the_terms_is_refused(market: tuple[Node, Node]) -> None:
     city, _ = market
     ds = await dataset(city)
