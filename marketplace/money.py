@@ -76,6 +76,9 @@ _DBPEDIA_NAMES: Final[dict[str, str]] = {
 _BY_DBPEDIA: Final = {DBPEDIA + name: code for code, name in _DBPEDIA_NAMES.items()}
 
 
+_QUANTA: dict[int, Decimal] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Currency:
     """An active ISO 4217 currency: its code, numeric code and minor unit (decimal places)."""
@@ -93,8 +96,12 @@ class Currency:
 
     @property
     def quantum(self) -> Decimal:
-        """The smallest amount of the currency: 0.01 for EUR, 1 for JPY."""
-        return Decimal(1).scaleb(-self.minor_units)
+        """The smallest amount of the currency: 0.01 for EUR, 1 for JPY (made once per minor
+        unit: every rounded line asks for it)."""
+        found = _QUANTA.get(self.minor_units)
+        if found is None:
+            found = _QUANTA[self.minor_units] = Decimal(1).scaleb(-self.minor_units)
+        return found
 
     def __str__(self) -> str:
         return self.code

@@ -158,6 +158,57 @@ def _terms(value: Any) -> str:
 
 Terms = Annotated[str, BeforeValidator(_terms)]
 
+#: a plan's billing period and the usage-counter window (``policies.usage``) of the same length
+PERIOD_WINDOWS: Final = {"P1D": "perDay", "P1W": "perWeek", "P1M": "perMonth", "P1Y": "perYear"}
+
+
+def _count_quotas(terms: dict[str, Any]) -> list[tuple[int, str | None]]:
+    """(limit, window) of each ``count lteq|lt n`` constraint directly on a permission."""
+    found: list[tuple[int, str | None]] = []
+    for perm in terms.get("permission") or []:
+        for c in (perm.get("constraint") or []) if isinstance(perm, dict) else []:
+            if not isinstance(c, dict) or c.get("leftOperand") not in ("count", ODRL + "count"):
+                continue
+            op, right = c.get("operator"), c.get("rightOperand")
+            raw = right.get("@value") if isinstance(right, dict) else right
+            try:
+                limit = int(str(raw))
+            except ValueError:
+                continue
+            if op in ("lt", ODRL + "lt"):
+                limit -= 1
+            elif op not in ("lteq", ODRL + "lteq"):
+                continue
+            unit = c.get("odrl:unit") or c.get("unit")
+            iri = unit.get("@id") if isinstance(unit, dict) else unit
+            window = iri.rsplit("#", 1)[-1] if isinstance(iri, str) else None
+            found.append((limit, window))
+    return found
+
+
+def check_consistent(plan: Any, terms: dict[str, Any]) -> None:
+    """Refuse a plan its terms contradict: a priced plan whose terms permit nothing (it would
+    sell nothing), and a freemium plan per request whose request quota never lets the free quota
+    run out (its rate could never apply)."""
+    if plan.kind != "free" and not terms.get("permission"):
+        raise OfferingError(
+            "a priced plan sells a permission; these terms permit nothing",
+            field="terms.permission",
+            expected="at least one permission",
+            found=None,
+        )
+    if plan.kind == "freemium" and plan.unit == "request":
+        period = PERIOD_WINDOWS.get(plan.period)
+        for limit, window in _count_quotas(terms):
+            if (window is None or window == period) and limit <= plan.free_quota:
+                raise OfferingError(
+                    "the terms' request quota never exceeds the free quota: the rate could "
+                    "never apply (make it a free plan, or raise the quota)",
+                    field="terms.permission",
+                    expected=f"a count quota above the free quota {plan.free_quota}",
+                    found=limit,
+                )
+
 
 class PlanOffer(BaseModel):
     """One way to buy the dataset: a price plan and the ODRL terms that go with it."""
@@ -166,6 +217,11 @@ class PlanOffer(BaseModel):
 
     plan: PricePlan
     terms: Terms
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlanOffer:
+        check_consistent(self.plan, json.loads(self.terms))
+        return self
 
     def policy(self) -> dict[str, Any]:
         """A fresh copy of the terms (the stored text cannot be changed through it)."""

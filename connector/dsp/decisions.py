@@ -56,6 +56,8 @@ class Decision:
     permit: bool
     reason: str
     report: dict[str, Any] | None = None
+    #: the DSP termination ``code`` of a refusal (``None``: PolicyDenied)
+    code: str | None = None
 
 
 class OfferDecider(Protocol):

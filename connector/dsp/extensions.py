@@ -18,6 +18,10 @@ that peer's DID) advertised is kept per DID (``dsp_peer_extensions``) and honour
 document's. Either source can only add an extension, never take one the other advertises away,
 so a catalog cannot talk us out of requiring a signature.
 
+Other components add the extensions they speak to the list under :data:`ADVERTISED` in
+``ctx.components`` (the marketplace: its evm prepayment exchange); :func:`speaks` reads any of
+them back from a peer's document.
+
 A peer that advertises the signature must sign every agreement; one that does not may send an
 unsigned agreement (stored and logged as unsigned). Receipts go only to peers advertising the
 exchange (ledger service entry, or the catalog's :data:`LEDGER_EXCHANGE`).
@@ -46,11 +50,13 @@ LEDGER_SERVICE = "AgoraLedgerExchange"
 LEDGER_EXCHANGE = "https://w3id.org/agora/dsp#ledgerExchange"
 KNOWN = (AGREEMENT_SIGNATURE, LEDGER_EXCHANGE)
 LEDGER_PATH = "/ledger/v1"
+#: ``ctx.components`` key: more extension IRIs this connector speaks (added by components)
+ADVERTISED = "dsp.extensions"
 
 
-def dsp_properties() -> dict[str, Any]:
+def dsp_properties(more: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """What we add to our own DSP service entry."""
-    return {EXTENSIONS: [AGREEMENT_SIGNATURE]}
+    return {EXTENSIONS: [AGREEMENT_SIGNATURE, *(x for x in more if x != AGREEMENT_SIGNATURE)]}
 
 
 def ledger_service(did: str, public_url: str) -> dict[str, Any]:
@@ -62,17 +68,22 @@ def ledger_service(did: str, public_url: str) -> dict[str, Any]:
     }
 
 
-def signs_agreements(document: DidDocument) -> bool:
-    """Does the peer advertise the provider signature on its DSP service entry?"""
+def speaks(document: DidDocument, extension: str) -> bool:
+    """Does the peer list ``extension`` on its DSP service entry?"""
     for service in document.services:
         if service.type != "DataService":
             continue
         listed = service.properties.get(EXTENSIONS)
         if isinstance(listed, str):
             listed = [listed]
-        if isinstance(listed, list) and AGREEMENT_SIGNATURE in listed:
+        if isinstance(listed, list) and extension in listed:
             return True
     return False
+
+
+def signs_agreements(document: DidDocument) -> bool:
+    """Does the peer advertise the provider signature on its DSP service entry?"""
+    return speaks(document, AGREEMENT_SIGNATURE)
 
 
 def ledger_endpoint(document: DidDocument) -> str | None:
@@ -90,12 +101,13 @@ def advertised(ctx: Any) -> dict[str, Any]:
     provenance = ctx.components.get("provenance")
     if provenance is not None and getattr(provenance, "exchange", None) is not None:
         extra.append(ledger_service(ctx.settings.did, ctx.settings.public_url))
-    return {"dsp_properties": dsp_properties(), "extra_services": extra}
+    more = ctx.components.get(ADVERTISED) or ()
+    return {"dsp_properties": dsp_properties(tuple(more)), "extra_services": extra}
 
 
 def catalog_properties(ctx: Any) -> dict[str, Any]:
     """What we add to the DataService entries of our DSP catalog."""
-    listed = [AGREEMENT_SIGNATURE]
+    listed = [AGREEMENT_SIGNATURE, *(ctx.components.get(ADVERTISED) or ())]
     provenance = ctx.components.get("provenance")
     if provenance is not None and getattr(provenance, "exchange", None) is not None:
         listed.append(LEDGER_EXCHANGE)

@@ -256,7 +256,7 @@ class Negotiations:
             return
         decision = await self.dsp.decider.decide(ours, dataset_id, caller)
         if not decision.permit:
-            await self.terminate(conn, row, decision.reason, Code.POLICY_DENIED)
+            await self.terminate(conn, row, decision.reason, decision.code or Code.POLICY_DENIED)
             return
         credentials = list(caller.credentials) if uses_claims(ours) else None
         if self.manual(row, AGREE, choices) and (

@@ -41,6 +41,8 @@ from connector.trust.replay import SqlReplayCache
 
 #: where other components leave PEP gates before this one starts (see ``AgreementPep.gates``)
 GATES = "enforcement.gates"
+#: where other components leave usage meters (see ``AgreementPep.meters``)
+METERS = "enforcement.meters"
 
 
 class EnforcementComponent:
@@ -79,6 +81,7 @@ class EnforcementComponent:
         )
         self.pep.notifications = AgreementNotificationGuard(self.pep, ctx.engine)
         self.pep.gates.extend(ctx.components.get(GATES, []))
+        self.pep.meters.extend(ctx.components.get(METERS, []))
         ctx.components["ngsild.pep"] = self.pep
         ctx.components["ngsild.notification_guard"] = self.pep.notifications
         manager = ctx.components.get(SUBSCRIPTIONS)

@@ -166,6 +166,9 @@ class AgreementPep:
         #: checks outside the ODRL decision, by agreement id: None, or why access is refused now
         #: (the marketplace's payment gate: an agreement suspended for non-payment)
         self.gates: list[Callable[[str], Awaitable[str | None]]] = []
+        #: told of each answered request under an agreement: (agreement id, usage) with usage
+        #: ``{"requests": 1, "entities": n, "bytes": n}`` (the marketplace's usage meter)
+        self.meters: list[Callable[[str, dict[str, int]], Awaitable[None]]] = []
 
     async def _gated(self, access: Access) -> None:
         for gate in self.gates:
@@ -287,6 +290,16 @@ class AgreementPep:
                     subscription_id, access.grant, request.headers.get(PURPOSE_HEADER)
                 )
         await self.evidence.record(request, access, response_summary)
+        if self.meters and access.decision == "permit":
+            status = int(response_summary.get("status", 200))
+            if status < 400:
+                used = {
+                    "requests": 1,
+                    "entities": len(response_summary.get("ids", ())),
+                    "bytes": int(response_summary.get("bytes", 0)),
+                }
+                for meter in self.meters:
+                    await meter(access.grant.agreement_id, used)
 
     async def settle(self, request: web.Request, access: Access) -> None:
         """Wait for an overlapped confirmation; a Problem if it refused the request."""

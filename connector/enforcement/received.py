@@ -45,7 +45,15 @@ from policies.model import Constraint, Duty
 from policies.vocab import ODRL
 
 FORWARDED_HEADERS = ("Accept", "Link", "Agora-Purpose", "NGSILD-Tenant")
-PASSED_BACK = ("Link", "Agora-Attribution", "NGSILD-Results-Count", "Content-Type")
+PASSED_BACK = (
+    "Link",
+    "Agora-Attribution",
+    "NGSILD-Results-Count",
+    "Content-Type",
+    # the provider's quotas, so the application behind this connector can pace itself
+    "RateLimit-Policy",
+    "RateLimit",
+)
 #: the largest answer a pull passes on from the provider
 PULL_MAX_BYTES = 32 * 1024 * 1024
 

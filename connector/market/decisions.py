@@ -10,16 +10,21 @@ against payments yet (see ``payments``), so this gate is explicit.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from connector.dsp.auth import Caller
 from connector.dsp.decisions import Decision, OfferDecider
+from connector.dsp.extensions import EXTENSIONS
 from connector.market import store
 from connector.market.payments import PaymentMethod
 from connector.storage.inline import Database
 from marketplace.errors import MarketplaceError
 from marketplace.plans import FreePlan
 from marketplace.views.dsp import amount_text
+
+#: the DSP termination code of a refusal for an unmet payment condition
+PAYMENT_REQUIRED: Final = "PaymentRequired"
 
 
 def price_text(plan: Any) -> str:
@@ -41,10 +46,36 @@ def price_text(plan: Any) -> str:
 class PaymentDecider:
     """An :class:`OfferDecider` that adds the payment condition to the inner decision."""
 
-    def __init__(self, inner: OfferDecider, db: Database, methods: list[PaymentMethod]) -> None:
+    def __init__(
+        self,
+        inner: OfferDecider,
+        db: Database,
+        methods: list[PaymentMethod],
+        resolver: Callable[[], Any] | None = None,
+    ) -> None:
         self.inner = inner
         self.db = db
         self.methods = methods
+        #: gives the DID resolver (set late by the dsp component) for the consumer's document
+        self.resolver = resolver
+
+    async def extensions_of(self, did: str) -> frozenset[str]:
+        """The Agora extensions ``did`` lists on its DSP service entry (none if unresolvable)."""
+        resolver = self.resolver() if self.resolver is not None else None
+        if resolver is None:
+            return frozenset()
+        try:
+            document = await resolver.resolve(did)
+        except Exception:  # an unresolvable consumer advertises nothing
+            return frozenset()
+        found: set[str] = set()
+        for service in document.services:
+            listed = service.properties.get(EXTENSIONS) if service.type == "DataService" else None
+            if isinstance(listed, str):
+                listed = [listed]
+            if isinstance(listed, list):
+                found.update(x for x in listed if isinstance(x, str))
+        return frozenset(found)
 
     async def plan_of(self, offer_id: Any) -> Any | None:
         parsed = store.parse_offer_id(offer_id)
@@ -68,8 +99,9 @@ class PaymentDecider:
         if plan is None or isinstance(plan, FreePlan):
             return decision
         why_not = []
+        extensions = await self.extensions_of(caller.did)
         for method in self.methods:
-            reason = method.condition(caller.did, plan)
+            reason = method.condition(caller.did, plan, extensions)
             if reason is None:
                 return Decision(
                     True,
@@ -82,4 +114,5 @@ class PaymentDecider:
             f"payment condition not met: {price_text(plan)}; "
             + ("; ".join(why_not) or "this connector accepts no payment method"),
             decision.report,
+            PAYMENT_REQUIRED,
         )

@@ -50,6 +50,9 @@ from marketplace.plans import OneOffPlan, RecurringPlan
 from marketplace.views.dsp import plan_from_offer
 
 PREFIX = "/market/v1"
+#: the DSP extension a consumer advertises when its connector pays in advance through ``evm``
+#: (the payment exchange at ``/market/v1``): it understands the pricing profile and pays
+EVM_PREPAYMENT = "https://w3id.org/agora/pricing#evmPrepayment"
 
 
 class Evm:
@@ -82,11 +85,19 @@ class Evm:
             raise ValueError("[marketplace] evm_chain needs evm_account (and evm_token)")
         return cls(TokenChain(w3, token, gas), account, settings)
 
-    def condition(self, payer_did: str, plan: Any) -> str | None:
+    def condition(self, payer_did: str, plan: Any, extensions: frozenset[str]) -> str | None:
         if not isinstance(plan, OneOffPlan | RecurringPlan):
             return "evm prepayment covers one-off and recurring plans only"
         if plan.currency != self.currency:
             return f"the evm token stands for {self.currency}, the plan is in {plan.currency}"
+        if EVM_PREPAYMENT not in extensions:
+            # a plain DSP peer cannot pay in advance: refuse now rather than hold the
+            # negotiation until the payment timeout
+            return (
+                f"the price is paid in advance in the {self.currency} token, and {payer_did} "
+                f"does not advertise the prepayment extension ({EVM_PREPAYMENT}) in its DID "
+                "document"
+            )
         return None
 
 

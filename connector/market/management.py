@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from connector.dsp.runtime import DSP_KEY, Dsp
 from connector.dsp.tables import datasets
+from connector.dsp.validation import SchemaViolation, validate
 from connector.http import routes
 from connector.http.problems import Problem
 from connector.http.routes import Route
@@ -34,6 +35,43 @@ from marketplace.offerings import (
 from marketplace.views.dsp import dsp_offers
 
 LIFECYCLES = {lc.value for lc in Lifecycle}
+DSP_CONTEXT = "https://w3id.org/dspace/2025/1/context.jsonld"
+
+
+def check_dsp_view(offering: Offering) -> None:
+    """Refuse an offering whose DSP view would not validate against DSP 2025-1 (e.g. a number
+    as a ``rightOperand`` in its terms): published, it would make the whole catalog invalid for
+    every consumer that checks it, so it is a Problem now rather than a broken catalog later."""
+    offers = dsp_offers(offering)
+    if not offers:
+        return
+    doc = {
+        "@context": [DSP_CONTEXT],
+        "@type": "Dataset",
+        "@id": offering.dataset_id,
+        "hasPolicy": offers,
+        "distribution": [{"format": "NGSI-LD-PULL", "accessService": "urn:agora:check"}],
+    }
+    try:
+        validate("Dataset", doc)
+    except SchemaViolation as exc:
+        index = _plan_index(str(exc))
+        where = f"plans.{index}.terms" if index is not None else "plans"
+        raise Problem(
+            400,
+            "Bad Request",
+            detail=f"{where}: the plan's DSP offer is not valid DSP 2025-1: {exc}",
+            type_="https://w3id.org/agora/problems/marketplace#ViewError",
+            field=where,
+        ) from None
+
+
+def _plan_index(reason: str) -> int | None:
+    marker = "/hasPolicy/"
+    if marker not in reason:
+        return None
+    digits = reason.split(marker, 1)[1].split("/", 1)[0]
+    return int(digits) if digits.isdigit() else None
 
 
 def view(offering: Offering) -> dict[str, Any]:
@@ -74,6 +112,7 @@ async def create(dsp: Dsp, data: Any) -> Offering:
         started = OfferingHistory.start(offering)
     except MarketplaceError as exc:
         raise problem(exc) from None
+    check_dsp_view(offering)
     async with dsp.transaction() as conn:
         await _dataset_exists(conn, offering.dataset_id)
         if await store.history(conn, offering.id) is not None:
@@ -94,6 +133,8 @@ async def change(
                 after = after.transition(to)
         except MarketplaceError as exc:
             raise problem(exc) from None
+        if edit is not None:
+            check_dsp_view(after.current)
         if after.current.lifecycle is Lifecycle.PUBLISHED:
             await _dataset_exists(conn, after.current.dataset_id)
         await store.write(conn, before, after)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
@@ -27,8 +28,12 @@ def encode(offering: Offering) -> str:
     return json.dumps(offering_to_dict(offering), sort_keys=True, separators=(",", ":"))
 
 
+@lru_cache(maxsize=512)
 def decode(text: str) -> Offering:
-    """A stored version (written by :func:`encode`, so it parses; a failure is corruption)."""
+    """A stored version (written by :func:`encode`, so it parses; a failure is corruption).
+    Kept by its text: a priced negotiation and its payment read the same version five or six
+    times, and parsing (with the terms' ODRL check) is most of what such a read costs. An
+    ``Offering`` is frozen, so sharing one is safe; an edited draft has another text."""
     return _parse(json.loads(text))
 
 

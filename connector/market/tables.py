@@ -1,4 +1,4 @@
-"""SQL tables of the marketplace component (created by migration 0015_market; same shapes here).
+"""SQL tables of the marketplace component (migrations 0015_market, 0017_market2_usage).
 
 Every version of an offering is one row (``id``, ``version``): agreements keep pointing at the
 version they were made under. The offering itself is the canonical JSON of
@@ -10,7 +10,7 @@ that can be used once.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -39,4 +39,18 @@ payments = Table(
     Column("currency", String(3), nullable=False),
     Column("payer", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: metered usage of one agreement in one billing period (migration 0017_market2_usage): what a
+#: usage-priced plan is rated on, and what TMF635 ``Usage`` shows; billing builds on these rows
+usage = Table(
+    "market_usage",
+    metadata,
+    Column("agreement_id", String(300), primary_key=True),
+    Column("period_start", DateTime(timezone=True), primary_key=True),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("entities", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

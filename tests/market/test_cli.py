@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from connector.cli import main
 from tests.dsp.helpers import Node
 from tests.market.helpers import dataset
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TOML = """
 id = "noise"

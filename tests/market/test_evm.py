@@ -20,6 +20,8 @@ from connector.market.payments.evm import (
 from tests.dsp.helpers import Node, start_node, wait_for
 from tests.market.test_payments import _pull, buy, start
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 
 
@@ -157,9 +159,17 @@ async def test_pay_then_use_on_ganache(ganache_market: tuple[Node, Node, str]) -
 
 
 async def test_a_peer_that_never_pays_is_terminated_with_the_reason(tmp_path: Path) -> None:
-    """A plain DSP peer (no evm): agreed, held VERIFIED, then terminated — PaymentRequired."""
+    """A consumer that says it prepays through evm but never does: agreed, held VERIFIED, then
+    terminated — PaymentRequired. (One that does not say so is refused at once, see
+    test_plain_peer.)"""
     async with aiohttp.ClientSession() as http:
-        peer = await start_node(tmp_path, "peer", "company", http=http)
+        peer = await start_node(
+            tmp_path,
+            "peer",
+            "company",
+            http=http,
+            extra={"marketplace": {"evm_chain": "embedded", "evm_account": "embedded:4"}},
+        )
         city = await start_node(
             tmp_path,
             "city",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from tests.dsp.helpers import Node, wait_for
 from tests.market.helpers import air_quality, catalog, dataset, published
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PRICING = "https://w3id.org/agora/pricing"
 
@@ -118,6 +121,17 @@ async def test_bad_amounts_and_plans_are_refused(
     assert (await city.admin("GET", "/offerings"))[1] == []
 
 
+async def test_a_plan_its_terms_contradict_is_refused(market: tuple[Node, Node]) -> None:
+    city, _ = market
+    ds = await dataset(city)
+    doc = air_quality(ds)
+    doc["plans"][1]["terms"] = {"prohibition": [{"action": "use"}]}  # sells nothing
+    status, problem = await city.admin("POST", "/offerings", doc)
+    assert status == 400, problem
+    assert problem["field"] == "plans.1.terms.permission", problem
+    assert (await city.admin("GET", "/offerings"))[1] == []
+
+
 async def test_a_price_in_the_terms_is_refused(market: tuple[Node, Node]) -> None:
     city, _ = market
     ds = await dataset(city)
@@ -181,7 +195,8 @@ async def test_a_peer_without_a_payment_method_is_refused_with_the_price(
         assert "payment condition not met" in mine["error"]
         assert "49.00 EUR" in mine["error"]
         assert mine["agreementId"] is None
-        assert (await city.admin("GET", "/agreements"))[1] == []
+        _, agreements = await city.admin("GET", "/agreements")
+        assert [a for a in agreements if stranger.did in json.dumps(a)] == []
         mine, _ = await _negotiate(stranger, city, research, ds)
         assert mine["state"] == "FINALIZED"  # the free plan needs no payment
     finally:

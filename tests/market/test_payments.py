@@ -10,6 +10,8 @@ from tests.dsp.helpers import Node, wait_for
 from tests.enforcement.helpers import air
 from tests.market.helpers import catalog, published
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 
 async def _seed(city: Node) -> None:
     async with city.http.post(

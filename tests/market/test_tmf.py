@@ -6,8 +6,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tests.dsp.helpers import Node, wait_for
 from tests.market.helpers import catalog, published
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CATALOG = "/tmf-api/productCatalogManagement/v4"
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
@@ -99,8 +103,8 @@ async def test_the_negotiation_is_the_order(market: tuple[Node, Node]) -> None:
     mine = await wait_for(company.negotiation, neg["id"], {"FINALIZED"})
     status, orders = await tmf(company, "GET", ORDERS)
     assert status == 200
-    (order,) = orders
-    assert order["id"] == mine["id"] and order["state"] == "completed"
+    (order,) = [o for o in orders if o["id"] == mine["id"]]
+    assert order["state"] == "completed"
     item = order["productOrderItem"][0]
     assert item["productOffering"]["id"] == "air-quality"
     assert item["productOfferingPrice"]["id"] == "air-quality:1:commercial"
@@ -112,6 +116,7 @@ async def test_the_negotiation_is_the_order(market: tuple[Node, Node]) -> None:
     status, _ = await tmf(company, "GET", ORDERS, admin=False)
     assert status == 401
     status, theirs = await tmf(city, "GET", ORDERS)
+    theirs = [o for o in theirs if o["id"] == mine["providerPid"]]
     assert [o["relatedParty"][0]["role"] for o in theirs] == ["Buyer"]
 
 
@@ -133,7 +138,8 @@ async def test_a_refused_order_has_failed(market: tuple[Node, Node], tmp_path: A
         assert status == 200
         assert order["state"] == "failed"
         assert "payment condition not met" in order["note"][0]["text"]
-        _status, (theirs,) = await tmf(city, "GET", ORDERS)
+        _status, orders = await tmf(city, "GET", ORDERS)
+        (theirs,) = [o for o in orders if o["relatedParty"][0]["id"] == stranger.did]
         assert theirs["state"] == "failed"
     finally:
         await stranger.connector.stop()

@@ -268,3 +268,52 @@ def test_deeply_nested_terms_refused() -> None:
     with pytest.raises(OfferingError) as e:
         parse_offering(offering_data(plans=[{"plan": PLANS[0], "terms": terms}]))
     assert e.value.reason == "terms nest too deep"
+
+
+def _quota(n: int, window: str | None = "perMonth") -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "leftOperand": "count",
+        "operator": "lteq",
+        "rightOperand": {"@value": str(n), "@type": "xsd:integer"},
+    }
+    if window:
+        c["odrl:unit"] = {"@id": f"https://w3id.org/agora/policy#{window}"}
+    return {"permission": [{"action": "use", "constraint": [c]}]}
+
+
+FREEMIUM = {
+    "id": "f",
+    "kind": "freemium",
+    "unit": "request",
+    "free_quota": 100,
+    "rate": "0.01",
+    "period": "P1M",
+}
+
+
+@pytest.mark.parametrize(
+    ("plan", "terms", "refused"),
+    [
+        (FREEMIUM, _quota(100), True),  # the quota is used up by the free part alone
+        (FREEMIUM, _quota(50, None), True),  # over the whole agreement: fewer still
+        (FREEMIUM, _quota(101), False),
+        (FREEMIUM, _quota(50, "perDay"), False),  # 50 a day can exceed 100 a month
+        (
+            {"id": "o", "kind": "one_off", "price": "9.00"},
+            {"prohibition": [{"action": "use"}]},
+            True,
+        ),
+        ({"id": "z", "kind": "free"}, {"prohibition": [{"action": "distribute"}]}, False),
+    ],
+)
+def test_a_plan_its_terms_contradict_is_refused(
+    plan: dict[str, Any], terms: dict[str, Any], refused: bool
+) -> None:
+    data = offering_data()
+    data["plans"] = [{"plan": plan, "terms": terms}]
+    if not refused:
+        assert parse_offering(data).plans[0].plan.id == plan["id"]
+        return
+    with pytest.raises(OfferingError) as e:
+        parse_offering(data)
+    assert e.value.field == "plans.0.terms.permission"

@@ -33,7 +33,7 @@ class Invoice:
         self.due = timedelta(days=settings.invoice_due_days)
         self.grace = timedelta(days=settings.invoice_grace_days)
 
-    def condition(self, payer_did: str, plan: Any) -> str | None:
+    def condition(self, payer_did: str, plan: Any, extensions: frozenset[str]) -> str | None:
         if payer_did in self.accounts:
             return None
         return f"{payer_did} has no invoice account with this provider"

@@ -68,8 +68,10 @@ async def retrieve_entity(request: web.Request) -> web.Response:
             linker.inline(neg, view, doc, item, level)
         else:  # flat: the entity first, then the entities it links to
             payload = [item, *linker.flat(neg, view, [doc], level)]
-    await done(request, "entity.retrieve", scope, status=200, ids=[eid])
-    return respond(neg, payload)
+    answer = respond(neg, payload)
+    size = len(answer.body) if isinstance(answer.body, bytes) else 0
+    await done(request, "entity.retrieve", scope, status=200, ids=[eid], bytes=size)
+    return answer
 
 
 async def query_entities(request: web.Request) -> web.Response:
@@ -105,7 +107,8 @@ async def query_entities(request: web.Request) -> web.Response:
     # encoded before the access is recorded, sent only after it: see common.done
     answer = respond(neg, payload, headers=headers, links=links)
     del docs, items, payload
-    await done(request, "entities.query", scope, status=200, ids=ids)
+    size = len(answer.body) if isinstance(answer.body, bytes) else 0
+    await done(request, "entities.query", scope, status=200, ids=ids, bytes=size)
     return answer
 
 
