@@ -99,9 +99,24 @@ class FederatedCatalog:
         self.crawler = Crawler(self.index, self.fetch, crawl)
         ctx.tasks.spawn(self._periodic(), name="catalog-crawl")
 
+    async def _own_membership(self) -> None:
+        """The authority holds no membership credential from anyone else: it issues itself
+        one, so members that require it answer its crawl (see Authority.hold_own_membership)."""
+        assert self.ctx is not None
+        trust = self.ctx.components.get("trust")
+        if trust is None or not trust.is_authority:
+            return
+        from connector.trust.authority import Authority
+
+        try:
+            await Authority(trust).hold_own_membership()
+        except Exception:  # the crawl goes on; the nodes that refuse us will say why
+            self.ctx.log.exception("the authority could not issue its own membership credential")
+
     async def crawl_now(self, *, force: bool = True) -> list[NodeStatus]:
         assert self.ctx is not None and self.crawler is not None
         async with self._lock:
+            await self._own_membership()
             found, self.registry_problem = await targets(
                 self.ctx.components.get("trust"), self.cfg, self.ctx.settings.did
             )
