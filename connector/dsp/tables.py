@@ -42,6 +42,8 @@ datasets = Table(
     Column("attributes", Text, nullable=True),
     Column("area", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # open data: the licence (SPDX id or IRI) it is published under (0018_catalog2_open_data)
+    Column("license", String(500), nullable=True),
 )
 
 policies = Table(
