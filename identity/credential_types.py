@@ -84,7 +84,8 @@ class ParticipantCredential(CredentialClaims):
 
     credential_type: ClassVar[str] = "ParticipantCredential"
     legal_name: str = Field(alias="legalName", min_length=1, max_length=300)
-    role: Literal["city", "company", "civic", "auditor"]
+    #: ``authority``: the data-space authority's own credential about itself (it issues it)
+    role: Literal["city", "company", "civic", "auditor", "authority"]
     country: str = Field(pattern=r"^[A-Z]{2}$")
 
 

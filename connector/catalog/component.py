@@ -33,6 +33,8 @@ from marketplace.catalog.query import MAX_LIMIT, MAX_OFFSET, Query, parse_query
 from marketplace.catalog.tmf620 import product_offering
 
 FEDERATED_PATH = "/federated"
+#: the public DCAT-AP document national open-data portals harvest (open data only, no key)
+HARVEST_PATH = FEDERATED_PATH + "/dcat-ap"
 #: datasets in one DCAT-AP export (the portal harvests the whole document)
 EXPORT_LIMIT = 100_000
 CATALOG_KEY: web.AppKey[Any] = web.AppKey("agora.catalog", object)
@@ -102,6 +104,20 @@ class FederatedCatalog:
         self.crawler = Crawler(self.index, self.fetch, crawl)
         ctx.tasks.spawn(self._periodic(), name="catalog-crawl")
 
+    async def _own_membership(self) -> None:
+        """The authority holds no membership credential from anyone else: it issues itself
+        one, so members that require it answer its crawl (see Authority.hold_own_membership)."""
+        assert self.ctx is not None
+        trust = self.ctx.components.get("trust")
+        if trust is None or not trust.is_authority:
+            return
+        from connector.trust.authority import Authority
+
+        try:
+            await Authority(trust).hold_own_membership()
+        except Exception:  # the crawl goes on; the nodes that refuse us will say why
+            self.ctx.log.exception("the authority could not issue its own membership credential")
+
     async def crawl_now(self, *, force: bool = True) -> list[NodeStatus]:
         """One round, unless another replica sharing the database is crawling (then none of
         the nodes are touched here and the answer is empty); ``force`` (an operator's "crawl
@@ -114,6 +130,7 @@ class FederatedCatalog:
         ):
             if not mine:
                 return []
+            await self._own_membership()
             found, self.registry_problem = await targets(
                 self.ctx.components.get("trust"), self.cfg, self.ctx.settings.did
             )
@@ -136,6 +153,7 @@ class FederatedCatalog:
         api[CATALOG_KEY] = self
         root[CATALOG_KEY] = self
         root.router.add_post(FEDERATED_PATH + "/catalog/request", federated_catalog)
+        root.router.add_get(HARVEST_PATH, harvest)
         add_routes(api, ROUTES)
 
     async def stop(self) -> None:
@@ -222,13 +240,59 @@ def _page(request: web.Request) -> tuple[int, int]:
 async def export(request: web.Request) -> web.Response:
     """GET /api/v1/catalog/export?format=turtle|json-ld: DCAT-AP 3 of the aggregated catalog."""
     catalog = _catalog(request)
-    assert catalog.ctx is not None
     fmt = request.query.get("format", "turtle")
     if fmt not in FORMATS:
         raise Problem(
             400, "Bad Request", detail="format must be turtle or json-ld", parameter="format"
         )
-    items, endpoints = await _export_items(catalog, Query(sort="title", limit=EXPORT_LIMIT))
+    return await _dcat_ap(catalog, Query(sort="title", limit=EXPORT_LIMIT), fmt)
+
+
+def _accepted(accept: str) -> str | None:
+    """The DCAT-AP serialisation an Accept header asks for (Turtle unless JSON-LD is
+    preferred), or None when it accepts neither."""
+    best: tuple[float, str] | None = None
+    for part in accept.split(",")[:32] if accept.strip() else ["*/*"]:
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        fmt = {
+            "text/turtle": "turtle",
+            "application/ld+json": "json-ld",
+            "application/json": "json-ld",
+            "text/*": "turtle",
+            "*/*": "turtle",
+        }.get(media.lower())
+        if fmt is not None and q > 0 and (best is None or q > best[0]):
+            best = (q, fmt)
+    return None if best is None else best[1]
+
+
+async def harvest(request: web.Request) -> web.Response:
+    """GET /federated/dcat-ap: what a national portal harvests, without a key: the open
+    datasets (free and licensed) of the aggregated catalog, as DCAT-AP 3 in Turtle or JSON-LD
+    by Accept. What members offer under conditions stays for members to find."""
+    catalog = _catalog(request)
+    fmt = _accepted(request.headers.get("Accept", ""))
+    if fmt is None:
+        raise Problem(
+            406,
+            "Not Acceptable",
+            detail="this document is text/turtle or application/ld+json",
+        )
+    response = await _dcat_ap(catalog, Query(open=True, sort="title", limit=EXPORT_LIMIT), fmt)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+async def _dcat_ap(catalog: FederatedCatalog, query: Query, fmt: str) -> web.Response:
+    assert catalog.ctx is not None
+    items, endpoints = await _export_items(catalog, query)
     settings = catalog.ctx.settings
     graph = dcat_ap_graph(
         f"{settings.public_url}{FEDERATED_PATH}#catalog",

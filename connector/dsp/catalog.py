@@ -118,18 +118,39 @@ async def _own_offers_of(conn: Conn, dataset_ids: list[str]) -> dict[str, list[d
 
 
 MANUAL = "manual"
+#: an open dataset's free offer: a click-through agreement, never an operator's decision
+CLICK_THROUGH = json.dumps({"agree": "automatic", "finalize": "automatic"}, sort_keys=True)
+
+
+def is_free_policy(policy: dict[str, Any]) -> bool:
+    """No ``compensate`` duty: nothing to pay (the pricing profile's only way to ask)."""
+    duties = policy.get("obligation") or []
+    return not any(
+        isinstance(d, dict) and str(d.get("action", "")).rsplit("/", 1)[-1] == "compensate"
+        for d in (duties if isinstance(duties, list) else [duties])
+    )
 
 
 async def offer_choices(conn: Conn, offer_id: str) -> str | None:
     """The operator's choices for the decisions on this offer (JSON), ``approval: manual``
-    included as the choice to agree; None when the offer leaves all to the defaults."""
+    included as the choice to agree; None when the offer leaves all to the defaults. A free
+    offer on an open dataset (one with a licence) is a click-through: agreed and finalized
+    automatically whatever the defaults, still negotiated over DSP and logged like any."""
     found = (
         await conn.execute(
-            select(offers.c.approval, offers.c.decisions).where(offers.c.id == offer_id)
+            select(offers.c.approval, offers.c.decisions, datasets.c.license, policies.c.policy)
+            .select_from(
+                offers.outerjoin(datasets, datasets.c.id == offers.c.dataset_id).outerjoin(
+                    policies, policies.c.id == offers.c.policy_id
+                )
+            )
+            .where(offers.c.id == offer_id)
         )
     ).first()
     if found is None:
         return None
+    if found.license and found.policy and is_free_policy(json.loads(found.policy)):
+        return CLICK_THROUGH
     choices = json.loads(found.decisions) if found.decisions else {}
     if found.approval == MANUAL:
         choices["agree"] = MANUAL
@@ -184,6 +205,8 @@ def dataset_document(dsp: Dsp, row: Any, offer_docs: list[dict[str, Any]]) -> di
         doc[AGORA_NS + "attribute"] = json.loads(row.attributes)
     if row.area:
         doc[AGORA_NS + "area"] = json.loads(row.area)
+    if row.license:
+        doc["dct:license"] = row.license
     return doc
 
 

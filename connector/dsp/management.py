@@ -92,6 +92,7 @@ def dataset_view(row: Any) -> dict[str, Any]:
         "entityTypes": json.loads(row.entity_types),
         "attributes": json.loads(row.attributes) if row.attributes else None,
         "area": json.loads(row.area) if row.area else None,
+        "license": row.license,
     }
     if row.source:
         view["source"] = http_source.public_view(row.source)
@@ -169,6 +170,7 @@ async def create_dataset(request: web.Request) -> web.Response:
                 attributes=json.dumps(attributes) if attributes else None,
                 area=json.dumps(data.area) if data.area else None,
                 source=source,
+                license=data.license,
                 created_at=now(),
             )
         )
@@ -223,6 +225,8 @@ async def patch_dataset(request: web.Request) -> web.Response:
         raise Problem(400, "Bad Request", detail="give at least one field to change")
     ds_id = request.match_info["id"]
     values: dict[str, Any] = {}
+    if "license" in given:
+        values["license"] = given["license"]
     for name in ("title", "description"):
         if name in given:
             if given[name] is None:

@@ -72,6 +72,14 @@ class DatasetIn(_In):
         " Models context, an inline object, or a list): short names expand as the data's do",
     )
     area: dict[str, Any] | None = Field(default=None, description="a GeoJSON geometry")
+    license: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        pattern=r"^(https?://[^\s]+|[A-Za-z0-9][A-Za-z0-9.+-]*)$",
+        description="open data: the licence (an SPDX id such as CC-BY-4.0, or its IRI); a"
+        " free offer on a licensed dataset is a click-through, agreed without the operator",
+    )
 
 
 class DatasetPatch(_In):
@@ -85,6 +93,13 @@ class DatasetPatch(_In):
     )
     attributes: list[str] | None = Field(default=None, max_length=500)
     area: dict[str, Any] | None = None
+    license: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        pattern=r"^(https?://[^\s]+|[A-Za-z0-9][A-Za-z0-9.+-]*)$",
+        description="the licence; null: no longer open data",
+    )
 
 
 class PolicyIn(_In):

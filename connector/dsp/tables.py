@@ -44,6 +44,8 @@ datasets = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # a plain HTTP source instead of the broker, JSON (0017_dsp2_http_source)
     Column("source", Text, nullable=True),
+    # open data: the licence (SPDX id or IRI) it is published under (0018_catalog2_open_data)
+    Column("license", String(500), nullable=True),
 )
 
 #: the Agora extensions a peer's DSP catalog advertised (0017_dsp2_sources_peers), JSON list

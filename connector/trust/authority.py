@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -53,6 +54,7 @@ from identity import (
     Reason,
     create_id_token,
     issue_credential,
+    verify_credential_jwt,
     verify_id_token,
 )
 from identity.credential_service import DCP_CONTEXT, bearer
@@ -277,8 +279,42 @@ class Authority:
         assert found is not None
         return {**found, "credentials": [t for t, _ in tokens]}
 
+    async def hold_own_membership(self) -> bool:
+        """The authority is the data space's first member: its wallet holds a
+        MembershipCredential and a ParticipantCredential (role ``authority``) about itself,
+        issued by itself, so that members requiring them (the federated catalog's crawl asks
+        each member for its DSP catalog) admit it as they admit any member. Issued when one
+        is missing or expires within a day; True if issued now."""
+        soon = time.time() + 86_400
+        held = {
+            c["type"]
+            for c in await self.trust.credentials.summaries()
+            if c["issuer"] == self.trust.did and (c["validUntil"] is None or c["validUntil"] > soon)
+        }
+        if {"MembershipCredential", "ParticipantCredential"} <= held:
+            return False
+        me = self.trust.did
+        participant = self.trust.ctx.settings.participant
+        claims: list[CredentialClaims] = [
+            MembershipCredential(id=me, memberOf=me, since=datetime.now(UTC).strftime("%Y-%m-%d")),
+            ParticipantCredential(
+                id=me,
+                legalName=participant.name,
+                role="authority",
+                # a country is required; an authority configured without one spans the EU
+                country=participant.country or "EU",
+            ),
+        ]
+        tokens, _ = await self._issue({"did": me}, claims)
+        received = [
+            (await verify_credential_jwt(jwt, self.trust.resolver, now=time.time()), jwt)
+            for _, jwt in tokens
+        ]
+        await self.trust.credentials.add_all(received)
+        return True
+
     async def _issue(
-        self, req: dict[str, Any]
+        self, req: dict[str, Any], claims_list: Sequence[CredentialClaims] | None = None
     ) -> tuple[list[tuple[str, str]], list[tuple[str, int]]]:
         """Sign the member's credentials; returns ((type, jwt)…, (list, index)…)."""
         now = time.time()
@@ -286,7 +322,7 @@ class Authority:
         tokens: list[tuple[str, str]] = []
         positions: list[tuple[str, int]] = []
         async with self.status_lists.lock, self.engine.begin() as conn:
-            for claims in self._claims(req):
+            for claims in claims_list if claims_list is not None else self._claims(req):
                 entry = await self.status_lists.allocate(conn, REVOCATION_LIST)
                 index = int(entry["statusListIndex"])
                 # The same index in the suspension list: ``issued`` keeps one position for both.

@@ -9,6 +9,7 @@ so a reader sees either the old or the new entries of a node, never none.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -207,34 +208,50 @@ class CatalogIndex:
         """What the search selects from (SQLite joins its FTS5 table for the words)."""
         return t.entries
 
-    def _filters(self, query: Query) -> list[Any]:
-        e = t.entries.c
-        where: list[Any] = []
-        for kind, value in (
+    @staticmethod
+    def _facet_terms(query: Query) -> list[tuple[str, str]]:
+        """The multi-valued facets asked for, as (facet, value)."""
+        found = [
             # a full IRI matches itself; a short name (AirQualityObserved) the IRI it ends
             ("type", query.type)
             if query.type is None or ":" in query.type
             else ("type_name", query.type),
             ("keyword", query.keyword),
             ("theme", query.theme),
-        ):
-            if value is not None:
-                where.append(
-                    e.id.in_(
-                        sa.select(t.facets.c.entry_id).where(
-                            t.facets.c.facet == kind, t.facets.c.value == value
-                        )
+        ]
+        return [(k, v) for k, v in found if v is not None]
+
+    @classmethod
+    def _tags(cls, query: Query) -> list[str]:
+        """With words, the facets (and the publisher) are words of the full-text query too:
+        one index intersection instead of a join per facet."""
+        pairs = cls._facet_terms(query)
+        if query.publisher is not None:
+            pairs.append(("publisher", query.publisher))
+        return [tag(k, v) for k, v in pairs]
+
+    def _filters(self, query: Query) -> list[Any]:
+        e = t.entries.c
+        where: list[Any] = []
+        texted = bool(query.words)  # then the facets are in the text query (``_tags``)
+        for kind, value in [] if texted else self._facet_terms(query):
+            where.append(
+                e.id.in_(
+                    sa.select(t.facets.c.entry_id).where(
+                        t.facets.c.facet == kind, t.facets.c.value == value
                     )
                 )
-        for column, value in (
-            (e.publisher, query.publisher),
+            )
+        columns: list[tuple[Any, str | None]] = [
+            (e.publisher, None if texted else query.publisher),
             (e.license, query.license),
             (e.frequency, query.frequency),
             (e.hvd_category, query.hvd_category),
             (e.price_model, query.price_model),
-        ):
-            if value is not None:
-                where.append(column == value)
+        ]
+        for column, wanted in columns:
+            if wanted is not None:
+                where.append(column == wanted)
         if query.free is True:
             where.append(e.price_model == "free")
         elif query.free is False:
@@ -243,7 +260,9 @@ class CatalogIndex:
             where += [e.price_model == "free", e.license != ""]
         elif query.open is False:
             where.append(sa.or_(e.price_model != "free", e.license == ""))
-        if query.price_max is not None:
+        if query.price_max is not None and (query.free is False or query.price_min is not None):
+            where.append(e.price <= query.price_max)  # no free ones asked for: a plain range
+        elif query.price_max is not None:
             where.append(sa.or_(e.price_model == "free", e.price <= query.price_max))
         if query.price_min is not None:
             where.append(e.price >= query.price_min)
@@ -261,67 +280,115 @@ class CatalogIndex:
         e = t.entries.c
         where = self._filters(query)
         text = self._text_filter(query)
-        rank = None
         if text is not None:
             where.append(text[0])
-            rank = text[1]
-        order: list[Any]
-        if query.sort == "title":
-            order = [e.title, e.id]
-        elif query.sort == "price" and (query.free is False or query.price_min is not None):
-            order = [e.price, e.id]  # no free ones among the hits: a plain (cheaper) sort
-        elif query.sort == "price":
-            order = [sa.case((e.price_model == "free", 0), else_=1), e.price, e.id]
-        elif query.sort == "modified":
-            order = [e.modified.desc(), e.id]
-        else:
-            order = [rank, e.id] if rank is not None else [e.title, e.id]
         source = self._from(query)
-        # ids first (a narrow sort), then the page's rows by id: sorting whole rows, documents
-        # included, of every match cost far more than the ranking itself
-        ids_stmt = (
-            sa.select(e.id)
-            .select_from(source)
-            .where(*where)
-            .order_by(*order)
-            .limit(query.limit)
-            .offset(query.offset)
-        )
         capped = sa.select(e.id).select_from(source).where(*where).limit(COUNT_CAP + 1)
         total_stmt = sa.select(sa.func.count()).select_from(capped.subquery())
         async with self.engine.connect() as conn:
-            ids = [r[0] for r in await conn.execute(ids_stmt)]
-            by_id = {}
-            if ids:
-                by_id = {
-                    r.id: r for r in await conn.execute(sa.select(t.entries).where(e.id.in_(ids)))
-                }
-            rows = [by_id[i] for i in ids if i in by_id]
+            # the (capped) count first: it decides how the matches are ranked
             total = int((await conn.execute(total_stmt)).scalar_one())
-            types: dict[int, list[str]] = {}
-            if rows:
-                for entry_id, value in await conn.execute(
-                    sa.select(t.facets.c.entry_id, t.facets.c.value).where(
-                        t.facets.c.facet == "type", t.facets.c.entry_id.in_(ids)
-                    )
-                ):
-                    types.setdefault(entry_id, []).append(value)
+            if text is not None and query.sort == "relevance" and total > COUNT_CAP:
+                ids = await self._tiered(conn, query)
+            else:
+                ids = await self._sorted(conn, query, source, where, text)
+            rows, types = await self._rows(conn, ids)
             facets: dict[str, dict[str, int]] = {}
             if query.facets:
-                # one pass over the (capped) matches, counted here, instead of a GROUP BY each
-                sample = capped.subquery()
-                counted: dict[str, Counter[str]] = {name: Counter() for name in FACET_COLUMNS}
-                for row in await conn.execute(
-                    sa.select(*FACET_COLUMNS.values()).where(e.id.in_(sa.select(sample.c.id)))
-                ):
-                    for name, value in zip(FACET_COLUMNS, row, strict=True):
-                        if value:
-                            counted[name][str(value)] += 1
-                facets = {name: dict(c.most_common(20)) for name, c in counted.items()}
+                facets = await self._facets(conn, capped)
         items = [entry_view(r, types.get(r.id, [])) for r in rows]
         return Results(
             total=min(total, COUNT_CAP), items=items, facets=facets, exact=total <= COUNT_CAP
         )
+
+    def _order(self, query: Query, text: tuple[Any, Any] | None) -> list[Any]:
+        e = t.entries.c
+        if query.sort == "title":
+            return [e.title, e.id]
+        if query.sort == "price" and (query.free is False or query.price_min is not None):
+            return [e.price, e.id]  # no free ones among the hits: a plain (cheaper) sort
+        if query.sort == "price":
+            return [sa.case((e.price_model == "free", 0), else_=1), e.price, e.id]
+        if query.sort == "modified":
+            return [e.modified.desc(), e.id]
+        return [text[1], e.id] if text is not None else [e.title, e.id]
+
+    async def _sorted(
+        self,
+        conn: AsyncConnection,
+        query: Query,
+        source: Any,
+        where: list[Any],
+        text: tuple[Any, Any] | None,
+    ) -> list[int]:
+        """The page's ids in the asked order (by bm25 / ts_rank when relevance: at most
+        COUNT_CAP matches are ranked this way). Ids only, a narrow sort; rows come after."""
+        stmt = (
+            sa.select(t.entries.c.id)
+            .select_from(source)
+            .where(*where)
+            .order_by(*self._order(query, text))
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        return [r[0] for r in await conn.execute(stmt)]
+
+    async def _tiered(self, conn: AsyncConnection, query: Query) -> list[int]:
+        """Relevance for a common query (more than COUNT_CAP matches): the datasets with every
+        word in their title first, then the others, each tier newest-indexed first. Scoring
+        every match (bm25, ts_rank) is linear in the matches; this reads one page per tier."""
+        filters = self._filters(query)
+        ids: list[int] = []
+        skip = query.offset
+        for tier in self._tiers(query):
+            stmt = self._tier_select(query, tier).where(*filters)
+            page = stmt.order_by(self._tier_order(query)).limit(query.limit - len(ids)).offset(skip)
+            ids += [r[0] for r in await conn.execute(page)]
+            if len(ids) >= query.limit:
+                break
+            if skip:  # the next tier starts where this one's matches end
+                counted = sa.select(sa.func.count()).select_from(stmt.subquery())
+                skip = max(0, skip - int((await conn.execute(counted)).scalar_one()))
+        return ids
+
+    def _tiers(self, query: Query) -> list[Any]:
+        """The text conditions of the relevance tiers, best first (engine-specific)."""
+        raise NotImplementedError
+
+    def _tier_select(self, query: Query, tier: Any) -> Any:
+        return sa.select(t.entries.c.id).where(tier)
+
+    def _tier_order(self, query: Query) -> Any:
+        return t.entries.c.id.desc()
+
+    async def _rows(
+        self, conn: AsyncConnection, ids: list[int]
+    ) -> tuple[list[Any], dict[int, list[str]]]:
+        if not ids:
+            return [], {}
+        e = t.entries.c
+        by_id = {r.id: r for r in await conn.execute(sa.select(t.entries).where(e.id.in_(ids)))}
+        types: dict[int, list[str]] = {}
+        for entry_id, value in await conn.execute(
+            sa.select(t.facets.c.entry_id, t.facets.c.value).where(
+                t.facets.c.facet == "type", t.facets.c.entry_id.in_(ids)
+            )
+        ):
+            types.setdefault(entry_id, []).append(value)
+        return [by_id[i] for i in ids if i in by_id], types
+
+    async def _facets(self, conn: AsyncConnection, capped: Any) -> dict[str, dict[str, int]]:
+        """Counts per facet value over the (capped) matches, in one pass."""
+        e = t.entries.c
+        sample = capped.subquery()
+        counted: dict[str, Counter[str]] = {name: Counter() for name in FACET_COLUMNS}
+        for row in await conn.execute(
+            sa.select(*FACET_COLUMNS.values()).where(e.id.in_(sa.select(sample.c.id)))
+        ):
+            for name, value in zip(FACET_COLUMNS, row, strict=True):
+                if value:
+                    counted[name][str(value)] += 1
+        return {name: dict(c.most_common(20)) for name, c in counted.items()}
 
 
 def _aware(value: Any) -> Any:
@@ -352,7 +419,25 @@ def _row(e: Entry) -> dict[str, Any]:
         "hvd_category": e.hvd_category,
         "modified": e.modified,
         "document": json.dumps(e.document, separators=(",", ":"), default=str),
+        "tags": " ".join(entry_tags(e)),
     }
+
+
+def tag(kind: str, value: str) -> str:
+    """The opaque word standing for one facet value in the full-text index: letters and digits
+    only, so no tokenizer splits it and no query syntax can be built from it."""
+    return "t" + hashlib.sha256(f"{kind}\0{value}".encode()).hexdigest()[:20]
+
+
+def entry_tags(e: Entry) -> list[str]:
+    values = [
+        ("type", e.entity_types),
+        ("type_name", [local_name(v) for v in e.entity_types]),
+        ("keyword", e.keywords),
+        ("theme", e.themes),
+        ("publisher", [e.publisher]),
+    ]
+    return list(dict.fromkeys(tag(k, v[:500]) for k, vs in values for v in vs if v))
 
 
 _FTS = sa.table("catalog_fts", sa.column("rowid", sa.Integer), sa.column("rank", sa.Float))
@@ -374,8 +459,8 @@ class SqliteIndex(CatalogIndex):
     ) -> None:
         await conn.execute(
             sa.text(
-                "INSERT INTO catalog_fts(rowid, title, description, keywords) "
-                "VALUES (:id, :title, :description, :keywords)"
+                "INSERT INTO catalog_fts(rowid, title, description, keywords, tags) "
+                "VALUES (:id, :title, :description, :keywords, :tags)"
             ),
             [
                 {
@@ -383,6 +468,7 @@ class SqliteIndex(CatalogIndex):
                     "title": r["title"],
                     "description": r["description"],
                     "keywords": r["keywords"],
+                    "tags": r["tags"],
                 }
                 for i, r in rows
             ],
@@ -416,20 +502,45 @@ class SqliteIndex(CatalogIndex):
         )
         return [t.entries.c.id.in_(inside)]
 
-    def _text_filter(self, query: Query) -> tuple[Any, Any] | None:
-        words = query.words
-        if not words:
-            return None
+    @staticmethod
+    def _match(words: list[str]) -> str:
         # every word quoted (no FTS5 operator can be injected), the last one as a prefix
-        match = " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
-        match = match.strip()
-        where = sa.text("catalog_fts MATCH :match").bindparams(match=match)
-        return (where, _FTS.c.rank)
+        return (" ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*').strip()
+
+    def _with_tags(self, query: Query, words: str) -> str:
+        tags = self._tags(query)
+        if not tags:
+            return words
+        return f"({words}) AND ({{tags}} : ({' '.join(tags)}))"
+
+    def _text_filter(self, query: Query) -> tuple[Any, Any] | None:
+        if not query.words:
+            return None
+        match = self._with_tags(query, self._match(query.words))
+        return (sa.text("catalog_fts MATCH :match").bindparams(match=match), _FTS.c.rank)
+
+    def _tiers(self, query: Query) -> list[Any]:
+        words = self._match(query.words)
+        title = f"{{title}} : ({words})"
+        return [
+            sa.text("catalog_fts MATCH :match").bindparams(match=self._with_tags(query, m))
+            for m in (title, f"({words}) NOT ({title})")
+        ]
+
+    def _tier_select(self, query: Query, tier: Any) -> Any:
+        joined = t.entries.join(_FTS, _FTS.c.rowid == t.entries.c.id)
+        return sa.select(t.entries.c.id).select_from(joined).where(tier)
+
+    def _tier_order(self, query: Query) -> Any:
+        return _FTS.c.rowid.desc()  # FTS5 walks its own rowids backwards: no sort
 
     def _from(self, query: Query) -> Any:
         if not query.words:
             return t.entries
         return t.entries.join(_FTS, _FTS.c.rowid == t.entries.c.id)
+
+
+_VECTOR: Any = sa.literal_column("catalog_entries.search")
 
 
 class PostgresIndex(CatalogIndex):
@@ -447,17 +558,33 @@ class PostgresIndex(CatalogIndex):
         query_box = sa.func.box(sa.func.point(w, s), sa.func.point(east, n))
         return [e.min_lon.is_not(None), box.op("&&")(query_box)]
 
+    @staticmethod
+    def _tsquery(words: list[str], weight: str = "") -> str:
+        # each word a lexeme (no tsquery operator can be injected), the last one as a prefix;
+        # ``weight`` A keeps to the title's lexemes
+        lexemes = [w.replace("'", "") for w in words]
+        parts = [f"{w}:{weight}" if weight else w for w in lexemes[:-1]]
+        parts.append(f"{lexemes[-1]}:*{weight}")
+        return " & ".join(parts)
+
+    def _with_tags(self, query: Query, words: str) -> Any:
+        tags = self._tags(query)
+        expr = f"({words}) & {' & '.join(tags)}" if tags else words
+        return sa.func.to_tsquery("simple", sa.literal(expr))
+
     def _text_filter(self, query: Query) -> tuple[Any, Any] | None:
-        words = query.words
-        if not words:
+        if not query.words:
             return None
-        # each word a lexeme (no tsquery operator can be injected), the last one as a prefix
-        tsq = " & ".join(w.replace("'", "") for w in words[:-1])
-        last = words[-1].replace("'", "") + ":*"
-        expr = f"{tsq} & {last}" if tsq else last
-        tsquery = sa.func.to_tsquery("simple", sa.literal(expr))
-        vector: Any = sa.literal_column("catalog_entries.search")
-        return (vector.op("@@")(tsquery), sa.func.ts_rank(vector, tsquery).desc())
+        tsquery = self._with_tags(query, self._tsquery(query.words))
+        return (_VECTOR.op("@@")(tsquery), sa.func.ts_rank(_VECTOR, tsquery).desc())
+
+    def _tiers(self, query: Query) -> list[Any]:
+        anywhere = self._tsquery(query.words)
+        title = self._tsquery(query.words, "A")
+        return [
+            _VECTOR.op("@@")(self._with_tags(query, q))
+            for q in (title, f"({anywhere}) & !({title})")
+        ]
 
 
 def index_for(engine: AsyncEngine) -> CatalogIndex:

@@ -31,10 +31,15 @@ entries = sa.Table(
     sa.Column("hvd_category", sa.String(500), nullable=False),
     sa.Column("modified", sa.String(64), nullable=False),
     sa.Column("document", sa.Text, nullable=False),
+    #: one opaque word per facet value (type, keyword, theme, publisher), so that a text search
+    #: narrowed by a facet is one full-text query (0017_catalog2_search)
+    sa.Column("tags", sa.Text, nullable=False, server_default=""),
     sa.UniqueConstraint("node", "dataset_id", name="uq_catalog_entries_node_dataset"),
 )
 sa.Index("ix_catalog_entries_price", entries.c.price_model, entries.c.price)
 sa.Index("ix_catalog_entries_publisher", entries.c.publisher)
+#: the price sort walks this index and stops at the page (0017_catalog2_search)
+sa.Index("ix_catalog_entries_price_id", entries.c.price, entries.c.id)
 
 #: multi-valued facets (entity type, keyword, theme), one row per value
 facets = sa.Table(
@@ -66,7 +71,7 @@ nodes = sa.Table(
 
 SQLITE_FTS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS catalog_fts USING fts5("
-    "title, description, keywords, tokenize='unicode61 remove_diacritics 2')"
+    "title, description, keywords, tags, tokenize='unicode61 remove_diacritics 2')"
 )
 #: areas (bounding boxes) for the area query: an R*Tree on SQLite, a GiST box index on PostgreSQL
 SQLITE_RTREE = (
@@ -77,15 +82,17 @@ PG_BOX = (
     "CREATE INDEX IF NOT EXISTS ix_catalog_entries_box ON catalog_entries USING gist "
     "(box(point(min_lon, min_lat), point(max_lon, max_lat))) WHERE min_lon IS NOT NULL"
 )
-#: title weighs most, then keywords, then the description (bm25 column weights, persisted)
+#: title weighs most, then keywords, then the description; tags filter, never rank (bm25
+#: column weights, persisted)
 SQLITE_FTS_RANK = (
-    "INSERT INTO catalog_fts(catalog_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0, 4.0)')"
+    "INSERT INTO catalog_fts(catalog_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0, 4.0, 0.0)')"
 )
 PG_TSVECTOR = (
     "ALTER TABLE catalog_entries ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS ("
     "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || "
     "setweight(to_tsvector('simple', coalesce(keywords, '')), 'B') || "
-    "setweight(to_tsvector('simple', coalesce(description, '')), 'C')) STORED"
+    "setweight(to_tsvector('simple', coalesce(description, '')), 'C') || "
+    "setweight(to_tsvector('simple', coalesce(tags, '')), 'D')) STORED"
 )
 PG_GIN = (
     "CREATE INDEX IF NOT EXISTS ix_catalog_entries_search ON catalog_entries USING gin (search)"

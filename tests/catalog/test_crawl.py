@@ -429,6 +429,7 @@ async def test_catalog_of_catalogs_and_dcat_ap(space: tuple[Node, Node, Node, Fa
     from rdflib.namespace import DCAT, DCTERMS, RDF
 
     from connector.dsp.validation import validate
+    from marketplace.catalog.dcat_ap import FORMATS
 
     a, b, crawler, fake = space
     air = await publish(
@@ -471,3 +472,22 @@ async def test_catalog_of_catalogs_and_dcat_ap(space: tuple[Node, Node, Node, Fa
         assert URIRef(air) in datasets and len(datasets) == (await search(crawler))["total"]
         assert (URIRef(air), DCTERMS.publisher, URIRef(a.did)) in g
         assert any(True for _ in g.objects(URIRef(air), DCTERMS.spatial))
+
+    # the public harvest: no key, open data only (free and licensed), by Accept
+    harvest = crawler.url + "/federated/dcat-ap"
+    opened = {URIRef(f"urn:ds:{fake.did('hvd')}:2")}
+    for accept, fmt in (
+        ("text/turtle", "turtle"),
+        ("application/ld+json", "json-ld"),
+        ("text/turtle;q=0.5, application/ld+json", "json-ld"),
+        ("*/*", "turtle"),
+    ):
+        async with crawler.http.get(harvest, headers={"Accept": accept}) as r:
+            assert r.status == 200, await r.text()
+            assert r.content_type == FORMATS[fmt] and r.headers["Vary"] == "Accept"
+            g = Graph().parse(data=await r.text(), format=fmt)
+        assert set(g.subjects(RDF.type, DCAT.Dataset)) == opened
+        assert (next(iter(opened)), DCTERMS.license, None) in g
+    async with crawler.http.get(harvest, headers={"Accept": "application/rdf+xml"}) as r:
+        assert r.status == 406
+        assert r.content_type == "application/problem+json"

@@ -133,3 +133,78 @@ async def test_periodic_crawl_picks_up_new_datasets(tmp_path: Path) -> None:
         finally:
             await crawler.connector.stop()
             await city.connector.stop()
+
+
+async def test_common_words_and_facets_at_scale(db_url: str) -> None:
+    """More matches than are counted: relevance by tier (every word in the title first, each
+    tier newest first), pages that cross tiers, facets narrowing the text query."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from marketplace.catalog.index import COUNT_CAP
+
+    engine = create_async_engine(db_url)
+    index = index_for(engine)
+    await index.create_schema()
+    try:
+        half = COUNT_CAP // 2 + 60
+        items = []
+        for i in range(2 * half):
+            in_title = i % 2 == 0
+            items.append(
+                entry(
+                    "did:big" if i % 4 else "did:other",
+                    i,
+                    f"River levels {i}" if in_title else f"Gauge {i}",
+                    keywords=() if in_title else ("river",),
+                    entity_types=("https://smartdatamodels.org/WaterObserved" if i % 3 else "X",),
+                )
+            )
+        # two publishers' entries, each under its own node (the publisher is the node)
+        for node in ("did:big", "did:other"):
+            await index.replace_node(node, [e for e in items if e.node == node])
+        found = await index.search(parse_query({"q": "river", "limit": "100"}))
+        assert not found.exact and found.total == COUNT_CAP
+        titles = [i["title"] for i in found.items]
+        assert all(t.startswith("River levels") for t in titles)
+        numbers = [int(t.rsplit(" ", 1)[1]) for t in titles]
+        assert len(set(numbers)) == 100
+        # the page that crosses from the title tier into the keyword tier
+        crossing = await index.search(
+            parse_query({"q": "rive", "limit": "100", "offset": str(half - 50)})
+        )
+        kinds = [i["title"].split(" ")[0] for i in crossing.items]
+        assert kinds == ["River"] * 50 + ["Gauge"] * 50
+        # every match reached once through the pages
+        seen: set[str] = set()
+        for offset in range(0, 2 * half, 100):
+            page = await index.search(
+                parse_query({"q": "river", "limit": "100", "offset": str(offset)})
+            )
+            seen.update(i["datasetId"] for i in page.items)
+        assert len(seen) == 2 * half
+        # a facet narrows the text query: type (short name), publisher, both
+        typed = await index.search(
+            parse_query({"q": "river", "type": "WaterObserved", "limit": "100"})
+        )
+        want_typed = sum(1 for i in range(2 * half) if i % 3)
+        assert typed.total == want_typed
+        assert all(
+            i["entityTypes"] == ["https://smartdatamodels.org/WaterObserved"] for i in typed.items
+        )
+        other = await index.search(parse_query({"q": "river", "publisher": "did:other"}))
+        assert other.exact and other.total == sum(1 for i in range(2 * half) if i % 4 == 0)
+        both = await index.search(
+            parse_query({"q": "gauge", "publisher": "did:big", "type": "X", "limit": "100"})
+        )
+        want = [i for i in range(2 * half) if i % 2 and i % 4 and i % 3 == 0]
+        assert sorted(int(i["title"].split()[1]) for i in both.items) == sorted(want)[:100]
+        assert both.total == len(want)
+        # without words, the same facets are plain filters
+        assert (
+            await index.search(parse_query({"type": "X", "publisher": "did:big"}))
+        ).total == len([i for i in range(2 * half) if i % 4 and i % 3 == 0])
+        # the price sort, with no free ones asked for, stays correct
+        priced = await index.search(parse_query({"free": "false", "sort": "price"}))
+        assert priced.total == 0
+    finally:
+        await engine.dispose()

@@ -54,9 +54,21 @@ async def test_member_crawls_the_members_the_registry_admits(space: Space) -> No
     crawler = await space.add("crawler", "company")
     await space.onboard(crawler, authority)
     dataset = await _publish(city, "Air quality Murcia")
-    # on by default for the authority (its own crawl needs a credential of its own: see README)
-    status, body = await authority.call("GET", "/api/v1/catalog/nodes")
-    assert status == 200, body
+    # on by default for the authority, which crawls too: it presents the membership
+    # credential it issued itself (it is nobody's member), so the city answers it
+    nodes = await _crawl(authority)
+    assert nodes[city.did]["state"] == "online", nodes[city.did]["lastError"]
+    assert nodes[city.did]["datasets"] == 1
+    assert authority.did not in nodes
+    status, found = await authority.call("GET", "/api/v1/catalog/search?q=murcia")
+    assert status == 200 and [i["datasetId"] for i in found["items"]] == [dataset], found
+    status, wallet = await authority.call("GET", "/api/v1/trust/credentials")
+    assert status == 200, wallet
+    assert sorted(c["type"] for c in wallet) == ["MembershipCredential", "ParticipantCredential"]
+    assert {c["issuer"] for c in wallet} == {authority.did}
+    await _crawl(authority)  # a later round keeps the ones it holds
+    status, again = await authority.call("GET", "/api/v1/trust/credentials")
+    assert [c["id"] for c in again] == [c["id"] for c in wallet]
 
     # the member reads the authority's registry over HTTP and crawls with its own credential
     nodes = await _crawl(crawler)
