@@ -39,6 +39,11 @@ def _call(directory: Path, url: str | None, method: str, path: str) -> Any:
             detail = json.loads(exc.read()).get("detail")
         except ValueError:
             detail = exc.reason
+        if exc.code == 404 and path.startswith("/catalog/") and "no resource" in str(detail):
+            raise click.ClickException(
+                f"the connector at {base} runs no federated catalog: set [catalog] enabled = true"
+                " in its agora.toml (or AGORA_CATALOG_ENABLED=true) and restart it"
+            ) from None
         raise click.ClickException(f"{exc.code}: {detail}") from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach the connector at {base}: {exc}") from None
@@ -138,3 +143,15 @@ def nodes(directory: Path, url: str | None) -> None:
     for n in found["nodes"]:
         click.echo(f"  {n['state']:<8} {n['datasets']:>6}  {n['did']}  {n['url']}")
         click.echo(f"           last success {n['lastSuccess'] or '-'}; {n['lastError'] or ''}")
+
+
+@catalog.command("crawl")
+@_DIR
+@_URL
+def crawl(directory: Path, url: str | None) -> None:
+    """Crawl every member's catalog now (instead of at the next period)."""
+    found = _call(directory, url, "POST", "/catalog/crawl")
+    for n in found["nodes"]:
+        error = f"  {n['lastError']}" if n.get("lastError") else ""
+        click.echo(f"  {n['state']:<8} {n['datasets']:>6}  {n['did']}{error}")
+    click.echo(f"crawled {len(found['nodes'])} node(s)")
