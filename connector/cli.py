@@ -15,10 +15,38 @@ import click
 from connector import logs
 from connector.config import Role, Settings, load_settings
 from connector.errors import ConfigError
-from connector.participant import init_participant
 
 
-@click.group()
+#: commands defined in other modules, imported only when run: `agora authority list` should
+#: not pay for the audit's and the marketplace's imports (seconds on a busy machine)
+LAZY_COMMANDS = {
+    "audit": "connector.audit.cli:audit",
+    "offering": "connector.market.cli:offering",
+    "catalog": "connector.catalog.cli:catalog",
+    "negotiate": "connector.dsp.cli:negotiate",
+    "negotiations": "connector.dsp.cli:negotiations",
+    "transfer": "connector.dsp.cli:transfer",
+    "decisions": "connector.dsp.cli:decisions",
+    "usage": "connector.dsp.cli:usage",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose LAZY_COMMANDS are imported when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="agora-dataspace")
 def main() -> None:
     """Agora: a data-space connector for cities."""
@@ -70,6 +98,8 @@ def init(
 
     Then `agora serve DIR`, and join a data space with `agora join DIR AUTHORITY_URL`.
     """
+    from connector.participant import init_participant
+
     profile = {
         "country": country.upper() if country else None,
         "description": description,
@@ -216,7 +246,7 @@ def _own_call(
     import urllib.error
     import urllib.request
 
-    from connector.participant import read_admin_key
+    from connector.admin_key import read_admin_key
 
     try:
         settings = load_settings(directory)
@@ -530,26 +560,3 @@ def template_apply(
         assert isinstance(offer, dict)
         waits = " (each request waits for your approval)" if approval == "manual" else ""
         click.echo(f"Offered dataset {dataset} as {offer.get('id')}{waits}.")
-
-
-def _register_audit() -> None:
-    from connector.audit.cli import audit
-    from connector.market.cli import offering
-
-    main.add_command(audit)
-    main.add_command(offering)
-
-
-_register_audit()
-
-
-def _register_catalog() -> None:
-    from connector.catalog.cli import catalog
-    from connector.dsp.cli import decisions, negotiate, negotiations, transfer, usage
-
-    main.add_command(catalog)
-    for command in (negotiate, negotiations, transfer, decisions, usage):
-        main.add_command(command)
-
-
-_register_catalog()

@@ -18,7 +18,7 @@ from marketplace.catalog.query import near_bbox
 
 
 def _call(directory: Path, url: str | None, method: str, path: str) -> Any:
-    from connector.participant import read_admin_key
+    from connector.admin_key import read_admin_key
 
     try:
         settings = load_settings(directory)

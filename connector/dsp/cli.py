@@ -97,8 +97,9 @@ def negotiate(
 ) -> None:
     """Negotiate DATASET_ID's offer with the connector at PROVIDER_URL (Dataspace Protocol).
 
-    Waits for the agreement; with --quiet prints only the agreement id (or, when the provider's
-    operator has yet to decide, the negotiation id, and exits 3).
+    Waits for the agreement; with --quiet prints only the agreement id. An offer whose
+    provider decides by hand stays REQUESTED: then --quiet prints the negotiation id, to wait
+    for with `agora negotiations DIR --wait ID --quiet` once the provider approved.
     """
     provider_url = provider_url.rstrip("/")
     catalog = call(directory, url, "POST", "/catalog/request", {"counterPartyAddress": provider_url})
@@ -126,9 +127,8 @@ def negotiate(
     else:
         click.echo(
             f"{state}: waiting for the provider's decision (its operator runs `agora decisions"
-            f" approve`); follow it with `agora negotiations {directory}`."
+            f" approve`); then `agora negotiations {directory} --wait {pid}`."
         )
-    raise click.exceptions.Exit(3)
 
 
 @click.command()
