@@ -16,7 +16,6 @@ from connector import logs
 from connector.config import Role, Settings, load_settings
 from connector.errors import ConfigError
 
-
 #: commands defined in other modules, imported only when run: `agora authority list` should
 #: not pay for the audit's and the marketplace's imports (seconds on a busy machine)
 LAZY_COMMANDS = {

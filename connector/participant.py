@@ -98,5 +98,3 @@ def init_participant(
     }
     (directory / CONFIG_FILE).write_text(tomli_w.dumps(config), encoding="utf-8")
     return InitResult(directory=directory, admin_key=admin_key)
-
-

@@ -102,7 +102,9 @@ def negotiate(
     for with `agora negotiations DIR --wait ID --quiet` once the provider approved.
     """
     provider_url = provider_url.rstrip("/")
-    catalog = call(directory, url, "POST", "/catalog/request", {"counterPartyAddress": provider_url})
+    catalog = call(
+        directory, url, "POST", "/catalog/request", {"counterPartyAddress": provider_url}
+    )
     offer = pick_offer(catalog, dataset_id, offer_id)
     body: dict[str, Any] = {
         "counterPartyAddress": dsp_endpoint(catalog, provider_url),
@@ -118,7 +120,9 @@ def negotiate(
     found = _wait(directory, url, f"/negotiations/{quote(pid, safe='')}", ENDED, timeout)
     state = found["state"]
     if state == "FINALIZED":
-        click.echo(found["agreementId"] if quiet else f"FINALIZED: agreement {found['agreementId']}")
+        click.echo(
+            found["agreementId"] if quiet else f"FINALIZED: agreement {found['agreementId']}"
+        )
         return
     if state == "TERMINATED":
         raise click.ClickException(f"negotiation {pid} TERMINATED: {found.get('error') or ''}")

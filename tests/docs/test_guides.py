@@ -150,7 +150,7 @@ class Shell:
             try:
                 line = self.lines.get(timeout=COMMAND_TIMEOUT_S)
             except queue.Empty:
-                return 124, out + [f"(no answer within {COMMAND_TIMEOUT_S:g} s)"]
+                return 124, [*out, f"(no answer within {COMMAND_TIMEOUT_S:g} s)"]
             if line.startswith("@@PID@@ "):
                 self.background.append(int(line.split()[1]))
             elif line.startswith(("@@END@@ ", "@@EOF@@ ")):
@@ -256,6 +256,9 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
         yield Journey(ran, metrics, key)
     finally:
         shell.close()
+        keep = os.environ.get("GUIDES_TRANSCRIPT")  # a copy for whoever debugs a guide
+        if keep and transcript.exists():
+            shutil.copy(transcript, keep)
 
 
 def test_the_four_guides_run_as_written(journey: Journey) -> None:
@@ -281,7 +284,11 @@ def test_the_parser_reads_prompts_continuations_and_heredocs() -> None:
         "$ echo done",
     ]
     found = commands_of(body)
-    assert [c.text for c in found] == ["agora init ./x \\\n    --dev", "cat > a.json <<'EOF'\n{}\nEOF", "echo done"]
+    assert [c.text for c in found] == [
+        "agora init ./x \\\n    --dev",
+        "cat > a.json <<'EOF'\n{}\nEOF",
+        "echo done",
+    ]
     assert found[0].expected == ["Created …"] and found[1].expected == []
     assert matches(["Created …", "b"], ["x", "Created a/b", "b"]) is None
     assert matches(["b", "Created …"], ["Created a", "b"]) == "Created …"
