@@ -16,10 +16,37 @@ from connector import logs
 from connector.config import Role, Settings, load_settings
 from connector.errors import ConfigError
 from connector.own_api import call_own_api
-from connector.participant import init_participant
+
+#: commands defined in other modules, imported only when run: `agora authority list` should
+#: not pay for the audit's and the marketplace's imports (seconds on a busy machine)
+LAZY_COMMANDS = {
+    "audit": "connector.audit.cli:audit",
+    "offering": "connector.market.cli:offering",
+    "catalog": "connector.catalog.cli:catalog",
+    "negotiate": "connector.dsp.cli:negotiate",
+    "negotiations": "connector.dsp.cli:negotiations",
+    "transfer": "connector.dsp.cli:transfer",
+    "decisions": "connector.dsp.cli:decisions",
+    "usage": "connector.dsp.cli:usage",
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose LAZY_COMMANDS are imported when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="agora-dataspace")
 def main() -> None:
     """Agora: a data-space connector for cities."""
@@ -71,6 +98,8 @@ def init(
 
     Then `agora serve DIR`, and join a data space with `agora join DIR AUTHORITY_URL`.
     """
+    from connector.participant import init_participant
+
     profile = {
         "country": country.upper() if country else None,
         "description": description,
@@ -138,6 +167,7 @@ async def _serve(settings: Settings, host: str | None, port: int | None) -> None
             f"{settings.participant.name} serving at {connector.url} as {settings.did}"
             f" (event loop: {loop_kind})"
         )
+        sys.stdout.flush()  # a log file or a pipe sees it now, not when the buffer fills
         await stop.wait()
         click.echo("stopping…")
 
@@ -244,14 +274,34 @@ def authority_list(directory: Path, url: str | None) -> None:
         click.echo("  (none yet)")
 
 
+def _request_of(directory: Path, url: str | None, request_id: str) -> str:
+    """A request id as given, or the pending request of the applicant DID given instead."""
+    if not request_id.startswith("did:"):
+        return request_id
+    found = _authority_call(directory, url, "GET", "/authority/requests")
+    pending = [
+        r["id"]
+        for r in (found if isinstance(found, list) else [])
+        if r.get("did") == request_id and r.get("state") == "pending"
+    ]
+    if not pending:
+        raise click.ClickException(
+            f"{request_id} has no pending membership request (see `agora authority list"
+            f" {directory}`)"
+        )
+    return str(pending[-1])
+
+
 @authority.command("approve")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("request_id")
 @_URL_OPTION
 def authority_approve(directory: Path, request_id: str, url: str | None) -> None:
-    """Admit the applicant of REQUEST_ID: issue and deliver its credentials."""
+    """Admit the applicant of REQUEST_ID (or of the applicant DID's pending request): issue
+    and deliver its credentials."""
     from urllib.parse import quote
 
+    request_id = _request_of(directory, url, request_id)
     result = _authority_call(
         directory, url, "POST", f"/authority/requests/{quote(request_id, safe='')}/approve"
     )
@@ -265,8 +315,11 @@ def authority_approve(directory: Path, request_id: str, url: str | None) -> None
 @click.option("--reason", default="", help="Told to the applicant (at most 500 characters).")
 @_URL_OPTION
 def authority_reject(directory: Path, request_id: str, reason: str, url: str | None) -> None:
-    """Refuse the application REQUEST_ID; the applicant gets no credential."""
+    """Refuse the application REQUEST_ID (or the applicant DID's pending one); the applicant
+    gets no credential."""
     from urllib.parse import quote
+
+    request_id = _request_of(directory, url, request_id)
 
     result = _authority_call(
         directory,
@@ -302,10 +355,24 @@ def join(directory: Path, authority_url: str, country: str | None, url: str | No
     if state == "pending":
         click.echo(
             "The authority's operator decides: `agora authority approve AUTHORITY_DIR "
-            f"{result.get('requestId')}` (or reject). Check with GET /api/v1/membership."
+            f"{result.get('requestId')}` (or reject). Check with `agora membership {directory}`."
         )
     for cred in result.get("credentials") or []:
         click.echo(f"  holds {cred.get('type')} from {cred.get('issuer')}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--url", default=None, help="This connector's base URL (default: its public_url).")
+def membership(directory: Path, url: str | None) -> None:
+    """Show DIRECTORY's membership of its data space and the credentials it holds."""
+    result = call_own_api(directory, url, "GET", "/membership")
+    assert isinstance(result, dict)
+    click.echo(f"{result.get('state')} at {result.get('authority')} ({result.get('authorityDid')})")
+    for cred in result.get("credentials") or []:
+        click.echo(f"  holds {cred.get('type')} from {cred.get('issuer')}")
+    if not result.get("credentials"):
+        click.echo("  (no credential yet)")
 
 
 @authority.command("revoke")
@@ -367,7 +434,9 @@ def template_list(directory: Path, url: str | None) -> None:
         click.echo(f"{t['name']}: {t['description']}")
         for p in t["parameters"]:
             flag = " (required)" if p.get("required") else ""
-            default = f" [default: {p['default']}]" if "default" in p else ""
+            shown = p.get("default")
+            shown = ", ".join(shown) if isinstance(shown, list) else shown
+            default = f" [default: {shown}]" if "default" in p else ""
             click.echo(f"    {p['name']}: {p['type']}{flag}{default}")
 
 
@@ -394,6 +463,14 @@ def _param_value(text: str) -> object:
 )
 @click.option("--id", "policy_id", default=None, help="The policy's id (default: a new urn:uuid).")
 @click.option("--dataset", default=None, help="Also offer this dataset under the new policy.")
+@click.option("--offer-id", default=None, help="The offer's id (--dataset; default: a new one).")
+@click.option(
+    "--approval",
+    type=click.Choice(["automatic", "manual"]),
+    default="automatic",
+    show_default=True,
+    help="manual: each request for the offer waits for `agora decisions approve` (--dataset).",
+)
 @_connector_url_option
 def template_apply(
     directory: Path,
@@ -403,6 +480,8 @@ def template_apply(
     params: tuple[str, ...],
     policy_id: str | None,
     dataset: str | None,
+    offer_id: str | None,
+    approval: str,
     url: str | None,
 ) -> None:
     """Store template NAME as a policy of DIR's running connector (and offer a dataset)."""
@@ -427,28 +506,12 @@ def template_apply(
     assert isinstance(stored, dict)
     click.echo(f"Stored policy {stored['id']} from template {name}.")
     if dataset:
-        offer = call_own_api(
-            directory, url, "POST", "/offers", {"datasetId": dataset, "policyId": stored["id"]}
-        )
+        body: dict[str, object] = {"datasetId": dataset, "policyId": stored["id"]}
+        if offer_id:
+            body["id"] = offer_id
+        if approval == "manual":
+            body["decisions"] = {"agree": "manual"}
+        offer = call_own_api(directory, url, "POST", "/offers", body)
         assert isinstance(offer, dict)
-        click.echo(f"Offered dataset {dataset} as {offer.get('id')}.")
-
-
-def _register_audit() -> None:
-    from connector.audit.cli import audit
-    from connector.market.cli import offering
-
-    main.add_command(audit)
-    main.add_command(offering)
-
-
-_register_audit()
-
-
-def _register_catalog() -> None:
-    from connector.catalog.cli import catalog
-
-    main.add_command(catalog)
-
-
-_register_catalog()
+        waits = " (each request waits for your approval)" if approval == "manual" else ""
+        click.echo(f"Offered dataset {dataset} as {offer.get('id')}{waits}.")

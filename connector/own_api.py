@@ -33,7 +33,7 @@ def call_own_api(
 
     ``url`` overrides the participant's ``public_url``; ``encode`` writes the payload (default
     ``json.dumps``; the marketplace passes its Decimal-exact encoder)."""
-    from connector.participant import read_admin_key
+    from connector.admin_key import read_admin_key
 
     try:
         settings = load_settings(directory)

@@ -17,12 +17,13 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from connector.admin_key import ADMIN_KEY_FILE, read_admin_key
 from connector.config import CONFIG_FILE, ParticipantSettings, Role
 from connector.errors import ConfigError
 from connector.keys import KEYS_DIR, save_keyring
 from identity import KeyAlg, KeyRing
 
-ADMIN_KEY_FILE = "admin-api-key"
+__all__ = ["ADMIN_KEY_FILE", "InitResult", "hash_admin_key", "init_participant", "read_admin_key"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,3 @@ def init_participant(
     }
     (directory / CONFIG_FILE).write_text(tomli_w.dumps(config), encoding="utf-8")
     return InitResult(directory=directory, admin_key=admin_key)
-
-
-def read_admin_key(directory: Path) -> str:
-    return (directory / ADMIN_KEY_FILE).read_text(encoding="utf-8").strip()

@@ -15,7 +15,15 @@ from marketplace.catalog.query import near_bbox
 
 
 def _call(directory: Path, url: str | None, method: str, path: str) -> Any:
-    return call_own_api(directory, url, method, path)
+    try:
+        return call_own_api(directory, url, method, path)
+    except click.ClickException as exc:
+        if path.startswith("/catalog/") and exc.message.startswith("404: no resource"):
+            raise click.ClickException(
+                f"the connector of {directory} runs no federated catalog: set [catalog] enabled ="
+                " true in its agora.toml (or AGORA_CATALOG_ENABLED=true) and restart it"
+            ) from None
+        raise
 
 
 def parse_near(text: str) -> tuple[float, float, float, float]:
@@ -112,3 +120,15 @@ def nodes(directory: Path, url: str | None) -> None:
     for n in found["nodes"]:
         click.echo(f"  {n['state']:<8} {n['datasets']:>6}  {n['did']}  {n['url']}")
         click.echo(f"           last success {n['lastSuccess'] or '-'}; {n['lastError'] or ''}")
+
+
+@catalog.command("crawl")
+@_DIR
+@_URL
+def crawl(directory: Path, url: str | None) -> None:
+    """Crawl every member's catalog now (instead of at the next period)."""
+    found = _call(directory, url, "POST", "/catalog/crawl")
+    for n in found["nodes"]:
+        error = f"  {n['lastError']}" if n.get("lastError") else ""
+        click.echo(f"  {n['state']:<8} {n['datasets']:>6}  {n['did']}{error}")
+    click.echo(f"crawled {len(found['nodes'])} node(s)")

@@ -10,8 +10,11 @@ template needs no second description here.
 from __future__ import annotations
 
 import inspect
+import types
 import typing
+from collections import abc
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -48,7 +51,33 @@ def _parameters(fn: Callable[..., Any]) -> list[tuple[str, Any, inspect.Paramete
     ]
 
 
+_NAMES: dict[Any, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    Decimal: "decimal",
+    datetime: "date-time (ISO 8601)",
+    dict: "object",
+}
+
+
 def _type_name(hint: Any) -> str:
+    """A parameter's type as a newcomer writes it in JSON ("decimal", "list of strings"), not
+    as Python spells it; an optional one is shown without its ``None``."""
+    if hint in _NAMES:
+        return _NAMES[hint]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        shown = [_type_name(a) for a in args if a is not type(None)]
+        if "decimal" in shown:  # written as a string or a number: both mean the decimal
+            shown = ["decimal"]
+        return " or ".join(dict.fromkeys(shown))
+    if origin in (list, tuple, abc.Sequence) and args:
+        inner = _type_name(args[0])
+        return f"list of {inner}s" if " " not in inner else f"list of ({inner})"
+    if origin is dict:
+        return "object"
     return str(hint).replace("typing.", "").replace("collections.abc.", "")
 
 
@@ -62,7 +91,11 @@ def describe(name: str) -> dict[str, Any]:
             entry["required"] = True
         elif p.default is not None:
             entry["default"] = (
-                p.default if isinstance(p.default, str | int | float) else str(p.default)
+                p.default
+                if isinstance(p.default, str | int | float)
+                else list(p.default)
+                if isinstance(p.default, tuple | list)
+                else str(p.default)
             )
         params.append(entry)
     doc = inspect.getdoc(fn) or ""
@@ -97,7 +130,7 @@ def instantiate(name: str, uid: str, assigner: str, values: dict[str, Any]) -> d
         pname, hint, _ = known[key]
         try:
             kwargs[pname] = TypeAdapter(hint).validate_python(value)
-            if "Decimal" in _type_name(hint) and not Decimal(str(kwargs[pname])).is_finite():
+            if "decimal" in _type_name(hint) and not Decimal(str(kwargs[pname])).is_finite():
                 raise ArithmeticError
         except ValidationError as exc:
             msg = exc.errors()[0]["msg"]

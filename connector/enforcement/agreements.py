@@ -114,8 +114,13 @@ class CompiledAgreement:
         if narrowing is None:
             return None
         forms: dict[str, str] = {}
-        types = _intersect(_expanded(narrowing.entity_types, forms), self.dataset_types)
-        attrs = _intersect(_expanded(narrowing.attributes, forms), self.dataset_attributes)
+        types = _intersect(
+            _expanded(narrowing.entity_types, forms, self.dataset_types), self.dataset_types
+        )
+        attrs = _intersect(
+            _expanded(narrowing.attributes, forms, self.dataset_attributes),
+            self.dataset_attributes,
+        )
         area = narrowing.area
         if area is not None and self.dataset_area is not None:
             area = dict(mapping(shape(area).intersection(shape(self.dataset_area))))
@@ -126,12 +131,25 @@ class CompiledAgreement:
         return ScopeLimits(types, attrs, area, forms)
 
 
-def _expanded(names: Iterable[str] | None, forms: dict[str, str]) -> frozenset[str] | None:
+def _local(iri: str) -> str:
+    return iri.rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
+def _expanded(
+    names: Iterable[str] | None, forms: dict[str, str], scope: frozenset[str] | None = None
+) -> frozenset[str] | None:
+    """IRIs of a policy's names. A short name the dataset's scope holds (expanded with the
+    dataset's own @context, e.g. Smart Data Models) means that IRI: a template's
+    "AirQualityObserved" must not fall to the core vocabulary while the data is SDM's."""
     if names is None:
         return None
+    by_local: dict[str, list[str]] = {}
+    for known in scope or ():
+        by_local.setdefault(_local(known), []).append(known)
     out = set()
     for name in names:
-        iri = expand(name)
+        candidates = by_local.get(name, []) if ":" not in name else []
+        iri = candidates[0] if len(candidates) == 1 else expand(name)
         forms[iri] = name
         out.add(iri)
     return frozenset(out)

@@ -29,8 +29,9 @@ class TrustFetchPolicy(FetchPolicy):
         if _is_loopback(host) and host not in self.http_hosts:
             raise ResolutionError(
                 Reason.HOST_NOT_ALLOWED,
-                f"loopback host {host} is not allowed: for a local data space add it to"
-                f" [identity] allow_http_hosts in agora.toml (or"
+                f"loopback host {host} is not allowed: for a local data space use"
+                f" development mode ([server] dev_mode = true, `agora init --dev`) or add it"
+                f" to [identity] allow_http_hosts in agora.toml (or"
                 f" AGORA_IDENTITY_ALLOW_HTTP_HOSTS={host})",
             )
         if self.any_host and host:

@@ -78,4 +78,10 @@ class IdentitySettings(BaseModel):
 
 
 def identity_settings(settings: Settings) -> IdentitySettings:
-    return component_settings(settings, "identity", IdentitySettings)
+    """The `[identity]` section; in development mode (`agora init --dev`) loopback peers may
+    be fetched over plain http unless the section names its own hosts, so a local data space
+    needs no second setting."""
+    cfg = component_settings(settings, "identity", IdentitySettings)
+    if settings.server.dev_mode and not cfg.allow_http_hosts:
+        cfg = cfg.model_copy(update={"allow_http_hosts": sorted(LOOPBACK_HOSTS)})
+    return cfg

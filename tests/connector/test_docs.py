@@ -9,7 +9,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(
-    p for p in [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("*/README.md")]
+    p
+    for p in [
+        ROOT / "README.md",
+        *ROOT.glob("docs/*.md"),
+        *ROOT.glob("docs/guides/*.md"),
+        *ROOT.glob("*/README.md"),
+    ]
     if p.exists()
 )  # fmt: skip
 LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
