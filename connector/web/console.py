@@ -96,7 +96,8 @@ async def signin(request: web.Request) -> web.StreamResponse:
     ttl = request.app[WEB_SETTINGS].session_ttl_s
     _, cookie = sessions.mint(secret, person.id, person.name, person.role, ttl)
     target = fields.get("next", "/console")
-    if not target.startswith("/console") or "//" in target or "\\" in target:
+    where = target.split("?", 1)[0]
+    if not where.startswith("/console") or "//" in where or "\\" in target:
         target = "/console"
     response = web.HTTPSeeOther(target)
     response.set_cookie(

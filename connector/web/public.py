@@ -149,7 +149,7 @@ async def _usage_lines(request: web.Request) -> list[dict[str, Any]]:
     )
     for row in rows:
         policy = json.loads(row.agreement)
-        kept = {k: policy[k] for k in ("permission", "prohibition", "obligation") if k in policy}
+        kept = {k: policy[k] for k in ("permission", "prohibition") if k in policy}
         terms = " ".join(terms_lines(kept))
         purpose = ", ".join(short(p) for p in purposes(policy)) or "—"
         line = groups[(row.consumer_did, purpose, terms)]

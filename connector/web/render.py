@@ -63,6 +63,10 @@ class Pages:
             extensions=["jinja2.ext.i18n"],
             undefined=jinja2.StrictUndefined,
         )
+        from connector.web.plain import short
+
+        self.env.filters["short"] = short
+        self.env.globals["short"] = short
         self.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
 
     def language(self, request: web.Request) -> str:
