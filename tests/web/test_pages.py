@@ -1,0 +1,116 @@
+"""The pages over plain HTTP (no browser): languages, refusals, redirects, the catalogs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from connector.web.render import load_catalogs
+from scripts.web_catalogs import extracted
+from tests.dsp.helpers import Node, start_node
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+HTML = {"Accept": "text/html"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
+    root: Path = tmp_path_factory.mktemp("pages")
+    async with aiohttp.ClientSession() as http:
+        node = await start_node(root, "city", "city", http=http)
+        try:
+            yield node
+        finally:
+            await node.connector.stop()
+
+
+async def get(node: Node, path: str, **kw: object) -> tuple[int, str, aiohttp.ClientResponse]:
+    async with node.http.get(node.url + path, allow_redirects=False, **kw) as resp:  # type: ignore[arg-type]
+        return resp.status, await resp.text(), resp
+
+
+async def test_pages_speak_english_and_spanish(city: Node) -> None:
+    status, text, resp = await get(city, "/", headers=HTML)
+    assert status == 200 and resp.content_type == "text/html"
+    assert '<html lang="en">' in text and "Catalog" in text
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+    status, text, _ = await get(city, "/", headers={**HTML, "Accept-Language": "es-ES,es;q=0.9"})
+    assert '<html lang="es">' in text and "Catálogo" in text
+    status, text, resp = await get(city, "/transparency?lang=es", headers=HTML)
+    assert "Transparencia" in text and "Nadie ha usado" in text
+    assert resp.cookies["agora_lang"].value == "es"
+
+
+async def test_every_message_of_the_templates_has_a_spanish_translation() -> None:
+    from babel.messages.pofile import read_po
+
+    from scripts.web_catalogs import WEB
+
+    with (WEB / "locale/es/LC_MESSAGES/messages.po").open("rb") as fh:
+        spanish = read_po(fh)
+    untranslated = [m.id for m in extracted() if m.id and not (spanish.get(m.id) or m).string]
+    assert untranslated == [], untranslated
+    assert load_catalogs()["es"].gettext("Sign in") == "Iniciar sesión"  # and it is loaded
+
+
+async def test_unknown_offering_is_a_404_page(city: Node) -> None:
+    status, text, resp = await get(city, "/offerings/no-such-thing", headers=HTML)
+    assert status == 404 and resp.content_type == "text/html" and "no such offering" in text
+
+
+async def test_acquire_sends_the_buyer_only_to_a_web_address(city: Node) -> None:
+    bad = "/acquire?offering=x&buyer=javascript:alert(1)"
+    status, _, resp = await get(city, bad)
+    assert status == 303 and resp.headers["Location"] == "/offerings/x?error=buyer#acquire"
+    status, _, resp = await get(city, "/acquire?offering=x&dataset=d&offer=o&buyer=https://co.example/")
+    assert status == 303
+    target = resp.headers["Location"]
+    assert target.startswith("https://co.example/console/acquire?provider=")
+    assert "dataset=d" in target and "offer=o" in target
+
+
+async def test_the_console_needs_a_session(city: Node) -> None:
+    for path in ("/console", "/console/datasets", "/console/staff"):
+        status, _, resp = await get(city, path, headers=HTML)
+        assert status == 303 and resp.headers["Location"].startswith("/console/signin?next=")
+    async with city.http.post(
+        city.url + "/console/datasets", data={"title": "x"}, allow_redirects=False
+    ) as resp:
+        assert resp.status == 303
+    status, body = await city.admin("GET", "/datasets")
+    assert body == []
+
+
+async def test_sign_in_refuses_a_wrong_key_and_a_missing_token(city: Node) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.get(city.url + "/console/signin") as resp:
+            page = await resp.text()
+        token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        form = {"csrf": token, "key": "not-the-key", "next": "/console"}
+        async with browser.post(city.url + "/console/signin", data=form) as resp:
+            text = await resp.text()
+            assert resp.status == 400 and "This key is not known here." in text
+            assert 'aria-invalid="true"' in text
+        form = {"csrf": "forged", "key": city.admin_key}
+        async with browser.post(
+            city.url + "/console/signin", data=form, allow_redirects=False
+        ) as resp:
+            assert resp.status == 400 and "The form expired" in await resp.text()
+            assert "agora_session" not in resp.cookies
+        form = {"csrf": token, "key": city.admin_key, "next": "//evil.example/console"}
+        async with browser.post(
+            city.url + "/console/signin", data=form, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == "/console"
+            cookie = resp.cookies["agora_session"]
+            assert cookie["httponly"] and cookie["samesite"] == "Strict"
+
+
+async def test_only_agreement_records_have_public_proofs(city: Node) -> None:
+    for index in ("0", "abc", "99999999"):
+        status, _, _ = await get(city, f"/transparency/proofs/{index}")
+        assert status == 404
