@@ -29,7 +29,7 @@ from connector.market import store as offering_store
 from connector.market.cli import RESEARCH_TERMS, USE_TERMS
 from connector.web import session as sessions
 from connector.web import staff
-from connector.web.guard import FORM, PAGES_KEY, SECRET_KEY, SESSION, chrome, form, page
+from connector.web.guard import FORM, PAGES_KEY, SECRET_KEY, chrome, form, page
 from connector.web.internal import call
 from connector.web.plain import offering_view, short, terms_lines
 
@@ -134,7 +134,9 @@ async def home(request: web.Request) -> web.Response:
             ("agreements", agreements),
             ("transfers", transfers),
         ):
-            counts[name] = int((await conn.execute(select(func.count()).select_from(table))).scalar() or 0)
+            counts[name] = int(
+                (await conn.execute(select(func.count()).select_from(table))).scalar() or 0
+            )
     waiting = await decision_queue.waiting(_dsp(request))
     ctx = request.app[CTX]
     return render(
@@ -202,7 +204,9 @@ async def create_dataset(request: web.Request) -> web.Response:
     body = {"title": title, "description": fields.get("description", ""), "entityTypes": types}
     try:
         created = (
-            await call(_root(request), dspm.create_dataset, method="POST", path="/datasets", body=body)
+            await call(
+                _root(request), dspm.create_dataset, method="POST", path="/datasets", body=body
+            )
         ).data
     except Problem as exc:
         return await _datasets_view(request, {"form": _problem_text(exc)}, fields)
@@ -297,7 +301,9 @@ async def create_offering(request: web.Request) -> web.Response:
     except Problem as exc:
         field = exc.extensions.get("field") or "form"
         field = "id" if exc.status == 409 else str(field).split(".")[0]
-        return await _offerings_view(request, {field if field else "form": _problem_text(exc)}, fields)
+        return await _offerings_view(
+            request, {field if field else "form": _problem_text(exc)}, fields
+        )
     raise web.HTTPSeeOther("/console/offerings")
 
 
@@ -308,7 +314,9 @@ async def move_offering(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     try:
         await offerings_api.change(
-            _dsp(request), request.match_info["id"], to="published" if to == "publish" else "retired"
+            _dsp(request),
+            request.match_info["id"],
+            to="published" if to == "publish" else "retired",
         )
     except Problem as exc:
         return await _offerings_view(request, {"form": _problem_text(exc)})
@@ -336,7 +344,9 @@ async def decide(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     reason = request[FORM].get("reason", "").strip()[:500] or None
     try:
-        await decision_queue.take(_dsp(request), request.match_info["pid"], answer == "approve", reason)
+        await decision_queue.take(
+            _dsp(request), request.match_info["pid"], answer == "approve", reason
+        )
     except Problem as exc:
         return render(
             request,
@@ -403,7 +413,11 @@ async def negotiation_page(request: web.Request) -> web.Response:
         ended=neg["state"] in ENDED,
         timeline=await _timeline(request, neg.get("agreementId")),
         terms=terms_lines(
-            {k: v for k, v in (neg.get("offer") or {}).items() if k in ("permission", "prohibition", "obligation")}
+            {
+                k: v
+                for k, v in (neg.get("offer") or {}).items()
+                if k in ("permission", "prohibition", "obligation")
+            }
         ),
     )
 
@@ -440,7 +454,9 @@ async def negotiation_events(request: web.Request) -> web.StreamResponse:
 async def agreement_page(request: web.Request) -> web.Response:
     aid = request.match_info["id"]
     try:
-        found = await call(_root(request), dspm.get_agreement, path="/agreements/x", match={"id": aid})
+        found = await call(
+            _root(request), dspm.get_agreement, path="/agreements/x", match={"id": aid}
+        )
     except Problem:
         raise web.HTTPNotFound() from None
     agreement = found.data
@@ -455,7 +471,9 @@ async def agreement_page(request: web.Request) -> web.Response:
         "console/agreement.html",
         agreement=agreement,
         consumer=agreement["consumerId"] == request.app[CTX].settings.did,
-        terms=terms_lines({k: v for k, v in policy.items() if k in ("permission", "prohibition", "obligation")}),
+        terms=terms_lines(
+            {k: v for k, v in policy.items() if k in ("permission", "prohibition", "obligation")}
+        ),
         transfers=mine,
         timeline=await _timeline(request, aid),
     )
@@ -479,7 +497,9 @@ async def pull(request: web.Request) -> web.Response:
 
 async def _transfer(request: web.Request, pid: str) -> dict[str, Any]:
     try:
-        found = await call(_root(request), dspm.get_transfer, path="/transfers/x", match={"pid": pid})
+        found = await call(
+            _root(request), dspm.get_transfer, path="/transfers/x", match={"pid": pid}
+        )
     except Problem:
         raise web.HTTPNotFound() from None
     return dict(found.data)
@@ -488,7 +508,9 @@ async def _transfer(request: web.Request, pid: str) -> dict[str, Any]:
 @page()
 async def transfer_page(request: web.Request) -> web.Response:
     tr = await _transfer(request, request.match_info["pid"])
-    return render(request, "console/transfer.html", tr=tr, entities=None, fetch_error=None, etype="")
+    return render(
+        request, "console/transfer.html", tr=tr, entities=None, fetch_error=None, etype=""
+    )
 
 
 @form("editor")
@@ -543,7 +565,10 @@ def _acquire_params(source: Any) -> dict[str, str]:
 
 
 async def _provider_dataset(request: web.Request, params: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"counterPartyAddress": params["provider"], "datasetId": params["dataset"]}
+    body: dict[str, Any] = {
+        "counterPartyAddress": params["provider"],
+        "datasetId": params["dataset"],
+    }
     if params.get("providerId"):
         body["counterPartyId"] = params["providerId"]
     found = await call(
@@ -566,7 +591,9 @@ def _offers(dataset: dict[str, Any]) -> list[dict[str, Any]]:
                 if isinstance(c, dict) and c.get("leftOperand") == "payAmount":
                     right = c.get("rightOperand")
                     price = right.get("@value") if isinstance(right, dict) else right
-        out.append({"id": offer.get("@id", ""), "price": price, "terms": terms_lines(kept), "raw": offer})
+        out.append(
+            {"id": offer.get("@id", ""), "price": price, "terms": terms_lines(kept), "raw": offer}
+        )
     return out
 
 
@@ -613,8 +640,13 @@ async def acquire(request: web.Request) -> web.Response:
         errors["offer"] = "choose"
     if errors:
         return render(
-            request, "console/acquire.html", status=400, params=params, dataset=dataset,
-            offers=offers, errors=errors,
+            request,
+            "console/acquire.html",
+            status=400,
+            params=params,
+            dataset=dataset,
+            offers=offers,
+            errors=errors,
         )
     body: dict[str, Any] = {
         "counterPartyAddress": params["provider"],
@@ -629,8 +661,13 @@ async def acquire(request: web.Request) -> web.Response:
         )
     except Problem as exc:
         return render(
-            request, "console/acquire.html", status=exc.status, params=params, dataset=dataset,
-            offers=offers, errors={"form": _problem_text(exc)},
+            request,
+            "console/acquire.html",
+            status=exc.status,
+            params=params,
+            dataset=dataset,
+            offers=offers,
+            errors={"form": _problem_text(exc)},
         )
     raise web.HTTPSeeOther(f"/console/negotiations/{started.data['id']}")
 
@@ -678,7 +715,9 @@ async def delete_staff(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/console/staff")
 
 
-WEB_SETTINGS: web.AppKey[sessions.WebSettings] = web.AppKey("agora.web.settings", sessions.WebSettings)
+WEB_SETTINGS: web.AppKey[sessions.WebSettings] = web.AppKey(
+    "agora.web.settings", sessions.WebSettings
+)
 
 
 def add_routes(app: web.Application) -> None:

@@ -9,8 +9,8 @@ validation, transaction and Problem apply. The answer is returned as parsed JSON
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web

@@ -80,7 +80,11 @@ def offering_view(offering: Offering) -> dict[str, Any]:
         "dataset_id": offering.dataset_id,
         "lifecycle": offering.lifecycle.value,
         "plans": [
-            {**price(p), "offer_id": offer_id(offering, p.plan.id), "terms": terms_lines(p.policy())}
+            {
+                **price(p),
+                "offer_id": offer_id(offering, p.plan.id),
+                "terms": terms_lines(p.policy()),
+            }
             for p in offering.plans
         ],
     }

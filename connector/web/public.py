@@ -20,8 +20,8 @@ from sqlalchemy import select
 from connector.dsp.tables import agreements, datasets
 from connector.http.context import CTX
 from connector.market import store
-from connector.web.plain import offering_view, purposes, short, terms_lines
 from connector.web.guard import PAGES_KEY as PAGES
+from connector.web.plain import offering_view, purposes, short, terms_lines
 from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.query import parse_query
 from marketplace.offerings import Lifecycle
@@ -138,9 +138,9 @@ async def _usage_lines(request: web.Request) -> list[dict[str, Any]]:
     async with ctx.db.connect() as conn:
         rows = (
             await conn.execute(
-                select(agreements).where(agreements.c.provider_did == me).order_by(
-                    agreements.c.created_at
-                )
+                select(agreements)
+                .where(agreements.c.provider_did == me)
+                .order_by(agreements.c.created_at)
             )
         ).all()
     provenance = ctx.components.get("provenance")

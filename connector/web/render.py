@@ -22,9 +22,10 @@ HERE = Path(__file__).parent
 LANG_COOKIE = "agora_lang"
 DEFAULT_LANG = "en"
 
-_current: contextvars.ContextVar[NullTranslations] = contextvars.ContextVar(
-    "agora_web_translations", default=NullTranslations()
+_current: contextvars.ContextVar[NullTranslations | None] = contextvars.ContextVar(
+    "agora_web_translations", default=None
 )
+_NONE = NullTranslations()
 
 
 def load_catalogs() -> dict[str, NullTranslations]:
@@ -43,12 +44,12 @@ def load_catalogs() -> dict[str, NullTranslations]:
 
 
 def _gettext(message: str, **kw: Any) -> str:
-    text = _current.get().gettext(message)
+    text = (_current.get() or _NONE).gettext(message)
     return text % kw if kw else text
 
 
 def _ngettext(singular: str, plural: str, n: int, **kw: Any) -> str:
-    text = _current.get().ngettext(singular, plural, n)
+    text = (_current.get() or _NONE).ngettext(singular, plural, n)
     return text % {"num": n, **kw}
 
 

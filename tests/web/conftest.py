@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPO = Path(__file__).resolve().parents[2]
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 AXE = REPO / ".cache/axe/node_modules/axe-core/axe.min.js"
 
 
@@ -68,7 +69,7 @@ async def space(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    if not os.path.exists(CHROMIUM):
+    if not HAVE_CHROMIUM:
         pytest.skip(f"{CHROMIUM} is absent: apt-get install -y chromium (.ci/run does)")
     from playwright.async_api import async_playwright
 

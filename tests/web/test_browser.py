@@ -19,6 +19,8 @@ from ledger.merkle import verify_inclusion
 from tests.dsp.helpers import Node
 from tests.web.conftest import AXE, REPO
 
+AXE_PRESENT = AXE.exists()
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SHOTS = os.environ.get("AGORA_SCREENSHOTS") == "1"
 
@@ -128,9 +130,13 @@ async def test_publish_find_acquire_approve_pull(browser: Any, space: tuple[Node
         await page.context.close()
 
 
+def _screenshots() -> list[str]:
+    return sorted(p.name for p in Path(REPO / "docs/screenshots").glob("*.png"))
+
+
 async def test_screenshots_are_committed() -> None:
     """The README shows these; the journey (AGORA_SCREENSHOTS=1) writes them."""
-    names = sorted(p.name for p in Path(REPO / "docs/screenshots").glob("*.png"))
+    names = _screenshots()
     assert names == ["console-decisions.png", "offering.png", "transparency.png"]
 
 
@@ -267,7 +273,7 @@ async def test_a_viewer_reads_but_cannot_edit(browser: Any, space: tuple[Node, N
     resp = await viewer.request.get(city.url + "/console/staff")
     assert resp.status == 403
     assert await count_datasets(city) == before
-    status, offering = await city.admin("GET", "/offerings/murcia-air")
+    _status, offering = await city.admin("GET", "/offerings/murcia-air")
     assert offering["lifecycle"] == "published"
 
     # deleting the key ends the sessions it opened
@@ -284,7 +290,7 @@ async def test_a_viewer_reads_but_cannot_edit(browser: Any, space: tuple[Node, N
 
 async def test_every_page_passes_axe(browser: Any, space: tuple[Node, Node]) -> None:
     """axe-core's WCAG 2.1 A and AA rules on each page, in both languages for the public ones."""
-    if not AXE.exists():
+    if not AXE_PRESENT:
         pytest.skip(f"axe-core is not installed at {AXE} (.ci/run installs it with npm)")
     city, company = space
     source = AXE.read_text()
@@ -293,9 +299,9 @@ async def test_every_page_passes_axe(browser: Any, space: tuple[Node, Node]) -> 
     page = await context.new_page()
     page.set_default_timeout(8000)
     await sign_in(page, company)
-    status, agreements = await company.admin("GET", "/agreements")
-    status, transfers = await company.admin("GET", "/transfers")
-    status, negotiations = await company.admin("GET", "/negotiations")
+    _, agreements = await company.admin("GET", "/agreements")
+    _, transfers = await company.admin("GET", "/transfers")
+    _, negotiations = await company.admin("GET", "/negotiations")
     company_pages = [
         "/console",
         "/console/datasets",

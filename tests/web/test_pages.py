@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from connector.web.catalogs import extracted
 from connector.web.render import load_catalogs
-from scripts.web_catalogs import extracted
 from tests.dsp.helpers import Node, start_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -48,7 +48,7 @@ async def test_pages_speak_english_and_spanish(city: Node) -> None:
 async def test_every_message_of_the_templates_has_a_spanish_translation() -> None:
     from babel.messages.pofile import read_po
 
-    from scripts.web_catalogs import WEB
+    from connector.web.catalogs import WEB
 
     with (WEB / "locale/es/LC_MESSAGES/messages.po").open("rb") as fh:
         spanish = read_po(fh)
@@ -66,7 +66,9 @@ async def test_acquire_sends_the_buyer_only_to_a_web_address(city: Node) -> None
     bad = "/acquire?offering=x&buyer=javascript:alert(1)"
     status, _, resp = await get(city, bad)
     assert status == 303 and resp.headers["Location"] == "/offerings/x?error=buyer#acquire"
-    status, _, resp = await get(city, "/acquire?offering=x&dataset=d&offer=o&buyer=https://co.example/")
+    status, _, resp = await get(
+        city, "/acquire?offering=x&dataset=d&offer=o&buyer=https://co.example/"
+    )
     assert status == 303
     target = resp.headers["Location"]
     assert target.startswith("https://co.example/console/acquire?provider=")

@@ -1,6 +1,6 @@
-"""Refresh the web pages' gettext catalogs from the templates (messages.pot, en, es).
+"""Refresh the web pages' gettext catalogs from the templates (every locale's messages.po).
 
-    python scripts/web_catalogs.py
+    python -m connector.web.catalogs
 
 New messages are added to every ``.po`` with an empty translation (English falls back to the
 message itself); existing translations are kept. A city adding its language copies
@@ -15,7 +15,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-WEB = Path(__file__).resolve().parents[1] / "connector/web"
+WEB = Path(__file__).resolve().parent
 METHODS = [("templates/**.html", "jinja2.ext.babel_extract")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
