@@ -126,6 +126,18 @@ async def test_publish_find_acquire_approve_pull(browser: Any, space: tuple[Node
         [bytes.fromhex(h) for h in proof["inclusion_proof"]],
         bytes.fromhex(proof["tree_head"]["root"]),
     )
+
+    # an audit of the city's log from its console: the report as tables, filtered
+    await officer.goto(city.url + "/console/audit")
+    await officer.get_by_label("Address of the connector").fill(city.url)
+    await officer.get_by_label("Its admin key").fill(city.admin_key)
+    await officer.get_by_label("Show").select_option("record")
+    await officer.get_by_label("Label contains").fill("agreement")
+    await officer.get_by_role("button", name="Run the audit").click()
+    assert await officer.locator("#verdict").inner_text() == "No discrepancy"
+    assert int(await officer.locator("#records-checked").inner_text()) >= 4
+    labels = await officer.locator("#timeline tbody tr td:nth-child(4)").all_inner_texts()
+    assert labels and all("agreement" in label for label in labels), labels
     for page in (officer, buyer, public):
         await page.context.close()
 
@@ -310,6 +322,7 @@ async def test_every_page_passes_axe(browser: Any, space: tuple[Node, Node]) -> 
         "/console/processes",
         "/console/acquire",
         "/console/staff",
+        "/console/audit",
         f"/console/negotiations/{negotiations[0]['id']}",
         f"/console/agreements/{agreements[0]['id']}",
         f"/console/transfers/{transfers[0]['id']}",
