@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from connector.http.context import ConnectorContext
-from connector.web import audit, console, public
+from connector.web import audit, console, membership, public
 from connector.web.guard import PAGES_KEY, SECRET_KEY
 from connector.web.render import Pages
 from connector.web.session import secret_for, web_settings
@@ -45,6 +45,7 @@ class WebComponent:
         r.add_static("/static/", STATIC, append_version=False)
         console.add_routes(root)
         audit.add_routes(root)
+        membership.add_routes(root)
 
     async def stop(self) -> None:
         return None

@@ -323,6 +323,7 @@ async def test_every_page_passes_axe(browser: Any, space: tuple[Node, Node]) -> 
         "/console/acquire",
         "/console/staff",
         "/console/audit",
+        "/console/membership",
         f"/console/negotiations/{negotiations[0]['id']}",
         f"/console/agreements/{agreements[0]['id']}",
         f"/console/transfers/{transfers[0]['id']}",

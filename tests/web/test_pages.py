@@ -116,3 +116,35 @@ async def test_only_agreement_records_have_public_proofs(city: Node) -> None:
     for index in ("0", "abc", "99999999"):
         status, _, _ = await get(city, f"/transparency/proofs/{index}")
         assert status == 404
+
+
+async def console_session(node: Node) -> tuple[aiohttp.ClientSession, str]:
+    """A signed-in admin session and its form token."""
+    browser = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with browser.get(node.url + "/console/signin") as resp:
+        page = await resp.text()
+    token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    async with browser.post(
+        node.url + "/console/signin", data={"csrf": token, "key": node.admin_key}
+    ) as resp:
+        page = await resp.text()
+    return browser, page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+async def test_membership_page_and_a_bad_authority(city: Node) -> None:
+    browser, csrf = await console_session(city)
+    async with browser:
+        async with browser.get(city.url + "/console/membership") as resp:
+            text = await resp.text()
+            assert resp.status == 200 and "has not applied for membership" in text
+        form = {"csrf": csrf, "authority": "ftp://authority.example", "country": "spain"}
+        async with browser.post(city.url + "/console/membership", data=form) as resp:
+            text = await resp.text()
+            assert resp.status == 400
+            assert 'id="authority-error"' in text and 'id="country-error"' in text
+        form = {"csrf": csrf, "authority": "http://127.0.0.1:9", "country": "ES"}
+        async with browser.post(city.url + "/console/membership", data=form) as resp:
+            text = await resp.text()
+            assert resp.status == 502 and 'id="authority-error"' in text
+    status, body = await city.admin("GET", "/membership")
+    assert status == 404 and "has not applied" in body["detail"]  # nothing was recorded
