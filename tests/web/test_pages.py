@@ -21,7 +21,13 @@ HTML = {"Accept": "text/html"}
 async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
     root: Path = tmp_path_factory.mktemp("pages")
     async with aiohttp.ClientSession() as http:
-        node = await start_node(root, "city", "city", http=http)
+        node = await start_node(
+            root,
+            "city",
+            "city",
+            http=http,
+            extra={"catalog": {"enabled": True, "crawl_on_start": False}},
+        )
         try:
             yield node
         finally:
@@ -148,3 +154,10 @@ async def test_membership_page_and_a_bad_authority(city: Node) -> None:
             assert resp.status == 502 and 'id="authority-error"' in text
     status, body = await city.admin("GET", "/membership")
     assert status == 404 and "has not applied" in body["detail"]  # nothing was recorded
+
+
+async def test_the_federated_search_shows_a_bad_parameter_not_a_failure(city: Node) -> None:
+    status, text, _ = await get(city, "/?q=air", headers=HTML)
+    assert status == 200 and "Federated catalog" in text and "0 datasets" in text
+    status, text, _ = await get(city, "/?price_max=abc", headers=HTML)
+    assert status == 200 and 'role="alert"' in text and "price_max" in text
