@@ -26,7 +26,13 @@ from marketplace.catalog.errors import CatalogError
 from marketplace.catalog.query import parse_query
 from marketplace.offerings import Lifecycle
 
-FACETS = ("publisher", "price_model", "license", "hvd_category")
+#: (the index's facet name, the search parameter that filters on it)
+FACETS = (
+    ("publisher", "publisher"),
+    ("priceModel", "price_model"),
+    ("license", "license"),
+    ("hvdCategory", "hvd_category"),
+)
 
 
 def _dsp(request: web.Request) -> Any:
@@ -54,7 +60,22 @@ async def _federated(request: web.Request) -> dict[str, Any] | None:
     except CatalogError as exc:
         return {"error": str(exc), "field": exc.field, "items": [], "facets": {}, "total": 0}
     found = await catalog.index.search(query)
-    return {"items": found.items, "facets": found.facets, "total": found.total, "error": None}
+    endpoints = {n.did: n.url for n in (await catalog.index.load_nodes()).values()}
+    items = []
+    for item in found.items:
+        provider = endpoints.get(item.get("node", ""))
+        acquire = None
+        if provider:  # the member's DSP endpoint: acquire from this connector's console
+            acquire = "/console/acquire?" + urlencode(
+                {
+                    "provider": provider,
+                    "providerId": item.get("node", ""),
+                    "dataset": item.get("datasetId", ""),
+                    "name": item.get("title", ""),
+                }
+            )
+        items.append({**item, "acquire": acquire})
+    return {"items": items, "facets": found.facets, "total": found.total, "error": None}
 
 
 async def home(request: web.Request) -> web.Response:

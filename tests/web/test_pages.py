@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -161,3 +162,38 @@ async def test_the_federated_search_shows_a_bad_parameter_not_a_failure(city: No
     assert status == 200 and "Federated catalog" in text and "0 datasets" in text
     status, text, _ = await get(city, "/?price_max=abc", headers=HTML)
     assert status == 200 and 'role="alert"' in text and "price_max" in text
+
+
+async def test_the_federated_search_lists_a_member_with_facets_and_acquire(city: Node) -> None:
+    """The city's own DSP catalog, indexed as a member's (what the crawler does), on its ``/``."""
+    from marketplace.catalog.entries import parse_catalog
+    from marketplace.catalog.nodes import NodeStatus
+    from tests.dsp.helpers import signed
+    from tests.market.helpers import published
+
+    dataset_id, _ = await published(city, "federated-air")
+    status, doc = await signed(
+        city,
+        city,
+        "POST",
+        "/catalog/request",
+        {
+            "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+            "@type": "CatalogRequestMessage",
+        },
+    )
+    assert status == 200, doc
+    index = city.connector.ctx.components["catalog"].index  # type: ignore[union-attr]
+    await index.replace_node(city.did, parse_catalog(doc, city.did).entries)
+    await index.save_node(NodeStatus(city.did, city.dsp_url))
+
+    status, text, _ = await get(city, "/?q=air", headers=HTML)
+    assert status == 200 and "1 datasets" in text
+    assert "/console/acquire?provider=" in text
+    assert "dataset=" + quote(dataset_id, safe="") in text
+    assert "<h3>Price model</h3>" in text and "<h3>Publisher</h3>" in text  # the facets
+    assert "price_model=free" in text  # a facet value links its filter
+    status, text, _ = await get(city, "/?price_model=one_off", headers=HTML)
+    assert "0 datasets" in text
+    status, text, _ = await get(city, "/?price_model=free", headers=HTML)
+    assert "1 datasets" in text
