@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from connector.http.context import ConnectorContext
-from connector.web import audit, console, membership, public
+from connector.web import audit, authority, console, membership, public
 from connector.web.guard import PAGES_KEY, SECRET_KEY
 from connector.web.render import Pages
 from connector.web.session import secret_for, web_settings
@@ -46,6 +46,7 @@ class WebComponent:
         console.add_routes(root)
         audit.add_routes(root)
         membership.add_routes(root)
+        authority.add_routes(root)
 
     async def stop(self) -> None:
         return None

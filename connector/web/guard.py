@@ -52,8 +52,13 @@ def chrome(request: web.Request) -> dict[str, Any]:
     """What every console page shows: the person, their role and the form token."""
     found = request.get(SESSION)
     if found is None:
-        return {"me": None, "csrf": ""}
-    return {"me": found, "csrf": sessions.csrf_token(request.app[SECRET_KEY], found.sid)}
+        return {"me": None, "csrf": "", "authority_here": False}
+    trust = request.app[CTX].components.get("trust")
+    return {
+        "me": found,
+        "csrf": sessions.csrf_token(request.app[SECRET_KEY], found.sid),
+        "authority_here": bool(getattr(trust, "is_authority", False)),
+    }
 
 
 async def read_form(request: web.Request) -> dict[str, str]:

@@ -13,6 +13,7 @@ import pytest_asyncio
 from connector.web.catalogs import extracted
 from connector.web.render import load_catalogs
 from tests.dsp.helpers import Node, start_node
+from tests.trust.conftest import TEST_IDENTITY
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 HTML = {"Accept": "text/html"}
@@ -27,7 +28,10 @@ async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Node]:
             "city",
             "city",
             http=http,
-            extra={"catalog": {"enabled": True, "crawl_on_start": False}},
+            extra={
+                "catalog": {"enabled": True, "crawl_on_start": False},
+                "identity": TEST_IDENTITY,
+            },
         )
         try:
             yield node
@@ -197,3 +201,44 @@ async def test_the_federated_search_lists_a_member_with_facets_and_acquire(city:
     assert "0 datasets" in text
     status, text, _ = await get(city, "/?price_model=free", headers=HTML)
     assert "1 datasets" in text
+
+
+async def test_the_city_joins_through_the_authoritys_console(
+    city: Node, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The city applies in its console; the authority's operator approves in theirs; the city's
+    membership page then shows the credential it holds."""
+    authority = await start_node(
+        tmp_path_factory.mktemp("authority"),
+        "authority",
+        "authority",
+        http=city.http,
+        extra={"identity": TEST_IDENTITY},
+    )
+    try:
+        browser, csrf = await console_session(city)
+        async with browser:
+            form = {"csrf": csrf, "authority": authority.url, "country": "ES"}
+            async with browser.post(city.url + "/console/membership", data=form) as resp:
+                text = await resp.text()
+                assert resp.status == 200 and "pending" in text, text[-2000:]
+        operator, token = await console_session(authority)
+        async with operator:
+            async with operator.get(authority.url + "/console/authority") as resp:
+                text = await resp.text()
+                assert city.did in text
+            request_id = text.split('name="subject" value="', 1)[1].split('"', 1)[0]
+            async with operator.post(
+                authority.url + "/console/authority/approve",
+                data={"csrf": token, "subject": request_id},
+            ) as resp:
+                text = await resp.text()
+                assert resp.status == 200 and "Nothing waits for a decision." in text, text[-1500:]
+                assert "active" in text
+        browser, csrf = await console_session(city)
+        async with browser:
+            async with browser.get(city.url + "/console/membership") as resp:
+                text = await resp.text()
+        assert "approved" in text and "MembershipCredential" in text
+    finally:
+        await authority.connector.stop()
