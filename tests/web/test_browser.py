@@ -81,7 +81,8 @@ async def test_publish_find_acquire_approve_pull(browser: Any, space: tuple[Node
     assert await buyer.get_by_label("commercial").is_checked()
     await buyer.get_by_role("button", name="Request this plan").click()
     await buyer.wait_for_url("**/console/negotiations/**")
-    negotiation_url = buyer.url
+    assert await buyer.locator("#state").inner_text() in ("REQUESTED", "")
+    assert await buyer.locator("#agreement-link").count() == 0
 
     # the city's officer sees the decision waiting and approves it
     await officer.goto(city.url + "/console/decisions")
@@ -90,8 +91,8 @@ async def test_publish_find_acquire_approve_pull(browser: Any, space: tuple[Node
     await officer.get_by_role("button", name="Approve").click()
     await officer.get_by_text("Nothing waits for a decision.").wait_for()
 
-    # the buyer's page follows the negotiation live (server-sent events) to its agreement
-    await buyer.goto(negotiation_url)
+    # the buyer's open page follows the negotiation live (server-sent events, no reload by the
+    # buyer) until it ends, then shows its agreement
     await buyer.locator("#agreement-link").wait_for(timeout=20_000)
     assert await buyer.locator("#state").inner_text() == "FINALIZED"
     await buyer.locator("#agreement-link").click()
