@@ -79,7 +79,10 @@ def page(role: str = "viewer") -> Callable[[Handler], Handler]:
             request[SESSION] = found
             if not found.may(role):
                 return refuse(request, f"this page needs the {role} role; you are {found.role}")
-            return await handler(request)
+            try:
+                return await handler(request)
+            except web.HTTPNotFound:
+                return refuse(request, "there is nothing at this address", 404)
 
         return guarded
 

@@ -148,6 +148,10 @@ async def test_membership_page_and_a_bad_authority(city: Node) -> None:
         async with browser.get(city.url + "/console/membership") as resp:
             text = await resp.text()
             assert resp.status == 200 and "has not applied for membership" in text
+        for missing in ("/console/negotiations/nope", "/console/agreements/nope"):
+            async with browser.get(city.url + missing) as resp:
+                assert resp.status == 404 and resp.content_type == "text/html"
+                assert "nothing at this address" in await resp.text()
         form = {"csrf": csrf, "authority": "ftp://authority.example", "country": "spain"}
         async with browser.post(city.url + "/console/membership", data=form) as resp:
             text = await resp.text()
