@@ -38,6 +38,7 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
     from connector.ngsild.temporal.component import NgsiLdTemporal
     from connector.provenance.component import ProvenanceComponent
     from connector.trust.component import TrustComponent
+    from connector.web.component import WebComponent
 
     return [
         ManagementApi(),
@@ -50,5 +51,6 @@ def default_components(ctx: ConnectorContext) -> list[Component]:
         NgsiLdTemporal(),  # before the broker: joins its routes
         NgsiLdBroker(),
         FederatedCatalog(),  # after trust and dsp: their resolver, client and tokens
-        EnforcementComponent(),  # last: needs provenance and dsp started
+        EnforcementComponent(),  # needs provenance and dsp started
+        WebComponent(),  # pages over the services above; no API of its own
     ]

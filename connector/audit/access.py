@@ -9,6 +9,7 @@ mints a fresh one for every request the ledger client makes.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -28,8 +29,12 @@ class Access:
     admin_key: str | None = None
     via_url: str | None = None
     via_key: str | None = None
+    #: in-process minting (the console auditing from its own connector): audience -> token
+    minter: Callable[[str], Awaitable[str]] | None = None
 
     def describe(self) -> str:
+        if self.minter is not None:
+            return "DCP tokens minted by this connector"
         if self.via_url:
             return f"DCP tokens minted by the auditor's connector at {self.via_url}"
         if self.admin_key:
@@ -65,13 +70,16 @@ def session_for(
     """A session whose every request is authenticated towards the connector of ``audience``.
 
     ``plain`` (no credentials) is used to mint tokens, so minting never recurses."""
-    if access.via_url:
-        minter = TokenMinter(plain, access.via_url, access.via_key or "")
+    if access.via_url or access.minter is not None:
+        mint = (
+            access.minter
+            or TokenMinter(plain, access.via_url or "", access.via_key or "").token_for
+        )
 
         async def fresh_token(
             request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
         ) -> aiohttp.ClientResponse:
-            request.headers["Authorization"] = f"Bearer {await minter.token_for(audience)}"
+            request.headers["Authorization"] = f"Bearer {await mint(audience)}"
             return await handler(request)
 
         return aiohttp.ClientSession(timeout=TIMEOUT, middlewares=(fresh_token,))
