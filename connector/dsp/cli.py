@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import click
 
+from connector.own_api import call_own_api
+
 _DIR = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 _URL = click.option("--url", default=None, help="This connector's base URL (default: public_url).")
 _QUIET = click.option("-q", "--quiet", is_flag=True, help="Print only the id (for scripts).")
@@ -24,9 +26,7 @@ POLL_S = 0.2
 
 
 def call(directory: Path, url: str | None, method: str, path: str, body: Any = None) -> Any:
-    from connector.cli import _own_call  # here: connector.cli registers these commands
-
-    return _own_call(directory, url, method, path, body)
+    return call_own_api(directory, url, method, path, body)
 
 
 def _wait(

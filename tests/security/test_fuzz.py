@@ -315,7 +315,7 @@ def maybe_gzip(body: bytes, hdrs: dict[str, str], really: bool) -> bytes:
 # -- schemathesis: the management API from its own OpenAPI document --------------------------
 
 
-#: examples per operation, valid and invalid (8 × ~80 operations: about what 12 × the 57
+#: examples per operation, valid and invalid (8 x ~80 operations: about what 12 x the 57
 #: documented before cost)
 MANAGEMENT_FUZZ = settings(FUZZ, max_examples=8)
 
