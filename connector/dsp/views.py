@@ -43,7 +43,7 @@ class TemplateParameter(View):
     name: str
     type: str
     required: bool | None = None
-    default: str | int | float | None = None
+    default: str | int | float | bool | list[str] | None = None
 
 
 class TemplateView(View):
