@@ -37,7 +37,7 @@ class Route:
     implied ones: 400 with a body or query model, 404 with path parameters, 401 and 403 unless
     the handler is :func:`connector.http.auth.public`. ``media_type`` is the success answer's
     type (``application/json`` unless it streams events or passes a peer's answer on);
-    ``example`` is a request body that works; ``description`` defaults to the handler's
+    ``example`` an example request body; ``description`` defaults to the handler's
     docstring. Who besides the admin may call it comes from :func:`connector.http.auth.accepts`
     on the handler, as at run time."""
 
