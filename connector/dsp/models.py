@@ -6,9 +6,77 @@ The same models feed the OpenAPI document, so what is validated is what is docum
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+#: The shapes of ODRL rules and DSP data addresses, for the document only: validation stays
+#: with the DSP schemas and the ODRL parser (``management._check_policy``), which say more.
+_CONSTRAINT: dict[str, Any] = {
+    "type": "object",
+    "description": "leftOperand operator rightOperand, or a logical constraint (and, or, xone)",
+    "properties": {
+        "leftOperand": {"type": "string", "examples": ["purpose", "dateTime", "count"]},
+        "operator": {"type": "string", "examples": ["eq", "lteq", "isPartOf"]},
+        "rightOperand": {
+            "description": "a string, number or boolean, a typed literal {@value, @type}, or a"
+            " list of them"
+        },
+        "unit": {"type": "string", "description": "odrl:unit, e.g. for a count per period"},
+    },
+}
+_RULE: dict[str, Any] = {
+    "type": "object",
+    "description": "an ODRL rule in the compact DSP form",
+    "properties": {
+        "action": {
+            "anyOf": [{"type": "string"}, {"type": "object"}],
+            "examples": ["use", "read", "distribute"],
+        },
+        "constraint": {"type": "array", "items": _CONSTRAINT},
+        "duty": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["action"],
+}
+Rules = Annotated[
+    list[dict[str, Any]] | None,
+    WithJsonSchema({"anyOf": [{"type": "array", "items": _RULE}, {"type": "null"}]}),
+]
+DataAddress = Annotated[
+    dict[str, Any] | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "description": "a DSP DataAddress: where the provider notifies (PUSH)",
+                    "properties": {
+                        "@type": {"const": "DataAddress"},
+                        "endpointType": {
+                            "type": "string",
+                            "examples": ["https://w3id.org/idsa/v4.1/HTTP"],
+                        },
+                        "endpoint": {"type": "string"},
+                        "endpointProperties": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "@type": {"const": "EndpointProperty"},
+                                    "name": {"type": "string"},
+                                    "value": {"type": "string"},
+                                },
+                                "required": ["@type", "name", "value"],
+                            },
+                        },
+                    },
+                    "required": ["@type", "endpointType", "endpoint"],
+                },
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 
 class _In(BaseModel):
@@ -107,9 +175,9 @@ class PolicyIn(_In):
 
     id: str | None = Field(default=None, max_length=300)
     profile: str | list[str] | None = None
-    permission: list[dict[str, Any]] | None = None
-    prohibition: list[dict[str, Any]] | None = None
-    obligation: list[dict[str, Any]] | None = None
+    permission: Rules = None
+    prohibition: Rules = None
+    obligation: Rules = None
 
 
 Choice = Literal["automatic", "manual"]
@@ -212,7 +280,7 @@ class ReasonIn(_In):
 class TransferIn(_In):
     agreement_id: str = Field(alias="agreementId")
     format: Literal["NGSI-LD-PULL", "NGSI-LD-PUSH", "HttpData-PULL", "HttpData-PUSH"]
-    data_address: dict[str, Any] | None = Field(
+    data_address: DataAddress = Field(
         default=None, alias="dataAddress", description="PUSH: where the provider notifies"
     )
 

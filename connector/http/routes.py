@@ -33,11 +33,13 @@ class Route:
     """One HTTP route with what a client needs to call it.
 
     ``status`` is the success status the handler really answers (``also``: others it may
-    answer with the same shape); ``errors`` the Problem
-    statuses it may answer beyond those implied (400 with a body or query model, 404 with path
-    parameters, 401/403 unless the handler is
-    :func:`connector.http.auth.public`). ``media_type`` is the success answer's type
-    (``application/json`` unless it streams events or passes a peer's answer on)."""
+    answer with the same shape). ``errors`` are the Problem statuses it may answer beyond the
+    implied ones: 400 with a body or query model, 404 with path parameters, 401 and 403 unless
+    the handler is :func:`connector.http.auth.public`. ``media_type`` is the success answer's
+    type (``application/json`` unless it streams events or passes a peer's answer on);
+    ``example`` an example request body; ``description`` defaults to the handler's
+    docstring. Who besides the admin may call it comes from :func:`connector.http.auth.accepts`
+    on the handler, as at run time."""
 
     method: str
     path: str

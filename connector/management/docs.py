@@ -7,11 +7,13 @@ work offline: the page is rendered here from the document, no script, no CDN.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from pydantic import Field
 
 from connector.http.auth import public
@@ -51,6 +53,26 @@ def type_text(schema: Any) -> str:
 
 
 _TEMPLATES.filters["type_text"] = type_text
+_NAME = re.compile(r"[A-Za-z][\w-]*")
+
+
+def type_html(schema: Any, names: Any) -> Markup:
+    """:func:`type_text` with each schema name linked to its entry on the page."""
+    text = type_text(schema)
+    out, last = [], 0
+    for found in _NAME.finditer(text):
+        out.append(escape(text[last : found.start()]))
+        word = found.group(0)
+        if word in names:
+            out.append(Markup('<a href="#schema-{0}">{0}</a>').format(word))
+        else:
+            out.append(escape(word))
+        last = found.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+_TEMPLATES.filters["type_html"] = type_html
 
 
 def reference_html(doc: dict[str, Any]) -> str:

@@ -315,8 +315,8 @@ def maybe_gzip(body: bytes, hdrs: dict[str, str], really: bool) -> bytes:
 # -- schemathesis: the management API from its own OpenAPI document --------------------------
 
 
-#: examples per operation, valid and invalid (8 x ~80 operations: about what 12 x the 57
-#: documented before cost)
+#: examples per operation, valid and invalid (8 for each of ~80 operations costs about what 12
+#: for each of the 57 documented before did)
 MANAGEMENT_FUZZ = settings(FUZZ, max_examples=8)
 
 
