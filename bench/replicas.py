@@ -186,12 +186,13 @@ class Fleet:
             **self.env,
         }
         log = os.environ.get("AGORA_BENCH_SERVER_LOG", os.devnull)
-        return subprocess.Popen(
-            [sys.executable, *profile, "-m", "connector", "serve", str(self.directory)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(log, "ab"),
-        )
+        with open(log, "ab") as err:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(
+                [sys.executable, *profile, "-m", "connector", "serve", str(self.directory)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
 
     async def wait_up(self, http: aiohttp.ClientSession, seconds: float = 300.0) -> None:
         async with asyncio.timeout(seconds):
