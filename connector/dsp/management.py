@@ -246,8 +246,17 @@ async def patch_dataset(request: web.Request) -> web.Response:
     if "area" in given:
         values["area"] = json.dumps(given["area"]) if given["area"] else None
     async with dsp.transaction() as conn:
-        if not (await conn.execute(select(datasets.c.id).where(datasets.c.id == ds_id))).first():
+        found = (
+            await conn.execute(select(datasets.c.source).where(datasets.c.id == ds_id))
+        ).first()
+        if found is None:
             raise Problem(404, "Not Found", detail="no such dataset")
+        if scope and found.source:
+            raise Problem(
+                400,
+                "Bad Request",
+                detail="this dataset is served from an HTTP source: it has no NGSI-LD scope",
+            )
         if scope and await _granted(conn, ds_id):
             raise Problem(
                 409,

@@ -301,3 +301,13 @@ async def test_a_dataset_needs_entity_types_or_a_source(agora: Node) -> None:
     status, problem = await agora.admin("POST", "/datasets", {"title": "nothing"})
     assert status == 400 and "entityTypes" in problem["detail"], problem
     assert await _count(agora, datasets) == count
+
+
+async def test_a_source_dataset_gets_no_ngsi_ld_scope(agora: Node, upstream: Upstream) -> None:
+    dataset_id = await source_dataset(agora, {"url": upstream.url + "/export.csv"})
+    status, problem = await agora.admin(
+        "PATCH", f"/datasets/{dataset_id}", {"entityTypes": ["AirQualityObserved"]}
+    )
+    assert status == 400 and "HTTP source" in problem["detail"], problem
+    status, view = await agora.admin("GET", f"/datasets/{dataset_id}")
+    assert status == 200 and view["entityTypes"] == [], view
