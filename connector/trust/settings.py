@@ -79,9 +79,9 @@ class IdentitySettings(BaseModel):
 
 def identity_settings(settings: Settings) -> IdentitySettings:
     """The `[identity]` section; in development mode (`agora init --dev`) loopback peers may
-    be fetched over plain http unless the section names its own hosts, so a local data space
-    needs no second setting."""
+    be fetched over plain http unless the section sets its own list (even an empty one), so a
+    local data space needs no second setting."""
     cfg = component_settings(settings, "identity", IdentitySettings)
-    if settings.server.dev_mode and not cfg.allow_http_hosts:
+    if settings.server.dev_mode and "allow_http_hosts" not in cfg.model_fields_set:
         cfg = cfg.model_copy(update={"allow_http_hosts": sorted(LOOPBACK_HOSTS)})
     return cfg
