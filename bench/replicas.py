@@ -23,6 +23,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bench.cpu import cpu_seconds
+
 #: headers of one hop, never forwarded (RFC 9110 §7.6.1), and those aiohttp sets itself
 HOP = {
     "connection",
@@ -161,8 +163,6 @@ class Fleet:
         return [p.pid for p in self.procs]
 
     def cpu_seconds(self) -> float:
-        from bench.ngsild.__main__ import cpu_seconds
-
         return sum(cpu_seconds(pid) for pid in self.pids)
 
     async def start(self, profile: list[str] | None = None) -> None:

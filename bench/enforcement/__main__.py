@@ -44,7 +44,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.ngsild.__main__ import cpu_seconds
+from bench.cpu import cpu_seconds
 from bench.replicas import TARGET_CPU_RATIO
 
 TARGET_RATIO = 0.85

@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from bench.ngsild.__main__ import cpu_seconds
+from bench.cpu import cpu_seconds
 from ledger.audit import audit_ledger
 from ledger.log import Ledger
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion

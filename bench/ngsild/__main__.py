@@ -44,6 +44,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.cpu import cpu_seconds
+
 BASELINE = {
     "source": "published Stellio benchmark (JVM, 8 vCPU, 2024), as named in issue 3",
     "create_per_s": [130, 240],
@@ -193,31 +195,6 @@ async def timed_load(
         "p95_s": round(p95(latencies), 4),
         "p50_s": round(sorted(latencies)[len(latencies) // 2], 4) if latencies else 0.0,
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and of its live descendants (Linux /proc; e.g. the
-    ledger's SQLite writer process), to report cost per request even when other work shares
-    the machine."""
-    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, seconds)
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-    if pid not in stats:
-        return float("nan")
-    family, total = {pid}, 0.0
-    for child in sorted(stats):  # a child's pid is usually above its parent's
-        if stats[child][0] in family:
-            family.add(child)
-    for member in family:
-        total += stats[member][1]
-    return total
 
 
 #: the server's processes (one, or the replicas): their CPU is the server's
