@@ -29,7 +29,7 @@ from connector.http.context import TaskGroup
 from ledger.records import Record
 
 if TYPE_CHECKING:
-    from connector.enforcement.pep import Access
+    from connector.enforcement.access import Access
 
 ATTRIBUTION_HEADER = "Agora-Attribution"
 inform_log = logging.getLogger("agora.enforcement.inform")
@@ -174,7 +174,7 @@ class Evidence:
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Attribution on permitted answers; a record for requests that failed after the permit
     (e.g. 404 for an entity outside the scope), so no authenticated access goes unrecorded."""
-    from connector.enforcement.pep import ACCESS_KEY
+    from connector.enforcement.access import ACCESS_KEY
     from connector.enforcement.ratelimit import headers as ratelimit_headers
     from connector.http.context import CTX
 

@@ -22,7 +22,8 @@ from sqlalchemy import select
 
 from connector.dsp.http_source import PATH_PREFIX, HttpSource, parse
 from connector.dsp.tables import datasets
-from connector.enforcement.pep import ACCESS_KEY, SOURCE_OPERATION
+from connector.enforcement.access import ACCESS_KEY
+from connector.enforcement.pep import SOURCE_OPERATION
 from connector.http.context import CTX
 from connector.http.problems import Problem
 from connector.outbound import OutboundError

@@ -16,18 +16,37 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector.dsp.access_tokens import AccessDenied, TransferGrant
+from connector.enforcement.access import Access, Refusal
 from connector.enforcement.tables import subscriptions
 from connector.ngsild.pep import AccessScope
 
 if TYPE_CHECKING:
-    from connector.enforcement.pep import AgreementPep
+    from connector.enforcement.agreements import AgreementCache, ScopeLimits
+    from connector.enforcement.evidence import Evidence
+
+
+class Deciding(Protocol):
+    """What the guard needs of the enforcement point: its evidence, its agreements, and a
+    decision outside an HTTP request."""
+
+    evidence: Evidence
+    agreements: AgreementCache
+
+    async def authorize(
+        self,
+        access: Access,
+        limits: ScopeLimits,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+        purpose: str | None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +58,7 @@ class Binding:
 
 
 class AgreementNotificationGuard:
-    def __init__(self, pep: AgreementPep, engine: AsyncEngine) -> None:
+    def __init__(self, pep: Deciding, engine: AsyncEngine) -> None:
         self.pep = pep
         self.engine = engine
         self._bindings: dict[str, Binding] = {}
@@ -82,8 +101,6 @@ class AgreementNotificationGuard:
         return found
 
     async def allow(self, subscription_id: str, owner: str, restriction: AccessScope) -> bool:
-        from connector.enforcement.pep import Access, Refusal
-
         if not owner or owner == self.pep.evidence.provider_did:
             return True  # the owner's own subscription
         binding = await self._binding(subscription_id)
@@ -101,14 +118,9 @@ class AgreementNotificationGuard:
         try:
             if limits is None:
                 raise Refusal("denied — no permission of this agreement covers 'read'")
-            verdict = self.pep.evaluate(
-                access,
-                limits,
-                restriction.entity_types,
-                restriction.attributes,
-                binding.purpose,
+            await self.pep.authorize(
+                access, limits, restriction.entity_types, restriction.attributes, binding.purpose
             )
-            await self.pep._confirm(access, verdict)
         except AccessDenied:
             return False  # the transfer is no longer STARTED: silent, like a 401
         except Refusal as refusal:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -49,6 +48,7 @@ from aiohttp import web
 
 from connector.dsp.access_tokens import AccessDenied, TransferGrant
 from connector.enforcement import requested
+from connector.enforcement.access import ACCESS_KEY, Access, Refusal
 from connector.enforcement.agreements import AgreementCache, CompiledAgreement, ScopeLimits
 from connector.enforcement.evidence import Evidence
 from connector.enforcement.grants import Grants
@@ -63,7 +63,7 @@ from identity.replay import ReplayCache
 from policies import EvaluationRequest, PoliciesError, Verdict, World
 from policies.explain import exhausted, explain_report
 from policies.report import CounterSpec
-from policies.usage import ConsumeResult, UsageStore
+from policies.usage import UsageStore
 
 PURPOSE_HEADER = "Agora-Purpose"
 AGREEMENT_PRINCIPAL = "agreement"
@@ -73,34 +73,6 @@ FORBIDDEN_TYPE = "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported"
 SOURCE_OPERATION = "source.retrieve"
 #: permits remembered per agreement before the memo starts over
 MEMO_SIZE = 256
-
-
-@dataclass
-class Access:
-    """One data-plane request under an agreement: what was asked and what was decided."""
-
-    grant: TransferGrant
-    agreement: CompiledAgreement
-    operation: str
-    action: str
-    decision: str = "deny"
-    reason: str = ""
-    scope: AccessScope | None = None
-    pending_duties: tuple[str, ...] = ()
-    state_checked: bool = False
-    confirming: asyncio.Future[None] | None = None
-    recorded: bool = False
-    #: what each counter of the decision read when it was consumed (RateLimit headers)
-    quotas: list[tuple[CounterSpec, ConsumeResult]] = field(default_factory=list)
-
-
-ACCESS_KEY: web.RequestKey[Access] = web.RequestKey("agora.enforcement.access", Access)
-
-
-class Refusal(Exception):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
 
 
 def action_of(operation: str) -> str:
@@ -327,6 +299,19 @@ class AgreementPep:
             type_=FORBIDDEN_TYPE,
             agreementId=access.grant.agreement_id,
         )
+
+    async def authorize(
+        self,
+        access: Access,
+        limits: ScopeLimits,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+        purpose: str | None,
+    ) -> None:
+        """Decide and confirm ``access`` outside an HTTP request (a notification about to be
+        sent): raises :class:`Refusal`, or ``AccessDenied`` when the transfer is no longer
+        STARTED."""
+        await self._confirm(access, self.evaluate(access, limits, types, attrs, purpose))
 
     def evaluate(
         self,
