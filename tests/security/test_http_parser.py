@@ -123,13 +123,20 @@ async def test_a_declared_length_over_the_limit_is_413_before_the_body(
 
 
 async def test_a_chunked_body_over_the_limit_is_413(city: NgsiClient) -> None:
-    """Chunked bodies declare no total: reading stops at the limit with a 413 Problem."""
+    """Chunked bodies declare no total: reading stops at the limit with a 413 Problem. (The
+    management API takes chunked bodies; NGSI-LD answers them 411, as GS CIM 009 §6.3.4 says.)"""
     limit = city.connector.settings.server.max_body_bytes
     chunk = b"x" * 65536
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(limit // len(chunk) + 2))
     admin = ADMIN_PLACEHOLDER.replace(b"{key}", city.admin_key.encode())
-    request = POST_ENTITY + admin + b"Transfer-Encoding: chunked\r\n\r\n" + body
+    head = b"POST /api/v1/datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    request = head + admin + b"Transfer-Encoding: chunked\r\n\r\n" + body
     status, headers, problem = await exchange(city, request)
     assert status == 413 and headers["content-type"].startswith("application/problem+json")
     assert problem["status"] == 413
     await _healthy_and_unchanged(city)
+    listed = await city.http.get(
+        city.connector.url + "/api/v1/datasets",
+        headers={"Authorization": f"Bearer {city.admin_key}"},
+    )
+    assert listed.status == 200 and await listed.json() == []
