@@ -179,21 +179,25 @@ def check_attribute_name(name: Any) -> str:
 
 
 def _check_members(atype: str, key: str, raw: dict[str, Any], where: str) -> None:
-    """Members an attribute of this type shall not carry (§4.5.2.2-§4.5.24.2)."""
-    foreign = sorted((_CONTENT_KEYS & raw.keys()) - {key})
+    """Members an attribute of this type shall not carry (§4.5.2.2-§4.5.24.2). The usual
+    instance holds only core members, so the rarer rules run only when others are present."""
+    keys = raw.keys()
+    foreign = (_CONTENT_KEYS & keys) - {key}
     if foreign:
-        raise bad_data(f"{where}: a {atype} cannot carry {', '.join(foreign)}")
-    output_only = sorted(_OUTPUT_ONLY & raw.keys())
-    if output_only:
-        raise bad_data(f"{where}: {', '.join(output_only)} is output only")
-    short = where.rsplit(".", 1)[-1]
-    if short != PROOF and _SEALED & raw.keys():
-        raise bad_data(f"{where}: sealed members belong to the {PROOF} Property only")
-    if short == PROOF and not isinstance(raw.get("value"), dict):
-        raise bad_data(f"{where}: the value of {PROOF} is a Data Integrity proof object")
+        raise bad_data(f"{where}: a {atype} cannot carry {', '.join(sorted(foreign))}")
     if atype in _NO_UNIT and "unitCode" in raw:
         raise bad_data(f"{where}: a {atype} has no unitCode")
-    if any(isinstance(k, str) and k.startswith("@") for k in raw):
+    if where == PROOF or where.endswith("." + PROOF):
+        if not isinstance(raw.get("value"), dict):
+            raise bad_data(f"{where}: the value of {PROOF} is a Data Integrity proof object")
+    elif _SEALED & keys:
+        raise bad_data(f"{where}: sealed members belong to the {PROOF} Property only")
+    if keys <= META_KEYS:
+        return
+    output_only = sorted(_OUTPUT_ONLY & keys)
+    if output_only:
+        raise bad_data(f"{where}: {', '.join(output_only)} is output only")
+    if any(isinstance(k, str) and k.startswith("@") for k in keys):
         raise bad_data(f"{where}: an attribute cannot carry JSON-LD keywords such as @context")
     if atype == "LanguageProperty":
         vtype = raw.get("valueType")

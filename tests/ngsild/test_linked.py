@@ -61,6 +61,10 @@ async def test_inline_and_flat_joins(ngsi_lite: Ngsi) -> None:
         "urn:ngsi-ld:City:Paris",
         "urn:ngsi-ld:Country:FR",
     ]
+    picked = await ngsi_lite.get("/entities", type="Building", join="flat", pick="id,owner")
+    assert [e["id"] for e in picked.body] == ["urn:ngsi-ld:Building:1", "urn:ngsi-ld:Building:2"]
+    alone = await ngsi_lite.get("/entities/urn:ngsi-ld:City:Paris", join="flat", pick="id")
+    assert alone.body == {"id": "urn:ngsi-ld:City:Paris"}  # nothing linked: the entity alone
     for params in ({"join": "sideways"}, {"join": "flat", "joinLevel": "0"}):
         bad = await ngsi_lite.get("/entities", type="Building", **params)
         assert bad.status == 400, (params, bad.body)

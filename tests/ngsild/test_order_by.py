@@ -41,7 +41,17 @@ async def test_order_by_members_directions_and_pages(ngsi_lite: Ngsi) -> None:
     assert await _order(ngsi_lite, "name", limit="2", offset="1") == ["2", "1"]
     page = await ngsi_lite.get("/entities", type="Building", orderBy="name", limit="2")
     assert 'rel="next"' in page.headers.get("Link", "")
-    for bad in ("name;up", "", "na me"):
+    for n, city in ((5, "Zurich"), (6, "Athens")):
+        await ngsi_lite.create(
+            {
+                "id": f"urn:ngsi-ld:Building:{n}",
+                "type": "Building",
+                "address": {"type": "Property", "value": {"city": city}},
+            }
+        )
+    by_city = await _order(ngsi_lite, "address[city];desc")
+    assert by_city[:2] == ["5", "6"]  # §4.23.3: a [key] subitem of a compound value
+    for bad in ("name;up", "", "na me", "address[city"):
         reply = await ngsi_lite.get("/entities", type="Building", orderBy=bad)
         assert reply.status == 400 and reply.body["type"] == BAD_DATA, (bad, reply.body)
 

@@ -66,8 +66,9 @@ async def retrieve_entity(request: web.Request) -> web.Response:
         await linker.load([doc], level)
         if join == "inline":
             linker.inline(neg, view, doc, item, level)
-        else:  # flat: the entity first, then the entities it links to
-            payload = [item, *linker.flat(neg, view, [doc], level)]
+        else:  # flat: the entity first, then the entities it links to (if any)
+            linked = linker.flat(neg, view, [doc], [item], level)
+            payload = [item, *linked] if linked else item
     answer = respond(neg, payload)
     size = len(answer.body) if isinstance(answer.body, bytes) else 0
     await done(request, "entity.retrieve", scope, status=200, ids=[eid], bytes=size)
@@ -97,7 +98,7 @@ async def query_entities(request: web.Request) -> web.Response:
             for doc, item in zip(docs, items, strict=True):
                 linker.inline(neg, view, doc, item, level)
         else:
-            items += linker.flat(neg, view, docs, level)
+            items += linker.flat(neg, view, docs, items, level)
     headers = {COUNT_HEADER: str(total)} if total is not None else {}
     ids = [d["id"] for d in docs]
     payload: Any = items

@@ -87,11 +87,22 @@ class Linker:
                 new.append(shown)
             frontier = [t for d in new for t in _targets(d)]
 
-    def flat(self, neg: Negotiated, view: View, roots: list[Doc], level: int) -> list[Any]:
-        """The linked entities to append after the roots, breadth first, without repeats."""
+    def flat(
+        self,
+        neg: Negotiated,
+        view: View,
+        roots: list[Doc],
+        rendered: list[dict[str, Any]],
+        level: int,
+    ) -> list[Any]:
+        """The linked entities to append after the roots, breadth first, without repeats;
+        only relationships the roots' projection shows are followed."""
         seen = {d["id"] for d in roots}
         out: list[Any] = []
-        frontier = roots
+        frontier = [
+            {k: v for k, v in doc.items() if ":" not in k or neg.tm.compact(k) in shown}
+            for doc, shown in zip(roots, rendered, strict=True)
+        ]
         plain = _linked_view(view)
         for _ in range(level):
             nxt = []

@@ -10,6 +10,7 @@ query). An entity lacking the member sorts after those having it, whatever the d
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from connector.ngsild.errors import bad_data
 from connector.ngsild.query.q import META_PATHS, resolve_path
 
 MAX_ORDERED = 10_000
+_KEYS = re.compile(r"(\[[^\[\]]+\])+")
 _ENTITY_MEMBERS = ("id", "type", "createdAt", "modifiedAt")
 
 
@@ -26,6 +28,7 @@ class OrderItem:
     member: str  # an entity member of _ENTITY_MEMBERS, or an expanded attribute name
     subs: tuple[str, ...]
     descending: bool
+    keys: tuple[str, ...] = ()  # [key] subitems of a compound value (§4.23.3)
 
 
 def parse_order_by(text: str, expand: Callable[[str], str]) -> list[OrderItem]:
@@ -34,15 +37,22 @@ def parse_order_by(text: str, expand: Callable[[str], str]) -> list[OrderItem]:
         path, _, direction = raw.strip().partition(";")
         if direction not in ("", "asc", "desc"):
             raise bad_data(f"orderBy {raw!r}: the direction is asc or desc")
+        path, bracket, rest = path.partition("[")
+        keys: tuple[str, ...] = ()
+        if bracket:
+            found = _KEYS.fullmatch("[" + rest)
+            if found is None:
+                raise bad_data(f"orderBy {raw!r}: a subitem is [name]")
+            keys = tuple(re.findall(r"\[([^\[\]]+)\]", "[" + rest))
         names = path.split(".")
         if not path or any(not n or any(c.isspace() or c in "\"'[]{}" for c in n) for n in names):
             raise bad_data(f"orderBy {raw!r} is not a member path")
         head, subs = names[0], tuple(names[1:])
-        if head in _ENTITY_MEMBERS and not subs:
+        if head in _ENTITY_MEMBERS and not subs and not keys:
             items.append(OrderItem(head, (), direction == "desc"))
             continue
         expanded = tuple(s if s in META_PATHS else expand(s) for s in subs)
-        items.append(OrderItem(expand(head), expanded, direction == "desc"))
+        items.append(OrderItem(expand(head), expanded, direction == "desc", keys))
     return items
 
 
@@ -63,7 +73,7 @@ def _value(doc: dict[str, Any], item: OrderItem) -> tuple[int, Any] | None:
         if isinstance(value, list):
             value = value[0] if value else None
         return None if value is None else _key(value)
-    found = resolve_path(doc, item.member, item.subs)
+    found = resolve_path(doc, item.member, item.subs, item.keys)
     if not found:
         return None
     keys = [_key(v) for v in found if v is not None]

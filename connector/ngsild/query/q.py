@@ -361,9 +361,12 @@ def _resolve(
     return found if present else None
 
 
-def resolve_path(doc: dict[str, Any], attr: str, subs: tuple[str, ...]) -> list[Any] | None:
-    """The values an (expanded) attribute path reaches in a stored entity, None if absent."""
-    return _resolve(doc, attr, subs, ())
+def resolve_path(
+    doc: dict[str, Any], attr: str, subs: tuple[str, ...], keys: tuple[str, ...] = ()
+) -> list[Any] | None:
+    """The values an (expanded) attribute path, maybe with [key] subitems, reaches in a stored
+    entity, None if absent."""
+    return _resolve(doc, attr, subs, keys)
 
 
 def _num(v: Any) -> bool:
