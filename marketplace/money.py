@@ -195,7 +195,7 @@ def parse_amount(
 
 def round_money(amount: Decimal, cur: Currency) -> Decimal:
     """``amount`` rounded half-up to the currency's minor unit — the only rounding there is."""
-    return amount.quantize(cur.quantum, rounding=ROUNDING, context=_ROUNDER)
+    return _ROUNDER.quantize(amount, cur.quantum)  # the context rounds half-up
 
 
 @dataclass(frozen=True, slots=True)
