@@ -369,6 +369,10 @@ def membership(directory: Path, url: str | None) -> None:
     result = call_own_api(directory, url, "GET", "/membership")
     assert isinstance(result, dict)
     click.echo(f"{result.get('state')} at {result.get('authority')} ({result.get('authorityDid')})")
+    if result.get("detail"):
+        click.echo(f"  the authority says: {result['detail']}")
+    if result.get("checked") is False:
+        click.echo("  (the authority could not be asked just now: this is the last state known)")
     for cred in result.get("credentials") or []:
         click.echo(f"  holds {cred.get('type')} from {cred.get('issuer')}")
     if not result.get("credentials"):

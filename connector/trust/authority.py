@@ -486,6 +486,31 @@ async def post_membership_request(request: web.Request) -> web.Response:
     return web.json_response(result, status=201 if result["state"] == "approved" else 202)
 
 
+async def get_own_membership_request(request: web.Request) -> web.Response:
+    """GET /authority/v1/membership-requests/{id}: an applicant asks where its application
+    stands, with an ID token of its own DID; another party's request is not found, like an
+    unknown one, so ids reveal nothing."""
+    authority = _authority(request)
+    trust = authority.trust
+    try:
+        claims = await verify_id_token(
+            bearer(request.headers.get("Authorization")),
+            trust.resolver,
+            audience=trust.did,
+            replay_cache=trust.replay,
+            leeway=trust.cfg.leeway_s,
+            max_lifetime=trust.cfg.max_token_lifetime_s,
+        )
+    except IdentityError as exc:
+        raise dcp_problem(exc) from None
+    found = await authority.get_request(_request_id(request))
+    if found is None or found["did"] != claims.did:
+        raise Problem(404, "Not Found", detail="no such membership request of yours")
+    return web.json_response(
+        {k: found[k] for k in ("id", "state", "detail", "createdAt", "decidedAt")}
+    )
+
+
 def _request_id(request: web.Request) -> str:
     value = request.match_info["request_id"]
     if not value or len(value) > REQUEST_ID_MAX or not value.isalnum():
@@ -617,4 +642,7 @@ ROUTES = [
 
 def mount(root: web.Application, api: web.Application) -> None:
     root.router.add_post("/authority/v1/membership-requests", post_membership_request)
+    root.router.add_get(
+        "/authority/v1/membership-requests/{request_id}", get_own_membership_request
+    )
     add_routes(api, ROUTES)

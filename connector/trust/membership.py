@@ -17,6 +17,7 @@ Also here: ``GET /api/v1/membership`` (state and credentials), ``GET /api/v1/tru
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -138,12 +139,47 @@ def _public(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: application states the authority may still change (the applicant asks it again)
+UNDECIDED = frozenset({"applying", "pending"})
+
+
+async def _refresh(trust: Any, engine: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """Ask the authority where an undecided application stands and keep its answer; an
+    authority that cannot be asked now leaves the state as it was (``checked`` says so)."""
+    request_id = state.get("request_id")
+    if state.get("state") not in UNDECIDED or not request_id or not state.get("authority_url"):
+        return state
+    url = f"{state['authority_url']}{MEMBERSHIP_REQUESTS_PATH}/{quote(str(request_id), safe='')}"
+    try:
+        status, raw = await trust.http.request_bytes(
+            "GET",
+            url,
+            headers={"Authorization": f"Bearer {trust.id_token_for(state['authority_did'])}"},
+        )
+        answer = safe_json.loads(raw) if status == 200 else None
+    except (IdentityError, ValueError):
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("state"), str):
+        return {**state, "checked": False}
+    if answer["state"] != state.get("state") or answer.get("detail") != state.get("detail"):
+        state = {**state, "state": answer["state"], "detail": answer.get("detail")}
+        await save_membership(engine, state)
+    return state
+
+
 async def get_membership(request: web.Request) -> web.Response:
     trust = trust_of(request)
-    state = await load_membership(request.app[CTX].engine)
+    engine = request.app[CTX].engine
+    state = await load_membership(engine)
     if state is None:
         raise Problem(404, "Not Found", detail="this participant has not applied for membership")
-    return web.json_response({**_public(state), "credentials": await trust.credentials.summaries()})
+    state = await _refresh(trust, engine, state)
+    view = _public(state)
+    if state.get("detail"):
+        view["detail"] = state["detail"]
+    if state.get("checked") is False:
+        view["checked"] = False
+    return web.json_response({**view, "credentials": await trust.credentials.summaries()})
 
 
 async def list_credentials(request: web.Request) -> web.Response:

@@ -26,7 +26,14 @@ class MembershipView(View):
     authority: str | None = Field(description="the authority's base URL")
     authorityDid: str | None
     requestId: str | None
-    state: str | None = Field(description="applying | pending | approved | refused | …")
+    state: str | None = Field(
+        description="applying | pending | approved | rejected | refused | …; an undecided"
+        " application is asked of the authority again on every read"
+    )
+    detail: str | None = Field(default=None, description="the authority's reason, if it gave one")
+    checked: bool | None = Field(
+        default=None, description="false: the authority could not be asked now; state as last known"
+    )
     credentials: list[CredentialSummary]
 
 

@@ -330,3 +330,35 @@ async def test_a_loopback_authority_refusal_names_the_setting(space: Space) -> N
     )
     status, _ = await company.call("GET", "/api/v1/membership")
     assert status == 404  # nothing recorded
+
+
+async def test_a_rejection_reaches_the_applicant_and_no_one_else(space: Space) -> None:
+    authority = await space.add("authority", "authority")
+    company = await space.add("company", "company")
+    other = await space.add("other", "company")
+    status, applied = await company.call(
+        "POST", "/api/v1/membership", json={"authority": authority.url, "country": "ES"}
+    )
+    assert status == 202 and applied["state"] == "pending", applied
+    status, _ = await authority.call(
+        "POST",
+        f"/api/v1/authority/requests/{applied['requestId']}/reject",
+        json={"reason": "no trade register entry"},
+    )
+    assert status == 200
+
+    status, membership = await company.call("GET", "/api/v1/membership")
+    assert status == 200 and membership["state"] == "rejected", membership
+    assert membership["detail"] == "no trade register entry"
+    listed = await _cli("membership", str(company.directory), "--url", company.url)
+    assert "rejected" in listed.output and "pending" not in listed.output, listed.output
+
+    # The status endpoint answers only the applicant itself.
+    path = f"/authority/v1/membership-requests/{applied['requestId']}"
+    token = other.trust.id_token_for(authority.did)
+    async with space.http.get(
+        authority.url + path, headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        assert resp.status == 404
+    async with space.http.get(authority.url + path) as resp:
+        assert resp.status == 401
