@@ -148,7 +148,11 @@ async def bench_crawl(providers: int, datasets: int, real: int, root: Path) -> d
                 f"City {r}",
                 "city",
                 port=0,
-                extra_settings={"dsp": {"authentication": "self-issued"}},
+                extra_settings={
+                    "dsp": {"authentication": "self-issued"},
+                    # the crawler's did:web is on loopback: the city must resolve it
+                    "identity": {"allow_http_hosts": ["127.0.0.1"]},
+                },
             )
             city = Connector(load_settings(directory, env={}))
             await city.start()

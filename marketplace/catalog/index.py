@@ -9,6 +9,8 @@ so a reader sees either the old or the new entries of a node, never none.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections import Counter
@@ -99,6 +101,9 @@ class CatalogIndex:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._writer: Any = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     # --- schema -------------------------------------------------------------------------
     async def create_schema(self) -> None:
@@ -113,7 +118,15 @@ class CatalogIndex:
 
     # --- writes -------------------------------------------------------------------------
     async def replace_node(self, node: str, items: Sequence[Entry]) -> None:
-        """All entries of ``node`` replaced by ``items``, in one transaction (all or none)."""
+        """All entries of ``node`` replaced by ``items``, in one transaction (all or none).
+        The rows are built before it begins, so the write lock is held for SQL alone; on
+        SQLite (one writer at a time) this process's writers queue here rather than time out
+        on the database's lock while a crawl round refreshes many nodes at once."""
+        rows = [_row(e) for e in items]
+        async with self._writer:
+            await self._replace(node, items, rows)
+
+    async def _replace(self, node: str, items: Sequence[Entry], rows: list[dict[str, Any]]) -> None:
         async with self.engine.begin() as conn:
             old = [
                 r[0]
@@ -124,7 +137,6 @@ class CatalogIndex:
             await self._delete(conn, old)
             if not items:
                 return
-            rows = [_row(e) for e in items]
             ids = (
                 (
                     await conn.execute(

@@ -14,7 +14,7 @@ SORTS = ("relevance", "title", "price", "modified")
 PRICE_MODELS = ("free", "one_off", "recurring", "metered", "tiered", "freemium")
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits: what both engines index
 
 
 @dataclass(frozen=True)

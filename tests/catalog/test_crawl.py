@@ -379,7 +379,7 @@ async def test_search_refuses_bad_parameters(space: tuple[Node, Node, Node, Fake
         assert status == 400, (query, body)
         assert body["type"] == "about:blank" and body["parameter"], (query, body)
     # FTS syntax in the text query is only words, never an operator
-    for q in ['"', "NEAR(a b)", "*", "a OR", "title:x", "'"]:
+    for q in ['"', "NEAR(a b)", "*", "a OR", "title:x", "'", "_", "{tags}:x"]:
         status, body = await crawler.admin("GET", f"/catalog/search?q={q}")
         assert status == 200 and body["total"] == 0, (q, body)
 
