@@ -42,13 +42,13 @@ datasets = Table(
     Column("attributes", Text, nullable=True),
     Column("area", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    # a plain HTTP source instead of the broker, JSON (0017_dsp2_http_source)
+    # a plain HTTP source instead of the broker, JSON (0018_dsp_http_sources)
     Column("source", Text, nullable=True),
-    # open data: the licence (SPDX id or IRI) it is published under (0018_catalog2_open_data)
+    # open data: the licence (SPDX id or IRI) it is published under (0020_dsp_open_data)
     Column("license", String(500), nullable=True),
 )
 
-#: the Agora extensions a peer's DSP catalog advertised (0017_dsp2_sources_peers), JSON list
+#: the Agora extensions a peer's DSP catalog advertised (0018_dsp_http_sources), JSON list
 peer_extensions = Table(
     "dsp_peer_extensions",
     metadata,

@@ -1,4 +1,4 @@
-"""SQL tables of the marketplace component (migrations 0015_market, 0017_market2_usage).
+"""SQL tables of the marketplace component (migrations 0015_market, 0019_market_usage).
 
 Every version of an offering is one row (``id``, ``version``): agreements keep pointing at the
 version they were made under. The offering itself is the canonical JSON of
@@ -41,7 +41,7 @@ payments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-#: metered usage of one agreement in one billing period (migration 0017_market2_usage): what a
+#: metered usage of one agreement in one billing period (migration 0019_market_usage): what a
 #: usage-priced plan is rated on, and what TMF635 ``Usage`` shows; billing builds on these rows
 usage = Table(
     "market_usage",

@@ -32,13 +32,13 @@ entries = sa.Table(
     sa.Column("modified", sa.String(64), nullable=False),
     sa.Column("document", sa.Text, nullable=False),
     #: one opaque word per facet value (type, keyword, theme, publisher), so that a text search
-    #: narrowed by a facet is one full-text query (0017_catalog2_search)
+    #: narrowed by a facet is one full-text query (0017_catalog_search)
     sa.Column("tags", sa.Text, nullable=False, server_default=""),
     sa.UniqueConstraint("node", "dataset_id", name="uq_catalog_entries_node_dataset"),
 )
 sa.Index("ix_catalog_entries_price", entries.c.price_model, entries.c.price)
 sa.Index("ix_catalog_entries_publisher", entries.c.publisher)
-#: the price sort walks this index and stops at the page (0017_catalog2_search)
+#: the price sort walks this index and stops at the page (0017_catalog_search)
 sa.Index("ix_catalog_entries_price_id", entries.c.price, entries.c.id)
 
 #: multi-valued facets (entity type, keyword, theme), one row per value

@@ -1,4 +1,4 @@
-"""0017_catalog2_search on an index 0016 made (no tags, the old full-text part): the entries
+"""0017_catalog_search on an index 0016 made (no tags, the old full-text part): the entries
 get their tags and a text search narrowed by a facet finds them."""
 
 from __future__ import annotations

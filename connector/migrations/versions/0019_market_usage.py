@@ -1,6 +1,6 @@
 """Marketplace: metered usage per agreement and billing period.
 
-Revision ID: 0017_market2_usage
+Revision ID: 0019_market_usage
 Revises: 0015_market
 
 Kept in sync with connector/market/tables.py (``usage``).
@@ -9,7 +9,7 @@ Kept in sync with connector/market/tables.py (``usage``).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_market2_usage"
+revision = "0019_market_usage"
 down_revision = "0015_market"
 branch_labels = None
 depends_on = None

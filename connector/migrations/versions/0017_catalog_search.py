@@ -1,6 +1,6 @@
 """The catalog's search at scale: facet tags in the full-text index, a price index.
 
-Revision ID: 0017_catalog2_search
+Revision ID: 0017_catalog_search
 Revises: 0016_catalog_index
 
 A text search narrowed by a facet (type, keyword, theme, publisher) becomes one full-text
@@ -18,7 +18,7 @@ from marketplace.catalog import tables as t
 from marketplace.catalog.entries import Entry
 from marketplace.catalog.index import entry_tags
 
-revision = "0017_catalog2_search"
+revision = "0017_catalog_search"
 down_revision = "0016_catalog_index"
 branch_labels = None
 depends_on = None

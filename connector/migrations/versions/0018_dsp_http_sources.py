@@ -2,7 +2,7 @@
 of the NGSI-LD broker: the source's URL, options and upstream secret, as JSON. And the Agora
 extensions each peer's DSP catalog advertised (honoured like those of its DID document).
 
-Revision ID: 0017_dsp2_sources_peers
+Revision ID: 0018_dsp_http_sources
 Revises: 0014_dsp_decisions
 
 Kept in sync with connector/dsp/tables.py (the DSP chain: on merging, make it revise the newest
@@ -12,7 +12,7 @@ DSP revision).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_dsp2_sources_peers"
+revision = "0018_dsp_http_sources"
 down_revision = "0014_dsp_decisions"
 branch_labels = None
 depends_on = None

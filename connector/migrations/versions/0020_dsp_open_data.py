@@ -1,7 +1,7 @@
 """Open data: a dataset's licence (``dsp_datasets.license``).
 
-Revision ID: 0018_catalog2_open_data
-Revises: 0014_dsp_decisions (the DSP branch)
+Revision ID: 0020_dsp_open_data
+Revises: 0018_dsp_http_sources (the DSP branch)
 
 A dataset with a licence is open data: the catalog shows ``dct:license`` and a free offer on
 it is agreed by click-through (connector.dsp.catalog.offer_choices).
@@ -10,8 +10,8 @@ it is agreed by click-through (connector.dsp.catalog.offer_choices).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_catalog2_open_data"
-down_revision = "0014_dsp_decisions"
+revision = "0020_dsp_open_data"
+down_revision = "0018_dsp_http_sources"
 branch_labels = None
 depends_on = None
 
