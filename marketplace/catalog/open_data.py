@@ -8,12 +8,27 @@ price is refused (:func:`lint_entry`), with the reason recorded on its node. A d
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from marketplace.catalog.errors import CatalogError
 
-if TYPE_CHECKING:
-    from marketplace.catalog.entries import Entry
+
+class Listed(Protocol):
+    """What these rules read of a catalog entry (:class:`marketplace.catalog.entries.Entry`),
+    so the entry's parser can apply them without the two modules importing each other."""
+
+    @property
+    def free(self) -> bool: ...
+
+    @property
+    def license(self) -> str: ...
+
+    @property
+    def hvd_category(self) -> str: ...
+
+    @property
+    def price_model(self) -> str: ...
+
 
 HVD_PRICED = "hvd_priced"
 
@@ -21,11 +36,11 @@ HVD_PRICED = "hvd_priced"
 OPEN_LICENCES = ("CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "ODbL-1.0", "PDDL-1.0")
 
 
-def is_open(entry: Entry) -> bool:
+def is_open(entry: Listed) -> bool:
     return entry.free and bool(entry.license)
 
 
-def lint_entry(entry: Entry) -> None:
+def lint_entry(entry: Listed) -> None:
     """Raise a :class:`CatalogError` (``hvd_priced``) for a priced High-Value Dataset."""
     if entry.hvd_category and not entry.free:
         raise CatalogError(
