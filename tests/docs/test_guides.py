@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GUIDES = ROOT / "docs" / "guides"
 JOURNEY = ["authority.md", "city.md", "company.md", "auditor.md"]
 PORTS = ["8080", "8081", "8082", "8083", "8084", "8085", "8545"]
-GANACHE = ROOT.parent.parent / "main" / ".cache" / "evm" / "node_modules" / ".bin" / "ganache"
+#: ./scripts/test installs it into this checkout
+GANACHE = ROOT / ".cache" / "evm" / "node_modules" / ".bin" / "ganache"
 COMMAND_TIMEOUT_S = 90.0
 MARKER = re.compile(r"<!--\s*test:\s*(.+?)\s*-->")
 #: the journey starts six connectors and a chain node on 2 shared cores
