@@ -49,6 +49,7 @@ from identity import (
     AuditorCredential,
     CredentialClaims,
     IdentityError,
+    IdTokenClaims,
     MembershipCredential,
     ParticipantCredential,
     Reason,
@@ -462,11 +463,10 @@ def _authority(request: web.Request) -> Authority:
     return Authority(trust_of(request))
 
 
-async def post_membership_request(request: web.Request) -> web.Response:
-    authority = _authority(request)
-    trust = authority.trust
+async def _applicant(request: web.Request, trust: Trust) -> IdTokenClaims:
+    """The claims of the applicant's ID token (audience: this authority), or a DCP Problem."""
     try:
-        claims = await verify_id_token(
+        return await verify_id_token(
             bearer(request.headers.get("Authorization")),
             trust.resolver,
             audience=trust.did,
@@ -476,6 +476,11 @@ async def post_membership_request(request: web.Request) -> web.Response:
         )
     except IdentityError as exc:
         raise dcp_problem(exc) from None
+
+
+async def post_membership_request(request: web.Request) -> web.Response:
+    authority = _authority(request)
+    claims = await _applicant(request, authority.trust)
     if not claims.did.startswith("did:web:"):
         raise Problem(400, "Bad Request", detail="members are identified by did:web")
     try:
@@ -491,18 +496,7 @@ async def get_own_membership_request(request: web.Request) -> web.Response:
     stands, with an ID token of its own DID; another party's request is not found, like an
     unknown one, so ids reveal nothing."""
     authority = _authority(request)
-    trust = authority.trust
-    try:
-        claims = await verify_id_token(
-            bearer(request.headers.get("Authorization")),
-            trust.resolver,
-            audience=trust.did,
-            replay_cache=trust.replay,
-            leeway=trust.cfg.leeway_s,
-            max_lifetime=trust.cfg.max_token_lifetime_s,
-        )
-    except IdentityError as exc:
-        raise dcp_problem(exc) from None
+    claims = await _applicant(request, authority.trust)
     found = await authority.get_request(_request_id(request))
     if found is None or found["did"] != claims.did:
         raise Problem(404, "Not Found", detail="no such membership request of yours")
