@@ -70,13 +70,19 @@ async def read_form(request: web.Request) -> dict[str, str]:
     return out
 
 
+async def _signed_in(request: web.Request) -> sessions.Session:
+    """The request's session, kept on the request; without one, a redirect to sign-in."""
+    found = await current(request)
+    if found is None:
+        raise _to_signin(request)
+    request[SESSION] = found
+    return found
+
+
 def page(role: str = "viewer") -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            found = await current(request)
-            if found is None:
-                raise _to_signin(request)
-            request[SESSION] = found
+            found = await _signed_in(request)
             if not found.may(role):
                 return refuse(request, f"this page needs the {role} role; you are {found.role}")
             try:
@@ -92,10 +98,7 @@ def page(role: str = "viewer") -> Callable[[Handler], Handler]:
 def form(role: str = "editor") -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            found = await current(request)
-            if found is None:
-                raise _to_signin(request)
-            request[SESSION] = found
+            found = await _signed_in(request)
             fields = await read_form(request)
             if not sessions.csrf_ok(request.app[SECRET_KEY], found.sid, fields.get("csrf")):
                 return refuse(request, "the form's security token is missing, stale or forged")
